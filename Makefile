@@ -1,0 +1,36 @@
+# Two commands from a fresh clone: `make run` and `make test`.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test deps system-deps node-deps bench lint clean
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+deps: $(STAMP)
+
+# Debian packages the service and the tests need (Prosody for the XMPP side).
+system-deps:
+	@bash scripts/system-deps.sh
+
+node-deps:
+	@bash scripts/node-deps.sh
+
+run: deps system-deps
+	$(BIN)/chatbridge serve
+
+test: deps system-deps node-deps
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: deps
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) node_modules var

@@ -1,0 +1,78 @@
+"""The composition root: builds the services once and starts the parts a process runs.
+
+`chatbridge serve` runs REST + the XMPP bridge + a push worker in one process (the embedded
+default); `chatbridge push-worker` and friends run one part alone, built by the same functions.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+from config.settings import Settings
+from models.services.container import Services, build_services
+from models.storage.mongo import open_database
+from rest.app import create_app
+
+logger = logging.getLogger(__name__)
+
+# Each part is an async context: started in order, stopped in reverse.
+Part = Callable[[Services, web.Application | None], contextlib.AbstractAsyncContextManager]
+EXTRA_PARTS: list[Part] = []
+
+
+async def build(settings: Settings) -> Services:
+    database = open_database(settings.mongo)
+    services = build_services(settings, database)
+    await services.start()
+    logger.info("store ready: %s, database %s", database.kind, settings.mongo.database)
+    return services
+
+
+@contextlib.asynccontextmanager
+async def http_part(services: Services, app: web.Application):
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, services.settings.http.host, services.settings.http.port,
+                       reuse_address=True)
+    await site.start()
+    logger.info("REST API listening on http://%s:%s", services.settings.http.host,
+                services.settings.http.port)
+    try:
+        yield
+    finally:
+        await runner.cleanup()
+
+
+async def run_until_signal(settings: Settings, parts: list[Part], with_http: bool) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    services = await build(settings)
+    app = create_app(services) if with_http else None
+    async with contextlib.AsyncExitStack() as stack:
+        for part in parts:
+            await stack.enter_async_context(part(services, app))
+        if app is not None:
+            await stack.enter_async_context(http_part(services, app))
+        logger.info("chatbridge is running; stop with Ctrl-C or SIGTERM")
+        await stop.wait()
+        logger.info("stopping")
+    services.database.close()
+
+
+def serve(settings: Settings) -> None:
+    asyncio.run(run_until_signal(settings, list(EXTRA_PARTS), with_http=True))
+
+
+async def run_callable(settings: Settings, fn: Callable[[Services], Awaitable[None]]) -> None:
+    services = await build(settings)
+    try:
+        await fn(services)
+    finally:
+        services.database.close()

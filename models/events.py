@@ -1,0 +1,38 @@
+"""Domain events. Services publish them only after the write they describe succeeded.
+
+They are stored in the Mongo `outbox` collection by `OutboxPublisher` (models.storage.outbox),
+from which the XMPP bridge relay and the push worker consume them.
+"""
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+
+
+class Event(BaseModel):
+    """`kind` names the event in the past tense: message_created, message_updated, ..."""
+
+    kind: str
+    app_id: int
+    dialog_id: str | None = None
+    sender_id: int = 0
+    recipient_ids: list[int] = Field(default_factory=list)
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class EventPublisher(Protocol):
+    async def publish(self, event: Event) -> None: ...
+
+
+class RecordingPublisher:
+    """Keeps events in memory: for tests and for processes with no consumer."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    async def publish(self, event: Event) -> None:
+        self.events.append(event)
+
+    def kinds(self) -> list[str]:
+        return [e.kind for e in self.events]

@@ -1,0 +1,178 @@
+"""Sessions: application sessions, user sessions, sliding expiry, login / logout on a session."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from datetime import timedelta
+from typing import Any
+
+from config.settings import SessionSettings
+from models.clock import Clock
+from models.errors import ForbiddenError, InvalidError, NotFoundError, SessionMissingError, UnauthenticatedError
+from models.requester import Requester
+from models.services.filters import cast_int
+from models.services.users import UserService
+from models.storage.apps import AppStore
+from models.storage.counters import CounterStore
+from models.storage.sessions import SessionStore
+from models.users import Session, User
+
+logger = logging.getLogger(__name__)
+
+# How long a resolved token is trusted from this process's memory before the store is read again
+# (and the sliding expiry pushed forward). Revocation on another instance shows within this time.
+CACHE_SECONDS = 10.0
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SessionService:
+    def __init__(self, sessions: SessionStore, apps: AppStore, counters: CounterStore,
+                 users: UserService, clock: Clock, settings: SessionSettings) -> None:
+        self._sessions = sessions
+        self._apps = apps
+        self._counters = counters
+        self._users = users
+        self._clock = clock
+        self._settings = settings
+        self._cache: dict[str, tuple[Requester, float]] = {}
+
+    # -- creation -----------------------------------------------------------------------------
+    async def create(self, body: dict[str, Any]) -> tuple[Session, User | None]:
+        app_id = await self.check_app_credentials(body.get("application_id"), body.get("auth_key"))
+        user: User | None = None
+        guest = False
+        user_params = body.get("user")
+        if body.get("provider"):
+            raise InvalidError("provider login is not supported by this server", field="provider")
+        if user_params is not None:
+            if not isinstance(user_params, dict):
+                raise InvalidError("must be an object", field="user")
+            if str(user_params.get("guest", "")) in ("1", "true", "True"):
+                user = await self._users.create_guest(app_id, user_params.get("full_name"))
+                guest = True
+            else:
+                user = await self._users.authenticate(app_id, user_params)
+        session = await self._open(app_id, user.id if user else 0, guest)
+        if user:
+            user = await self._users.touch(user)
+        return session, user
+
+    async def check_app_credentials(self, application_id: Any, auth_key: Any) -> int:
+        if application_id in (None, ""):
+            raise InvalidError("can't be blank", field="application_id")
+        if not auth_key or not isinstance(auth_key, str):
+            raise InvalidError("can't be blank", field="auth_key")
+        try:
+            app_id = cast_int(application_id)
+        except (ValueError, TypeError) as exc:
+            raise InvalidError("must be an integer", field="application_id") from exc
+        app = await self._apps.get(app_id)
+        if app is None or not hmac.compare_digest(str(app["auth_key"]).encode(), auth_key.encode()):
+            raise UnauthenticatedError("Unexpected auth key or application id")
+        return app_id
+
+    async def check_auth_key(self, auth_key: str) -> int:
+        """Resolves a `CB-AuthKey` header to its application id (sign-up without a session)."""
+        app = await self._apps.find_by_auth_key(auth_key)
+        if app is None:
+            raise UnauthenticatedError("Unexpected auth key")
+        return int(app["_id"])
+
+    async def _open(self, app_id: int, user_id: int, guest: bool) -> Session:
+        now = self._clock.now()
+        token = secrets.token_urlsafe(32)
+        ttl = self._settings.guest_ttl_seconds if guest else self._settings.ttl_seconds
+        doc = {
+            "_id": hash_token(token),
+            "id": await self._counters.next("sessions"),
+            "app_id": app_id,
+            "user_id": user_id,
+            "is_guest": guest,
+            "created_at": now,
+            "updated_at": now,
+            "expires_at": now + timedelta(seconds=ttl),
+        }
+        await self._sessions.insert(doc)
+        return Session.model_validate({**doc, "token": token})
+
+    # -- resolution ---------------------------------------------------------------------------
+    async def resolve(self, token: str | None) -> Requester:
+        """A live session's requester, or SessionMissingError (401, the SDK's exact wording)."""
+        if not token or len(token) > 512:
+            raise SessionMissingError()
+        token_hash = hash_token(token)
+        cached = self._cache.get(token_hash)
+        if cached is not None and time.monotonic() - cached[1] < CACHE_SECONDS:
+            return cached[0]
+        doc = await self._sessions.get(token_hash)
+        now = self._clock.now()
+        if doc is None or doc["expires_at"] <= now:
+            self._cache.pop(token_hash, None)
+            raise SessionMissingError()
+        ttl = self._settings.guest_ttl_seconds if doc.get("is_guest") else self._settings.ttl_seconds
+        await self._sessions.touch(token_hash, now, now + timedelta(seconds=ttl))
+        requester = Requester(app_id=doc["app_id"], user_id=doc.get("user_id", 0),
+                              session_id=doc["id"], token_hash=token_hash)
+        if len(self._cache) > 100_000:
+            self._cache.clear()
+        self._cache[token_hash] = (requester, time.monotonic())
+        return requester
+
+    async def get(self, requester: Requester) -> Session:
+        doc = await self._sessions.get(requester.token_hash)
+        if doc is None:
+            raise SessionMissingError()
+        return Session.model_validate(doc)
+
+    async def destroy(self, requester: Requester) -> None:
+        await self._sessions.delete(requester.token_hash)
+        self._cache.pop(requester.token_hash, None)
+
+    # -- login / logout on an existing session --------------------------------------------------
+    async def login(self, requester: Requester, credentials: dict[str, Any]) -> User:
+        user = await self._users.authenticate(requester.app_id, credentials)
+        await self._sessions.set_user(requester.token_hash, user.id, self._clock.now())
+        self._cache.pop(requester.token_hash, None)
+        return await self._users.touch(user)
+
+    async def logout(self, requester: Requester) -> None:
+        if not requester.is_user:
+            raise ForbiddenError("You are not logged in")
+        await self._sessions.set_user(requester.token_hash, 0, self._clock.now())
+        self._cache.pop(requester.token_hash, None)
+
+    async def forget_user(self, app_id: int, user_id: int) -> None:
+        """Ends every session of a user (account deleted)."""
+        await self._sessions.delete_for_user(app_id, user_id)
+        for key, (req, _) in list(self._cache.items()):
+            if req.app_id == app_id and req.user_id == user_id:
+                self._cache.pop(key, None)
+
+    # -- XMPP server auth ---------------------------------------------------------------------
+    async def check_xmpp_password(self, username: str, password: str) -> bool:
+        """`username` is `{userId}-{appId}`; the password is a live session token of that user or
+        the user's own password."""
+        try:
+            user_part, app_part = username.split("-", 1)
+            user_id, app_id = int(user_part), int(app_part)
+        except ValueError:
+            return False
+        if not password:
+            return False
+        try:
+            requester = await self.resolve(password)
+            if requester.app_id == app_id and requester.user_id == user_id:
+                return True
+        except SessionMissingError:
+            pass
+        try:
+            user = await self._users.get_entity(app_id, user_id)
+        except NotFoundError:
+            return False
+        return await self._users.check_password(user, password)

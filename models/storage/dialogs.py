@@ -1,0 +1,104 @@
+"""The `dialogs` collection (one document per dialog). See SCHEMA.md.
+
+`seq` counts stored messages: each message takes the next value (one `$inc`), which orders the
+dialog's history and drives unread counts together with the members' `last_read_seq`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+
+from models.storage.errors import duplicates_as_conflict
+from models.storage.ids import to_object_id
+
+Doc = dict[str, Any]
+
+
+def _oid(dialog_id: str) -> ObjectId | None:
+    return to_object_id(dialog_id) if isinstance(dialog_id, str) else None
+
+
+class DialogStore:
+    def __init__(self, db) -> None:
+        self._col = db["dialogs"]
+
+    async def insert(self, doc: Doc) -> str:
+        """`doc["_id"]` may be given as a 24-hex string; returns the id as a string."""
+        doc = dict(doc)
+        doc["_id"] = _oid(doc["_id"]) if "_id" in doc else ObjectId()
+        with duplicates_as_conflict("dialog already exists"):
+            await self._col.insert_one(doc)
+        return str(doc["_id"])
+
+    async def get(self, app_id: int, dialog_id: str) -> Doc | None:
+        oid = _oid(dialog_id)
+        if oid is None:
+            return None
+        return _out(await self._col.find_one({"_id": oid, "app_id": app_id}))
+
+    async def get_many(self, app_id: int, dialog_ids: list[str]) -> list[Doc]:
+        oids = [o for o in (_oid(d) for d in dialog_ids) if o is not None]
+        return [_out(d) async for d in self._col.find({"_id": {"$in": oids}, "app_id": app_id})]
+
+    async def find_private(self, app_id: int, private_key: str) -> Doc | None:
+        return _out(await self._col.find_one({"app_id": app_id, "private_key": private_key}))
+
+    async def find(self, app_id: int, query: Doc, sort: list[tuple[str, int]], skip: int,
+                   limit: int) -> list[Doc]:
+        cursor = self._col.find({"app_id": app_id, **_in_query(query)})
+        if sort:
+            cursor = cursor.sort(sort)
+        return [_out(d) for d in await cursor.skip(skip).limit(limit).to_list(length=limit)]
+
+    async def count(self, app_id: int, query: Doc) -> int:
+        return await self._col.count_documents({"app_id": app_id, **_in_query(query)})
+
+    async def update(self, app_id: int, dialog_id: str, update: Doc) -> Doc | None:
+        """Applies a raw update (`$set`, `$addToSet`, `$pull`...) and returns the new document."""
+        oid = _oid(dialog_id)
+        if oid is None:
+            return None
+        return _out(await self._col.find_one_and_update(
+            {"_id": oid, "app_id": app_id}, update, return_document=ReturnDocument.AFTER))
+
+    async def next_seq(self, app_id: int, dialog_id: str, last_message: Doc) -> int:
+        """Takes the next message sequence number and records the last message, atomically."""
+        doc = await self._col.find_one_and_update(
+            {"_id": _oid(dialog_id), "app_id": app_id},
+            {"$inc": {"seq": 1}, "$set": last_message},
+            projection={"seq": 1}, return_document=ReturnDocument.AFTER)
+        if doc is None:
+            raise LookupError(dialog_id)
+        return int(doc["seq"])
+
+    async def set_fields(self, app_id: int, dialog_id: str, fields: Doc) -> None:
+        await self._col.update_one({"_id": _oid(dialog_id), "app_id": app_id}, {"$set": fields})
+
+    async def delete(self, app_id: int, dialog_id: str) -> bool:
+        oid = _oid(dialog_id)
+        if oid is None:
+            return False
+        result = await self._col.delete_one({"_id": oid, "app_id": app_id})
+        return result.deleted_count == 1
+
+
+def _out(doc: Doc | None) -> Doc | None:
+    if doc is not None:
+        doc["_id"] = str(doc["_id"])
+    return doc
+
+
+def _in_query(query: Doc) -> Doc:
+    """Converts string ids in `_id` conditions to ObjectIds."""
+    if "_id" not in query:
+        return query
+    query = dict(query)
+    cond = query["_id"]
+    if isinstance(cond, dict):
+        query["_id"] = {op: ([_oid(v) for v in val] if isinstance(val, list) else _oid(val))
+                        for op, val in cond.items()}
+    else:
+        query["_id"] = _oid(cond)
+    return query

@@ -1,0 +1,56 @@
+"""Indexes created at start-up (idempotent). On mongomock they are only partly enforced."""
+from __future__ import annotations
+
+import logging
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+logger = logging.getLogger(__name__)
+
+INDEXES: dict[str, list[IndexModel]] = {
+    "users": [
+        IndexModel([("app_id", ASCENDING), ("login", ASCENDING)], unique=True,
+                   partialFilterExpression={"login": {"$type": "string"}}, name="app_login"),
+        IndexModel([("app_id", ASCENDING), ("email", ASCENDING)], unique=True,
+                   partialFilterExpression={"email": {"$type": "string"}}, name="app_email"),
+        IndexModel([("app_id", ASCENDING), ("external_user_id", ASCENDING)], name="app_external"),
+    ],
+    "sessions": [
+        IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl"),
+        IndexModel([("app_id", ASCENDING), ("user_id", ASCENDING)], name="app_user"),
+    ],
+    "dialogs": [
+        IndexModel([("app_id", ASCENDING), ("occupants_ids", ASCENDING),
+                    ("last_message_date_sent", DESCENDING)], name="by_occupant"),
+        IndexModel([("app_id", ASCENDING), ("private_key", ASCENDING)], unique=True,
+                   partialFilterExpression={"private_key": {"$type": "string"}}, name="private_pair"),
+    ],
+    "dialog_members": [
+        IndexModel([("app_id", ASCENDING), ("user_id", ASCENDING), ("dialog_id", ASCENDING)],
+                   unique=True, name="member"),
+        IndexModel([("dialog_id", ASCENDING)], name="by_dialog"),
+    ],
+    "messages": [
+        IndexModel([("chat_dialog_id", ASCENDING), ("_id", ASCENDING)], name="dialog_order"),
+        IndexModel([("chat_dialog_id", ASCENDING), ("seq", ASCENDING)], name="dialog_seq"),
+        IndexModel([("app_id", ASCENDING), ("message", "text")], name="search", sparse=True),
+    ],
+    "blobs": [
+        IndexModel([("app_id", ASCENDING), ("uid", ASCENDING)], unique=True, name="uid"),
+        IndexModel([("app_id", ASCENDING), ("user_id", ASCENDING)], name="owner"),
+    ],
+    "outbox": [IndexModel([("done_by", ASCENDING), ("_id", ASCENDING)], name="pending")],
+}
+
+
+async def ensure_indexes(db, embedded: bool) -> None:
+    for collection, models in INDEXES.items():
+        if embedded:
+            # mongomock ignores TTL and partial filters and has no text indexes: create only what
+            # it models correctly (the services check uniqueness themselves too).
+            models = [m for m in models if "partialFilterExpression" not in m.document
+                      and "expireAfterSeconds" not in m.document
+                      and "text" not in [v for _, v in m.document["key"].items()]]
+        if models:
+            await db[collection].create_indexes(models)
+    logger.info("indexes ensured on %d collections", len(INDEXES))

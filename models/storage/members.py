@@ -1,0 +1,79 @@
+"""The `dialog_members` collection: one document per (dialog, user). See SCHEMA.md.
+
+It answers "dialogs of user U" (the hottest query) and holds each member's own state: read
+position, notification setting, hidden ("deleted for me"), cleared history position.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ReturnDocument, UpdateOne
+
+Doc = dict[str, Any]
+
+
+def member_id(dialog_id: str, user_id: int) -> str:
+    return f"{dialog_id}:{user_id}"
+
+
+class MemberStore:
+    def __init__(self, db) -> None:
+        self._col = db["dialog_members"]
+
+    async def add(self, app_id: int, dialog_id: str, user_ids: list[int], defaults: Doc) -> None:
+        """Adds members (idempotent). An existing hidden member is made visible again."""
+        if not user_ids:
+            return
+        ops = [UpdateOne(
+            {"_id": member_id(dialog_id, uid)},
+            {"$setOnInsert": {"app_id": app_id, "dialog_id": dialog_id, "user_id": uid,
+                              "last_read_seq": 0, "cleared_seq": 0, "notifications": True,
+                              **defaults},
+             "$set": {"hidden": False}},
+            upsert=True) for uid in user_ids]
+        await self._col.bulk_write(ops, ordered=False)
+
+    async def get(self, dialog_id: str, user_id: int) -> Doc | None:
+        return await self._col.find_one({"_id": member_id(dialog_id, user_id)})
+
+    async def update(self, dialog_id: str, user_id: int, fields: Doc) -> Doc | None:
+        return await self._col.find_one_and_update(
+            {"_id": member_id(dialog_id, user_id)}, {"$set": fields},
+            return_document=ReturnDocument.AFTER)
+
+    async def update_many(self, dialog_id: str, user_ids: list[int] | None, fields: Doc) -> None:
+        query: Doc = {"dialog_id": dialog_id}
+        if user_ids is not None:
+            query["user_id"] = {"$in": user_ids}
+        await self._col.update_many(query, {"$set": fields})
+
+    async def advance_read(self, dialog_id: str, user_id: int, seq: int) -> None:
+        """Moves the member's read position forward (never back)."""
+        await self._col.update_one({"_id": member_id(dialog_id, user_id),
+                                    "last_read_seq": {"$lt": seq}},
+                                   {"$set": {"last_read_seq": seq}})
+
+    async def remove(self, dialog_id: str, user_ids: list[int]) -> None:
+        await self._col.delete_many({"_id": {"$in": [member_id(dialog_id, u) for u in user_ids]}})
+
+    async def remove_dialog(self, dialog_id: str) -> None:
+        await self._col.delete_many({"dialog_id": dialog_id})
+
+    async def for_user(self, app_id: int, user_id: int, include_hidden: bool = False) -> list[Doc]:
+        query: Doc = {"app_id": app_id, "user_id": user_id}
+        if not include_hidden:
+            query["hidden"] = {"$ne": True}
+        return await self._col.find(query).to_list(length=None)
+
+    async def for_dialog(self, dialog_id: str, skip: int = 0, limit: int = 0) -> list[Doc]:
+        cursor = self._col.find({"dialog_id": dialog_id}).sort("user_id", 1).skip(skip)
+        if limit:
+            cursor = cursor.limit(limit)
+        return await cursor.to_list(length=None)
+
+    async def count_for_dialog(self, dialog_id: str) -> int:
+        return await self._col.count_documents({"dialog_id": dialog_id})
+
+    async def get_many(self, dialog_ids: list[str], user_id: int) -> dict[str, Doc]:
+        ids = [member_id(d, user_id) for d in dialog_ids]
+        return {d["dialog_id"]: d async for d in self._col.find({"_id": {"$in": ids}})}

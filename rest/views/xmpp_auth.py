@@ -1,0 +1,54 @@
+"""Internal endpoint for the XMPP server's auth module (HTTP Basic, credentials from settings).
+
+GET /xmpp-auth/check_password?user={userId}-{appId}&server=&pass= → 200 `true`, else 401 `false`.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+
+from aiohttp import web
+
+from rest.keys import services_key
+
+
+def _authorized(request: web.Request) -> bool:
+    settings = request.app[services_key].settings.xmpp
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Basic "):
+        return False
+    try:
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return hmac.compare_digest(user.encode(), settings.auth_user.encode()) and hmac.compare_digest(
+        password.encode(), settings.auth_password.get_secret_value().encode())
+
+
+def _deny(status: int = 401) -> web.Response:
+    return web.Response(status=status, text="false", content_type="text/plain",
+                        headers={"WWW-Authenticate": 'Basic realm="xmpp-auth"'} if status == 401 else None)
+
+
+async def check_password(request: web.Request) -> web.Response:
+    if not _authorized(request):
+        return _deny()
+    services = request.app[services_key]
+    user = request.query.get("user", "")
+    password = request.query.get("pass", "")
+    if await services.sessions.check_xmpp_password(user, password):
+        return web.Response(text="true", content_type="text/plain")
+    return _deny(403)
+
+
+async def user_exists(request: web.Request) -> web.Response:
+    if not _authorized(request):
+        return _deny()
+    services = request.app[services_key]
+    try:
+        user_part, app_part = request.query.get("user", "").split("-", 1)
+        await services.users.get_entity(int(app_part), int(user_part))
+    except Exception:  # noqa: BLE001 - any malformed or unknown name is "no"
+        return _deny(404)
+    return web.Response(text="true", content_type="text/plain")
