@@ -1,0 +1,92 @@
+"""Who may see and do what in a dialog (seed 004's roles and privileges table).
+
+Shared by the dialog, message, blob and bridge code paths so every transport applies the same rules.
+Objects of another application or dialogs the caller may not see answer "not found" (no probing).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from models.errors import ForbiddenError, NotFoundError
+from models.requester import Requester
+from models.storage.dialogs import DialogStore
+from models.storage.ids import is_object_id
+from models.storage.members import MemberStore
+
+BROADCAST, GROUP, PRIVATE, PUBLIC = 1, 2, 3, 4
+DIALOG_TYPES = (BROADCAST, GROUP, PRIVATE, PUBLIC)
+
+
+@dataclass
+class DialogAccess:
+    dialog: dict[str, Any]
+    member: dict[str, Any] | None  # this caller's membership document, if any
+    user_id: int
+
+    @property
+    def dialog_id(self) -> str:
+        return self.dialog["_id"]
+
+    @property
+    def type(self) -> int:
+        return int(self.dialog["type"])
+
+    @property
+    def is_owner(self) -> bool:
+        return self.dialog.get("user_id") == self.user_id
+
+    @property
+    def is_admin(self) -> bool:
+        """Owner or admin (a super admin has all admin privileges)."""
+        return self.is_owner or self.user_id in (self.dialog.get("admins_ids") or [])
+
+    @property
+    def is_occupant(self) -> bool:
+        if self.type == PUBLIC:
+            return self.member is not None
+        return self.user_id in (self.dialog.get("occupants_ids") or [])
+
+    @property
+    def allow_preview(self) -> bool:
+        return bool((self.dialog.get("permissions") or {}).get("allow_preview"))
+
+    def require_admin(self, what: str = "do this") -> None:
+        if self.type == PRIVATE or not self.is_admin:
+            raise ForbiddenError(f"You don't have permission to {what}")
+
+    def require_owner(self, what: str = "do this") -> None:
+        if self.type == PRIVATE or not self.is_owner:
+            raise ForbiddenError(f"You don't have permission to {what}")
+
+    def can_post(self) -> bool:
+        if self.type == BROADCAST:
+            return self.is_admin
+        return self.is_occupant
+
+
+class AccessService:
+    def __init__(self, dialogs: DialogStore, members: MemberStore) -> None:
+        self._dialogs = dialogs
+        self._members = members
+
+    async def dialog_for(self, requester: Requester, dialog_id: Any, *,
+                         preview: bool = False) -> DialogAccess:
+        """The dialog as seen by this user: occupants (subscribers for public dialogs) only; with
+        `preview=True` also anyone in the app when the dialog allows preview or is public."""
+        if not requester.is_user:
+            raise ForbiddenError("A user session is required")
+        if not is_object_id(dialog_id):
+            raise NotFoundError("Dialog not found")
+        dialog = await self._dialogs.get(requester.app_id, dialog_id)
+        if dialog is None:
+            raise NotFoundError("Dialog not found")
+        member = await self._members.get(dialog_id, requester.user_id)
+        access = DialogAccess(dialog=dialog, member=member, user_id=requester.user_id)
+        if access.is_occupant:
+            return access
+        if preview and (access.allow_preview or access.type == PUBLIC):
+            return access
+        if access.type == PUBLIC:
+            raise ForbiddenError("You are not subscribed to this dialog")
+        raise NotFoundError("Dialog not found")
