@@ -1,0 +1,116 @@
+"""The `messages` collection. See SCHEMA.md.
+
+Order key: (chat_dialog_id, seq) for a dialog's history, with `_id` as the tie-breaker; `date_sent`
+can be set by clients and is never the only order key. Inserting with the client's id as `_id`
+makes sends idempotent (a duplicate returns the stored message).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from models.storage.ids import to_object_id
+
+Doc = dict[str, Any]
+
+
+def _oid(message_id: Any) -> ObjectId | None:
+    return to_object_id(message_id) if isinstance(message_id, str) else None
+
+
+def _out(doc: Doc | None) -> Doc | None:
+    if doc is not None:
+        doc["_id"] = str(doc["_id"])
+    return doc
+
+
+def _in_query(query: Doc) -> Doc:
+    if "_id" not in query:
+        return query
+    query = dict(query)
+    cond = query["_id"]
+    if isinstance(cond, dict):
+        query["_id"] = {op: ([_oid(v) for v in val] if isinstance(val, list) else _oid(val))
+                        for op, val in cond.items()}
+    else:
+        query["_id"] = _oid(cond)
+    return query
+
+
+class MessageStore:
+    def __init__(self, db) -> None:
+        self._col = db["messages"]
+
+    async def insert(self, doc: Doc) -> tuple[Doc, bool]:
+        """Inserts; returns (stored document, created). A duplicate id returns the existing one."""
+        doc = dict(doc)
+        doc["_id"] = _oid(doc["_id"]) if doc.get("_id") else ObjectId()
+        try:
+            await self._col.insert_one(doc)
+        except DuplicateKeyError:
+            existing = await self._col.find_one({"_id": doc["_id"]})
+            return _out(existing), False
+        return _out(doc), True
+
+    async def get(self, app_id: int, message_id: str) -> Doc | None:
+        oid = _oid(message_id)
+        if oid is None:
+            return None
+        return _out(await self._col.find_one({"_id": oid, "app_id": app_id}))
+
+    async def exists(self, message_id: str) -> bool:
+        oid = _oid(message_id)
+        return oid is not None and await self._col.count_documents({"_id": oid}, limit=1) > 0
+
+    async def get_many(self, app_id: int, message_ids: list[str]) -> list[Doc]:
+        oids = [o for o in (_oid(m) for m in message_ids) if o is not None]
+        return [_out(d) async for d in self._col.find({"_id": {"$in": oids}, "app_id": app_id})]
+
+    async def find(self, app_id: int, query: Doc, sort: list[tuple[str, int]], skip: int,
+                   limit: int) -> list[Doc]:
+        cursor = self._col.find({"app_id": app_id, **_in_query(query)})
+        if sort:
+            cursor = cursor.sort(sort)
+        return [_out(d) for d in await cursor.skip(skip).limit(limit).to_list(length=limit)]
+
+    async def count(self, app_id: int, query: Doc) -> int:
+        return await self._col.count_documents({"app_id": app_id, **_in_query(query)})
+
+    async def update(self, app_id: int, message_id: str, update: Doc) -> Doc | None:
+        oid = _oid(message_id)
+        if oid is None:
+            return None
+        return _out(await self._col.find_one_and_update(
+            {"_id": oid, "app_id": app_id}, update, return_document=ReturnDocument.AFTER))
+
+    async def update_many(self, app_id: int, query: Doc, update: Doc) -> int:
+        result = await self._col.update_many({"app_id": app_id, **_in_query(query)}, update)
+        return result.modified_count
+
+    async def delete_many(self, app_id: int, query: Doc) -> int:
+        result = await self._col.delete_many({"app_id": app_id, **_in_query(query)})
+        return result.deleted_count
+
+    @staticmethod
+    def unread_query(dialog_id: str, user_id: int, after_seq: int) -> Doc:
+        """Messages of the dialog this user has not read (see SCHEMA.md, dialog_members)."""
+        return {"chat_dialog_id": dialog_id, "seq": {"$gt": after_seq},
+                "sender_id": {"$ne": user_id}, "read_ids": {"$ne": user_id},
+                "deleted_for": {"$ne": user_id}}
+
+    async def count_unread(self, dialog_id: str, user_id: int, after_seq: int) -> int:
+        return await self._col.count_documents(self.unread_query(dialog_id, user_id, after_seq))
+
+    async def last_visible(self, dialog_id: str, user_id: int, after_seq: int) -> Doc | None:
+        """The newest message of the dialog this user still sees (for last_message after deletes)."""
+        cursor = self._col.find({"chat_dialog_id": dialog_id, "seq": {"$gt": after_seq},
+                                 "deleted_for": {"$ne": user_id}}).sort("seq", -1).limit(1)
+        docs = await cursor.to_list(length=1)
+        return _out(docs[0]) if docs else None
+
+    async def delete_dialog(self, dialog_id: str) -> int:
+        result = await self._col.delete_many({"chat_dialog_id": dialog_id})
+        return result.deleted_count
