@@ -69,6 +69,10 @@ class BlobSettings(BaseModel):
     path: Path = Path("var/blobs")
     max_bytes: int = 100 * 1024 * 1024
     upload_ttl_seconds: int = 60 * 60
+    # Signs expiring download URLs of private blobs (`/blobs/{uid}/object?download_url=1`).
+    # Set it when several instances serve the same blobs; the default changes at each start.
+    url_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
+    download_url_ttl_seconds: int = 60 * 60
 
 
 class LimitSettings(BaseModel):
@@ -77,6 +81,90 @@ class LimitSettings(BaseModel):
     max_occupants: int = 1000
     max_message_bytes: int = 64 * 1024
     max_admins: int = 5
+
+
+class ApnsSettings(BaseModel):
+    """APNs over HTTP/2 (aioapns). Token auth (.p8 key + key id + team id) or a certificate."""
+
+    key_file: Path | None = None  # the .p8 signing key
+    key: SecretStr | None = None  # or the .p8 PEM text itself
+    key_id: str = ""
+    team_id: str = ""
+    cert_file: Path | None = None  # PEM with certificate and private key (instead of a key)
+    topic: str = ""  # the app's bundle id; `.voip` is appended for apns_voip
+    # None: each subscription's environment picks the server (development = sandbox)
+    sandbox: bool | None = None
+    base_url: str = ""  # override, e.g. https://127.0.0.1:8443 (tests, proxies)
+    ca_file: Path | None = None  # extra CA to trust (tests' self-signed server)
+    max_connections: int = 4
+
+    def configured(self) -> bool:
+        has_key = bool(self.key_file or (self.key and self.key.get_secret_value()))
+        return bool(self.cert_file) or (has_key and bool(self.key_id and self.team_id and self.topic))
+
+
+class FcmSettings(BaseModel):
+    """FCM HTTP v1 (pyfcm): a service account and its project."""
+
+    service_account_file: Path | None = None
+    service_account_json: SecretStr | None = None  # or the JSON text itself
+    project_id: str = ""  # default: the service account's project
+    endpoint: str = ""  # override of https://fcm.googleapis.com/v1/projects (tests)
+    token_uri: str = ""  # override of the service account's token endpoint (tests)
+
+    def configured(self) -> bool:
+        return bool(self.service_account_file or (
+            self.service_account_json and self.service_account_json.get_secret_value()))
+
+
+class WebPushSettings(BaseModel):
+    """Web Push (pywebpush) with VAPID; `chatbridge vapid-keys` creates the key file."""
+
+    vapid_private_key: SecretStr | None = None  # PEM, DER base64 or raw base64url
+    vapid_private_key_file: Path = Path("var/push/vapid_private.pem")
+    subject: str = "mailto:admin@localhost"  # VAPID `sub`: a mailto: or https: contact
+    # Endpoints are URLs given by clients: only these push-service hosts (and their subdomains)
+    # are contacted. Empty = any host.
+    allowed_hosts: list[str] = ["fcm.googleapis.com", "push.services.mozilla.com",
+                                "notify.windows.com", "push.apple.com"]
+    allow_http: bool = False  # plain-http endpoints (tests only)
+
+    def configured(self) -> bool:
+        key = self.vapid_private_key and self.vapid_private_key.get_secret_value()
+        return bool(key) or self.vapid_private_key_file.is_file()
+
+
+class PushSettings(BaseModel):
+    enabled: bool = True  # `chatbridge serve` runs a push worker in-process
+    fanout: bool = True  # turn new messages into push jobs here (where presence is known)
+    workers: int = 1  # worker loops per process
+    concurrency: int = 200  # notifications in flight per worker
+    batch_size: int = 200  # jobs claimed at once
+    lease_seconds: float = 120.0  # a claimed job returns to the queue after this (dead worker)
+    poll_seconds: float = 1.0  # queue poll when nothing wakes the worker
+    send_timeout_seconds: float = 10.0
+    backoff_base_seconds: float = 2.0
+    backoff_max_seconds: float = 900.0  # also caps Retry-After
+    max_age_seconds: int = 24 * 60 * 60  # give up (dead letter) after this
+    dead_retention_days: int = 7
+    body_max_chars: int = 200
+    public_dialog_alerts: bool = False  # chat alerts for public (type 4) dialogs
+    max_event_recipients: int = 500
+    max_event_message_bytes: int = 4096
+    max_subscriptions_per_user: int = 20
+    apns: ApnsSettings = ApnsSettings()
+    fcm: FcmSettings = FcmSettings()
+    webpush: WebPushSettings = WebPushSettings()
+
+    def configured_channels(self) -> set[str]:
+        channels: set[str] = set()
+        if self.apns.configured():
+            channels |= {"apns", "apns_voip"}
+        if self.fcm.configured():
+            channels.add("gcm")
+        if self.webpush.configured():
+            channels.add("web")
+        return channels
 
 
 class Settings(BaseSettings):
@@ -91,5 +179,6 @@ class Settings(BaseSettings):
     xmpp: XmppSettings = XmppSettings()
     blobs: BlobSettings = BlobSettings()
     limits: LimitSettings = LimitSettings()
+    push: PushSettings = PushSettings()
     data_dir: Path = Path("var")
     log_level: str = "INFO"

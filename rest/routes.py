@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from rest.views import health, sessions, users, xmpp_auth
+from rest.views import blobs, dialogs, health, sessions, users, xmpp_auth
+from rest.views import messages, reactions, search
 
 
 def add(router: web.UrlDispatcher, method: str, path: str, handler, json_only: bool = False) -> None:
@@ -44,3 +45,59 @@ def setup_routes(app: web.Application) -> None:
 
 # Feature modules append their own `setup_*_routes(app)` here (dialogs, messages, blobs, push...).
 EXTRA_ROUTES: list = []
+
+
+def setup_blobs_routes(app: web.Application) -> None:
+    """`/blobs/upload` first; `/blobs/{key}.json` (info) before `/blobs/{uid}` (the bytes)."""
+    r = app.router
+    add(r, "POST", "/blobs/upload", blobs.upload_blob)
+    add(r, "POST", "/blobs", blobs.create_blob)
+    add(r, "GET", "/blobs", blobs.list_blobs)
+    add(r, "PUT", "/blobs/{key}/complete", blobs.complete_blob)
+    add(r, "POST", "/blobs/{key}/complete", blobs.complete_blob)
+    add(r, "GET", "/blobs/{key}/object", blobs.get_blob_object)
+    r.add_get("/blobs/{uid}/download", blobs.download_blob)
+    r.add_get("/blobs/{key}.json", blobs.get_blob)
+    r.add_get("/blobs/{uid}", blobs.download_blob)
+    add(r, "PUT", "/blobs/{key}", blobs.update_blob)
+    add(r, "DELETE", "/blobs/{key}", blobs.delete_blob)
+
+
+EXTRA_ROUTES.append(setup_blobs_routes)
+
+
+def setup_dialogs_routes(app: web.Application) -> None:
+    """`/chat/Dialog/clearHistory/{id}` and `/{id}/<action>` are distinct from `/{ids}` (one segment)."""
+    r = app.router
+    add(r, "GET", "/chat/Dialog", dialogs.list_dialogs)
+    add(r, "POST", "/chat/Dialog", dialogs.create_dialog)
+    add(r, "DELETE", "/chat/Dialog/clearHistory/{dialog_id}", dialogs.clear_history)
+    add(r, "PUT", "/chat/Dialog/{dialog_id}/admins", dialogs.update_admins)
+    add(r, "GET", "/chat/Dialog/{dialog_id}/notifications", dialogs.get_notifications)
+    add(r, "PUT", "/chat/Dialog/{dialog_id}/notifications", dialogs.update_notifications)
+    add(r, "POST", "/chat/Dialog/{dialog_id}/subscribe", dialogs.subscribe)
+    add(r, "DELETE", "/chat/Dialog/{dialog_id}/subscribe", dialogs.unsubscribe)
+    add(r, "GET", "/chat/Dialog/{dialog_id}/occupants", dialogs.public_occupants)
+    add(r, "PUT", "/chat/Dialog/{dialog_id}", dialogs.update_dialog)
+    add(r, "DELETE", "/chat/Dialog/{ids}", dialogs.delete_dialogs)
+
+
+EXTRA_ROUTES.append(setup_dialogs_routes)
+
+
+def setup_messages_routes(app: web.Application) -> None:
+    """Fixed paths (`unread`, `system`) and `/{id}/reactions` before `/{ids}` (one segment)."""
+    r = app.router
+    add(r, "GET", "/chat/Message/unread", messages.unread_count)
+    add(r, "POST", "/chat/Message/system", messages.create_system_message)
+    add(r, "GET", "/chat/Message", messages.list_messages)
+    add(r, "POST", "/chat/Message", messages.create_message)
+    add(r, "PUT", "/chat/Message", messages.update_messages)
+    add(r, "GET", "/chat/Message/{id}/reactions", reactions.list_reactions)
+    add(r, "PUT", "/chat/Message/{id}/reactions", reactions.update_reactions)
+    add(r, "PUT", "/chat/Message/{ids}", messages.update_messages)
+    add(r, "DELETE", "/chat/Message/{ids}", messages.delete_messages)
+    add(r, "GET", "/chat/search", search.search)
+
+
+EXTRA_ROUTES.append(setup_messages_routes)

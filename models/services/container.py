@@ -6,12 +6,23 @@ from dataclasses import dataclass
 from config.settings import Settings
 from models.clock import Clock
 from models.events import EventPublisher
+from models.services.access import AccessService
 from models.services.apps import AppService
+from models.services.blobs import BlobService
+from models.services.dialogs import DialogService
+from models.services.messages import MessageService
+from models.services.reactions import ReactionService
+from models.services.search import SearchService
 from models.services.sessions import SessionService
 from models.services.users import UserService
 from models.storage.apps import AppStore
+from models.storage.blobs import BlobStore
 from models.storage.counters import CounterStore
+from models.storage.dialogs import DialogStore
+from models.storage.files import LocalFileStore
 from models.storage.indexes import ensure_indexes
+from models.storage.members import MemberStore
+from models.storage.messages import MessageStore
 from models.storage.mongo import Database
 from models.storage.outbox import OutboxStore
 from models.storage.sessions import SessionStore
@@ -28,6 +39,11 @@ class Services:
     apps: AppService
     users: UserService
     sessions: SessionService
+    blobs: BlobService
+    dialogs: DialogService
+    messages: MessageService
+    reactions: ReactionService
+    search: SearchService
 
     async def start(self) -> None:
         """Indexes and the default application (idempotent)."""
@@ -45,7 +61,20 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
     apps_store = AppStore(db)
     users = UserService(UserStore(db), counters, clock, publisher, settings.limits.max_list_limit)
     sessions = SessionService(SessionStore(db), apps_store, counters, users, clock, settings.session)
+    blobs = BlobService(BlobStore(db), LocalFileStore(settings.blobs.path), counters, clock,
+                        settings.blobs, settings.http.base_url, settings.limits.max_list_limit)
+    dialog_store, member_store = DialogStore(db), MemberStore(db)
+    dialogs = DialogService(dialog_store, member_store, MessageStore(db), users,
+                            AccessService(dialog_store, member_store), clock, publisher,
+                            settings.limits, settings.xmpp.muc_domain)
+    message_store, user_store = MessageStore(db), UserStore(db)
+    access = AccessService(dialog_store, member_store)
+    messages = MessageService(message_store, dialog_store, member_store, user_store, access, clock,
+                              publisher, settings.limits, private_dialogs=dialogs)
+    reactions = ReactionService(message_store, member_store, access, publisher)
+    search = SearchService(message_store, dialog_store, member_store, user_store, dialogs, settings.limits)
     return Services(
         settings=settings, database=database, clock=clock, publisher=publisher, outbox=outbox,
-        apps=AppService(apps_store, clock), users=users, sessions=sessions,
+        apps=AppService(apps_store, clock), users=users, sessions=sessions, blobs=blobs,
+        dialogs=dialogs, messages=messages, reactions=reactions, search=search,
     )

@@ -55,6 +55,19 @@ class DialogStore:
     async def count(self, app_id: int, query: Doc) -> int:
         return await self._col.count_documents({"app_id": app_id, **_in_query(query)})
 
+    async def find_in(self, app_id: int, dialog_ids: list[str], query: Doc,
+                      sort: list[tuple[str, int]], skip: int, limit: int) -> list[Doc]:
+        """Like `find`, restricted to the given dialogs (a user's memberships)."""
+        if limit <= 0:
+            return []
+        cursor = self._col.find(_scoped(app_id, dialog_ids, query))
+        if sort:
+            cursor = cursor.sort(sort)
+        return [_out(d) for d in await cursor.skip(skip).limit(limit).to_list(length=limit)]
+
+    async def count_in(self, app_id: int, dialog_ids: list[str], query: Doc) -> int:
+        return await self._col.count_documents(_scoped(app_id, dialog_ids, query))
+
     async def update(self, app_id: int, dialog_id: str, update: Doc) -> Doc | None:
         """Applies a raw update (`$set`, `$addToSet`, `$pull`...) and returns the new document."""
         oid = _oid(dialog_id)
@@ -88,6 +101,13 @@ def _out(doc: Doc | None) -> Doc | None:
     if doc is not None:
         doc["_id"] = str(doc["_id"])
     return doc
+
+
+def _scoped(app_id: int, dialog_ids: list[str], query: Doc) -> Doc:
+    oids = [o for o in (_oid(d) for d in dialog_ids) if o is not None]
+    scope: Doc = {"app_id": app_id, "_id": {"$in": oids}}
+    query = _in_query(query)
+    return {"$and": [scope, query]} if query else scope
 
 
 def _in_query(query: Doc) -> Doc:

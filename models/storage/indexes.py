@@ -36,7 +36,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("app_id", ASCENDING), ("message", "text")], name="search", sparse=True),
     ],
     "blobs": [
-        IndexModel([("app_id", ASCENDING), ("uid", ASCENDING)], unique=True, name="uid"),
+        # uploads and signed downloads look a uid up before they know the application
+        IndexModel([("uid", ASCENDING)], unique=True, name="by_uid"),
         IndexModel([("app_id", ASCENDING), ("user_id", ASCENDING)], name="owner"),
     ],
     "outbox": [IndexModel([("done_by", ASCENDING), ("_id", ASCENDING)], name="pending")],

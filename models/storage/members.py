@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import ReturnDocument, UpdateOne
+from pymongo import ReturnDocument
 
 Doc = dict[str, Any]
 
@@ -24,14 +24,16 @@ class MemberStore:
         """Adds members (idempotent). An existing hidden member is made visible again."""
         if not user_ids:
             return
-        ops = [UpdateOne(
-            {"_id": member_id(dialog_id, uid)},
-            {"$setOnInsert": {"app_id": app_id, "dialog_id": dialog_id, "user_id": uid,
-                              "last_read_seq": 0, "cleared_seq": 0, "notifications": True,
-                              **defaults},
-             "$set": {"hidden": False}},
-            upsert=True) for uid in user_ids]
-        await self._col.bulk_write(ops, ordered=False)
+        # One upsert per member (bulk_write's UpdateOne is not supported by mongomock with
+        # current pymongo); lists are bounded by settings.limits.max_occupants.
+        for uid in user_ids:
+            await self._col.update_one(
+                {"_id": member_id(dialog_id, uid)},
+                {"$setOnInsert": {"app_id": app_id, "dialog_id": dialog_id, "user_id": uid,
+                                  "last_read_seq": 0, "cleared_seq": 0, "notifications": True,
+                                  **defaults},
+                 "$set": {"hidden": False}},
+                upsert=True)
 
     async def get(self, dialog_id: str, user_id: int) -> Doc | None:
         return await self._col.find_one({"_id": member_id(dialog_id, user_id)})

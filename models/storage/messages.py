@@ -111,6 +111,39 @@ class MessageStore:
         docs = await cursor.to_list(length=1)
         return _out(docs[0]) if docs else None
 
+    async def first_unread_seq(self, dialog_id: str, user_id: int, after_seq: int) -> int | None:
+        """The seq of the oldest message this user has not read, if any (read-position compaction)."""
+        cursor = self._col.find(self.unread_query(dialog_id, user_id, after_seq),
+                                projection={"seq": 1}).sort("seq", 1).limit(1)
+        docs = await cursor.to_list(length=1)
+        return int(docs[0]["seq"]) if docs else None
+
+    async def react(self, app_id: int, message_id: str, user_id: int, add: str | None,
+                    remove: list[str]) -> Doc | None:
+        """Adds `user_id` under `reactions.{add}` and pulls it from each `reactions.{remove}`, then
+        drops reaction keys left empty. Emoji keys are validated by the service (no `.`/`$`)."""
+        oid = _oid(message_id)
+        if oid is None:
+            return None
+        update: Doc = {}
+        pulls = {f"reactions.{emoji}": user_id for emoji in remove if emoji != add}
+        if pulls:
+            update["$pull"] = pulls
+        if add is not None:
+            update["$addToSet"] = {f"reactions.{add}": user_id}
+        if not update:
+            return await self.get(app_id, message_id)
+        doc = await self._col.find_one_and_update({"_id": oid, "app_id": app_id}, update,
+                                                  return_document=ReturnDocument.AFTER)
+        if doc is None:
+            return None
+        for emoji, users in list((doc.get("reactions") or {}).items()):
+            if not users:  # only if still empty: another user may have just reacted with it
+                key = f"reactions.{emoji}"
+                await self._col.update_one({"_id": oid, key: {"$size": 0}}, {"$unset": {key: ""}})
+                doc["reactions"].pop(emoji, None)
+        return _out(doc)
+
     async def delete_dialog(self, dialog_id: str) -> int:
         result = await self._col.delete_many({"chat_dialog_id": dialog_id})
         return result.deleted_count

@@ -1,0 +1,105 @@
+"""Shared benchmark helpers: free ports, child servers, a closed-loop load generator."""
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Awaitable, Callable
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def wait_http(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            try:
+                async with session.get(url) as resp:
+                    if resp.status < 500:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise TimeoutError(url)
+
+
+def start_process(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+    return subprocess.Popen(args, cwd=ROOT, env={**os.environ, **(env or {})},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@dataclass
+class Result:
+    name: str
+    requests: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def pct(self, p: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        data = sorted(self.latencies_ms)
+        return data[min(len(data) - 1, int(round(p / 100 * (len(data) - 1))))]
+
+    def row(self) -> str:
+        return (f"| {self.name} | {self.requests} | {self.errors} | {self.rate:,.0f} | "
+                f"{self.pct(50):.2f} | {self.pct(99):.2f} |")
+
+
+async def closed_loop(name: str, clients: int, total: int,
+                      make_call: Callable[[aiohttp.ClientSession, int], Awaitable[bool]]) -> Result:
+    """`clients` concurrent workers issue `total` calls in all, each waiting for its answer."""
+    latencies: list[float] = []
+    errors = 0
+    counter = iter(range(total))
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async def worker() -> None:
+            nonlocal errors
+            for i in counter:
+                t0 = time.perf_counter()
+                ok = await make_call(session, i)
+                latencies.append((time.perf_counter() - t0) * 1000)
+                if not ok:
+                    errors += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        seconds = time.perf_counter() - start
+    return Result(name, total, errors, seconds, latencies)
+
+
+def python() -> str:
+    return sys.executable
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")

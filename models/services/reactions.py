@@ -1,0 +1,97 @@
+"""Message reactions: one reaction type per user and message (a new one replaces the previous).
+
+Stored on the message as `reactions: {emoji: [userId]}`; each change publishes
+`reactions_updated` for the bridge, which renders the `<reactions>` stanza (protocol §5.14).
+"""
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from models.errors import ForbiddenError, InvalidError, NotFoundError
+from models.events import Event, EventPublisher
+from models.requester import Requester
+from models.services.access import PUBLIC, AccessService, DialogAccess
+from models.storage.ids import is_object_id
+from models.storage.members import MemberStore
+from models.storage.messages import MessageStore
+
+Doc = dict[str, Any]
+MAX_REACTION_CHARS = 16  # code points: room for ZWJ sequences and skin tones, not for prose
+
+
+def check_reaction(value: Any, field: str) -> str:
+    """A short emoji-like string that is also safe as a Mongo field name."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidError("must be a non-empty string", field=field)
+    if len(value) > MAX_REACTION_CHARS:
+        raise InvalidError(f"is too long (maximum is {MAX_REACTION_CHARS} characters)", field=field)
+    if "." in value or value.startswith("$") or any(
+            unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch.isspace() for ch in value):
+        raise InvalidError("is not a valid reaction", field=field)
+    return value
+
+
+class ReactionService:
+    def __init__(self, messages: MessageStore, members: MemberStore, access: AccessService,
+                 publisher: EventPublisher) -> None:
+        self._messages = messages
+        self._members = members
+        self._access = access
+        self._publisher = publisher
+
+    async def _message(self, requester: Requester, message_id: str, *,
+                       preview: bool) -> tuple[Doc, DialogAccess]:
+        if not requester.is_user:
+            raise ForbiddenError("A user session is required")
+        doc = await self._messages.get(requester.app_id, message_id) if is_object_id(message_id) else None
+        if doc is None or requester.user_id in (doc.get("deleted_for") or []):
+            raise NotFoundError("Message not found")
+        try:
+            access = await self._access.dialog_for(requester, doc["chat_dialog_id"], preview=preview)
+        except (NotFoundError, ForbiddenError) as exc:
+            raise NotFoundError("Message not found") from exc
+        cleared = int((access.member or {}).get("cleared_seq") or 0)
+        if int(doc.get("seq") or 0) <= cleared:
+            raise NotFoundError("Message not found")
+        return doc, access
+
+    async def list(self, requester: Requester, message_id: str) -> dict[str, list[int]]:
+        """`{emoji: [userId, ...]}` for a message the caller can read."""
+        doc, _ = await self._message(requester, message_id, preview=True)
+        return {emoji: list(users) for emoji, users in (doc.get("reactions") or {}).items() if users}
+
+    async def update(self, requester: Requester, message_id: str, params: Any) -> None:
+        """`{add?, remove?}`. Adding replaces the caller's previous reaction on this message."""
+        if not isinstance(params, dict):
+            raise InvalidError("must be an object", field="base")
+        add = params.get("add")
+        remove = params.get("remove")
+        if add in (None, "") and remove in (None, ""):
+            raise InvalidError("add or remove is required", field="base")
+        add = check_reaction(add, "add") if add not in (None, "") else None
+        remove = check_reaction(remove, "remove") if remove not in (None, "") else None
+        doc, access = await self._message(requester, message_id, preview=False)
+        if not access.is_occupant:
+            raise ForbiddenError("Only occupants can react to messages")
+        user = requester.user_id
+        previous = [emoji for emoji, users in (doc.get("reactions") or {}).items() if user in users]
+        to_remove = [e for e in previous if e != add] if add is not None else []
+        if remove is not None and remove in previous and remove not in to_remove and remove != add:
+            to_remove.append(remove)
+        added = add if add is not None and add not in previous else None
+        if added is None and not to_remove:
+            return  # nothing changes: no write, no event
+        updated = await self._messages.react(requester.app_id, doc["_id"], user, added, to_remove)
+        if updated is None:
+            raise NotFoundError("Message not found")
+        if access.type == PUBLIC:
+            audience = [m["user_id"] for m in await self._members.for_dialog(access.dialog_id)]
+        else:
+            audience = list(access.dialog.get("occupants_ids") or [])
+        await self._publisher.publish(Event(
+            kind="reactions_updated", app_id=requester.app_id, dialog_id=access.dialog_id,
+            sender_id=user, recipient_ids=[u for u in audience if u != user],
+            payload={"message_id": doc["_id"], "user_id": user, "add": added,
+                     "remove": to_remove[0] if to_remove else None, "removed": to_remove,
+                     "dialog_type": access.type, "message_sender_id": doc.get("sender_id")}))

@@ -1,0 +1,117 @@
+"""/chat/Dialog: list, create, update, delete, admins, notifications, subscribe, public occupants,
+clear history (protocol doc §4.2)."""
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from models.errors import InvalidError
+from models.services.dialogs import DialogView
+from models.services.filters import cast_bool
+from rest.auth import user_requester
+from rest.keys import services_key
+from rest.params import all_params, body_params, ids_from_path, json_response, query_params
+from rest.schemas.dialogs import delete_result_to_json, dialog_to_json
+from rest.schemas.users import user_to_json
+
+
+def _json(view: DialogView) -> dict[str, Any]:
+    return dialog_to_json(view.dialog, view.member, view.unread)
+
+
+def _flag(params: dict[str, Any], name: str) -> bool:
+    """`force=1`, `count=1` (also `true` / `0` / `false`); anything else is a 422 naming it."""
+    raw = params.get(name)
+    if raw in (None, ""):
+        return False
+    if isinstance(raw, (dict, list)):
+        raise InvalidError("must be 0 or 1", field=name)
+    try:
+        return cast_bool(raw)
+    except ValueError as exc:
+        raise InvalidError("must be 0 or 1", field=name) from exc
+
+
+async def list_dialogs(request: web.Request) -> web.Response:
+    caller = await user_requester(request)
+    params = query_params(request)
+    dialogs = request.app[services_key].dialogs
+    if _flag(params, "count"):
+        return json_response({"items_count": await dialogs.count(caller, params)})
+    page = await dialogs.list(caller, params)
+    return json_response({"total_entries": page.total, "skip": page.skip, "limit": page.limit,
+                          "items": [_json(v) for v in page.items]})
+
+
+async def create_dialog(request: web.Request) -> web.Response:
+    caller = await user_requester(request)
+    view, created = await request.app[services_key].dialogs.create(
+        caller, await body_params(request))
+    return json_response(_json(view), status=201 if created else 200)
+
+
+async def update_dialog(request: web.Request) -> web.Response:
+    caller = await user_requester(request)
+    view = await request.app[services_key].dialogs.update(
+        caller, request.match_info["dialog_id"], await body_params(request))
+    return json_response(_json(view))
+
+
+async def delete_dialogs(request: web.Request) -> web.Response:
+    services = request.app[services_key]
+    caller = await user_requester(request)
+    ids = ids_from_path(request, "ids", services.settings.limits.max_ids_per_request)
+    force = _flag(await all_params(request), "force")
+    result = await services.dialogs.delete(caller, ids, force)
+    return json_response(delete_result_to_json(result.deleted, result.not_found,
+                                               result.wrong_permissions))
+
+
+async def update_admins(request: web.Request) -> web.Response:
+    caller = await user_requester(request)
+    view = await request.app[services_key].dialogs.update_admins(
+        caller, request.match_info["dialog_id"], await body_params(request))
+    return json_response(_json(view))
+
+
+async def get_notifications(request: web.Request) -> web.Response:
+    caller = await user_requester(request)
+    enabled = await request.app[services_key].dialogs.notifications(
+        caller, request.match_info["dialog_id"])
+    return json_response({"notifications": {"enabled": int(enabled)}})
+
+
+async def update_notifications(request: web.Request) -> web.Response:
+    caller = await user_requester(request)
+    body = await body_params(request)
+    enabled = await request.app[services_key].dialogs.set_notifications(
+        caller, request.match_info["dialog_id"], body.get("enabled"))
+    return json_response({"notifications": {"enabled": int(enabled)}})
+
+
+async def subscribe(request: web.Request) -> web.Response:
+    caller = await user_requester(request)
+    view = await request.app[services_key].dialogs.subscribe(caller, request.match_info["dialog_id"])
+    return json_response(_json(view))
+
+
+async def unsubscribe(request: web.Request) -> web.Response:
+    caller = await user_requester(request)
+    await request.app[services_key].dialogs.unsubscribe(caller, request.match_info["dialog_id"])
+    return json_response({})
+
+
+async def public_occupants(request: web.Request) -> web.Response:
+    caller = await user_requester(request)
+    users, skip, limit = await request.app[services_key].dialogs.occupants(
+        caller, request.match_info["dialog_id"], query_params(request))
+    return json_response({"skip": skip, "limit": limit, "items": [user_to_json(u) for u in users]})
+
+
+async def clear_history(request: web.Request) -> web.Response:
+    caller = await user_requester(request)
+    force = _flag(await all_params(request), "force")
+    await request.app[services_key].dialogs.clear_history(
+        caller, request.match_info["dialog_id"], force)
+    return json_response({})

@@ -1,0 +1,68 @@
+"""/chat/Message: history, create, read/delivered marks and edits, deletes, unread counts and
+system messages. Business rules live in `MessageService`; this module only reads the request and
+shapes the answer."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from models.errors import InvalidError
+from models.services.filters import cast_bool
+from models.services.messages import draft_from_params
+from rest.auth import user_requester
+from rest.keys import services_key
+from rest.params import all_params, body_params, ids_from_path, json_response, query_params
+from rest.schemas.messages import delete_result_to_json, message_to_json
+
+
+async def list_messages(request: web.Request) -> web.Response:
+    caller = await user_requester(request)
+    page = await request.app[services_key].messages.history(caller, query_params(request))
+    if page.count is not None:
+        return json_response({"items_count": page.count})
+    return json_response({"skip": page.skip, "limit": page.limit,
+                          "items": [message_to_json(doc, caller.user_id) for doc in page.items]})
+
+
+async def create_message(request: web.Request) -> web.Response:
+    caller = await user_requester(request)
+    draft = draft_from_params(await body_params(request))
+    doc = await request.app[services_key].messages.send(caller, draft)
+    return json_response(message_to_json(doc, caller.user_id), status=201)
+
+
+async def update_messages(request: web.Request) -> web.Response:
+    """PUT /chat/Message/{ids} or PUT /chat/Message (all messages of `chat_dialog_id`)."""
+    caller = await user_requester(request)
+    services = request.app[services_key]
+    ids = None
+    if "ids" in request.match_info:
+        ids = ids_from_path(request, "ids", services.settings.limits.max_ids_per_request)
+    await services.messages.update(caller, ids, await all_params(request))
+    return json_response({})
+
+
+async def delete_messages(request: web.Request) -> web.Response:
+    caller = await user_requester(request)
+    services = request.app[services_key]
+    ids = ids_from_path(request, "ids", services.settings.limits.max_ids_per_request)
+    params = await all_params(request)
+    force = params.get("force")
+    try:
+        force = cast_bool(force) if force not in (None, "") else False
+    except ValueError as exc:
+        raise InvalidError("must be 0 or 1", field="force") from exc
+    result = await services.messages.delete(caller, ids, force)
+    return json_response(delete_result_to_json(result))
+
+
+async def unread_count(request: web.Request) -> web.Response:
+    caller = await user_requester(request)
+    params = query_params(request)
+    counts = await request.app[services_key].messages.unread_counts(caller, params.get("chat_dialog_ids"))
+    return json_response(counts)
+
+
+async def create_system_message(request: web.Request) -> web.Response:
+    caller = await user_requester(request)
+    result = await request.app[services_key].messages.send_system(caller, await body_params(request))
+    return json_response(result)

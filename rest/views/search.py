@@ -1,0 +1,21 @@
+"""/chat/search: dialogs, messages and users matching a text, within the caller's dialogs."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from rest.auth import user_requester
+from rest.keys import services_key
+from rest.params import json_response, query_params
+from rest.schemas.dialogs import dialog_to_json
+from rest.schemas.messages import message_to_json
+from rest.schemas.users import user_to_json
+
+
+async def search(request: web.Request) -> web.Response:
+    caller = await user_requester(request)
+    found = await request.app[services_key].search.search(caller, query_params(request))
+    return json_response({"results": {
+        "dialogs": [dialog_to_json(v.dialog, v.member, v.unread) for v in found.dialogs],
+        "messages": [message_to_json(doc, caller.user_id) for doc in found.messages],
+        "users": [user_to_json(user) for user in found.users],
+    }})
