@@ -17,6 +17,7 @@ from config.settings import Settings
 from models.services.container import Services, build_services
 from models.storage.mongo import open_database
 from rest.app import create_app
+from push.worker import PushRuntime
 
 logger = logging.getLogger(__name__)
 
@@ -76,3 +77,28 @@ async def run_callable(settings: Settings, fn: Callable[[Services], Awaitable[No
         await fn(services)
     finally:
         services.database.close()
+
+
+def push_part(workers: int | None = None, fanout: bool | None = None) -> Part:
+    """The push worker(s) of a process: `chatbridge serve` runs it per `push.enabled`,
+    `chatbridge push-worker` always (with its own worker count and fan-out choice)."""
+
+    @contextlib.asynccontextmanager
+    async def part(services: Services, app: web.Application | None):
+        if workers is None and not services.settings.push.enabled:
+            logger.info("push worker disabled (push.enabled is false)")
+            yield
+            return
+        async with PushRuntime(services.push, services.outbox, services.settings.push,
+                               workers=workers, fanout=fanout):
+            yield
+
+    return part
+
+
+EXTRA_PARTS.append(push_part())
+
+
+def push_worker(settings: Settings, workers: int | None, fanout: bool) -> None:
+    asyncio.run(run_until_signal(settings, [push_part(workers, fanout)], with_http=False))
+

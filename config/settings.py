@@ -59,6 +59,21 @@ class XmppSettings(BaseModel):
     # HTTP Basic credentials the XMPP server uses for /xmpp-auth/check_password
     auth_user: str = "prosody"
     auth_password: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(24)))
+    # The bridge (bridge/): `embedded` starts Prosody as a child process from
+    # config/templates/prosody.cfg.lua, rendered into {data_dir}/prosody; otherwise the
+    # component connects to an external server at host:component_port.
+    enabled: bool = True  # run the XMPP bridge in `chatbridge serve`
+    prosody_command: str = "prosody"
+    prosody_log_level: str = "info"  # never "debug" in production: SASL data would be logged
+    # URL the auth module calls (`{auth_url}/check_password`); empty = this process's REST API
+    auth_url: str = ""
+    start_timeout_seconds: float = 15.0
+    restart_backoff_max_seconds: float = 30.0
+    reconnect_backoff_max_seconds: float = 5.0
+    smacks_hibernation_seconds: int = 60
+    relay_max_age_seconds: int = 24 * 60 * 60  # older undelivered outbox events are skipped
+    max_pending_stanzas: int = 10000  # per process; beyond it new stanzas get resource-constraint
+    max_history_stanzas: int = 20  # groupchat history sent on join (`maxstanzas`, capped)
 
     @property
     def muc_domain(self) -> str:

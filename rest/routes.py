@@ -5,6 +5,7 @@ from aiohttp import web
 
 from rest.views import blobs, dialogs, health, sessions, users, xmpp_auth
 from rest.views import messages, reactions, search
+from rest.views import events, subscriptions
 
 
 def add(router: web.UrlDispatcher, method: str, path: str, handler, json_only: bool = False) -> None:
@@ -101,3 +102,14 @@ def setup_messages_routes(app: web.Application) -> None:
 
 
 EXTRA_ROUTES.append(setup_messages_routes)
+
+
+def setup_push_routes(app: web.Application) -> None:
+    r = app.router
+    add(r, "POST", "/subscriptions", subscriptions.create_subscription)
+    add(r, "GET", "/subscriptions", subscriptions.list_subscriptions)
+    add(r, "DELETE", "/subscriptions/{subscription_id}", subscriptions.delete_subscription)
+    add(r, "POST", "/events", events.create_event)
+
+
+EXTRA_ROUTES.append(setup_push_routes)

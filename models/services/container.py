@@ -11,9 +11,13 @@ from models.services.apps import AppService
 from models.services.blobs import BlobService
 from models.services.dialogs import DialogService
 from models.services.messages import MessageService
+from models.services.presence import PresenceRegistry
+from models.services.push import PushService
+from models.services.push_events import PushEventService
 from models.services.reactions import ReactionService
 from models.services.search import SearchService
 from models.services.sessions import SessionService
+from models.services.subscriptions import SubscriptionService
 from models.services.users import UserService
 from models.storage.apps import AppStore
 from models.storage.blobs import BlobStore
@@ -25,7 +29,10 @@ from models.storage.members import MemberStore
 from models.storage.messages import MessageStore
 from models.storage.mongo import Database
 from models.storage.outbox import OutboxStore
+from models.storage.push_events import PushEventStore
+from models.storage.push_jobs import PushJobStore
 from models.storage.sessions import SessionStore
+from models.storage.subscriptions import SubscriptionStore
 from models.storage.users import UserStore
 
 
@@ -44,6 +51,10 @@ class Services:
     messages: MessageService
     reactions: ReactionService
     search: SearchService
+    presence: PresenceRegistry
+    subscriptions: SubscriptionService
+    push: PushService
+    push_events: PushEventService
 
     async def start(self) -> None:
         """Indexes and the default application (idempotent)."""
@@ -73,8 +84,15 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
                               publisher, settings.limits, private_dialogs=dialogs)
     reactions = ReactionService(message_store, member_store, access, publisher)
     search = SearchService(message_store, dialog_store, member_store, user_store, dialogs, settings.limits)
+    presence, sub_store = PresenceRegistry(), SubscriptionStore(db)
+    push = PushService(PushJobStore(db, database.embedded), sub_store, dialog_store, member_store,
+                       message_store, user_store, presence, clock, settings.push)
+    push_events = PushEventService(PushEventStore(db), user_store, sub_store, push, counters, clock,
+                                   settings.push)
     return Services(
         settings=settings, database=database, clock=clock, publisher=publisher, outbox=outbox,
         apps=AppService(apps_store, clock), users=users, sessions=sessions, blobs=blobs,
         dialogs=dialogs, messages=messages, reactions=reactions, search=search,
+        presence=presence, subscriptions=SubscriptionService(sub_store, counters, clock, settings.push),
+        push=push, push_events=push_events,
     )

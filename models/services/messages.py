@@ -465,8 +465,9 @@ class MessageService:
         return update
 
     async def _compact_read_position(self, access: DialogAccess, upto_seq: int) -> None:
-        """Moves the member's last_read_seq up to `upto_seq` but never past an unread message, so
-        unread counts stay `seq > last_read_seq` minus read_ids (see SCHEMA.md)."""
+        """Moves the member's last_read_seq to just before their oldest unread message (or to
+        `upto_seq`, the newest message just read, when none is left), so unread counts stay
+        `seq > last_read_seq` minus read_ids (see SCHEMA.md)."""
         member = access.member
         if member is None or upto_seq <= 0:
             return
@@ -474,7 +475,7 @@ class MessageService:
         if upto_seq <= position:
             return
         first_unread = await self._messages.first_unread_seq(access.dialog_id, access.user_id, position)
-        target = upto_seq if first_unread is None else min(upto_seq, first_unread - 1)
+        target = upto_seq if first_unread is None else first_unread - 1
         if target > position:
             await self._members.advance_read(access.dialog_id, access.user_id, target)
 

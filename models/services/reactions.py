@@ -71,7 +71,7 @@ class ReactionService:
             raise InvalidError("add or remove is required", field="base")
         add = check_reaction(add, "add") if add not in (None, "") else None
         remove = check_reaction(remove, "remove") if remove not in (None, "") else None
-        doc, access = await self._message(requester, message_id, preview=False)
+        doc, access = await self._message(requester, message_id, preview=True)
         if not access.is_occupant:
             raise ForbiddenError("Only occupants can react to messages")
         user = requester.user_id

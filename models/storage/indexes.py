@@ -41,6 +41,27 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("app_id", ASCENDING), ("user_id", ASCENDING)], name="owner"),
     ],
     "outbox": [IndexModel([("done_by", ASCENDING), ("_id", ASCENDING)], name="pending")],
+    "push_subscriptions": [
+        IndexModel([("app_id", ASCENDING), ("channel", ASCENDING), ("udid", ASCENDING)],
+                   unique=True, name="device"),
+        IndexModel([("app_id", ASCENDING), ("user_id", ASCENDING)], name="owner"),
+        IndexModel([("app_id", ASCENDING), ("channel", ASCENDING), ("token", ASCENDING)],
+                   partialFilterExpression={"token": {"$type": "string"}}, name="token"),
+        IndexModel([("app_id", ASCENDING), ("channel", ASCENDING), ("web.endpoint", ASCENDING)],
+                   partialFilterExpression={"web.endpoint": {"$type": "string"}}, name="endpoint"),
+    ],
+    "push_jobs": [
+        # claims: pending jobs in _id order whose due_at has come (read from the index itself)
+        IndexModel([("state", ASCENDING), ("_id", ASCENDING), ("due_at", ASCENDING)], name="ready"),
+        IndexModel([("lease", ASCENDING)], partialFilterExpression={"lease": {"$type": "string"}},
+                   name="lease"),
+        # replaying an event queues nothing twice (partial: mongomock checks unique indexes by
+        # scanning the collection on every write, which a queue cannot afford)
+        IndexModel([("key", ASCENDING)], unique=True,
+                   partialFilterExpression={"key": {"$type": "string"}}, name="key"),
+        IndexModel([("app_id", ASCENDING), ("user_id", ASCENDING)], name="owner"),
+        IndexModel([("purge_at", ASCENDING)], expireAfterSeconds=0, name="purge"),
+    ],
 }
 
 

@@ -256,6 +256,15 @@ scenarios.dialogs = async () => {
   const daveUpdate = await expectError('plain member dave adds an admin', () =>
     dave.cc.chat.dialog.addAdmins(group._id, [dave.id]));
 
+  const spareA = await step('create spare dialog A', () =>
+    alice.cc.chat.dialog.create({ type: 2, name: 'spare A', occupants_ids: [bob.id] }));
+  const spareB = await step('create spare dialog B', () =>
+    alice.cc.chat.dialog.create({ type: 2, name: 'spare B', occupants_ids: [bob.id] }));
+  const bulkDeleted = await step('delete two dialogs + an unknown id with force (JSON response)', () =>
+    alice.cc.chat.dialog.delete([spareA._id, spareB._id, '0123456789abcdef01234567'], { force: 1 }));
+  const bobAfterBulk = await step('bob dialog.list after forced delete', () => bob.cc.chat.dialog.list());
+  const withoutAdmin = await step('removeAdmins', () => alice.cc.chat.dialog.removeAdmins(group._id, [bob.id]));
+
   const deleted = await step('alice deletes the private dialog (one id: text response)', () =>
     alice.cc.chat.dialog.delete(priv._id));
   const aliceListAfter = await step('alice dialog.list after delete', () => alice.cc.chat.dialog.list());
@@ -263,7 +272,8 @@ scenarios.dialogs = async () => {
 
   return { ids: { alice: alice.id, bob: bob.id, carol: carol.id, dave: dave.id }, priv, privAgain, group,
            aliceList, aliceGroups, aliceTypeIn, aliceCount, alicePage, renamed, pulled, withAdmin, byAdmin,
-           notifOff, notifBob, notifAlice, bobList, carolList, daveList, carolUpdate, daveUpdate, deleted,
+           notifOff, notifBob, notifAlice, bobList, carolList, daveList, carolUpdate, daveUpdate, spareA, spareB,
+           bulkDeleted, bobAfterBulk, withoutAdmin, deleted,
            aliceListAfter, bobListAfterDelete };
 };
 
@@ -285,6 +295,11 @@ scenarios.messages = async () => {
   const bobReply = await step('bob replies', () =>
     bob.cc.chat.message.create({ chat_dialog_id: d, message: `reply ${tag}` }));
 
+  const direct = await step('alice writes to bob by recipient_id (no dialog yet)', () =>
+    alice.cc.chat.message.create({ recipient_id: bob.id, message: `direct ${tag}` }));
+  const bobDirect = await step('bob reads the direct dialog history', () =>
+    bob.cc.chat.message.list({ chat_dialog_id: direct.chat_dialog_id, mark_as_read: 0 }));
+
   const bobHistory = await step('bob message.list mark_as_read=0', () =>
     bob.cc.chat.message.list({ chat_dialog_id: d, sort_asc: 'date_sent', mark_as_read: 0 }));
   const bobHistoryDesc = await step('bob message.list sort_desc limit=2', () =>
@@ -300,9 +315,12 @@ scenarios.messages = async () => {
 
   const reactBob = await step('bob reacts 👍 to m2', () => bob.cc.chat.message.addReaction(m2._id, '👍'));
   const reactAlice = await step('alice reacts 👍 to m2', () => alice.cc.chat.message.addReaction(m2._id, '👍'));
-  const reactAlice2 = await step('alice reacts 🔥 to m2', () => alice.cc.chat.message.addReaction(m2._id, '🔥'));
-  const unreact = await step('alice removes 🔥', () => alice.cc.chat.message.removeReaction(m2._id, '🔥'));
+  const reactAlice2 = await step('alice reacts 🔥 to m1', () => alice.cc.chat.message.addReaction(m1._id, '🔥'));
+  const reactionsM1 = await step('listReactions m1', () => bob.cc.chat.message.listReactions(m1._id));
+  const unreact = await step('alice removes 🔥 from m1', () => alice.cc.chat.message.removeReaction(m1._id, '🔥'));
   const reactions = await step('listReactions m2', () => alice.cc.chat.message.listReactions(m2._id));
+  const reactionsM1After = await step('listReactions m1 after removal', () =>
+    alice.cc.chat.message.listReactions(m1._id));
 
   const search = await step('chat.search', () =>
     alice.cc.chat.search({ search_text: `zebra`, chat_dialog_ids: [d] }));
@@ -322,9 +340,9 @@ scenarios.messages = async () => {
   const unreadFinal = await step('bob unreadCount after list', () =>
     bob.cc.chat.message.unreadCount({ chat_dialog_ids: [d] }));
 
-  return { tag, ids: { alice: alice.id, bob: bob.id }, dialog: group, m1, m2, m3, bobReply, bobHistory,
+  return { tag, ids: { alice: alice.id, bob: bob.id }, dialog: group, m1, m2, m3, bobReply, direct, bobDirect, bobHistory,
            bobHistoryDesc, unreadBefore, bobDialogBefore, readResult, unreadAfter, unreadAll, reactBob, reactAlice,
-           reactAlice2, unreact, reactions, search, editResult, deleteForce, deleteOwn, bobForceOther, aliceAfter,
+           reactAlice2, reactionsM1, unreact, reactions, reactionsM1After, search, editResult, deleteForce, deleteOwn, bobForceOther, aliceAfter,
            bobAfter, unreadFinal, tokens: [alice.session.token, bob.session.token] };
 };
 

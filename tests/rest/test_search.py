@@ -19,7 +19,7 @@ async def test_search_is_limited_to_my_dialogs(api, clock):
     await post(api, bob, chat_dialog_id=mine, message="dolor lorem", date_sent=1700000200)
     await post(api, bob, chat_dialog_id=theirs, message="lorem for carol only")
     mallory = await api.new_user("mallory", app_id=2, auth_key="other-key")
-    other_app = await make_dialog(api, mallory, await api.new_user("m2", app_id=2, auth_key="other-key"),
+    other_app = await make_dialog(api, mallory, await api.new_user("mallory2", app_id=2, auth_key="other-key"),
                                   name="Lorem elsewhere")
     await post(api, mallory, chat_dialog_id=other_app, message="lorem in app 2")
 

@@ -1,0 +1,288 @@
+"""Push delivery: the job queue the workers drain, and the automatic chat alerts.
+
+Chat alerts come from `message_created` events of the outbox: each recipient who is offline (see
+`PresenceRegistry`), is not the sender, has not muted the dialog, gets one job per device
+subscription, unless the message is `silent`. Jobs carry a provider-neutral `notification`:
+
+    title, body, badge, sound, thread_id, category, collapse_id: str | int | None
+    content_available, mutable_content: bool
+    push_type: "alert" | "background" | "voip"
+    data: {str: any}            custom keys handed to the app
+    loc: {...}                  iOS localisation keys (ios_loc_data)
+    android_notification: {...} FCM AndroidNotification fields
+    raw: {...}                  a platform-native payload given to POST /events as `payload=`
+    expiration: int             Unix seconds after which the notification is worthless
+
+Queue operations (claim / finish / retry / bury / reject) are the workers' only way into the
+`push_jobs` collection; every write after a claim is conditional on still holding the lease.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from config.settings import PushSettings
+from models.clock import Clock
+from models.push import ALERT_CHANNELS, PushJob
+from models.services.access import PRIVATE, PUBLIC
+from models.services.presence import PresenceRegistry
+from models.storage.dialogs import DialogStore
+from models.storage.members import MemberStore
+from models.storage.messages import MessageStore
+from models.storage.push_jobs import PushJobStore
+from models.storage.subscriptions import SubscriptionStore
+from models.storage.users import UserStore
+
+logger = logging.getLogger(__name__)
+
+Doc = dict[str, Any]
+E2E_KEYS = ("e2ee", "is_e2ee")
+
+
+@dataclass
+class Claim:
+    token: str
+    jobs: list[PushJob] = field(default_factory=list)
+
+
+def job_doc(sub: Doc, notification: Doc, *, key: str, kind: str, now: datetime,
+            expires_at: datetime) -> Doc:
+    """A new queue entry for one device subscription."""
+    return {
+        "key": key, "kind": kind, "app_id": sub["app_id"], "user_id": sub["user_id"],
+        "subscription_id": sub["_id"], "channel": sub["channel"],
+        "environment": sub["environment"], "token": sub.get("token"), "web": sub.get("web"),
+        "bundle_identifier": sub.get("bundle_identifier"), "notification": notification,
+        "created_at": now, "expires_at": expires_at, "due_at": now, "state": "pending",
+        "lease": None, "attempts": 0, "last_error": None,
+    }
+
+
+def truncate(text: str, max_chars: int) -> str:
+    """Cuts `text` to at most `max_chars` characters, on a word boundary when one is near."""
+    text = " ".join(text.split())
+    if len(text) <= max_chars:
+        return text
+    cut = text[:max(1, max_chars - 1)]
+    space = cut.rfind(" ")
+    if space >= max_chars * 0.6:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
+
+
+def is_e2ee(dialog: Doc) -> bool:
+    extensions = dialog.get("extensions") or {}
+    flags = [dialog.get(k) for k in E2E_KEYS]
+    if isinstance(extensions, dict):
+        flags += [extensions.get(k) for k in E2E_KEYS]
+    return any(_truthy(f) for f in flags)
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes")
+    return bool(value)
+
+
+def _display_name(user: Doc | None, user_id: int) -> str:
+    if user:
+        for key in ("full_name", "login", "email"):
+            if user.get(key):
+                return str(user[key])
+    return f"User {user_id}"
+
+
+class PushService:
+    def __init__(self, jobs: PushJobStore, subscriptions: SubscriptionStore, dialogs: DialogStore,
+                 members: MemberStore, messages: MessageStore, users: UserStore,
+                 presence: PresenceRegistry, clock: Clock, settings: PushSettings,
+                 channels: set[str] | None = None) -> None:
+        self._jobs = jobs
+        self._subs = subscriptions
+        self._dialogs = dialogs
+        self._members = members
+        self._messages = messages
+        self._users = users
+        self._presence = presence
+        self._clock = clock
+        self._settings = settings
+        self._channels = settings.configured_channels() if channels is None else set(channels)
+        self._waiters: list[asyncio.Event] = []
+
+    @property
+    def channels(self) -> set[str]:
+        """Channels with provider credentials: jobs are queued only for these."""
+        return set(self._channels)
+
+    @property
+    def settings(self) -> PushSettings:
+        return self._settings
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    # -- queueing ----------------------------------------------------------------------------------
+    def subscribe(self) -> asyncio.Event:
+        """An asyncio.Event set whenever jobs are queued in this process (wakes idle workers)."""
+        waiter = asyncio.Event()
+        self._waiters.append(waiter)
+        return waiter
+
+    async def enqueue(self, docs: list[Doc]) -> int:
+        count = await self._jobs.insert_many(docs)
+        if count:
+            for waiter in self._waiters:
+                waiter.set()
+        return count
+
+    def expires_at(self, now: datetime, expiration: Any = None) -> datetime:
+        limit = now + timedelta(seconds=self._settings.max_age_seconds)
+        if isinstance(expiration, int) and not isinstance(expiration, bool) and expiration > 0:
+            return min(limit, datetime.fromtimestamp(expiration, timezone.utc))
+        return limit
+
+    # -- the workers' side -------------------------------------------------------------------------
+    async def claim(self, limit: int) -> Claim:
+        token = secrets.token_hex(12)
+        now = self._clock.now()
+        lease_until = now + timedelta(seconds=self._settings.lease_seconds)
+        docs = await self._jobs.claim(token, now, lease_until, max(1, limit))
+        return Claim(token, [PushJob.model_validate(d) for d in docs])
+
+    async def finish(self, token: str) -> int:
+        return await self._jobs.finish(token)
+
+    async def finish_some(self, token: str, job_ids: list[str]) -> int:
+        return await self._jobs.finish_some(token, job_ids) if job_ids else 0
+
+    async def release(self, token: str) -> int:
+        return await self._jobs.release(token, self._clock.now())
+
+    def is_expired(self, job: PushJob) -> bool:
+        return self._clock.now() >= job.expires_at
+
+    async def retry(self, job: PushJob, token: str, delay: float, error: str) -> bool:
+        """Reschedules the job `delay` seconds from now, or buries it when that would be past
+        its expiry. Returns True when it was rescheduled."""
+        now = self._clock.now()
+        due = now + timedelta(seconds=delay)
+        if due >= job.expires_at:
+            await self.bury(job, token, f"gave up after {job.attempts} attempts: {error}")
+            return False
+        await self._jobs.reschedule(job.id, token, due, error)
+        return True
+
+    async def bury(self, job: PushJob, token: str, error: str) -> None:
+        now = self._clock.now()
+        purge = now + timedelta(days=self._settings.dead_retention_days)
+        await self._jobs.bury(job.id, token, now, purge, error[:500])
+
+    async def reject_target(self, job: PushJob) -> bool:
+        """The provider says this token is gone: delete exactly that subscription, if it still
+        holds the token (the job itself is finished with its batch)."""
+        return await self._subs.delete_if_target(
+            job.app_id, job.subscription_id, job.token, job.web.endpoint if job.web else None)
+
+    async def counts(self) -> dict[str, int]:
+        return {"pending": await self._jobs.count({"state": "pending"}),
+                "dead": await self._jobs.count({"state": "dead"})}
+
+    # -- outbox events -----------------------------------------------------------------------------
+    async def handle_event(self, event: Doc) -> int:
+        """Turns one outbox event into push jobs; returns how many were queued."""
+        kind = event.get("kind")
+        if kind == "message_created":
+            return await self._chat_alert(event)
+        if kind == "user_deleted" and event.get("sender_id"):
+            await self._subs.delete_for_user(int(event["app_id"]), int(event["sender_id"]))
+            await self._jobs.delete_for_user(int(event["app_id"]), int(event["sender_id"]))
+        return 0
+
+    async def _chat_alert(self, event: Doc) -> int:
+        payload = event.get("payload") or {}
+        message = payload.get("message") if isinstance(payload.get("message"), dict) else {}
+        custom = payload.get("custom") if isinstance(payload.get("custom"), dict) else {}
+        if _truthy(payload.get("silent")) or _truthy(custom.get("silent")) \
+                or _truthy(message.get("silent")):
+            return 0
+        app_id, dialog_id = int(event["app_id"]), event.get("dialog_id")
+        sender_id = int(event.get("sender_id") or 0)
+        message_id = str(message.get("_id") or payload.get("message_id") or "")
+        channels = [c for c in ALERT_CHANNELS if c in self._channels]
+        if not dialog_id or not message_id or not channels:
+            return 0
+        dialog = await self._dialogs.get(app_id, dialog_id)
+        if dialog is None:
+            return 0
+        dialog_type = int(dialog.get("type") or 0)
+        if dialog_type == PUBLIC and not self._settings.public_dialog_alerts:
+            return 0
+        recipients = [int(u) for u in (event.get("recipient_ids") or dialog.get("occupants_ids") or [])]
+        recipients = [u for u in dict.fromkeys(recipients) if u != sender_id]
+        recipients = self._presence.offline_among(app_id, recipients)
+        if not recipients:
+            return 0
+        subs = await self._subs.for_users(app_id, recipients, channels)
+        if not subs:
+            return 0
+        members = {m["user_id"]: m for m in await self._members.for_dialog(dialog_id)}
+        muted = {uid for uid, m in members.items() if m.get("notifications") is False}
+        subs = [s for s in subs if s["user_id"] not in muted]
+        if not subs:
+            return 0
+        sender = await self._users.get(app_id, sender_id) if sender_id else None
+        sender_name = _display_name(sender, sender_id)
+        title = sender_name if dialog_type == PRIVATE else (dialog.get("name") or sender_name)
+        body = None
+        if not is_e2ee(dialog):
+            text = str(message.get("message") or "")
+            if not text.strip() and message.get("attachments"):
+                text = "Attachment"
+            if dialog_type != PRIVATE and dialog.get("name"):
+                text = f"{sender_name}: {text}" if text else text
+            body = truncate(text, self._settings.body_max_chars) if text.strip() else None
+        now = self._clock.now()
+        expires = self.expires_at(now)
+        badges: dict[int, int] = {}
+        docs = []
+        for sub in subs:
+            uid = sub["user_id"]
+            if uid not in badges:
+                badges[uid] = await self.unread_total(app_id, uid)
+            notification = {
+                "title": truncate(title, 100), "body": body, "badge": badges[uid],
+                "sound": "default", "thread_id": dialog_id, "push_type": "alert",
+                "mutable_content": body is None,
+                "data": {"dialog_id": dialog_id, "message_id": message_id,
+                         "sender_id": sender_id, "dialog_type": dialog_type},
+            }
+            docs.append(job_doc(sub, notification, key=f"m{message_id}:{sub['_id']}",
+                                kind="chat", now=now, expires_at=expires))
+        queued = await self.enqueue(docs)
+        logger.debug("message %s: %d push jobs for %d offline recipients", message_id, queued,
+                     len({s["user_id"] for s in subs}))
+        return queued
+
+    async def unread_total(self, app_id: int, user_id: int) -> int:
+        """The user's unread messages over their visible dialogs (the badge). Dialogs whose
+        sequence has not moved past the member's read position cost no count query."""
+        members = await self._members.for_user(app_id, user_id)
+        if not members:
+            return 0
+        dialogs = {d["_id"]: d for d in await self._dialogs.get_many(
+            app_id, [m["dialog_id"] for m in members])}
+        total = 0
+        for member in members:
+            dialog = dialogs.get(member["dialog_id"])
+            if dialog is None:
+                continue
+            position = max(int(member.get("last_read_seq") or 0), int(member.get("cleared_seq") or 0))
+            if int(dialog.get("seq") or 0) <= position:
+                continue
+            total += await self._messages.count_unread(member["dialog_id"], user_id, position)
+        return total

@@ -1,0 +1,194 @@
+"""DialogService on real stores (mongomock): private de-duplication, memberships, events, per-user
+views (unread, cleared history, deleted-for-me), leaving and deleting."""
+from __future__ import annotations
+
+import pytest
+
+from models.errors import ForbiddenError, InvalidError, NotFoundError
+from models.events import RecordingPublisher
+from models.requester import Requester
+from models.services.access import AccessService, GROUP, PRIVATE, PUBLIC
+from models.services.dialogs import DialogService
+from models.storage.dialogs import DialogStore
+from models.storage.ids import new_id
+from models.storage.members import MemberStore
+from models.storage.messages import MessageStore
+
+
+@pytest.fixture
+def stores(services):
+    db = services.database.db
+    return DialogStore(db), MemberStore(db), MessageStore(db)
+
+
+@pytest.fixture
+def publisher() -> RecordingPublisher:
+    return RecordingPublisher()
+
+
+@pytest.fixture
+def dialogs(services, stores, clock, publisher) -> DialogService:
+    dialog_store, members, messages = stores
+    return DialogService(dialog_store, members, messages, services.users,
+                         AccessService(dialog_store, members), clock, publisher,
+                         services.settings.limits, services.settings.xmpp.muc_domain)
+
+
+@pytest.fixture
+async def users(services) -> dict[str, Requester]:
+    out = {}
+    for name in ("ann", "ben", "cat", "dan"):
+        user = await services.users.create_guest(1, name)
+        out[name] = Requester(app_id=1, user_id=user.id)
+    other = await services.users.create_guest(2, "zed")
+    out["zed"] = Requester(app_id=2, user_id=other.id)
+    return out
+
+
+async def send(stores, dialog_id: str, sender: int, text: str, **extra) -> str:
+    dialog_store, _, messages = stores
+    message_id = new_id()
+    seq = await dialog_store.next_seq(1, dialog_id, {
+        "last_message": text, "last_message_id": message_id, "last_message_user_id": sender,
+        "last_message_date_sent": 1_800_000_000 + len(text)})
+    await messages.insert({"_id": message_id, "app_id": 1, "chat_dialog_id": dialog_id, "seq": seq,
+                           "sender_id": sender, "message": text, "date_sent": 1_800_000_000,
+                           "read_ids": [sender], "delivered_ids": [sender], "deleted_for": [],
+                           **extra})
+    return message_id
+
+
+async def test_find_or_create_private_is_one_dialog_per_pair(dialogs, users, stores, publisher):
+    ann, ben = users["ann"], users["ben"]
+    first = await dialogs.find_or_create_private(ann, ben.user_id)
+    again = await dialogs.find_or_create_private(ben, str(ann.user_id))
+    assert again["_id"] == first["_id"] and first["type"] == PRIVATE
+    assert sorted(first["occupants_ids"]) == sorted([ann.user_id, ben.user_id])
+    assert first["private_key"] == f"{min(ann.user_id, ben.user_id)}:{max(ann.user_id, ben.user_id)}"
+    assert first["xmpp_room_jid"] is None
+    _, members, _ = stores
+    assert {m["user_id"] for m in await members.for_dialog(first["_id"])} == {ann.user_id, ben.user_id}
+    assert publisher.kinds() == ["dialog_created"]
+    assert sorted(publisher.events[0].recipient_ids) == sorted([ann.user_id, ben.user_id])
+    # a hidden membership comes back for the caller only
+    await members.update(first["_id"], ann.user_id, {"hidden": True})
+    await members.update(first["_id"], ben.user_id, {"hidden": True})
+    await dialogs.find_or_create_private(ann, ben.user_id)
+    assert (await members.get(first["_id"], ann.user_id))["hidden"] is False
+    assert (await members.get(first["_id"], ben.user_id))["hidden"] is True
+
+
+async def test_find_or_create_private_rejects_bad_partners(dialogs, users):
+    ann = users["ann"]
+    for other in (ann.user_id, users["zed"].user_id, 987654, "abc"):
+        with pytest.raises(InvalidError):
+            await dialogs.find_or_create_private(ann, other)
+    with pytest.raises(ForbiddenError):
+        await dialogs.find_or_create_private(Requester(app_id=1), users["ben"].user_id)
+
+
+async def test_create_group_members_and_event(dialogs, users, stores, publisher):
+    ann, ben, cat = users["ann"], users["ben"], users["cat"]
+    view, created = await dialogs.create(ann, {
+        "type": "2", "name": " Team ", "occupants_ids": f"{ben.user_id}, {cat.user_id}",
+        "admins_ids": [ben.user_id]})
+    assert created
+    doc = view.dialog
+    assert doc["name"] == "Team" and doc["user_id"] == ann.user_id and doc["admins_ids"] == [ben.user_id]
+    assert doc["xmpp_room_jid"] == f"1_{doc['_id']}@muc.localhost"
+    dialog_store, members, _ = stores
+    stored = await dialog_store.get(1, doc["_id"])
+    assert stored["occupants_ids"] == [ann.user_id, ben.user_id, cat.user_id] and stored["seq"] == 0
+    assert len(await members.for_dialog(doc["_id"])) == 3
+    assert view.member["user_id"] == ann.user_id and view.unread == 0
+    event = publisher.events[-1]
+    assert event.kind == "dialog_created" and event.dialog_id == doc["_id"] and event.sender_id == ann.user_id
+    assert sorted(event.recipient_ids) == sorted([ann.user_id, ben.user_id, cat.user_id])
+
+
+async def test_public_dialog_subscribers_are_memberships(dialogs, users, stores):
+    ann, ben = users["ann"], users["ben"]
+    view, _ = await dialogs.create(ann, {"type": PUBLIC, "name": "Lobby"})
+    dialog_id = view.dialog["_id"]
+    assert view.dialog["occupants_ids"] == [] and view.dialog["occupants_count"] == 1
+    subscribed = await dialogs.subscribe(ben, dialog_id)
+    assert subscribed.dialog["occupants_count"] == 2 and subscribed.member["user_id"] == ben.user_id
+    page = await dialogs.list(ben, {})
+    assert [v.dialog["_id"] for v in page.items] == [dialog_id]
+    await dialogs.unsubscribe(ben, dialog_id)
+    assert (await dialogs.list(ben, {})).items == []
+    assert (await stores[0].get(1, dialog_id))["occupants_count"] == 1
+    with pytest.raises(NotFoundError):
+        await dialogs.subscribe(users["zed"], dialog_id)
+
+
+async def test_views_unread_cleared_and_deleted_for_me(dialogs, users, stores):
+    ann, ben, cat = users["ann"], users["ben"], users["cat"]
+    view, _ = await dialogs.create(ann, {"type": GROUP, "name": "g",
+                                         "occupants_ids": [ben.user_id, cat.user_id]})
+    dialog_id = view.dialog["_id"]
+    await send(stores, dialog_id, ann.user_id, "one")
+    second = await send(stores, dialog_id, ann.user_id, "two", read_ids=[ann.user_id, cat.user_id])
+    last = await send(stores, dialog_id, ben.user_id, "three")
+
+    async def seen(who):
+        return (await dialogs.list(who, {})).items[0]
+
+    ben_view = await seen(ben)
+    assert ben_view.unread == 2 and ben_view.dialog["last_message_id"] == last
+    assert ben_view.dialog["last_message_status"] == "sent"
+    ann_view = await seen(ann)
+    assert ann_view.unread == 1 and ann_view.dialog["last_message_status"] is None
+    # deleted for cat only: her last message is the previous one
+    await stores[2].update(1, last, {"$push": {"deleted_for": cat.user_id}})
+    cat_view = await seen(cat)
+    assert cat_view.dialog["last_message_id"] == second and cat_view.unread == 1
+    # cleared history: nothing unread, no last message, for cat only
+    await dialogs.clear_history(cat, dialog_id)
+    cat_view = await seen(cat)
+    assert cat_view.unread == 0 and cat_view.dialog["last_message"] is None
+    assert (await seen(ben)).dialog["last_message_id"] == last
+    assert (await stores[1].get(dialog_id, cat.user_id))["cleared_seq"] == 3
+
+
+async def test_update_occupants_changes_memberships_and_publishes(dialogs, users, stores, publisher):
+    ann, ben, cat, dan = users["ann"], users["ben"], users["cat"], users["dan"]
+    view, _ = await dialogs.create(ann, {"type": GROUP, "name": "g", "occupants_ids": [ben.user_id]})
+    dialog_id = view.dialog["_id"]
+    updated = await dialogs.update(ben, dialog_id, {"push_all": {"occupants_ids": [cat.user_id, dan.user_id]}})
+    assert updated.dialog["occupants_ids"] == [ann.user_id, ben.user_id, cat.user_id, dan.user_id]
+    assert await stores[1].get(dialog_id, dan.user_id) is not None
+    event = publisher.events[-1]
+    assert event.kind == "dialog_updated" and sorted(event.payload["added_ids"]) == sorted([cat.user_id, dan.user_id])
+    with pytest.raises(ForbiddenError):
+        await dialogs.update(ben, dialog_id, {"pull_all": {"occupants_ids": [dan.user_id]}})
+    await dialogs.update(ann, dialog_id, {"pull_all": {"occupants_ids": [dan.user_id]}})
+    assert await stores[1].get(dialog_id, dan.user_id) is None
+    event = publisher.events[-1]
+    assert event.payload["removed_ids"] == [dan.user_id] and dan.user_id in event.recipient_ids
+    # the removed user no longer sees the dialog
+    with pytest.raises(NotFoundError):
+        await dialogs.update(dan, dialog_id, {"name": "x"})
+    with pytest.raises(NotFoundError):
+        await dialogs.update(users["zed"], dialog_id, {"name": "x"})
+
+
+async def test_leave_and_force_delete(dialogs, users, stores, publisher):
+    ann, ben, cat = users["ann"], users["ben"], users["cat"]
+    view, _ = await dialogs.create(ann, {"type": GROUP, "name": "g",
+                                         "occupants_ids": [ben.user_id, cat.user_id]})
+    dialog_id = view.dialog["_id"]
+    await send(stores, dialog_id, ben.user_id, "hi")
+    result = await dialogs.delete(cat, [dialog_id], force=False)
+    assert result.deleted == [dialog_id]
+    assert cat.user_id not in (await stores[0].get(1, dialog_id))["occupants_ids"]
+    result = await dialogs.delete(ben, [dialog_id], force=True)
+    assert result.wrong_permissions == [dialog_id] and result.deleted == []
+    ghost = new_id()
+    result = await dialogs.delete(ann, [dialog_id, ghost, "nope"], force=True)
+    assert result.deleted == [dialog_id] and result.not_found == [ghost, "nope"]
+    assert await stores[0].get(1, dialog_id) is None
+    assert await stores[1].for_dialog(dialog_id) == []
+    assert await stores[2].count(1, {"chat_dialog_id": dialog_id}) == 0
+    event = publisher.events[-1]
+    assert event.kind == "dialog_deleted" and sorted(event.recipient_ids) == sorted([ann.user_id, ben.user_id])
