@@ -340,7 +340,7 @@ class FakeFcm(Scripted):
         assert form["grant_type"] == ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
         try:
             claims = jwt.decode(form["assertion"][0], self.public_key, algorithms=["RS256"],
-                                audience=f"{self.base}/token")
+                                audience="https://oauth2.googleapis.com/token")  # google-auth always signs for this
         except jwt.PyJWTError as exc:
             return web.json_response({"error": "invalid_grant", "detail": str(exc)}, status=400)
         assert claims["iss"] == self.client_email

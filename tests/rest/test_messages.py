@@ -355,3 +355,24 @@ async def test_other_apps_see_nothing(api, trio):
     assert status == 404  # alice is not a user of app 2
     status, page = await history(api, alice, chat_dialog_id=dialog_id)
     assert [m["message"] for m in page["items"]] == ["private to app 1"]
+
+
+async def test_cleared_history_is_hidden_and_not_unread(api, trio):
+    alice, bob, _, dialog_id = trio
+    await post(api, alice, chat_dialog_id=dialog_id, message="before clear")
+    status, _ = await api.call("DELETE", f"/chat/Dialog/clearHistory/{dialog_id}.json", bob["token"])
+    assert status < 300
+    status, page = await history(api, bob, chat_dialog_id=dialog_id)
+    assert page["items"] == []
+    status, body = await api.call("GET", "/chat/Message/unread.json", bob["token"])
+    assert body == {"total": 0}
+    _, after = await post(api, alice, chat_dialog_id=dialog_id, message="after clear")
+    status, body = await api.call("GET", "/chat/Message/unread.json", bob["token"])
+    assert body == {"total": 1}
+    status, page = await history(api, bob, chat_dialog_id=dialog_id, mark_as_read="0")
+    assert [m["message"] for m in page["items"]] == ["after clear"]
+    status, body = await api.call("DELETE", f"/chat/Message/{page['items'][0]['_id']}.json", bob["token"])
+    assert body["SuccessfullyDeleted"] == {"ids": [after["_id"]]}
+    # alice still has both
+    status, page = await history(api, alice, chat_dialog_id=dialog_id)
+    assert [m["message"] for m in page["items"]] == ["before clear", "after clear"]

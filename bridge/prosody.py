@@ -1,0 +1,300 @@
+"""The embedded XMPP server: Prosody as a supervised child process.
+
+`render_config` writes Prosody's configuration, our two Lua modules and the firewall rules into
+`{data_dir}/prosody` (own data dir, pid file, loopback ports from settings). `ProsodyProcess`
+starts `prosody -F --config ...`, waits until its ports accept connections, relays its warnings to
+our log, restarts it with a log line (and backoff) when it dies, and stops it by PID.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+from config.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+LUA_MODULES = ("mod_auth_chatbridge.lua", "mod_chatbridge_spool.lua")
+COPY_LOCALPART = "chat"  # forwarded 1:1 copies arrive at chat@{muc domain} (no "_": never a room)
+STOP_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class ProsodyFiles:
+    root: Path
+    config: Path
+    pidfile: Path
+    log_file: Path
+
+    @classmethod
+    def under(cls, data_dir: Path) -> "ProsodyFiles":
+        root = (data_dir / "prosody").resolve()
+        return cls(root, root / "prosody.cfg.lua", root / "prosody.pid", root / "prosody.log")
+
+
+def _lua(value: object) -> str:
+    """Content of a double-quoted Lua string."""
+    text = str(value)
+    if any(ch in text for ch in "\n\r\0"):
+        raise ValueError("line breaks are not allowed in Prosody settings")
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _loopback(host: str) -> str:
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::", "[::]") else host
+
+
+def auth_url(settings: Settings) -> str:
+    """Where the auth module checks passwords: settings.xmpp.auth_url or this process's REST API."""
+    if settings.xmpp.auth_url:
+        return settings.xmpp.auth_url.rstrip("/")
+    host = _loopback(settings.http.host)
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{settings.http.port}/xmpp-auth"
+
+
+def copy_jid(settings: Settings) -> str:
+    return f"{COPY_LOCALPART}@{settings.xmpp.muc_domain}"
+
+
+def _package_file(*parts: str) -> str:
+    return resources.files("config").joinpath(*parts).read_text(encoding="utf-8")
+
+
+def render_config(settings: Settings, files: ProsodyFiles | None = None) -> ProsodyFiles:
+    """Writes the config, the Lua modules and the firewall script; returns their paths."""
+    xmpp = settings.xmpp
+    files = files or ProsodyFiles.under(settings.data_dir)
+    plugins = files.root / "plugins"
+    plugins.mkdir(parents=True, exist_ok=True)
+    (files.root / "data").mkdir(exist_ok=True)
+    for name in LUA_MODULES:
+        (plugins / name).write_text(_package_file(name), encoding="utf-8")
+    firewall = files.root / "chatbridge.pfw"
+    firewall.write_text(Template(_package_file("templates", "chatbridge.pfw")).substitute(
+        copy_jid=copy_jid(settings)), encoding="utf-8")
+    values = {
+        "pidfile": files.pidfile, "data_path": files.root / "data", "plugin_path": plugins,
+        "run_as_root": "true" if os.geteuid() == 0 else "false",
+        "log_level": xmpp.prosody_log_level, "log_file": files.log_file,
+        "host": _loopback(xmpp.host), "c2s_port": int(xmpp.c2s_port),
+        "http_port": int(xmpp.http_port), "component_port": int(xmpp.component_port),
+        "auth_url": auth_url(settings), "auth_user": xmpp.auth_user,
+        "auth_password": xmpp.auth_password.get_secret_value(),
+        "hibernation_seconds": int(xmpp.smacks_hibernation_seconds),
+        "stanza_size_limit": max(64 * 1024, 2 * settings.limits.max_message_bytes + 16 * 1024),
+        "domain": xmpp.domain, "muc_domain": xmpp.muc_domain,
+        "component_secret": xmpp.component_secret.get_secret_value(),
+        "firewall_script": firewall, "spool_max": int(xmpp.max_pending_stanzas),
+    }
+    text = Template(_package_file("templates", "prosody.cfg.lua")).substitute(
+        {k: v if isinstance(v, int) else _lua(v) for k, v in values.items()})
+    # The file holds the component secret and the auth credentials: owner only.
+    fd = os.open(files.config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.chmod(files.config, 0o600)
+    return files
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+async def _port_open(host: str, port: int) -> bool:
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 1.0)
+    except (OSError, asyncio.TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(Exception):
+        await writer.wait_closed()
+    return True
+
+
+class ProsodyError(RuntimeError):
+    pass
+
+
+class ProsodyProcess:
+    """One supervised Prosody. `start()` returns once its ports accept connections."""
+
+    def __init__(self, settings: Settings, files: ProsodyFiles | None = None) -> None:
+        self._settings = settings
+        self._files = files or ProsodyFiles.under(settings.data_dir)
+        self._process: asyncio.subprocess.Process | None = None
+        self._supervisor: asyncio.Task | None = None
+        self._reader: asyncio.Task | None = None
+        self._stopping = False
+        self._started_at = 0.0
+        self.restarts = 0
+        self._output: list[str] = []
+
+    @property
+    def files(self) -> ProsodyFiles:
+        return self._files
+
+    @property
+    def pid(self) -> int | None:
+        proc = self._process
+        return proc.pid if proc is not None and proc.returncode is None else None
+
+    def status(self) -> dict:
+        return {"running": self.pid is not None, "pid": self.pid, "restarts": self.restarts}
+
+    async def start(self) -> None:
+        if shutil.which(self._settings.xmpp.prosody_command) is None:
+            raise ProsodyError(f"{self._settings.xmpp.prosody_command!r} not found: install it with "
+                               "`make system-deps` (scripts/system-deps.sh) or set CHAT_XMPP__EMBEDDED=false")
+        self._stopping = False
+        await self._spawn()
+        self._supervisor = asyncio.create_task(self._supervise(), name="prosody-supervisor")
+
+    async def _spawn(self) -> None:
+        render_config(self._settings, self._files)
+        await self._stop_stale()
+        self._output = []
+        self._process = await asyncio.create_subprocess_exec(
+            self._settings.xmpp.prosody_command, "-F", "--config", str(self._files.config),
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, cwd=str(self._files.root))
+        self._started_at = time.monotonic()
+        self._reader = asyncio.create_task(self._relay_output(self._process), name="prosody-output")
+        logger.info("Prosody started (pid %s), config %s", self._process.pid, self._files.config)
+        try:
+            await self._wait_ready(self._process)
+        except BaseException:
+            await self._terminate(self._process)
+            raise
+
+    async def _wait_ready(self, proc: asyncio.subprocess.Process) -> None:
+        xmpp = self._settings.xmpp
+        host = _loopback(xmpp.host)
+        ports = [xmpp.c2s_port, xmpp.component_port, xmpp.http_port]
+        deadline = time.monotonic() + xmpp.start_timeout_seconds
+        pending = list(ports)
+        while pending:
+            if proc.returncode is not None:
+                raise ProsodyError(f"Prosody exited with code {proc.returncode} during start-up: "
+                                   + " | ".join(self._output[-8:]))
+            pending = [p for p in pending if not await _port_open(host, p)]
+            if not pending:
+                break
+            if time.monotonic() > deadline:
+                raise ProsodyError(f"Prosody did not open ports {pending} within "
+                                   f"{xmpp.start_timeout_seconds}s: " + " | ".join(self._output[-8:]))
+            await asyncio.sleep(0.05)
+        # The port may belong to someone else: make sure our process is still the one running.
+        await asyncio.sleep(0.05)
+        if proc.returncode is not None:
+            raise ProsodyError(f"Prosody exited with code {proc.returncode} during start-up "
+                               "(ports taken?): " + " | ".join(self._output[-8:]))
+
+    async def _relay_output(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        while True:
+            line = await proc.stdout.readline()
+            if not line:
+                return
+            text = line.decode("utf-8", "replace").rstrip()
+            if text:
+                self._output = (self._output + [text])[-50:]
+                logger.warning("prosody: %s", text)
+
+    async def _supervise(self) -> None:
+        backoff = 0.5
+        while not self._stopping:
+            proc = self._process
+            assert proc is not None
+            code = await proc.wait()
+            if self._stopping:
+                return
+            if time.monotonic() - self._started_at > 60:
+                backoff = 0.5
+            logger.warning("Prosody (pid %s) exited with code %s; restarting it in %.1fs",
+                           proc.pid, code, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self._settings.xmpp.restart_backoff_max_seconds)
+            while not self._stopping:
+                try:
+                    await self._spawn()
+                    self.restarts += 1
+                    logger.warning("Prosody restarted (pid %s)", self.pid)
+                    break
+                except (ProsodyError, OSError) as exc:
+                    logger.error("Prosody restart failed: %s; retrying in %.1fs", exc, backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, self._settings.xmpp.restart_backoff_max_seconds)
+
+    async def _stop_stale(self) -> None:
+        """A Prosody left running by an earlier crash of ours (same config file) is stopped."""
+        try:
+            pid = int(self._files.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return
+        if pid <= 1 or not _alive(pid) or str(self._files.config) not in _cmdline(pid):
+            return
+        logger.warning("stopping a stale Prosody (pid %s) left by an earlier run", pid)
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while _alive(pid) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+    async def _terminate(self, proc: asyncio.subprocess.Process) -> None:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), STOP_TIMEOUT)
+            except asyncio.TimeoutError:
+                logger.warning("Prosody (pid %s) ignored SIGTERM; killing it", proc.pid)
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(self._reader, 2.0)
+
+    def kill_for_test(self) -> int:
+        """Kills the running Prosody (SIGKILL) without stopping supervision; returns its pid."""
+        pid = self.pid
+        if pid is None:
+            raise ProsodyError("Prosody is not running")
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+            self._supervisor = None
+        if self._process is not None:
+            await self._terminate(self._process)
+            logger.info("Prosody stopped (exit code %s)", self._process.returncode)

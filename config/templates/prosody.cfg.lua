@@ -1,0 +1,70 @@
+-- Prosody configuration rendered by chatbridge (bridge/prosody.py) from
+-- config/templates/prosody.cfg.lua. Edit the template, not this copy: it is rewritten at each start.
+-- Loopback only, no certificates: production deployments put TLS in front of c2s and use wss://
+-- (SASL PLAIN carries the session token).
+
+pidfile = "$pidfile"
+data_path = "$data_path"
+plugin_paths = { "$plugin_path" }
+run_as_root = $run_as_root
+log = {
+	{ levels = { min = "$log_level" }, to = "file", filename = "$log_file" };
+	{ levels = { min = "warn" }, to = "console" };
+}
+
+-- Measured on this kind of machine: about twice the throughput of the defaults.
+gc = { mode = "generational" }
+network_default_read_size = 65536
+
+interfaces = { "$host" }
+c2s_ports = { $c2s_port }
+c2s_interfaces = { "$host" }
+c2s_direct_tls_ports = {}
+legacy_ssl_ports = {}
+http_ports = { $http_port }
+http_interfaces = { "$host" }
+https_ports = {}
+https_interfaces = {}
+component_ports = { $component_port }
+component_interfaces = { "$host" }
+s2s_ports = {}
+
+modules_enabled = {
+	"saslauth"; "disco"; "ping"; "carbons"; "smacks"; "offline"; "posix";
+	"http"; "websocket"; "privilege"; "delegation"; "firewall";
+}
+modules_disabled = { "s2s" }
+
+-- Token auth against the chatbridge REST app (config/mod_auth_chatbridge.lua), SASL PLAIN only.
+authentication = "chatbridge"
+chatbridge_auth_url = "$auth_url"
+chatbridge_auth_user = "$auth_user"
+chatbridge_auth_password = "$auth_password"
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+consider_websocket_secure = true
+
+-- History lives in MongoDB: no mod_mam here (its file archive rewrites on every message).
+storage = "internal"
+smacks_hibernation_time = $hibernation_seconds
+c2s_stanza_size_limit = $stanza_size_limit
+
+VirtualHost "$domain"
+	-- The bridge component sees every user's presence (online map) and may send messages as a
+	-- user (REST -> XMPP relay of 1:1 messages, receipts, edits, deletes, system messages).
+	privileged_entities = {
+		["$muc_domain"] = { presence = "managed_entity"; message = "outgoing"; };
+	}
+	-- Server-addressed IQs the component answers: last activity, ConnectyCube's status
+	-- streaming and the Tigase-style mobile active/inactive switch.
+	delegations = {
+		["jabber:iq:last"] = { jid = "$muc_domain" };
+		["https://connectycube.com/protocol/status_streaming"] = { jid = "$muc_domain" };
+		["http://tigase.org/protocol/mobile#v2"] = { jid = "$muc_domain" };
+	}
+	firewall_scripts = { "$firewall_script" }
+
+Component "$muc_domain"
+	component_secret = "$component_secret"
+	modules_enabled = { "privilege"; "delegation"; "chatbridge_spool" }
+	chatbridge_spool_max = $spool_max
