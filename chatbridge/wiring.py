@@ -67,8 +67,29 @@ async def run_until_signal(settings: Settings, parts: list[Part], with_http: boo
     services.database.close()
 
 
+@contextlib.asynccontextmanager
+async def maintenance_part(services: Services, app: web.Application | None, interval: float = 30.0):
+    """Runs `Services.maintain` every `interval` seconds in the background."""
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await services.maintain()
+            except Exception:  # noqa: BLE001 - housekeeping must never stop the process
+                logger.exception("maintenance pass failed")
+
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def serve(settings: Settings) -> None:
-    asyncio.run(run_until_signal(settings, list(EXTRA_PARTS), with_http=True))
+    asyncio.run(run_until_signal(settings, [maintenance_part, *EXTRA_PARTS], with_http=True))
 
 
 async def run_callable(settings: Settings, fn: Callable[[Services], Awaitable[None]]) -> None:

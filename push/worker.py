@@ -229,6 +229,9 @@ class OutboxFanout:
 
     async def run(self, stop: asyncio.Event) -> None:
         waiter = self._outbox.subscribe()
+        # registered consumers keep the outbox from pruning events they have not handled yet
+        await self._outbox.register_consumer(OUTBOX_CONSUMER)
+        await self._outbox.register_consumer(OUTBOX_CONSUMER)
         while not stop.is_set():
             waiter.clear()
             try:

@@ -4,6 +4,7 @@
 -- (SASL PLAIN carries the session token).
 
 pidfile = "$pidfile"
+certificates = "$certs"
 data_path = "$data_path"
 plugin_paths = { "$plugin_path" }
 run_as_root = $run_as_root

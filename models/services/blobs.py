@@ -394,3 +394,7 @@ def _bool(value: Any, default: bool, field: str) -> bool:
 def _require_user(requester: Requester) -> None:
     if not requester.is_user:
         raise ForbiddenError("A user session is required")
+
+    async def sweep_abandoned_uploads(self, older_than_seconds: float = 3600) -> int:
+        """Removes partial upload files a crashed process left behind."""
+        return await self._files.sweep_temp(older_than_seconds)

@@ -15,6 +15,7 @@ from models.services.presence import PresenceRegistry
 from models.services.push import PushService
 from models.services.push_events import PushEventService
 from models.services.reactions import ReactionService
+from models.services.rooms import RoomService
 from models.services.search import SearchService
 from models.services.sessions import SessionService
 from models.services.subscriptions import SubscriptionService
@@ -55,11 +56,17 @@ class Services:
     subscriptions: SubscriptionService
     push: PushService
     push_events: PushEventService
+    rooms: RoomService
 
     async def start(self) -> None:
         """Indexes and the default application (idempotent)."""
         await ensure_indexes(self.database.db, self.database.embedded)
         await self.apps.ensure_default(self.settings.app)
+
+    async def maintain(self) -> None:
+        """Periodic housekeeping: prune handled outbox events, sweep abandoned upload files."""
+        await self.outbox.prune()
+        await self.blobs.sweep_abandoned_uploads()
 
 
 def build_services(settings: Settings, database: Database, clock: Clock | None = None,
@@ -94,5 +101,5 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
         apps=AppService(apps_store, clock), users=users, sessions=sessions, blobs=blobs,
         dialogs=dialogs, messages=messages, reactions=reactions, search=search,
         presence=presence, subscriptions=SubscriptionService(sub_store, counters, clock, settings.push),
-        push=push, push_events=push_events,
+        push=push, push_events=push_events, rooms=RoomService(access, dialog_store, member_store),
     )

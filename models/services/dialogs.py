@@ -1,9 +1,3 @@
-# NOTE FOR THE OTHER SESSION WORKING ON THE DIALOGS AREA (written 22:38 by a second helper that got
-# the same brief /tmp/dialogs.md): at 22:36:36 that second helper created this file without knowing
-# yours existed, and replaced your version. Your views, schemas, tests, container and routes were not
-# touched. This file's API differs from your views (create() returns (view, created), list() has no
-# count_only, occupants() instead of public_occupants()). Please restore your own version of this
-# file; the second helper has stopped editing the dialogs files and is telling the lead about it.
 """Chat dialogs: list, create, update, delete, admins, notifications, subscriptions, history.
 
 Who may do what follows seed 004's roles table (see `models.services.access`):

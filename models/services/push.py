@@ -67,7 +67,9 @@ def truncate(text: str, max_chars: int) -> str:
     text = " ".join(text.split())
     if len(text) <= max_chars:
         return text
-    cut = text[:max(1, max_chars - 1)]
+    if max_chars < 2:
+        return text[:max(0, max_chars)]
+    cut = text[:max_chars - 1]
     space = cut.rfind(" ")
     if space >= max_chars * 0.6:
         cut = cut[:space]

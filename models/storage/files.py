@@ -79,6 +79,10 @@ class FileStore(ABC):
     @abstractmethod
     async def delete(self, key: str) -> bool: ...
 
+    async def sweep_temp(self, older_than_seconds: float) -> int:
+        """Removes partial uploads left behind by a crashed process; answers how many."""
+        return 0
+
 
 class LocalFileStore(FileStore):
     """Files under `root` (`root/{key}`), temporary files under `root/.tmp`."""

@@ -41,6 +41,9 @@ def open_database(settings: MongoSettings) -> Database:
     if settings.url is None or not settings.url.get_secret_value():
         from mongomock_motor import AsyncMongoMockClient
 
+        from models.storage.embedded import speed_up_mongomock
+
+        speed_up_mongomock()
         logger.warning(
             "CHAT_MONGO__URL is not set: using the EMBEDDED IN-MEMORY store. "
             "DATA IS NOT PERSISTED and is lost when the process stops."
@@ -63,5 +66,8 @@ def memory_database(name: str = "test") -> Database:
     """A fresh in-memory database (tests, benchmarks)."""
     from mongomock_motor import AsyncMongoMockClient
 
+    from models.storage.embedded import speed_up_mongomock
+
+    speed_up_mongomock()
     client = AsyncMongoMockClient(tz_aware=True)
     return Database(client=client, db=client[name], embedded=True)

@@ -2,14 +2,16 @@
 
 Each event is stored before anyone is told about it, so a consumer that restarts picks up what it
 missed. Consumers mark what they processed in `done_by` (one entry per consumer name).
+
+Consumers register their names in `outbox_consumers` (persistent, so every process knows them).
+`prune` removes events every registered consumer has handled (after a short grace period) and
+any event older than `max_age`, so the collection stays small.
 """
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
-
-from pymongo import ReturnDocument
 
 from models.events import Event
 
@@ -17,6 +19,7 @@ from models.events import Event
 class OutboxStore:
     def __init__(self, db) -> None:
         self._col = db["outbox"]
+        self._consumers = db["outbox_consumers"]
         self._listeners: list[asyncio.Event] = []
 
     async def publish(self, event: Event) -> None:
@@ -38,10 +41,25 @@ class OutboxStore:
         return await cursor.to_list(length=limit)
 
     async def mark_done(self, consumer: str, event_id: Any) -> None:
-        await self._col.find_one_and_update(
-            {"_id": event_id}, {"$addToSet": {"done_by": consumer}},
-            return_document=ReturnDocument.AFTER,
-        )
+        await self._col.update_one({"_id": event_id}, {"$addToSet": {"done_by": consumer}})
+
+    async def register_consumer(self, consumer: str) -> None:
+        await self._consumers.update_one({"_id": consumer}, {"$set": {"_id": consumer}}, upsert=True)
+
+    async def prune(self, done_grace_seconds: float = 60, max_age_seconds: float = 24 * 3600) -> int:
+        """Deletes events handled by every registered consumer (older than the grace period) and
+        events older than `max_age_seconds` whatever their state. Returns how many went."""
+        now = datetime.now(timezone.utc)
+        consumers = [d["_id"] async for d in self._consumers.find({})]
+        removed = 0
+        if consumers:
+            result = await self._col.delete_many({
+                "done_by": {"$all": consumers},
+                "created_at": {"$lt": now - timedelta(seconds=done_grace_seconds)}})
+            removed += result.deleted_count
+        result = await self._col.delete_many(
+            {"created_at": {"$lt": now - timedelta(seconds=max_age_seconds)}})
+        return removed + result.deleted_count
 
     async def count(self, query: dict[str, Any] | None = None) -> int:
         return await self._col.count_documents(query or {})

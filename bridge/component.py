@@ -1,0 +1,272 @@
+"""The XEP-0114 component serving `muc.{domain}`: connection, reconnection, dispatch, output.
+
+slixmpp >= 1.9 has no `process()` and components get no auto-reconnect: `Component.start()`
+connects and keeps reconnecting with capped exponential backoff (0.1 s doubling up to
+`reconnect_backoff_max_seconds`) until `stop()`. Incoming stanzas are dispatched by address to the
+plugins (`bridge/plugins`); outgoing XML is buffered and written once per event-loop tick.
+`confirm()` round-trips a ping to Prosody: Prosody handles a link's stanzas in order, so its answer
+proves everything written before it was routed.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from typing import Any, Callable
+from xml.etree.ElementTree import Element
+
+from slixmpp import ComponentXMPP
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
+
+from bridge.convert import attr, child, localname
+from bridge.errors import CONDITIONS, Condition, error_reply
+from bridge.jids import parse_room
+from config.logging import request_id
+from config.settings import XmppSettings
+from models.errors import ErrorCode
+
+logger = logging.getLogger(__name__)
+
+NS = "jabber:component:accept"
+NS_PING = "urn:xmpp:ping"
+NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
+PLUGINS = ("cc_presence", "cc_groupchat", "cc_private")
+UNAVAILABLE = CONDITIONS[ErrorCode.unavailable]
+
+
+class Component(ComponentXMPP):
+    def __init__(self, settings: XmppSettings, plugin_config: dict[str, Any]) -> None:
+        super().__init__(settings.muc_domain, settings.component_secret.get_secret_value(),
+                         settings.host, settings.component_port, plugin_config=plugin_config)
+        self.settings = settings
+        self.domain = settings.domain
+        self.muc_domain = settings.muc_domain
+        self._stopping = False
+        self._backoff = 0.0
+        self._retry: asyncio.TimerHandle | None = None
+        self._buffer: list[str] = []
+        self._flush_scheduled = False
+        self._pings: dict[str, asyncio.Future] = {}
+        self._ids = itertools.count(1)
+        self.connected_since: float | None = None
+        self.sessions = 0
+        self.written = 0
+        self.dropped = 0
+        self.last_error: str | None = None
+        self._session_listeners: list[Callable[[], None]] = []
+        # slixmpp's stock handlers would build stanza objects and rosters for every user's
+        # presence; the plugins read the raw XML instead.
+        for name in ("IM", "IMError", "Presence"):
+            self.remove_handler(name)
+        self.register_handler(Callback("cc message", MatchXPath(f"{{{NS}}}message"), self._on_message))
+        self.register_handler(Callback("cc presence", MatchXPath(f"{{{NS}}}presence"), self._on_presence))
+        self.register_handler(Callback("cc iq", MatchXPath(f"{{{NS}}}iq"), self._on_iq))
+        self.add_event_handler("session_start", self._handle_session_start)
+        self.add_event_handler("disconnected", self._handle_disconnected)
+        self.add_event_handler("connection_failed", self._handle_connection_failed)
+        self.add_event_handler("stream_error", self._handle_stream_error)
+        for name in PLUGINS:
+            self.register_plugin(name)
+
+    # -- connection ---------------------------------------------------------------------------------
+    @property
+    def is_connected(self) -> bool:
+        return self.connected_since is not None and self.transport is not None
+
+    def start(self) -> None:
+        self._stopping = False
+        self.connect()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._retry is not None:
+            self._retry.cancel()
+        self.cancel_connection_attempt()
+        self._flush()
+        if self.transport is not None:
+            try:
+                await asyncio.wait_for(self.disconnect(wait=1.0), 3.0)
+            except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - best effort at shutdown
+                self.abort()
+        self._fail_pings("stopping")
+
+    def add_session_listener(self, listener: Callable[[], None]) -> None:
+        self._session_listeners.append(listener)
+
+    def reschedule_connection_attempt(self):  # slixmpp's own backoff grows to 300 s: cap it
+        if self._current_connection_attempt is None or self._stopping:
+            return None
+        self._backoff = min(self.settings.reconnect_backoff_max_seconds, max(0.1, self._backoff * 2))
+        self._connect_loop_wait = self._backoff
+        self._current_connection_attempt = asyncio.ensure_future(self._connect_loop(), loop=self.loop)
+        return self._current_connection_attempt
+
+    def _handle_session_start(self, _event: Any) -> None:
+        self._backoff = 0.0
+        self.connected_since = time.time()
+        self.sessions += 1
+        self.last_error = None
+        if self.sessions > 1:
+            logger.warning("bridge component reconnected to %s:%s as %s", self.settings.host,
+                           self.settings.component_port, self.muc_domain)
+        else:
+            logger.info("bridge component connected to %s:%s as %s", self.settings.host,
+                        self.settings.component_port, self.muc_domain)
+        for listener in self._session_listeners:
+            listener()
+
+    def _handle_disconnected(self, reason: Any) -> None:
+        was_connected = self.connected_since is not None
+        self.connected_since = None
+        self._buffer.clear()
+        self._fail_pings("disconnected")
+        if self._stopping:
+            return
+        self._backoff = min(self.settings.reconnect_backoff_max_seconds, max(0.1, self._backoff * 2))
+        if was_connected:
+            logger.warning("bridge component disconnected (%s); reconnecting in %.1fs",
+                           reason or "connection lost", self._backoff)
+        if self._retry is not None:
+            self._retry.cancel()
+        self._retry = self.loop.call_later(self._backoff, self._reconnect)
+
+    def _reconnect(self) -> None:
+        self._retry = None
+        if not self._stopping and self.transport is None:
+            self.connect()
+            self._connect_loop_wait = 0
+
+    def _handle_connection_failed(self, error: Any) -> None:
+        self.last_error = str(error)
+        logger.debug("bridge component connection failed: %s", error)
+
+    def _handle_stream_error(self, error: Any) -> None:
+        self.last_error = str(error.get("condition") if hasattr(error, "get") else error)
+        logger.warning("bridge component stream error: %s", self.last_error)
+
+    # -- output -------------------------------------------------------------------------------------
+    def write(self, xml: str) -> bool:
+        """Queues raw XML for the next write; False (and counted) when the link is down."""
+        if self.transport is None or self.connected_since is None:
+            self.dropped += 1
+            return False
+        self._buffer.append(xml)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush)
+        return True
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if not self._buffer:
+            return
+        data, count = "".join(self._buffer), len(self._buffer)
+        self._buffer.clear()
+        if self.transport is None:
+            self.dropped += count
+            return
+        self.transport.write(data.encode("utf-8"))
+        self.written += count
+
+    def next_id(self, prefix: str = "cb") -> str:
+        return f"{prefix}-{next(self._ids)}-{int(time.time() * 1000) % 100000000}"
+
+    async def confirm(self, timeout: float = 5.0) -> bool:
+        """True once Prosody has handled everything written so far."""
+        if not self.is_connected:
+            return False
+        ping_id = self.next_id("confirm")
+        future: asyncio.Future = self.loop.create_future()
+        self._pings[ping_id] = future
+        self.write(f'<iq type="get" id="{ping_id}" from="{attr(self.muc_domain)}" '
+                   f'to="{attr(self.domain)}"><ping xmlns="{NS_PING}"/></iq>')
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except (asyncio.TimeoutError, ConnectionError):
+            return False
+        finally:
+            self._pings.pop(ping_id, None)
+
+    def _fail_pings(self, reason: str) -> None:
+        for future in self._pings.values():
+            if not future.done():
+                future.set_exception(ConnectionError(reason))
+        self._pings.clear()
+
+    def reply_error(self, element: Element, cond: Condition, text: str = "", extra: str = "") -> None:
+        """An error reply to any stanza (never to an error), original id kept."""
+        if element.get("type") == "error":
+            return
+        kind = localname(element.tag)
+        sender = element.get("to") or self.muc_domain
+        recipient = element.get("from")
+        if not recipient:
+            return
+        self.write(error_reply(kind, element.get("id"), sender, recipient, cond, text, extra))
+
+    # -- dispatch -----------------------------------------------------------------------------------
+    def _guard(self, handler: Callable[[Element], None], element: Element) -> None:
+        token = request_id.set(element.get("id") or "-")
+        try:
+            handler(element)
+        except Exception:  # noqa: BLE001 - a hostile stanza must never stop the component
+            logger.exception("cannot handle <%s> from %s", localname(element.tag), element.get("from"))
+            self.reply_error(element, CONDITIONS[ErrorCode.bad_request], "malformed stanza")
+        finally:
+            request_id.reset(token)
+
+    def _on_message(self, stanza: Any) -> None:
+        element = stanza.xml
+        to = element.get("to") or ""
+        if element.get("type") == "error":
+            return
+        local = to.split("@", 1)[0] if "@" in to else ""
+        if local == "chat" and to.split("/", 1)[0] == f"chat@{self.muc_domain}":
+            self._guard(self.plugin["cc_private"].handle_copy, element)
+        elif parse_room(to, self.muc_domain) is not None:
+            self._guard(self.plugin["cc_groupchat"].handle_message, element)
+        elif child(element, "privilege") is not None and element.get("from") == self.domain:
+            return  # XEP-0356 advertisement of our privileges
+        else:
+            self.reply_error(element, CONDITIONS[ErrorCode.not_found], "no such room")
+
+    def _on_presence(self, stanza: Any) -> None:
+        element = stanza.xml
+        to = element.get("to") or ""
+        if to == self.muc_domain:
+            self._guard(self.plugin["cc_presence"].handle_presence, element)
+        elif parse_room(to, self.muc_domain) is not None:
+            self._guard(self.plugin["cc_groupchat"].handle_presence, element)
+        elif element.get("type") not in ("error", "unavailable"):
+            self.reply_error(element, CONDITIONS[ErrorCode.not_found], "no such room")
+
+    def _on_iq(self, stanza: Any) -> None:
+        element = stanza.xml
+        kind = element.get("type")
+        if kind in ("result", "error"):
+            future = self._pings.get(element.get("id") or "")
+            if future is not None and not future.done():
+                future.set_result(kind == "result")
+            return
+        if kind not in ("get", "set") or len(element) != 1:
+            self.reply_error(element, CONDITIONS[ErrorCode.bad_request])
+            return
+        payload = element[0]
+        to = element.get("to") or ""
+        if localname(payload.tag) == "delegation" and element.get("from") == self.domain:
+            self._guard(self.plugin["cc_presence"].handle_delegation, element)
+        elif localname(payload.tag) == "ping":
+            self.write(f'<iq type="result" id="{attr(element.get("id") or "")}" from="{attr(to)}" '
+                       f'to="{attr(element.get("from") or "")}"/>')
+        elif to == self.muc_domain and localname(payload.tag) == "query" \
+                and payload.tag == f"{{{NS_DISCO_INFO}}}query":
+            self.write(f'<iq type="result" id="{attr(element.get("id") or "")}" from="{attr(to)}" '
+                       f'to="{attr(element.get("from") or "")}"><query xmlns="{NS_DISCO_INFO}">'
+                       '<identity category="conference" type="text" name="chatbridge rooms"/>'
+                       f'<feature var="http://jabber.org/protocol/muc"/></query></iq>')
+        elif parse_room(to, self.muc_domain) is not None:
+            self._guard(self.plugin["cc_groupchat"].handle_iq, element)
+        else:
+            self.reply_error(element, UNAVAILABLE)

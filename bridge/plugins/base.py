@@ -1,0 +1,88 @@
+"""What every bridge plugin shares: the services, the in-memory state and the output helpers."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from slixmpp.plugins import BasePlugin
+
+from bridge.convert import NS_FORWARD, NS_PRIVILEGE, attr
+from bridge.echoes import Echoes
+from bridge.jids import room_jid, user_jid
+from bridge.rooms import Occupancy, Online, RoomCache, Serializer, UserKey
+from config.settings import XmppSettings
+from models.requester import Requester
+from models.services.container import Services
+
+if TYPE_CHECKING:
+    from bridge.component import Component
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BridgeState:
+    services: Services
+    settings: XmppSettings
+    online: Online = field(default_factory=Online)
+    occupancy: Occupancy = field(default_factory=Occupancy)
+    echoes: Echoes = field(default_factory=Echoes)
+    serializer: Serializer = None  # type: ignore[assignment]
+    rooms: RoomCache = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.serializer is None:
+            self.serializer = Serializer(self.settings.max_pending_stanzas)
+        if self.rooms is None:
+            self.rooms = RoomCache(self.services.rooms.get)
+
+
+class BridgePlugin(BasePlugin):
+    """A slixmpp plugin of the bridge component; `plugin_config={"state": BridgeState}`."""
+
+    default_config: dict[str, Any] = {"state": None}
+    xmpp: "Component"
+
+    def plugin_init(self) -> None:
+        if self.config.get("state") is None:
+            raise RuntimeError(f"{self.name} needs plugin_config['state']")
+        self.state: BridgeState = self.config["state"]
+        self.domain = self.xmpp.domain
+        self.muc_domain = self.xmpp.muc_domain
+
+    # -- addressing --------------------------------------------------------------------------------
+    def user_jid(self, app_id: int, user_id: int, resource: str = "") -> str:
+        return user_jid(user_id, app_id, self.domain, resource)
+
+    def room_jid(self, app_id: int, dialog_id: str, nick: str | int = "") -> str:
+        return room_jid(app_id, dialog_id, self.muc_domain, nick)
+
+    def full_jids(self, app_id: int, user_ids: Any) -> list[str]:
+        """Every online resource of these users."""
+        online = self.state.online
+        out: list[str] = []
+        for uid in user_ids:
+            for resource in online.resources((app_id, uid)):
+                out.append(user_jid(uid, app_id, self.domain, resource))
+        return out
+
+    @staticmethod
+    def requester(key: UserKey) -> Requester:
+        return Requester(app_id=key[0], user_id=key[1])
+
+    # -- output ------------------------------------------------------------------------------------
+    def fan_out(self, targets: list[str], head: str, tail: str) -> int:
+        """Writes `head + to="T" + tail` for each full JID T (pre-rendered common parts)."""
+        write = self.xmpp.write
+        for target in targets:
+            write(f'{head} to="{attr(target)}"{tail}')
+        return len(targets)
+
+    def send_as_user(self, inner: str) -> None:
+        """XEP-0356: a `jabber:client` <message> (from a bare user JID) sent by Prosody for us."""
+        wrapper_id = self.xmpp.next_id("priv")
+        self.xmpp.write(
+            f'<message from="{attr(self.muc_domain)}" to="{attr(self.domain)}" id="{wrapper_id}">'
+            f'<privilege xmlns="{NS_PRIVILEGE}"><forwarded xmlns="{NS_FORWARD}">{inner}'
+            "</forwarded></privilege></message>")
