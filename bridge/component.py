@@ -20,6 +20,7 @@ from slixmpp import ComponentXMPP
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
+import bridge.plugins  # noqa: F401 - registers the cc_* plugins
 from bridge.convert import attr, child, localname
 from bridge.errors import CONDITIONS, Condition, error_reply
 from bridge.jids import parse_room

@@ -18,6 +18,8 @@ from models.services.container import Services, build_services
 from models.storage.mongo import open_database
 from rest.app import create_app
 from push.worker import PushRuntime
+from bridge.app import create_bridge
+from rest.views.health import HEALTH_CHECKS
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +120,29 @@ def push_part(workers: int | None = None, fanout: bool | None = None) -> Part:
 
 
 EXTRA_PARTS.append(push_part())
+
+
+@contextlib.asynccontextmanager
+async def bridge_part(services: Services, app: web.Application | None):
+    """The XMPP bridge (embedded Prosody unless xmpp.embedded is false, component, relay); its
+    status is reported by GET /health under "xmpp"."""
+    if not services.settings.xmpp.enabled:
+        logger.info("XMPP bridge disabled (xmpp.enabled is false)")
+        yield
+        return
+    bridge = create_bridge(services)
+    await bridge.start()
+    if app is not None:
+        if HEALTH_CHECKS not in app:
+            app[HEALTH_CHECKS] = {}
+        app[HEALTH_CHECKS]["xmpp"] = bridge.health
+    try:
+        yield
+    finally:
+        await bridge.stop()
+
+
+EXTRA_PARTS.append(bridge_part)
 
 
 def push_worker(settings: Settings, workers: int | None, fanout: bool) -> None:

@@ -74,16 +74,16 @@ class PushWorker:
         done: list[str] = []  # finished jobs, deleted with the batch
         try:
             await asyncio.gather(*(self._deliver(claim.token, job, done) for job in claim.jobs))
-            await self._push.finish(claim.token)
+            await self._push.finish(claim)
         except asyncio.CancelledError:
             # stopping: keep what was delivered, hand the rest back to the queue
             with contextlib.suppress(Exception):
-                await asyncio.shield(self._settle_cancelled(claim.token, done))
+                await asyncio.shield(self._settle_cancelled(claim, done))
             raise
 
-    async def _settle_cancelled(self, token: str, done: list[str]) -> None:
-        await self._push.finish_some(token, done)
-        released = await self._push.release(token)
+    async def _settle_cancelled(self, claim: Claim, done: list[str]) -> None:
+        await self._push.finish(claim, done)
+        released = await self._push.release(claim)
         if released:
             logger.info("%s: released %d unsent jobs back to the queue", self.name, released)
 

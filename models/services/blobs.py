@@ -377,6 +377,10 @@ class BlobService:
         if not requester.is_user or requester.user_id != blob.user_id:
             raise ForbiddenError("You are not the owner of this blob")
 
+    async def sweep_abandoned_uploads(self, older_than_seconds: float = 3600) -> int:
+        """Removes partial upload files a crashed process left behind."""
+        return await self._files.sweep_temp(older_than_seconds)
+
 
 def _bool(value: Any, default: bool, field: str) -> bool:
     if value is None:
@@ -394,7 +398,3 @@ def _bool(value: Any, default: bool, field: str) -> bool:
 def _require_user(requester: Requester) -> None:
     if not requester.is_user:
         raise ForbiddenError("A user session is required")
-
-    async def sweep_abandoned_uploads(self, older_than_seconds: float = 3600) -> int:
-        """Removes partial upload files a crashed process left behind."""
-        return await self._files.sweep_temp(older_than_seconds)

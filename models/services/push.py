@@ -156,14 +156,15 @@ class PushService:
         docs = await self._jobs.claim(token, now, lease_until, max(1, limit))
         return Claim(token, [PushJob.model_validate(d) for d in docs])
 
-    async def finish(self, token: str) -> int:
-        return await self._jobs.finish(token)
+    async def finish(self, claim: Claim, job_ids: list[str] | None = None) -> int:
+        """Deletes the claim's jobs (or these of them) that are still leased to it."""
+        ids = [job.id for job in claim.jobs] if job_ids is None else job_ids
+        return await self._jobs.finish(claim.token, ids)
 
-    async def finish_some(self, token: str, job_ids: list[str]) -> int:
-        return await self._jobs.finish_some(token, job_ids) if job_ids else 0
-
-    async def release(self, token: str) -> int:
-        return await self._jobs.release(token, self._clock.now())
+    async def release(self, claim: Claim) -> int:
+        """Hands the claim's jobs still leased to it back to the queue at once."""
+        return await self._jobs.release(claim.token, [job.id for job in claim.jobs],
+                                        self._clock.now())
 
     def is_expired(self, job: PushJob) -> bool:
         return self._clock.now() >= job.expires_at

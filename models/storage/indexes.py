@@ -53,8 +53,6 @@ INDEXES: dict[str, list[IndexModel]] = {
     "push_jobs": [
         # claims: pending jobs in _id order whose due_at has come (read from the index itself)
         IndexModel([("state", ASCENDING), ("_id", ASCENDING), ("due_at", ASCENDING)], name="ready"),
-        IndexModel([("lease", ASCENDING)], partialFilterExpression={"lease": {"$type": "string"}},
-                   name="lease"),
         # replaying an event queues nothing twice (partial: mongomock checks unique indexes by
         # scanning the collection on every write, which a queue cannot afford)
         IndexModel([("key", ASCENDING)], unique=True,

@@ -8,9 +8,11 @@ workers only one can win a job, and a job held by a worker that died is claimed 
 lease has run out. Only the holder of the current lease may reschedule, bury or finish a job.
 
 Jobs are claimed in batches: the `_id`s of the first ready jobs are read, then one `update_many`
-over that `_id` range stamps this claim's token on those still ready, then the stamped ones are
-read back. On MongoDB every step is an index walk; on the embedded mongomock store (no indexes,
-every query a full scan) it keeps the cost per batch rather than per job.
+over those `_id`s stamps this claim's token on the ones still ready, then the stamped ones are read
+back. The update re-checks readiness document by document, so of two workers reading the same ids
+each job goes to one of them. On MongoDB every step is an index walk; on the embedded store only
+the first read scans the collection (lookups by `_id` are direct there), so the cost is per batch
+rather than per job.
 """
 from __future__ import annotations
 
@@ -59,14 +61,19 @@ class PushJobStore:
         if not ids:
             return []
         await self._col.update_many(
-            {**ready, "_id": {"$gte": ids[0], "$lte": ids[-1]}},
+            {"_id": {"$in": ids}, **ready},
             {"$set": {"lease": token, "due_at": lease_until, "leased_at": now},
              "$inc": {"attempts": 1}})
-        return [_out(d) for d in await self._col.find({"lease": token}).to_list(length=None)]
+        docs = await self._col.find({"_id": {"$in": ids}, "lease": token}).to_list(length=None)
+        return [_out(d) for d in docs]
 
-    async def finish(self, token: str) -> int:
-        """Deletes the jobs still leased to `token` (delivered, or dropped on purpose)."""
-        result = await self._col.delete_many({"lease": token})
+    async def finish(self, token: str, job_ids: list[str]) -> int:
+        """Deletes those of the jobs still leased to `token` (delivered, or dropped on purpose);
+        retried and dead ones no longer carry the lease."""
+        if not job_ids:
+            return 0
+        result = await self._col.delete_many(
+            {"_id": {"$in": [ObjectId(j) for j in job_ids]}, "lease": token})
         return result.deleted_count
 
     async def reschedule(self, job_id: str, token: str, due_at: datetime, error: str) -> bool:
@@ -84,15 +91,14 @@ class PushJobStore:
                       "purge_at": purge_at, "last_error": error}})
         return result.modified_count == 1
 
-    async def finish_some(self, token: str, job_ids: list[str]) -> int:
-        result = await self._col.delete_many(
-            {"lease": token, "_id": {"$in": [ObjectId(j) for j in job_ids]}})
-        return result.deleted_count
-
-    async def release(self, token: str, now: datetime) -> int:
-        """Gives the jobs still leased to `token` back to the queue at once (orderly shutdown)."""
+    async def release(self, token: str, job_ids: list[str], now: datetime) -> int:
+        """Gives those of the jobs still leased to `token` back to the queue at once (orderly
+        shutdown): not counted as an attempt."""
+        if not job_ids:
+            return 0
         result = await self._col.update_many(
-            {"lease": token}, {"$set": {"lease": None, "due_at": now}, "$inc": {"attempts": -1}})
+            {"_id": {"$in": [ObjectId(j) for j in job_ids]}, "lease": token},
+            {"$set": {"lease": None, "due_at": now}, "$inc": {"attempts": -1}})
         return result.modified_count
 
     async def delete_for_user(self, app_id: int, user_id: int) -> int:

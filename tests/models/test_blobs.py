@@ -275,3 +275,8 @@ def test_shortened_names_do_not_end_in_spaces():
     assert sanitize_name("a" * 99 + "  b") == "a" * 99
     assert sanitize_name("a" * 90 + " " * 20 + ".txt") == "a" * 90 + ".txt"
     assert sanitize_name("line\u2028sep.txt") == "linesep.txt"
+
+
+async def test_maintenance_pass_runs(services):
+    """The periodic housekeeping (outbox pruning, abandoned upload sweep) runs without error."""
+    await services.maintain()

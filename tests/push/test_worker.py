@@ -72,7 +72,7 @@ async def test_job_held_by_a_dead_worker_is_sent_after_the_lease(env, webpush, s
     assert len(webpush.received) == 5 and await env.jobs.count() == 0
 
     # the dead worker's late settle cannot touch jobs it no longer holds
-    assert await services.push.finish(dead.token) == 0
+    assert await services.push.finish(dead) == 0
 
 
 async def test_dead_worker_mid_send_then_lease_expiry(env, webpush, services, clock):

@@ -1,0 +1,85 @@
+"""The bridge as one part of a process (`create_bridge`): the embedded Prosody (unless
+`CHAT_XMPP__EMBEDDED=false`), the component and the outbox relay, started and stopped together.
+`status()` is what the process's health check reports under "xmpp".
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from bridge.component import Component
+from bridge.plugins.base import BridgeState
+from bridge.prosody import ProsodyProcess
+from bridge.relay import Relay
+from models.services.container import Services
+
+logger = logging.getLogger(__name__)
+
+
+class Bridge:
+    def __init__(self, services: Services) -> None:
+        settings = services.settings
+        self.settings = settings.xmpp
+        self.state = BridgeState(services=services, settings=settings.xmpp)
+        self.prosody = ProsodyProcess(settings) if settings.xmpp.embedded else None
+        self.component = Component(settings.xmpp, {
+            name: {"state": self.state} for name in ("cc_presence", "cc_groupchat", "cc_private")})
+        self.relay = Relay(self.component, self.state)
+        self._started = False
+
+    async def start(self, connect_timeout: float | None = None) -> None:
+        """Starts Prosody (embedded), connects the component (waiting up to `connect_timeout`;
+        it keeps retrying in the background either way) and starts the relay."""
+        if self.prosody is not None:
+            await self.prosody.start()
+        self.component.start()
+        self._started = True
+        await self.relay.start()
+        timeout = self.settings.start_timeout_seconds if connect_timeout is None else connect_timeout
+        deadline = time.monotonic() + timeout
+        while not self.component.is_connected and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        if not self.component.is_connected:
+            logger.error("bridge component not connected to %s:%s after %.0fs (%s); still retrying",
+                         self.settings.host, self.settings.component_port, timeout,
+                         self.component.last_error or "no answer")
+
+    async def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        await self.relay.stop()
+        await self.state.serializer.idle(2.0)
+        await self.component.stop()
+        await self.state.serializer.close()
+        if self.prosody is not None:
+            await self.prosody.stop()
+
+    def status(self) -> dict[str, Any]:
+        component = self.component
+        status: dict[str, Any] = {
+            "ok": component.is_connected,
+            "component": self.settings.muc_domain,
+            "connected": component.is_connected,
+            "connected_since": component.connected_since,
+            "sessions": component.sessions,
+            "online_users": len(self.state.online),
+            "rooms": self.state.occupancy.room_count(),
+            "pending_stanzas": self.state.serializer.pending,
+            "relay": {"running": self.relay.running, "delivered": self.relay.delivered,
+                      "skipped": self.relay.skipped},
+        }
+        if component.last_error and not component.is_connected:
+            status["error"] = component.last_error
+        if self.prosody is not None:
+            status["prosody"] = self.prosody.status()
+        return status
+
+    async def health(self) -> dict[str, Any]:
+        return self.status()
+
+
+def create_bridge(services: Services) -> Bridge:
+    return Bridge(services)

@@ -1,0 +1,369 @@
+"""`cc_groupchat`: rooms `{appId}_{dialogId}@muc.{domain}` for group, public and broadcast dialogs.
+
+- Join (presence to `room/nick`): only occupants (subscribers of public dialogs) get in, named by
+  their numeric user id whatever nick they asked for. The self-presence carries status 110 both
+  the standard way and as `<xmlns><code>110</code></xmlns>` (what the ConnectyCube SDK reads) and
+  echoes the join id; `<history maxstanzas>` is honoured (capped); errors are presence errors with
+  the join id and a `<x xmlns=".../muc"/>` child, as the SDK expects.
+- Messages: persisted through `MessageService.send` (the same call REST makes; stored when
+  `save_to_history=1`), then fanned out with the stored id, `dialog_id` and `date_sent` to every
+  online resource of every dialog occupant, the sender's own included (joined or not: the SDK no
+  longer joins). Broadcast dialogs accept messages only from admins.
+- Edits (`<replace>`) update the stored body, deletes (`<remove>`) are relayed (history deletion
+  is REST's job), typing is relayed to the other occupants and never stored.
+- `disco#items` lists the room's online occupants; kicks (status 301) follow dialog changes.
+Everything for one room runs in order (`Serializer`).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any, Iterable
+from xml.etree.ElementTree import Element
+
+from bridge.convert import (NS_CHATSTATES, NS_DELAY, NS_MUC, NS_MUC_USER, attr, body_xml, child,
+                            draft_from_stanza, extra_params_xml, localname, message_params,
+                            namespace, parse_extra_params, stanza_params, text_of)
+from bridge.errors import CONDITIONS, Condition, condition_for, error_xml, public_text
+from bridge.jids import RoomAddress, UserAddress, parse_room, parse_user
+from bridge.plugins.base import BridgePlugin
+from bridge.rooms import Overloaded, RoomKey, UserKey
+from models.errors import ChatError, ErrorCode, ForbiddenError, InvalidError, NotFoundError
+from models.requester import Requester
+from models.services.access import PUBLIC
+from models.services.rooms import Room
+
+logger = logging.getLogger(__name__)
+
+NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
+CHAT_STATES = ("active", "composing", "paused", "inactive", "gone")
+SELF_110 = '<status code="110"/><xmlns><code>110</code></xmlns>'
+
+
+def _iso(ts: Any) -> str:
+    try:
+        return datetime.fromtimestamp(int(ts), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (TypeError, ValueError, OverflowError):
+        return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class GroupChatPlugin(BridgePlugin):
+    name = "cc_groupchat"
+    description = "chatbridge: dialog rooms"
+
+    def plugin_init(self) -> None:
+        super().plugin_init()
+        self.xmpp.add_session_listener(self._schedule_prune)
+
+    # -- helpers ------------------------------------------------------------------------------------
+    def _addresses(self, element: Element) -> tuple[UserAddress | None, RoomAddress | None]:
+        return (parse_user(element.get("from"), self.domain),
+                parse_room(element.get("to"), self.muc_domain))
+
+    def _submit(self, element: Element, room: RoomAddress, job) -> None:
+        try:
+            self.state.serializer.submit(("room", room.app_id, room.dialog_id), job)
+        except Overloaded:
+            self.xmpp.reply_error(element, CONDITIONS[ErrorCode.rate_limited], "server busy, retry")
+
+    async def _room_for(self, sender: UserAddress, room: RoomAddress) -> Room:
+        """The room, if this user receives its messages (errors as AccessService words them)."""
+        if room.app_id != sender.app_id:
+            raise NotFoundError("Dialog not found")
+        found = await self.state.rooms.get(room.app_id, room.dialog_id)
+        if not found.may_join(sender.user_id):
+            if found.type == PUBLIC:
+                raise ForbiddenError("You are not subscribed to this dialog")
+            raise NotFoundError("Dialog not found")
+        return found
+
+    def audience_jids(self, room: Room, also: Iterable[int] = ()) -> list[str]:
+        return self.full_jids(room.app_id, set(room.audience) | set(also))
+
+    @staticmethod
+    def _item(room: Room | None, user_id: int, full_jid: str = "") -> str:
+        admin = room is not None and room.is_admin(user_id)
+        owner = room is not None and room.owner_id == user_id
+        affiliation = "owner" if owner else "admin" if admin else "member"
+        role = "moderator" if admin else "participant"
+        jid = f' jid="{attr(full_jid)}"' if full_jid else ""
+        return f'<item affiliation="{affiliation}" role="{role}"{jid}/>'
+
+    # -- presence: join / leave ---------------------------------------------------------------------
+    def handle_presence(self, element: Element) -> None:
+        sender, room = self._addresses(element)
+        if room is None:
+            return
+        if sender is None or not sender.resource:
+            if element.get("type") not in ("error", "unavailable"):
+                self._join_error(element, room, CONDITIONS[ErrorCode.forbidden], "Unknown user")
+            return
+        kind = element.get("type")
+        if kind == "unavailable":
+            self._submit(element, room, lambda: self._leave(element, sender, room))
+        elif kind in (None, "available"):
+            self._submit(element, room, lambda: self._join(element, sender, room))
+
+    def _join_error(self, element: Element, room: RoomAddress, cond: Condition, text: str) -> None:
+        ident = f' id="{attr(element.get("id"))}"' if element.get("id") else ""
+        nick = room.nick or "0"
+        self.xmpp.write(f'<presence type="error"{ident} from="{attr(self.room_jid(room.app_id, room.dialog_id, nick))}" '
+                        f'to="{attr(element.get("from") or "")}"><x xmlns="{NS_MUC}"/>'
+                        f"{error_xml(cond, text)}</presence>")
+
+    async def _join(self, element: Element, sender: UserAddress, address: RoomAddress) -> None:
+        try:
+            room = await self._room_for(sender, address)
+        except ChatError as exc:
+            self._join_error(element, address, condition_for(exc), public_text(exc))
+            return
+        key: RoomKey = (room.app_id, room.dialog_id)
+        me, full = sender.user_id, element.get("from") or ""
+        occupancy = self.state.occupancy
+        present = occupancy.occupants(key)
+        was_present = me in present
+        occupancy.join(key, me, full)
+        room_jid = self.room_jid(room.app_id, room.dialog_id)
+        for uid in sorted(present):
+            if uid != me:
+                self.xmpp.write(f'<presence from="{attr(room_jid)}/{uid}" to="{attr(full)}">'
+                                f'<x xmlns="{NS_MUC_USER}">{self._item(room, uid)}</x></presence>')
+        if not was_present:
+            others = [jid for uid, jids in present.items() if uid != me for jid in jids]
+            self.fan_out(others, f'<presence from="{attr(room_jid)}/{me}"',
+                         f'><x xmlns="{NS_MUC_USER}">{self._item(room, me)}</x></presence>')
+        ident = f' id="{attr(element.get("id"))}"' if element.get("id") else ""
+        self.xmpp.write(f'<presence{ident} from="{attr(room_jid)}/{me}" to="{attr(full)}">'
+                        f'<x xmlns="{NS_MUC_USER}">{self._item(room, me, full)}{SELF_110}</x></presence>')
+        await self._send_history(element, room, sender, full)
+
+    async def _send_history(self, element: Element, room: Room, sender: UserAddress, full: str) -> None:
+        muc = child(element, "x", NS_MUC)
+        history = child(muc, "history") if muc is not None else None
+        if history is None:
+            return
+        try:
+            wanted = int(history.get("maxstanzas") or 0)
+        except ValueError:
+            return
+        limit = min(max(wanted, 0), self.state.settings.max_history_stanzas)
+        if limit <= 0:
+            return
+        page = await self.state.services.messages.history(
+            self.requester((sender.app_id, sender.user_id)),
+            {"chat_dialog_id": room.dialog_id, "sort_desc": "date_sent", "limit": str(limit),
+             "mark_as_read": "0"})
+        room_jid = self.room_jid(room.app_id, room.dialog_id)
+        for doc in reversed(page.items):
+            self.xmpp.write(
+                f'<message from="{attr(room_jid)}/{doc.get("sender_id")}" to="{attr(full)}" '
+                f'type="groupchat" id="{attr(doc["_id"])}">{body_xml(doc.get("message"))}'
+                f'{extra_params_xml(message_params(doc), doc.get("attachments") or [])}'
+                f'<delay xmlns="{NS_DELAY}" from="{attr(room_jid)}" stamp="{_iso(doc.get("date_sent"))}"/>'
+                "</message>")
+
+    async def _leave(self, element: Element, sender: UserAddress, address: RoomAddress) -> None:
+        key: RoomKey = (address.app_id, address.dialog_id)
+        full = element.get("from") or ""
+        room_jid = self.room_jid(address.app_id, address.dialog_id)
+        gone = self.state.occupancy.leave(key, sender.user_id, full)
+        self.xmpp.write(f'<presence type="unavailable" from="{attr(room_jid)}/{sender.user_id}" '
+                        f'to="{attr(full)}"><x xmlns="{NS_MUC_USER}"><item affiliation="member" '
+                        f'role="none"/>{SELF_110}</x></presence>')
+        if gone:
+            self._broadcast_unavailable(key, sender.user_id)
+
+    def _broadcast_unavailable(self, key: RoomKey, user_id: int, status: str = "") -> None:
+        room_jid = self.room_jid(key[0], key[1])
+        others = [jid for uid, jids in self.state.occupancy.occupants(key).items() if uid != user_id
+                  for jid in jids]
+        self.fan_out(others, f'<presence type="unavailable" from="{attr(room_jid)}/{user_id}"',
+                     f'><x xmlns="{NS_MUC_USER}"><item affiliation="member" role="none"/>{status}'
+                     "</x></presence>")
+
+    def left_everywhere(self, user: UserKey, full_jid: str) -> None:
+        """The connection went away: it leaves every room it had joined."""
+        for key in self.state.occupancy.rooms_of(full_jid):
+            if self.state.occupancy.leave(key, user[1], full_jid):
+                self._broadcast_unavailable(key, user[1])
+
+    def kick(self, app_id: int, dialog_id: str, user_id: int, actor_id: int) -> int:
+        """Removed from the dialog: status 301 to each of the user's joined devices (the SDK reads
+        `<xmlns><code>301</code></xmlns>` and the actor from `presence/item/actor`)."""
+        key: RoomKey = (app_id, dialog_id)
+        jids = self.state.occupancy.remove_user(key, user_id)
+        room_jid = self.room_jid(app_id, dialog_id)
+        actor = f'<actor jid="{attr(self.user_jid(app_id, actor_id))}"/>' if actor_id else ""
+        self.fan_out(sorted(jids), f'<presence type="unavailable" from="{attr(room_jid)}/{user_id}"',
+                     f'><x xmlns="{NS_MUC_USER}"><xmlns><code>301</code></xmlns><status code="301"/>'
+                     f'<status code="110"/></x><item affiliation="none" role="none">{actor}</item>'
+                     "</presence>")
+        if jids:
+            self._broadcast_unavailable(key, user_id, '<status code="301"/>')
+        return len(jids)
+
+    def _schedule_prune(self) -> None:
+        """After a reconnect, forget joins of connections that did not come back."""
+        self.xmpp.loop.call_later(3.0, self._prune)
+
+    def _prune(self) -> None:
+        occupancy, online = self.state.occupancy, self.state.online
+        for full_jid in list(occupancy._by_jid):  # noqa: SLF001 - same package
+            user = parse_user(full_jid, self.domain)
+            if user is None or user.resource not in online.resources((user.app_id, user.user_id)):
+                for key in occupancy.rooms_of(full_jid):
+                    if user is not None and occupancy.leave(key, user.user_id, full_jid):
+                        self._broadcast_unavailable(key, user.user_id)
+
+    # -- messages -----------------------------------------------------------------------------------
+    def handle_message(self, element: Element) -> None:
+        sender, room = self._addresses(element)
+        if room is None:
+            return
+        kind = element.get("type") or "normal"
+        if sender is None:
+            self.xmpp.reply_error(element, CONDITIONS[ErrorCode.forbidden], "Unknown user")
+            return
+        if kind not in ("groupchat", "chat"):
+            self.xmpp.reply_error(element, CONDITIONS[ErrorCode.bad_request],
+                                  "only groupchat messages are accepted")
+            return
+        if child(element, "replace") is not None:
+            job = lambda: self._edit(element, sender, room)  # noqa: E731
+        elif child(element, "remove") is not None:
+            job = lambda: self._relay_remove(element, sender, room)  # noqa: E731
+        elif child(element, "received") is not None or child(element, "displayed") is not None:
+            job = lambda: self._mark(element, sender)  # noqa: E731
+        elif child(element, "body") is not None or child(element, "extraParams") is not None:
+            job = lambda: self._send(element, sender, room)  # noqa: E731
+        elif any(namespace(sub.tag) == NS_CHATSTATES for sub in element):
+            job = lambda: self._typing(element, sender, room)  # noqa: E731
+        else:
+            return
+        self._submit(element, room, job)
+
+    async def _guarded(self, element: Element, coro) -> Any:
+        try:
+            return await coro
+        except ChatError as exc:
+            self.xmpp.reply_error(element, condition_for(exc), public_text(exc))
+        return None
+
+    async def _send(self, element: Element, sender: UserAddress, address: RoomAddress) -> None:
+        await self._guarded(element, self._send_checked(element, sender, address))
+
+    async def _send_checked(self, element: Element, sender: UserAddress, address: RoomAddress) -> None:
+        room = await self._room_for(sender, address)
+        params = parse_extra_params(child(element, "extraParams"))
+        save = str(params.get("save_to_history", "")).strip().lower() in ("1", "true")
+        draft = draft_from_stanza(element, dialog_id=room.dialog_id, save_to_history=save)
+        if not draft.body and not draft.attachments and not draft.custom:
+            raise InvalidError("can't be blank", field="message")
+        requester = self.requester((sender.app_id, sender.user_id))
+        doc = await self.state.services.messages.send(requester, draft)
+        params, attachments = stanza_params(element, room.dialog_id, int(doc.get("date_sent") or 0))
+        room_jid = self.room_jid(room.app_id, room.dialog_id)
+        targets = self.audience_jids(room, also=[sender.user_id])
+        self.fan_out(targets, f'<message from="{attr(room_jid)}/{sender.user_id}" type="groupchat" '
+                              f'id="{attr(doc["_id"])}"',
+                     f">{body_xml(draft.body)}{extra_params_xml(params, attachments)}</message>")
+
+    async def _edit(self, element: Element, sender: UserAddress, address: RoomAddress) -> None:
+        await self._guarded(element, self._edit_checked(element, sender, address))
+
+    async def _edit_checked(self, element: Element, sender: UserAddress, address: RoomAddress) -> None:
+        room = await self._room_for(sender, address)
+        replace = child(element, "replace")
+        target = (replace.get("id") or "") if replace is not None else ""
+        body = text_of(child(element, "body")) or ""
+        requester = self.requester((sender.app_id, sender.user_id))
+        expected = self.state.echoes.expect("message_updated", sender.app_id, sender.user_id, [target])
+        try:
+            await self.state.services.messages.edit(requester, target, body)
+        except ChatError:
+            self.state.echoes.cancel(expected)
+            raise
+        last = "true" if (replace.get("last") or "").lower() == "true" else "false"
+        params, _ = stanza_params(element, room.dialog_id, 0)
+        params.pop("date_sent", None)
+        room_jid = self.room_jid(room.app_id, room.dialog_id)
+        stanza_id = element.get("id") or self.xmpp.next_id("edit")
+        self.fan_out(self.audience_jids(room, also=[sender.user_id]),
+                     f'<message from="{attr(room_jid)}/{sender.user_id}" type="groupchat" '
+                     f'id="{attr(stanza_id)}"',
+                     f'>{body_xml(body)}<replace xmlns="urn:xmpp:message-correct:0" '
+                     f'id="{attr(target)}" last="{last}"/>{extra_params_xml(params)}</message>')
+
+    async def _relay_remove(self, element: Element, sender: UserAddress, address: RoomAddress) -> None:
+        await self._guarded(element, self._remove_checked(element, sender, address))
+
+    async def _remove_checked(self, element: Element, sender: UserAddress, address: RoomAddress) -> None:
+        """Notification only (the SDK deletes history through REST, which relays it too)."""
+        room = await self._room_for(sender, address)
+        remove = child(element, "remove")
+        target = (remove.get("id") or "") if remove is not None else ""
+        if not target:
+            raise InvalidError("can't be blank", field="id")
+        room_jid = self.room_jid(room.app_id, room.dialog_id)
+        stanza_id = element.get("id") or self.xmpp.next_id("remove")
+        params = {"dialog_id": room.dialog_id}
+        self.fan_out(self.audience_jids(room, also=[sender.user_id]),
+                     f'<message from="{attr(room_jid)}/{sender.user_id}" type="groupchat" '
+                     f'id="{attr(stanza_id)}"',
+                     f'><remove xmlns="urn:xmpp:message-delete:0" id="{attr(target)}"/>'
+                     f"{extra_params_xml(params)}</message>")
+
+    async def _mark(self, element: Element, sender: UserAddress) -> None:
+        """Receipts sent to a room (the SDK sends them 1:1): recorded; the relay tells the author."""
+        displayed = child(element, "displayed")
+        marker = displayed if displayed is not None else child(element, "received")
+        if marker is None or not marker.get("id"):
+            return
+        target = marker.get("id") or ""
+        requester = self.requester((sender.app_id, sender.user_id))
+        if displayed is not None:
+            await self.state.services.messages.mark_read(requester, [target])
+        else:
+            await self.state.services.messages.mark_delivered(requester, [target])
+
+    async def _typing(self, element: Element, sender: UserAddress, address: RoomAddress) -> None:
+        try:
+            room = await self._room_for(sender, address)
+        except ChatError:
+            return  # typing is best effort: never an error
+        states = "".join(f'<{localname(sub.tag)} xmlns="{NS_CHATSTATES}"/>' for sub in element
+                         if namespace(sub.tag) == NS_CHATSTATES and localname(sub.tag) in CHAT_STATES)
+        if not states:
+            return
+        room_jid = self.room_jid(room.app_id, room.dialog_id)
+        others = self.full_jids(room.app_id, [u for u in room.audience if u != sender.user_id])
+        self.fan_out(others, f'<message from="{attr(room_jid)}/{sender.user_id}" type="groupchat"',
+                     f">{states}</message>")
+
+    # -- iq -----------------------------------------------------------------------------------------
+    def handle_iq(self, element: Element) -> None:
+        sender, room = self._addresses(element)
+        payload = element[0]
+        if room is None or sender is None:
+            self.xmpp.reply_error(element, CONDITIONS[ErrorCode.forbidden])
+            return
+        if element.get("type") == "get" and payload.tag == f"{{{NS_DISCO_ITEMS}}}query":
+            self._submit(element, room, lambda: self._disco_items(element, sender, room))
+        else:
+            self.xmpp.reply_error(element, CONDITIONS[ErrorCode.unavailable])
+
+    async def _disco_items(self, element: Element, sender: UserAddress, address: RoomAddress) -> None:
+        try:
+            room = await self._room_for(sender, address)
+        except ChatError as exc:
+            self.xmpp.reply_error(element, condition_for(exc), public_text(exc))
+            return
+        room_jid = self.room_jid(room.app_id, room.dialog_id)
+        joined = set(self.state.occupancy.occupants((room.app_id, room.dialog_id)))
+        online = {u for u in room.audience if self.state.online.is_online((room.app_id, u))}
+        items = "".join(f'<item jid="{attr(room_jid)}/{uid}" name="{uid}"/>'
+                        for uid in sorted(online | (joined & set(room.audience))))
+        self.xmpp.write(f'<iq type="result" id="{attr(element.get("id") or "")}" from="{attr(room_jid)}" '
+                        f'to="{attr(element.get("from") or "")}"><query xmlns="{NS_DISCO_ITEMS}">{items}'
+                        "</query></iq>")
+

@@ -1,0 +1,106 @@
+"""`cc_private`: 1:1 chat, from the firewall's copies (config/templates/chatbridge.pfw).
+
+Prosody delivers 1:1 messages itself; mod_firewall forwards us a XEP-0297 copy of each one
+(`<message from="{domain}" to="chat@muc.{domain}"><forwarded><message .../>`). From the copy:
+- messages with a body / attachments go through `MessageService.send` (stored when
+  `save_to_history=1`, in the private dialog of the pair, created on first message; the client's
+  id is the stored id, so a repeated copy is stored once), which also publishes the push trigger;
+- `<received>` / `<displayed>` markers update `delivered_ids` / `read_ids` and unread counts;
+- `<replace>` edits the author's stored message.
+Copies are only accepted from the server itself; copies of stanzas the relay injected are skipped.
+Work for one pair of users runs in order.
+"""
+from __future__ import annotations
+
+import logging
+from xml.etree.ElementTree import Element
+
+from bridge.convert import NS_FORWARD, child, draft_from_stanza, localname, parse_extra_params, text_of
+from bridge.jids import UserAddress, parse_user
+from bridge.plugins.base import BridgePlugin
+from bridge.rooms import Overloaded
+from models.errors import ChatError
+
+logger = logging.getLogger(__name__)
+
+
+class PrivateChatPlugin(BridgePlugin):
+    name = "cc_private"
+    description = "chatbridge: 1:1 message copies"
+
+    def plugin_init(self) -> None:
+        super().plugin_init()
+        self.stored = 0
+        self.ignored = 0
+
+    def handle_copy(self, element: Element) -> None:
+        if element.get("from") != self.domain:
+            logger.warning("ignoring a forged copy from %s", element.get("from"))
+            return
+        forwarded = child(element, "forwarded", NS_FORWARD)
+        inner = forwarded[0] if forwarded is not None and len(forwarded) else None
+        if inner is None or localname(inner.tag) != "message" or inner.get("type") != "chat":
+            return
+        if self.state.echoes.is_injected(inner.get("id")):
+            return
+        sender = parse_user(inner.get("from"), self.domain)
+        recipient = parse_user(inner.get("to"), self.domain)
+        if sender is None or recipient is None or sender.app_id != recipient.app_id \
+                or sender.user_id == recipient.user_id:
+            self.ignored += 1
+            return
+        pair = (sender.app_id, min(sender.user_id, recipient.user_id),
+                max(sender.user_id, recipient.user_id))
+        try:
+            self.state.serializer.submit(("pair",) + pair, lambda: self._handle(inner, sender, recipient))
+        except Overloaded:
+            logger.error("bridge overloaded: 1:1 copy %s not persisted", inner.get("id"))
+
+    async def _handle(self, inner: Element, sender: UserAddress, recipient: UserAddress) -> None:
+        try:
+            await self._dispatch(inner, sender, recipient)
+        except ChatError as exc:  # already delivered by Prosody: nobody to answer
+            self.ignored += 1
+            logger.info("1:1 message %s from user %s not recorded: %s", inner.get("id"),
+                        sender.user_id, exc.message)
+
+    async def _dispatch(self, inner: Element, sender: UserAddress, recipient: UserAddress) -> None:
+        messages = self.state.services.messages
+        requester = self.requester((sender.app_id, sender.user_id))
+        echoes = self.state.echoes
+        for name, kind, mark in (("received", "messages_delivered", messages.mark_delivered),
+                                 ("displayed", "messages_read", messages.mark_read)):
+            marker = child(inner, name)
+            if marker is not None:
+                target = marker.get("id") or ""
+                if target:
+                    expected = echoes.expect(kind, sender.app_id, sender.user_id, [target])
+                    try:
+                        await mark(requester, [target])
+                    except ChatError:
+                        echoes.cancel(expected)
+                        raise
+                return
+        replace = child(inner, "replace")
+        if replace is not None:
+            target = replace.get("id") or ""
+            expected = echoes.expect("message_updated", sender.app_id, sender.user_id, [target])
+            try:
+                await messages.edit(requester, target, text_of(child(inner, "body")) or "")
+            except ChatError:
+                echoes.cancel(expected)
+                raise
+            return
+        if child(inner, "remove") is not None or child(inner, "reactions") is not None:
+            return  # notifications only: history changes come through REST
+        if child(inner, "body") is None and child(inner, "extraParams") is None:
+            return
+        params = parse_extra_params(child(inner, "extraParams"))
+        save = str(params.get("save_to_history", "")).strip().lower() in ("1", "true")
+        draft = draft_from_stanza(inner, recipient_id=recipient.user_id, save_to_history=save)
+        if not draft.body and not draft.attachments:
+            return  # extraParams alone (e.g. call signalling on type=chat): nothing to keep
+        # The pair decides the dialog: a client-side dialog_id is not trusted for 1:1 copies.
+        draft = draft.model_copy(update={"dialog_id": None})
+        await messages.send(requester, draft)
+        self.stored += 1

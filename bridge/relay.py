@@ -1,0 +1,271 @@
+"""REST → XMPP: domain events from the Mongo outbox, delivered in the formats the SDK parses
+(connectycube-protocol.md §5).
+
+| event | private dialog (as the user, XEP-0356, to bare JIDs) | group / public / broadcast |
+|---|---|---|
+| message_created + send_to_chat | `type=chat` message | `type=groupchat` from `room/sender` |
+| message_updated | `<replace id last>` | same, from `room/editor` |
+| message_deleted (force) | `<remove xmlns=message-delete:0 id>` | same, from `room/deleter` |
+| reactions_updated | `<reactions message_id user_id>` from the reacting user | from the room JID |
+| messages_read / _delivered | `<displayed>` / `<received>` to each author, `type=chat` (both kinds) |
+| system_message | `type=headline` with `moduleIdentifier=SystemNotifications` to each recipient |
+| dialog_updated / _deleted | room cache invalidated; removed occupants kicked (status 301) |
+
+Group deliveries go to every online resource of the recipients (Prosody refuses groupchat to
+bare JIDs); user-originated ones go through Prosody to bare JIDs, so offline recipients get them
+from mod_offline at login. Events the bridge itself caused from XMPP traffic are skipped
+(`Echoes`). A batch is marked done only after Prosody confirmed it (ping round trip); when the
+link drops, the batch is delivered again after the reconnect (at least once, in order).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from bridge.component import Component
+from bridge.convert import attr, body_xml, extra_params_xml
+from bridge.plugins.base import BridgeState
+from models.services.access import PRIVATE
+
+logger = logging.getLogger(__name__)
+
+CONSUMER = "bridge"
+BATCH = 200
+POLL_SECONDS = 1.0
+MAX_RECEIPTS_PER_EVENT = 200
+
+
+class Relay:
+    def __init__(self, component: Component, state: BridgeState) -> None:
+        self._xmpp = component
+        self._state = state
+        self._outbox = state.services.outbox
+        self._task: asyncio.Task | None = None
+        self._wake = self._outbox.subscribe()
+        self.delivered = 0
+        self.skipped = 0
+        self.last_error: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        register = getattr(self._outbox, "register_consumer", None)
+        if register is not None:
+            await register(CONSUMER)
+        self._task = asyncio.create_task(self._run(), name="bridge-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def pending(self) -> int:
+        return await self._outbox.count({"done_by": {"$ne": CONSUMER}})
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                if not self._xmpp.is_connected:
+                    await asyncio.sleep(0.05)
+                    continue
+                events = await self._outbox.pending(CONSUMER, BATCH)
+                if not events:
+                    self._wake.clear()
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                    continue
+                for event in events:
+                    self._deliver(event)
+                if not await self._xmpp.confirm():
+                    logger.warning("relay: XMPP link lost before Prosody confirmed %d events; "
+                                   "they are delivered again after the reconnect", len(events))
+                    await asyncio.sleep(0.1)
+                    continue
+                for event in events:
+                    await self._outbox.mark_done(CONSUMER, event["_id"])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the relay must survive store hiccups
+                self.last_error = str(exc)
+                logger.exception("relay failed; retrying")
+                await asyncio.sleep(1.0)
+
+    # -- one event ----------------------------------------------------------------------------------
+    def _deliver(self, event: dict[str, Any]) -> None:
+        kind = event.get("kind")
+        created = event.get("created_at")
+        if isinstance(created, datetime):
+            if created.tzinfo is None:
+                created = created.replace(tzinfo=timezone.utc)
+            if time.time() - created.timestamp() > self._state.settings.relay_max_age_seconds:
+                self.skipped += 1
+                return
+        if kind in ("dialog_created", "dialog_updated", "dialog_deleted"):
+            self._dialog_changed(event)
+            return
+        if self._state.echoes.consume(event):
+            self.skipped += 1
+            return
+        handler = {
+            "message_created": self._message_created,
+            "message_updated": self._message_updated,
+            "message_deleted": self._message_deleted,
+            "reactions_updated": self._reactions_updated,
+            "messages_read": self._receipts,
+            "messages_delivered": self._receipts,
+            "system_message": self._system_message,
+        }.get(kind or "")
+        if handler is None:
+            return
+        try:
+            handler(event)
+            self.delivered += 1
+        except (KeyError, TypeError, ValueError) as exc:  # a malformed event is skipped, not retried
+            self.skipped += 1
+            logger.warning("relay: cannot deliver %s event %s: %s", kind, event.get("_id"), exc)
+
+    def _groupchat(self) -> Any:
+        return self._xmpp.plugin["cc_groupchat"]
+
+    def _as_user(self, app_id: int, from_user: int, to_user: int, kind: str, stanza_id: str,
+                 content: str) -> None:
+        plugin = self._groupchat()
+        self._state.echoes.injected(stanza_id)
+        plugin.send_as_user(
+            f'<message xmlns="jabber:client" from="{attr(plugin.user_jid(app_id, from_user))}" '
+            f'to="{attr(plugin.user_jid(app_id, to_user))}" type="{kind}" id="{attr(stanza_id)}">'
+            f"{content}</message>")
+
+    def _to_room(self, event: dict[str, Any], nick: Any, stanza_id: str, content: str,
+                 include_sender: bool) -> None:
+        plugin = self._groupchat()
+        app_id, dialog_id = int(event["app_id"]), str(event["dialog_id"])
+        users = set(event.get("recipient_ids") or [])
+        if include_sender and event.get("sender_id"):
+            users.add(int(event["sender_id"]))
+        room_jid = plugin.room_jid(app_id, dialog_id, nick if nick not in (None, "", 0) else "")
+        plugin.fan_out(plugin.full_jids(app_id, sorted(users)),
+                       f'<message from="{attr(room_jid)}" type="groupchat" id="{attr(stanza_id)}"',
+                       f">{content}</message>")
+
+    @staticmethod
+    def _private(event: dict[str, Any]) -> bool:
+        return int((event.get("payload") or {}).get("dialog_type") or 0) == PRIVATE
+
+    def _message_created(self, event: dict[str, Any]) -> None:
+        payload = event["payload"]
+        if not payload.get("send_to_chat"):
+            return  # sent over XMPP (already delivered) or REST-only
+        message = payload["message"]
+        params: dict[str, Any] = dict(payload.get("custom") or {})
+        for key in ("save_to_history", "dialog_id", "date_sent"):
+            params.pop(key, None)
+        if payload.get("save_to_history", True):
+            params["save_to_history"] = "1"
+        params["dialog_id"] = message["chat_dialog_id"]
+        if message.get("date_sent") is not None:
+            params["date_sent"] = str(int(message["date_sent"]))
+        content = body_xml(message.get("message")) + extra_params_xml(params, message.get("attachments") or [])
+        sender = int(event["sender_id"])
+        if self._private(event):
+            for recipient in event.get("recipient_ids") or []:
+                self._as_user(int(event["app_id"]), sender, int(recipient), "chat", message["_id"], content)
+        else:
+            self._to_room(event, sender, message["_id"], content, include_sender=True)
+
+    def _message_updated(self, event: dict[str, Any]) -> None:
+        payload = event["payload"]
+        last = "true" if payload.get("last") else "false"
+        content = (body_xml(payload.get("message")) +
+                   f'<replace xmlns="urn:xmpp:message-correct:0" id="{attr(payload["message_id"])}" '
+                   f'last="{last}"/>' + extra_params_xml({"dialog_id": event["dialog_id"]}))
+        self._user_or_room(event, int(payload.get("user_id") or event["sender_id"]), content, "edit")
+
+    def _message_deleted(self, event: dict[str, Any]) -> None:
+        payload = event["payload"]
+        for message_id in payload.get("message_ids") or []:
+            content = (f'<remove xmlns="urn:xmpp:message-delete:0" id="{attr(message_id)}"/>'
+                       + extra_params_xml({"dialog_id": event["dialog_id"]}))
+            self._user_or_room(event, int(payload.get("user_id") or event["sender_id"]), content, "remove")
+
+    def _user_or_room(self, event: dict[str, Any], actor: int, content: str, prefix: str) -> None:
+        if self._private(event):
+            for recipient in event.get("recipient_ids") or []:
+                self._as_user(int(event["app_id"]), actor, int(recipient), "chat",
+                              self._xmpp.next_id(prefix), content)
+        else:
+            self._to_room(event, actor, self._xmpp.next_id(prefix), content, include_sender=False)
+
+    def _reactions_updated(self, event: dict[str, Any]) -> None:
+        payload = event["payload"]
+        user = int(payload.get("user_id") or event["sender_id"])
+        items = ""
+        if payload.get("add"):
+            items += f'<reaction add="true" type="{attr(payload["add"])}"/>'
+        removed = payload.get("removed")
+        if removed is None:
+            removed = [payload["remove"]] if payload.get("remove") else []
+        for emoji in removed:
+            if emoji != payload.get("add"):
+                items += f'<reaction remove="true" type="{attr(emoji)}"/>'
+        content = (extra_params_xml({"dialog_id": event["dialog_id"]}) +
+                   f'<reactions message_id="{attr(payload["message_id"])}" user_id="{user}">{items}'
+                   "</reactions>")
+        if self._private(event):
+            for recipient in event.get("recipient_ids") or []:
+                self._as_user(int(event["app_id"]), user, int(recipient), "chat",
+                              self._xmpp.next_id("react"), content)
+        else:
+            self._to_room(event, "", self._xmpp.next_id("react"), content, include_sender=False)
+
+    def _receipts(self, event: dict[str, Any]) -> None:
+        """Receipts are always 1:1 to each author's bare JID, also for group messages."""
+        payload = event["payload"]
+        reader = int(payload.get("user_id") or event["sender_id"])
+        name = "displayed" if event["kind"] == "messages_read" else "received"
+        senders = payload.get("senders") or {}
+        ids = list(payload.get("message_ids") or [])[-MAX_RECEIPTS_PER_EVENT:]
+        for message_id in ids:
+            author = senders.get(message_id)
+            if not author or int(author) == reader:
+                continue
+            content = (f'<{name} xmlns="urn:xmpp:chat-markers:0" id="{attr(message_id)}"/>'
+                       + extra_params_xml({"dialog_id": event["dialog_id"]}))
+            self._as_user(int(event["app_id"]), reader, int(author), "chat",
+                          self._xmpp.next_id("mark"), content)
+
+    def _system_message(self, event: dict[str, Any]) -> None:
+        payload = event["payload"]
+        extension = dict(payload.get("extension") or {})
+        body = extension.pop("body", None) if isinstance(extension.get("body"), str) else None
+        params = {"moduleIdentifier": "SystemNotifications", **extension}
+        if event.get("dialog_id"):
+            params.setdefault("dialog_id", event["dialog_id"])
+        content = body_xml(body) + extra_params_xml(params)
+        sender = int(payload.get("user_id") or event["sender_id"])
+        for recipient in event.get("recipient_ids") or []:
+            self._as_user(int(event["app_id"]), sender, int(recipient), "headline",
+                          str(payload.get("id") or self._xmpp.next_id("sys")), content)
+
+    def _dialog_changed(self, event: dict[str, Any]) -> None:
+        app_id, dialog_id = int(event["app_id"]), event.get("dialog_id")
+        if not dialog_id:
+            return
+        self._state.rooms.invalidate(app_id, dialog_id)
+        payload = event.get("payload") or {}
+        if event["kind"] == "dialog_deleted":
+            removed = list(self._state.occupancy.occupants((app_id, dialog_id)))
+        else:
+            removed = list(payload.get("removed_ids") or [])
+        actor = int(event.get("sender_id") or 0)
+        for user_id in removed:
+            self._groupchat().kick(app_id, dialog_id, int(user_id), actor)
+
