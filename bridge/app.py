@@ -39,9 +39,9 @@ class Bridge:
         await self.relay.start()
         timeout = self.settings.start_timeout_seconds if connect_timeout is None else connect_timeout
         deadline = time.monotonic() + timeout
-        while not self.component.is_connected and time.monotonic() < deadline:
+        while not self.component.linked and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
-        if not self.component.is_connected:
+        if not self.component.linked:
             logger.error("bridge component not connected to %s:%s after %.0fs (%s); still retrying",
                          self.settings.host, self.settings.component_port, timeout,
                          self.component.last_error or "no answer")
@@ -60,9 +60,9 @@ class Bridge:
     def status(self) -> dict[str, Any]:
         component = self.component
         status: dict[str, Any] = {
-            "ok": component.is_connected,
+            "ok": component.linked,
             "component": self.settings.muc_domain,
-            "connected": component.is_connected,
+            "connected": component.linked,
             "connected_since": component.connected_since,
             "sessions": component.sessions,
             "online_users": len(self.state.online),
@@ -71,7 +71,7 @@ class Bridge:
             "relay": {"running": self.relay.running, "delivered": self.relay.delivered,
                       "skipped": self.relay.skipped},
         }
-        if component.last_error and not component.is_connected:
+        if component.last_error and not component.linked:
             status["error"] = component.last_error
         if self.prosody is not None:
             status["prosody"] = self.prosody.status()

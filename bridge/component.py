@@ -64,16 +64,16 @@ class Component(ComponentXMPP):
         self.register_handler(Callback("cc message", MatchXPath(f"{{{NS}}}message"), self._on_message))
         self.register_handler(Callback("cc presence", MatchXPath(f"{{{NS}}}presence"), self._on_presence))
         self.register_handler(Callback("cc iq", MatchXPath(f"{{{NS}}}iq"), self._on_iq))
-        self.add_event_handler("session_start", self._handle_session_start)
-        self.add_event_handler("disconnected", self._handle_disconnected)
-        self.add_event_handler("connection_failed", self._handle_connection_failed)
-        self.add_event_handler("stream_error", self._handle_stream_error)
+        self.add_event_handler("session_start", self._cb_session_start)
+        self.add_event_handler("disconnected", self._cb_disconnected)
+        self.add_event_handler("connection_failed", self._cb_connection_failed)
+        self.add_event_handler("stream_error", self._cb_stream_error)
         for name in PLUGINS:
             self.register_plugin(name)
 
     # -- connection ---------------------------------------------------------------------------------
     @property
-    def is_connected(self) -> bool:
+    def linked(self) -> bool:
         return self.connected_since is not None and self.transport is not None
 
     def start(self) -> None:
@@ -104,7 +104,7 @@ class Component(ComponentXMPP):
         self._current_connection_attempt = asyncio.ensure_future(self._connect_loop(), loop=self.loop)
         return self._current_connection_attempt
 
-    def _handle_session_start(self, _event: Any) -> None:
+    def _cb_session_start(self, _event: Any) -> None:
         self._backoff = 0.0
         self.connected_since = time.time()
         self.sessions += 1
@@ -118,7 +118,7 @@ class Component(ComponentXMPP):
         for listener in self._session_listeners:
             listener()
 
-    def _handle_disconnected(self, reason: Any) -> None:
+    def _cb_disconnected(self, reason: Any) -> None:
         was_connected = self.connected_since is not None
         self.connected_since = None
         self._buffer.clear()
@@ -139,11 +139,11 @@ class Component(ComponentXMPP):
             self.connect()
             self._connect_loop_wait = 0
 
-    def _handle_connection_failed(self, error: Any) -> None:
+    def _cb_connection_failed(self, error: Any) -> None:
         self.last_error = str(error)
         logger.debug("bridge component connection failed: %s", error)
 
-    def _handle_stream_error(self, error: Any) -> None:
+    def _cb_stream_error(self, error: Any) -> None:
         self.last_error = str(error.get("condition") if hasattr(error, "get") else error)
         logger.warning("bridge component stream error: %s", self.last_error)
 
@@ -176,7 +176,7 @@ class Component(ComponentXMPP):
 
     async def confirm(self, timeout: float = 5.0) -> bool:
         """True once Prosody has handled everything written so far."""
-        if not self.is_connected:
+        if not self.linked:
             return False
         ping_id = self.next_id("confirm")
         future: asyncio.Future = self.loop.create_future()

@@ -78,13 +78,14 @@ def render_config(settings: Settings, files: ProsodyFiles | None = None) -> Pros
     plugins = files.root / "plugins"
     plugins.mkdir(parents=True, exist_ok=True)
     (files.root / "data").mkdir(exist_ok=True)
+    (files.root / "certs").mkdir(exist_ok=True)
     for name in LUA_MODULES:
         (plugins / name).write_text(_package_file(name), encoding="utf-8")
     firewall = files.root / "chatbridge.pfw"
     firewall.write_text(Template(_package_file("templates", "chatbridge.pfw")).substitute(
         copy_jid=copy_jid(settings)), encoding="utf-8")
     values = {
-        "pidfile": files.pidfile, "data_path": files.root / "data", "plugin_path": plugins,
+        "pidfile": files.pidfile, "certs": files.root / "certs", "data_path": files.root / "data", "plugin_path": plugins,
         "run_as_root": "true" if os.geteuid() == 0 else "false",
         "log_level": xmpp.prosody_log_level, "log_file": files.log_file,
         "host": _loopback(xmpp.host), "c2s_port": int(xmpp.c2s_port),
@@ -197,6 +198,10 @@ class ProsodyProcess:
         deadline = time.monotonic() + xmpp.start_timeout_seconds
         pending = list(ports)
         while pending:
+            taken = [line for line in self._output if "Failed to open server port" in line]
+            if taken:
+                raise ProsodyError("Prosody could not open its ports (another program uses them? "
+                                   "set CHAT_XMPP__*_PORT): " + " | ".join(taken))
             if proc.returncode is not None:
                 raise ProsodyError(f"Prosody exited with code {proc.returncode} during start-up: "
                                    + " | ".join(self._output[-8:]))
@@ -208,7 +213,9 @@ class ProsodyProcess:
                                    f"{xmpp.start_timeout_seconds}s: " + " | ".join(self._output[-8:]))
             await asyncio.sleep(0.05)
         # The port may belong to someone else: make sure our process is still the one running.
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)
+        if any("Failed to open server port" in line for line in self._output):
+            raise ProsodyError("Prosody could not open its ports: " + " | ".join(self._output[-4:]))
         if proc.returncode is not None:
             raise ProsodyError(f"Prosody exited with code {proc.returncode} during start-up "
                                "(ports taken?): " + " | ".join(self._output[-8:]))

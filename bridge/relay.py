@@ -73,7 +73,7 @@ class Relay:
     async def _run(self) -> None:
         while True:
             try:
-                if not self._xmpp.is_connected:
+                if not self._xmpp.linked:
                     await asyncio.sleep(0.05)
                     continue
                 events = await self._outbox.pending(CONSUMER, BATCH)

@@ -11,13 +11,11 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 
 from models.storage.errors import duplicates_as_conflict
-from models.storage.ids import to_object_id
+from models.storage.ids import id_to_str as _out
+from models.storage.ids import ids_in_query as _in_query
+from models.storage.ids import oid_or_none as _oid
 
 Doc = dict[str, Any]
-
-
-def _oid(dialog_id: str) -> ObjectId | None:
-    return to_object_id(dialog_id) if isinstance(dialog_id, str) else None
 
 
 class DialogStore:
@@ -97,12 +95,6 @@ class DialogStore:
         return result.deleted_count == 1
 
 
-def _out(doc: Doc | None) -> Doc | None:
-    if doc is not None:
-        doc["_id"] = str(doc["_id"])
-    return doc
-
-
 def _scoped(app_id: int, dialog_ids: list[str], query: Doc) -> Doc:
     oids = [o for o in (_oid(d) for d in dialog_ids) if o is not None]
     scope: Doc = {"app_id": app_id, "_id": {"$in": oids}}
@@ -110,15 +102,3 @@ def _scoped(app_id: int, dialog_ids: list[str], query: Doc) -> Doc:
     return {"$and": [scope, query]} if query else scope
 
 
-def _in_query(query: Doc) -> Doc:
-    """Converts string ids in `_id` conditions to ObjectIds."""
-    if "_id" not in query:
-        return query
-    query = dict(query)
-    cond = query["_id"]
-    if isinstance(cond, dict):
-        query["_id"] = {op: ([_oid(v) for v in val] if isinstance(val, list) else _oid(val))
-                        for op, val in cond.items()}
-    else:
-        query["_id"] = _oid(cond)
-    return query

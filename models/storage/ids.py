@@ -25,3 +25,29 @@ def to_object_id(value: str) -> ObjectId | None:
 def id_time(value: str) -> datetime | None:
     oid = to_object_id(value)
     return oid.generation_time if oid else None
+
+
+def oid_or_none(value: object) -> ObjectId | None:
+    """The ObjectId for a 24-hex string; None for anything else."""
+    return to_object_id(value) if isinstance(value, str) else None
+
+
+def id_to_str(doc: dict | None) -> dict | None:
+    """Documents leave the store with their ObjectId `_id` as a string."""
+    if doc is not None:
+        doc["_id"] = str(doc["_id"])
+    return doc
+
+
+def ids_in_query(query: dict) -> dict:
+    """Converts string ids in a query's `_id` condition to ObjectIds."""
+    if "_id" not in query:
+        return query
+    query = dict(query)
+    cond = query["_id"]
+    if isinstance(cond, dict):
+        query["_id"] = {op: ([oid_or_none(v) for v in val] if isinstance(val, list) else oid_or_none(val))
+                        for op, val in cond.items()}
+    else:
+        query["_id"] = oid_or_none(cond)
+    return query

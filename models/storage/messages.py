@@ -12,32 +12,11 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from models.storage.ids import to_object_id
+from models.storage.ids import id_to_str as _out
+from models.storage.ids import ids_in_query as _in_query
+from models.storage.ids import oid_or_none as _oid
 
 Doc = dict[str, Any]
-
-
-def _oid(message_id: Any) -> ObjectId | None:
-    return to_object_id(message_id) if isinstance(message_id, str) else None
-
-
-def _out(doc: Doc | None) -> Doc | None:
-    if doc is not None:
-        doc["_id"] = str(doc["_id"])
-    return doc
-
-
-def _in_query(query: Doc) -> Doc:
-    if "_id" not in query:
-        return query
-    query = dict(query)
-    cond = query["_id"]
-    if isinstance(cond, dict):
-        query["_id"] = {op: ([_oid(v) for v in val] if isinstance(val, list) else _oid(val))
-                        for op, val in cond.items()}
-    else:
-        query["_id"] = _oid(cond)
-    return query
 
 
 class MessageStore:

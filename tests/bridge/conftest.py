@@ -187,11 +187,11 @@ class Client:
 
     def __init__(self, user: dict[str, Any], settings: Settings, password: str | None = None) -> None:
         self.user = user
-        self.xmpp = ClientXMPP(user["jid"], password or user["token"])
+        self.xmpp = ClientXMPP(user["jid"], password or user["token"],
+                               plugin_config={"feature_mechanisms": {"unencrypted_plain": True}})
         self.xmpp.enable_starttls = False
         self.xmpp.enable_direct_tls = False
         self.xmpp.enable_plaintext = True
-        self.xmpp.register_plugin("feature_mechanisms", {"unencrypted_plain": True})
         self.xmpp.remove_handler("IM")
         self.xmpp.remove_handler("Presence")
         self.settings = settings
