@@ -11,7 +11,7 @@ from typing import Any
 
 from bridge.component import Component
 from bridge.plugins.base import BridgeState
-from bridge.prosody import ProsodyProcess
+from bridge.prosody import ProsodyProcess, loopback
 from bridge.relay import Relay
 from models.services.container import Services
 
@@ -24,8 +24,11 @@ class Bridge:
         self.settings = settings.xmpp
         self.state = BridgeState(services=services, settings=settings.xmpp)
         self.prosody = ProsodyProcess(settings) if settings.xmpp.embedded else None
+        # Embedded: Prosody's component port is on loopback whatever CHAT_XMPP__HOST binds.
+        host = loopback(settings.xmpp.host) if settings.xmpp.embedded else settings.xmpp.host
         self.component = Component(settings.xmpp, {
-            name: {"state": self.state} for name in ("cc_presence", "cc_groupchat", "cc_private")})
+            name: {"state": self.state} for name in ("cc_presence", "cc_groupchat", "cc_private")},
+            host=host)
         self.relay = Relay(self.component, self.state)
         self._started = False
 
@@ -52,6 +55,7 @@ class Bridge:
         self._started = False
         await self.relay.stop()
         await self.state.serializer.idle(2.0)
+        await self.component.plugin["cc_private"].close()
         await self.component.stop()
         await self.state.serializer.close()
         if self.prosody is not None:

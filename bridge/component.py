@@ -38,9 +38,10 @@ UNAVAILABLE = CONDITIONS[ErrorCode.unavailable]
 
 
 class Component(ComponentXMPP):
-    def __init__(self, settings: XmppSettings, plugin_config: dict[str, Any]) -> None:
+    def __init__(self, settings: XmppSettings, plugin_config: dict[str, Any],
+                 host: str | None = None) -> None:
         super().__init__(settings.muc_domain, settings.component_secret.get_secret_value(),
-                         settings.host, settings.component_port, plugin_config=plugin_config)
+                         host or settings.host, settings.component_port, plugin_config=plugin_config)
         self.settings = settings
         self.domain = settings.domain
         self.muc_domain = settings.muc_domain
@@ -110,10 +111,10 @@ class Component(ComponentXMPP):
         self.sessions += 1
         self.last_error = None
         if self.sessions > 1:
-            logger.warning("bridge component reconnected to %s:%s as %s", self.settings.host,
+            logger.warning("bridge component reconnected to %s:%s as %s", self.server_host,
                            self.settings.component_port, self.muc_domain)
         else:
-            logger.info("bridge component connected to %s:%s as %s", self.settings.host,
+            logger.info("bridge component connected to %s:%s as %s", self.server_host,
                         self.settings.component_port, self.muc_domain)
         for listener in self._session_listeners:
             listener()

@@ -49,7 +49,8 @@ def _lua(value: object) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def _loopback(host: str) -> str:
+def loopback(host: str) -> str:
+    """Where to reach a listener bound on `host` from this machine."""
     return "127.0.0.1" if host in ("", "0.0.0.0", "::", "[::]") else host
 
 
@@ -57,7 +58,7 @@ def auth_url(settings: Settings) -> str:
     """Where the auth module checks passwords: settings.xmpp.auth_url or this process's REST API."""
     if settings.xmpp.auth_url:
         return settings.xmpp.auth_url.rstrip("/")
-    host = _loopback(settings.http.host)
+    host = loopback(settings.http.host)
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
     return f"http://{host}:{settings.http.port}/xmpp-auth"
@@ -85,10 +86,12 @@ def render_config(settings: Settings, files: ProsodyFiles | None = None) -> Pros
     firewall.write_text(Template(_package_file("templates", "chatbridge.pfw")).substitute(
         copy_jid=copy_jid(settings)), encoding="utf-8")
     values = {
-        "pidfile": files.pidfile, "certs": files.root / "certs", "data_path": files.root / "data", "plugin_path": plugins,
+        "pidfile": files.pidfile, "certs": files.root / "certs", "data_path": files.root / "data",
+        "plugin_path": plugins,
         "run_as_root": "true" if os.geteuid() == 0 else "false",
         "log_level": xmpp.prosody_log_level, "log_file": files.log_file,
-        "host": _loopback(xmpp.host), "c2s_port": int(xmpp.c2s_port),
+        "host": xmpp.host or "127.0.0.1", "component_host": loopback(xmpp.host),
+        "c2s_port": int(xmpp.c2s_port),
         "http_port": int(xmpp.http_port), "component_port": int(xmpp.component_port),
         "auth_url": auth_url(settings), "auth_user": xmpp.auth_user,
         "auth_password": xmpp.auth_password.get_secret_value(),
@@ -106,6 +109,25 @@ def render_config(settings: Settings, files: ProsodyFiles | None = None) -> Pros
         out.write(text)
     os.chmod(files.config, 0o600)
     return files
+
+
+def _parent_death_signal():
+    """A preexec function asking Linux to SIGTERM the child when its parent dies (or None)."""
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    PR_SET_PDEATHSIG = 1
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return preexec
+
+
+_PARENT_DEATH_SIGNAL = _parent_death_signal()
 
 
 def _alive(pid: int) -> bool:
@@ -178,10 +200,13 @@ class ProsodyProcess:
         render_config(self._settings, self._files)
         await self._stop_stale()
         self._output = []
+        # Own session: a terminal's Ctrl-C reaches only us, and we stop Prosody in order. If we
+        # die without stopping it, the kernel sends it SIGTERM (Linux parent-death signal).
         self._process = await asyncio.create_subprocess_exec(
             self._settings.xmpp.prosody_command, "-F", "--config", str(self._files.config),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, cwd=str(self._files.root))
+            stderr=asyncio.subprocess.STDOUT, cwd=str(self._files.root),
+            start_new_session=True, preexec_fn=_PARENT_DEATH_SIGNAL)
         self._started_at = time.monotonic()
         self._reader = asyncio.create_task(self._relay_output(self._process), name="prosody-output")
         logger.info("Prosody started (pid %s), config %s", self._process.pid, self._files.config)
@@ -193,7 +218,7 @@ class ProsodyProcess:
 
     async def _wait_ready(self, proc: asyncio.subprocess.Process) -> None:
         xmpp = self._settings.xmpp
-        host = _loopback(xmpp.host)
+        host = loopback(xmpp.host)
         ports = [xmpp.c2s_port, xmpp.component_port, xmpp.http_port]
         deadline = time.monotonic() + xmpp.start_timeout_seconds
         pending = list(ports)
@@ -229,7 +254,7 @@ class ProsodyProcess:
             text = line.decode("utf-8", "replace").rstrip()
             if text:
                 self._output = (self._output + [text])[-50:]
-                logger.warning("prosody: %s", text)
+                logger.log(logging.INFO if self._stopping else logging.WARNING, "prosody: %s", text)
 
     async def _supervise(self) -> None:
         backoff = 0.5

@@ -201,8 +201,8 @@ class Relay:
             for recipient in event.get("recipient_ids") or []:
                 self._as_user(int(event["app_id"]), actor, int(recipient), "chat",
                               self._xmpp.next_id(prefix), content)
-        else:
-            self._to_room(event, actor, self._xmpp.next_id(prefix), content, include_sender=False)
+        else:  # the actor's other devices learn about it too
+            self._to_room(event, actor, self._xmpp.next_id(prefix), content, include_sender=True)
 
     def _reactions_updated(self, event: dict[str, Any]) -> None:
         payload = event["payload"]

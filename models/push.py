@@ -46,8 +46,7 @@ class Subscription(BaseModel):
 class PushJob(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
-    id: str = Field(alias="_id")
-    key: str  # idempotency key: "{source}:{subscription id}"
+    id: str = Field(alias="_id")  # idempotency key: "m{message id}:{subscription id}" / "e{event id}:..."
     kind: str  # "chat" (automatic alert) or "event" (POST /events)
     app_id: int
     user_id: int

@@ -109,7 +109,9 @@ class PushWorker:
             self.stats.discarded += 1
             return True
         try:
-            await asyncio.wait_for(sender.send(job), self._settings.send_timeout_seconds * 1.5)
+            # the senders time their own I/O out; this only catches a sender that hangs anyway
+            async with asyncio.timeout(self._settings.send_timeout_seconds * 1.5):
+                await sender.send(job)
         except TokenRejected as exc:
             pruned = await self._push.reject_target(job)
             self.stats.rejected += 1

@@ -71,6 +71,9 @@ class GroupChatPlugin(BridgePlugin):
         if room.app_id != sender.app_id:
             raise NotFoundError("Dialog not found")
         found = await self.state.rooms.get(room.app_id, room.dialog_id)
+        if not found.may_join(sender.user_id):  # maybe just added: the cache may be behind
+            self.state.rooms.invalidate(room.app_id, room.dialog_id)
+            found = await self.state.rooms.get(room.app_id, room.dialog_id)
         if not found.may_join(sender.user_id):
             if found.type == PUBLIC:
                 raise ForbiddenError("You are not subscribed to this dialog")

@@ -9,19 +9,29 @@ Prosody delivers 1:1 messages itself; mod_firewall forwards us a XEP-0297 copy o
 - `<replace>` edits the author's stored message.
 Copies are only accepted from the server itself; copies of stanzas the relay injected are skipped.
 Work for one pair of users runs in order.
+
+Prosody's mod_chatbridge_spool numbers the copies (`id="cbs-N"`) and keeps them until we
+acknowledge them (`<ack h="N"/>`: every copy up to N is handled); unacknowledged ones are sent
+again after a reconnect, so a dropped link loses nothing (repeats are de-duplicated by message id).
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from xml.etree.ElementTree import Element
 
-from bridge.convert import NS_FORWARD, child, draft_from_stanza, localname, parse_extra_params, text_of
+from bridge.convert import NS_FORWARD, attr, child, draft_from_stanza, localname, parse_extra_params, text_of
 from bridge.jids import UserAddress, parse_user
 from bridge.plugins.base import BridgePlugin
 from bridge.rooms import Overloaded
 from models.errors import ChatError
 
 logger = logging.getLogger(__name__)
+
+NS_SPOOL = "urn:chatbridge:spool:0"
+ACK_INTERVAL = 0.1
+RETRIES = 4
 
 
 class PrivateChatPlugin(BridgePlugin):
@@ -32,11 +42,45 @@ class PrivateChatPlugin(BridgePlugin):
         super().plugin_init()
         self.stored = 0
         self.ignored = 0
+        # spool acknowledgements, per component session (Prosody renumbers after a restart)
+        self._session = 0
+        self._highest = 0
+        self._inflight: set[int] = set()
+        self._acked = 0
+        self._ack_task: asyncio.Task | None = None
+        self.xmpp.add_session_listener(self._new_session)
+
+    def _new_session(self) -> None:
+        self._session += 1
+        self._highest, self._acked = 0, 0
+        self._inflight = set()
+        if self._ack_task is None or self._ack_task.done():
+            self._ack_task = asyncio.ensure_future(self._ack_loop())
+
+    async def _ack_loop(self) -> None:
+        while True:
+            await asyncio.sleep(ACK_INTERVAL)
+            if not self.xmpp.linked:
+                continue
+            done = min(self._inflight) - 1 if self._inflight else self._highest
+            if done > self._acked:
+                self._acked = done
+                self.xmpp.write(f'<message from="{attr(self.muc_domain)}" to="spool@{attr(self.muc_domain)}">'
+                                f'<ack xmlns="{NS_SPOOL}" h="{done}"/></message>')
+
+    async def close(self) -> None:
+        if self._ack_task is not None:
+            self._ack_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ack_task
 
     def handle_copy(self, element: Element) -> None:
         if element.get("from") != self.domain:
             logger.warning("ignoring a forged copy from %s", element.get("from"))
             return
+        seq = _spool_seq(element.get("id"))
+        if seq is not None:
+            self._highest = max(self._highest, seq)
         forwarded = child(element, "forwarded", NS_FORWARD)
         inner = forwarded[0] if forwarded is not None and len(forwarded) else None
         if inner is None or localname(inner.tag) != "message" or inner.get("type") != "chat":
@@ -51,18 +95,41 @@ class PrivateChatPlugin(BridgePlugin):
             return
         pair = (sender.app_id, min(sender.user_id, recipient.user_id),
                 max(sender.user_id, recipient.user_id))
+        token = (self._session, seq)
+        if seq is not None:
+            self._inflight.add(seq)
         try:
-            self.state.serializer.submit(("pair",) + pair, lambda: self._handle(inner, sender, recipient))
+            self.state.serializer.submit(("pair",) + pair,
+                                         lambda: self._handle(inner, sender, recipient, token))
         except Overloaded:
+            self._done(token)
             logger.error("bridge overloaded: 1:1 copy %s not persisted", inner.get("id"))
 
-    async def _handle(self, inner: Element, sender: UserAddress, recipient: UserAddress) -> None:
+    def _done(self, token: tuple[int, int | None]) -> None:
+        session, seq = token
+        if seq is not None and session == self._session:
+            self._inflight.discard(seq)
+
+    async def _handle(self, inner: Element, sender: UserAddress, recipient: UserAddress,
+                      token: tuple[int, int | None]) -> None:
         try:
-            await self._dispatch(inner, sender, recipient)
-        except ChatError as exc:  # already delivered by Prosody: nobody to answer
-            self.ignored += 1
-            logger.info("1:1 message %s from user %s not recorded: %s", inner.get("id"),
-                        sender.user_id, exc.message)
+            for attempt in range(RETRIES):
+                try:
+                    await self._dispatch(inner, sender, recipient)
+                    return
+                except ChatError as exc:  # already delivered by Prosody: nobody to answer
+                    self.ignored += 1
+                    logger.info("1:1 message %s from user %s not recorded: %s", inner.get("id"),
+                                sender.user_id, exc.message)
+                    return
+                except Exception:  # noqa: BLE001 - the store may be back in a moment
+                    if attempt == RETRIES - 1:
+                        raise
+                    logger.warning("1:1 copy %s failed (attempt %d); retrying", inner.get("id"),
+                                   attempt + 1, exc_info=True)
+                    await asyncio.sleep(0.5 * 2 ** attempt)
+        finally:
+            self._done(token)
 
     async def _dispatch(self, inner: Element, sender: UserAddress, recipient: UserAddress) -> None:
         messages = self.state.services.messages
@@ -104,3 +171,9 @@ class PrivateChatPlugin(BridgePlugin):
         draft = draft.model_copy(update={"dialog_id": None})
         await messages.send(requester, draft)
         self.stored += 1
+
+
+def _spool_seq(stanza_id: str | None) -> int | None:
+    if stanza_id and stanza_id.startswith("cbs-") and stanza_id[4:].isdigit():
+        return int(stanza_id[4:])
+    return None

@@ -17,7 +17,9 @@ log = {
 gc = { mode = "generational" }
 network_default_read_size = 65536
 
-interfaces = { "$host" }
+-- c2s and websocket listen on CHAT_XMPP__HOST; the component port stays on loopback (it trusts
+-- whoever knows the secret).
+interfaces = { "$component_host" }
 c2s_ports = { $c2s_port }
 c2s_interfaces = { "$host" }
 c2s_direct_tls_ports = {}
@@ -27,7 +29,7 @@ http_interfaces = { "$host" }
 https_ports = {}
 https_interfaces = {}
 component_ports = { $component_port }
-component_interfaces = { "$host" }
+component_interfaces = { "$component_host" }
 s2s_ports = {}
 
 modules_enabled = {

@@ -51,9 +51,9 @@ class Claim:
 
 def job_doc(sub: Doc, notification: Doc, *, key: str, kind: str, now: datetime,
             expires_at: datetime) -> Doc:
-    """A new queue entry for one device subscription."""
+    """A new queue entry for one device subscription; `key` (its `_id`) makes it idempotent."""
     return {
-        "key": key, "kind": kind, "app_id": sub["app_id"], "user_id": sub["user_id"],
+        "_id": key, "kind": kind, "app_id": sub["app_id"], "user_id": sub["user_id"],
         "subscription_id": sub["_id"], "channel": sub["channel"],
         "environment": sub["environment"], "token": sub.get("token"), "web": sub.get("web"),
         "bundle_identifier": sub.get("bundle_identifier"), "notification": notification,

@@ -13,6 +13,8 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from config.settings import PushSettings
 from models.clock import Clock
 from models.errors import ForbiddenError, InvalidError, NotFoundError
@@ -114,7 +116,7 @@ class SubscriptionService:
         p256dh = _b64url_key(push_token.get("web_p256dh"), "web_p256dh")
         if len(auth) != 16:
             raise InvalidError("must be 16 bytes, base64url-encoded", field="web_auth")
-        if len(p256dh) != 65 or p256dh[0] != 4:
+        if len(p256dh) != 65 or p256dh[0] != 4 or not _on_p256(p256dh):
             raise InvalidError("must be an uncompressed P-256 key, base64url-encoded", field="web_p256dh")
         return {"endpoint": endpoint, "auth": push_token["web_auth"].strip(),
                 "p256dh": push_token["web_p256dh"].strip()}
@@ -167,6 +169,14 @@ def _device_token(channel: str, raw: Any) -> str:
     elif len(token) > MAX_TOKEN or any(c.isspace() for c in token):
         raise InvalidError("is not a valid FCM registration token", field=field)
     return token
+
+
+def _on_p256(point: bytes) -> bool:
+    try:
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+    except ValueError:
+        return False
+    return True
 
 
 def _b64url_key(value: Any, field: str) -> bytes:

@@ -51,12 +51,8 @@ INDEXES: dict[str, list[IndexModel]] = {
                    partialFilterExpression={"web.endpoint": {"$type": "string"}}, name="endpoint"),
     ],
     "push_jobs": [
-        # claims: pending jobs in _id order whose due_at has come (read from the index itself)
-        IndexModel([("state", ASCENDING), ("_id", ASCENDING), ("due_at", ASCENDING)], name="ready"),
-        # replaying an event queues nothing twice (partial: mongomock checks unique indexes by
-        # scanning the collection on every write, which a queue cannot afford)
-        IndexModel([("key", ASCENDING)], unique=True,
-                   partialFilterExpression={"key": {"$type": "string"}}, name="key"),
+        # claims: pending jobs whose due_at has come, oldest first
+        IndexModel([("state", ASCENDING), ("due_at", ASCENDING)], name="ready"),
         IndexModel([("app_id", ASCENDING), ("user_id", ASCENDING)], name="owner"),
         IndexModel([("purge_at", ASCENDING)], expireAfterSeconds=0, name="purge"),
     ],

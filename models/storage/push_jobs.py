@@ -1,47 +1,47 @@
 """The `push_jobs` collection: the push delivery queue, with leases (visibility timeouts).
 
-A job is `pending` until it is delivered (then deleted) or given up (`dead`, kept for inspection
-until `purge_at`). `due_at` is when it may be claimed next: its first try, its next retry, or the
-end of the lease of the worker holding it. Claiming sets a fresh `lease` token and pushes `due_at`
-forward by the lease time in the same atomic update, whose filter re-checks `due_at`: of several
-workers only one can win a job, and a job held by a worker that died is claimed again once its
-lease has run out. Only the holder of the current lease may reschedule, bury or finish a job.
+A job's `_id` is its idempotency key (`"m{messageId}:{subscriptionId}"`, `"e{eventId}:{...}"`), so
+replaying the event that made it queues nothing twice. A job is `pending` until it is delivered
+(then deleted) or given up (`dead`, kept for inspection until `purge_at`). `due_at` is when it may
+be claimed next: its first try, its next retry, or the end of the lease of the worker holding it.
 
-Jobs are claimed in batches: the `_id`s of the first ready jobs are read, then one `update_many`
-over those `_id`s stamps this claim's token on the ones still ready, then the stamped ones are read
-back. The update re-checks readiness document by document, so of two workers reading the same ids
-each job goes to one of them. On MongoDB every step is an index walk; on the embedded store only
-the first read scans the collection (lookups by `_id` are direct there), so the cost is per batch
-rather than per job.
+Claiming reads the ids of the first ready jobs, then one `update_many` over those ids sets a fresh
+`lease` token and moves `due_at` to the end of the lease. Its filter re-checks readiness document
+by document, atomically, so of several workers reading the same ids each job goes to exactly one,
+and a job held by a worker that died is claimed again once its lease has run out. Only the holder
+of the current lease may finish, reschedule, bury or release a job (every write filters on it).
+
+On the embedded mongomock store every query is a full scan that copies each document, which would
+make the first read cost per job what it should cost per batch; there the ids of ready jobs are
+picked by walking mongomock's own document table in insertion order and stopping at the limit
+(read-only; the claiming `update_many` still decides, so a stale pick is harmless).
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
-from bson import ObjectId
 from pymongo.errors import BulkWriteError
 
 Doc = dict[str, Any]
 
 PENDING, DEAD = "pending", "dead"
 DUPLICATE_KEY = 11000
+# ids per `$in` statement: mongomock re-checks `$in` on each document in O(len) (so a statement
+# costs O(n²)) and the embedded store re-orders `$in` answers with a walk over the collection (so
+# each statement also costs O(collection)); 250 balances the two for batches of a few hundred.
+CHUNK = 250
 
 
 class PushJobStore:
     def __init__(self, db, embedded: bool = False) -> None:
         self._col = db["push_jobs"]
-        # mongomock sorts in Python over the whole collection; its natural order is insertion
-        # order, which is `_id` order for ids made in this process (the only writer it has).
-        self._sort = None if embedded else [("_id", 1)]
+        self._embedded = embedded
 
     async def insert_many(self, docs: list[Doc]) -> int:
-        """Inserts new jobs; a job whose `key` is already queued is skipped (unique index on
-        MongoDB), so replaying the same source event queues nothing twice. Returns the count."""
+        """Inserts new jobs; a job whose `_id` is already queued is skipped. Returns the count."""
         if not docs:
             return 0
-        for doc in docs:
-            doc.setdefault("_id", ObjectId())
         try:
             result = await self._col.insert_many(docs, ordered=False)
             return len(result.inserted_ids)
@@ -52,33 +52,62 @@ class PushJobStore:
             return exc.details.get("nInserted", len(docs) - len(errors))
 
     async def claim(self, token: str, now: datetime, lease_until: datetime, limit: int) -> list[Doc]:
-        """Leases up to about `limit` ready jobs to `token` and returns them."""
+        """Leases up to `limit` ready jobs to `token` and returns them."""
         ready: Doc = {"state": PENDING, "due_at": {"$lte": now}}
-        cursor = self._col.find(ready, {"_id": 1})
-        if self._sort:
-            cursor = cursor.sort(self._sort)
-        ids = [d["_id"] for d in await cursor.limit(limit).to_list(length=limit)]
+        ids = self._peek_ready(now, limit) if self._embedded else None
+        if ids is None:
+            cursor = self._col.find(ready, {"_id": 1})
+            if not self._embedded:
+                cursor = cursor.sort("due_at", 1)
+            ids = [d["_id"] for d in await cursor.limit(limit).to_list(length=limit)]
         if not ids:
             return []
-        await self._col.update_many(
-            {"_id": {"$in": ids}, **ready},
-            {"$set": {"lease": token, "due_at": lease_until, "leased_at": now},
-             "$inc": {"attempts": 1}})
-        docs = await self._col.find({"_id": {"$in": ids}, "lease": token}).to_list(length=None)
-        return [_out(d) for d in docs]
+        claimed: list[Doc] = []
+        for part in _chunks(ids):
+            await self._col.update_many(
+                {"_id": {"$in": part}, **ready},
+                {"$set": {"lease": token, "due_at": lease_until, "leased_at": now},
+                 "$inc": {"attempts": 1}})
+            claimed += await self._col.find({"_id": {"$in": part}, "lease": token}).to_list(length=None)
+        return claimed
+
+    def _peek_ready(self, now: datetime, limit: int) -> list[Any] | None:
+        """Embedded store only: ids of the first `limit` ready jobs in insertion order, read
+        straight from mongomock's table; None when that table is not reachable."""
+        try:
+            table = self._col.__dict__["_AsyncMongoMockCollection__collection"]._store._documents
+            documents = list(table.values())
+        except (KeyError, AttributeError):
+            return None
+        cutoff = now.astimezone(timezone.utc).replace(tzinfo=None)  # mongomock keeps naive UTC
+        ids: list[Any] = []
+        try:
+            for doc in documents:
+                due = doc.get("due_at")
+                if doc.get("state") != PENDING or due is None:
+                    continue
+                if due.tzinfo is not None:
+                    due = due.astimezone(timezone.utc).replace(tzinfo=None)
+                if due <= cutoff:
+                    ids.append(doc["_id"])
+                    if len(ids) >= limit:
+                        break
+        except (TypeError, AttributeError):
+            return None
+        return ids
 
     async def finish(self, token: str, job_ids: list[str]) -> int:
         """Deletes those of the jobs still leased to `token` (delivered, or dropped on purpose);
         retried and dead ones no longer carry the lease."""
-        if not job_ids:
-            return 0
-        result = await self._col.delete_many(
-            {"_id": {"$in": [ObjectId(j) for j in job_ids]}, "lease": token})
-        return result.deleted_count
+        deleted = 0
+        for part in _chunks(job_ids):
+            result = await self._col.delete_many({"_id": {"$in": part}, "lease": token})
+            deleted += result.deleted_count
+        return deleted
 
     async def reschedule(self, job_id: str, token: str, due_at: datetime, error: str) -> bool:
         result = await self._col.update_one(
-            {"_id": ObjectId(job_id), "lease": token},
+            {"_id": job_id, "lease": token},
             {"$set": {"due_at": due_at, "lease": None, "last_error": error}})
         return result.modified_count == 1
 
@@ -86,7 +115,7 @@ class PushJobStore:
                    error: str) -> bool:
         """Moves the job to the dead letters with its last error."""
         result = await self._col.update_one(
-            {"_id": ObjectId(job_id), "lease": token},
+            {"_id": job_id, "lease": token},
             {"$set": {"state": DEAD, "lease": None, "due_at": None, "dead_at": now,
                       "purge_at": purge_at, "last_error": error}})
         return result.modified_count == 1
@@ -97,7 +126,7 @@ class PushJobStore:
         if not job_ids:
             return 0
         result = await self._col.update_many(
-            {"_id": {"$in": [ObjectId(j) for j in job_ids]}, "lease": token},
+            {"_id": {"$in": job_ids}, "lease": token},
             {"$set": {"lease": None, "due_at": now}, "$inc": {"attempts": -1}})
         return result.modified_count
 
@@ -110,10 +139,9 @@ class PushJobStore:
         return await self._col.count_documents(query or {})
 
     async def find(self, query: Doc, limit: int = 1000) -> list[Doc]:
-        cursor = self._col.find(query).sort("_id", 1).limit(limit)
-        return [_out(d) for d in await cursor.to_list(length=limit)]
+        cursor = self._col.find(query).sort("created_at", 1).limit(limit)
+        return await cursor.to_list(length=limit)
 
 
-def _out(doc: Doc) -> Doc:
-    doc["_id"] = str(doc["_id"])
-    return doc
+def _chunks(ids: list[Any], size: int = CHUNK) -> list[list[Any]]:
+    return [ids[i:i + size] for i in range(0, len(ids), size)]

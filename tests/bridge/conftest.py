@@ -110,6 +110,15 @@ class Server:
             return fn()
         return await self.call(wrapped, timeout)
 
+    async def wait_online(self, user_id: int, resource: str, online: bool = True,
+                          timeout: float = 5.0) -> None:
+        """Until the bridge has seen this connection's presence (fan-out targets come from it)."""
+        deadline = time.monotonic() + timeout
+        while (resource in self.bridge.state.online.resources((APP_ID, user_id))) != online:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"bridge did not see user {user_id}/{resource} online={online}")
+            await asyncio.sleep(0.01)
+
     def stop(self) -> None:
         if self._stack is not None:
             self.run(self._stack.aclose(), timeout=30)
@@ -282,6 +291,7 @@ async def xmpp(server):
         client = Client(user, server.settings, password)
         clients.append(client)
         await client.connect()
+        await server.wait_online(user["id"], client.resource)
         return client
 
     yield connect

@@ -154,11 +154,41 @@ async def test_prosody_is_restarted_after_a_crash(server, rest, xmpp):
         await asyncio.sleep(0.05)
     assert status["prosody"]["running"] and status["prosody"]["pid"] != old_pid
     assert status["connected"], status
+    assert int(bridge.prosody.files.pidfile.read_text()) == status["prosody"]["pid"]
     # a fresh login works against the new Prosody
     client = await xmpp(await rest.new_user())
     assert client.resource
 
 
+def test_wildcard_host_binds_clients_everywhere_but_the_component_on_loopback(tmp_path):
+    settings = make_settings(tmp_path, host="0.0.0.0")
+    text = render_config(settings).config.read_text()
+    assert 'c2s_interfaces = { "0.0.0.0" }' in text and 'http_interfaces = { "0.0.0.0" }' in text
+    assert 'component_interfaces = { "127.0.0.1" }' in text
+
+
 def test_files_layout(tmp_path):
     files = ProsodyFiles.under(tmp_path)
     assert files.config.name == "prosody.cfg.lua" and files.pidfile.parent == files.root
+
+
+async def test_external_mode_connects_to_a_server_it_did_not_start(tmp_path):
+    from bridge.app import create_bridge
+    from models.services.container import build_services
+    from models.storage.mongo import memory_database
+
+    settings = make_settings(tmp_path, embedded=False)
+    external = ProsodyProcess(settings)  # "someone else's" Prosody with our config
+    await external.start()
+    try:
+        services = build_services(settings, memory_database())
+        await services.start()
+        bridge = create_bridge(services)
+        assert bridge.prosody is None
+        await bridge.start(connect_timeout=10)
+        status = bridge.status()
+        assert status["connected"] and "prosody" not in status
+        await bridge.stop()
+        assert external.pid is not None  # not ours to stop
+    finally:
+        await external.stop()

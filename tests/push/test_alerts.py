@@ -1,8 +1,6 @@
 """Chat alerts: who gets one, with what, from `message_created` outbox events."""
 from __future__ import annotations
 
-from pymongo import IndexModel
-
 from models.events import Event
 
 
@@ -90,9 +88,7 @@ async def test_long_bodies_are_cut_and_group_titles_use_the_dialog_name(env, ser
 
 
 async def test_replayed_event_queues_nothing_twice(env, services):
-    """The outbox may hand an event out again (a crash before mark_done): the job key is unique.
-    MongoDB has the index from ensure_indexes; it is made here for mongomock, which skips it."""
-    await services.database.db["push_jobs"].create_indexes([IndexModel([("key", 1)], unique=True)])
+    """The outbox may hand an event out again (a crash before mark_done): job ids are keys."""
     alice, bob = await env.user("Alice"), await env.user("Bob")
     await env.subscribe_web(bob, "b")
     dialog = await env.dialog(alice, [alice, bob])

@@ -2,15 +2,20 @@
 from __future__ import annotations
 
 import json
+import os
 
+import http_ece
 import pytest
-from hypothesis import given, strategies as st
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given, settings, strategies as st
 
 from models.services.push import is_e2ee, truncate
 from models.services.push_events import decode_message, universal_notification
 from push.errors import PermanentPushError
 from push.payloads import (WEBPUSH_MAX_BYTES, apns_request, fcm_parts, webpush_body, webpush_ttl,
                            webpush_urgency)
+from push.senders.webpush import encrypt_aes128gcm
 
 
 def test_universal_payload_maps_to_each_platform():
@@ -91,3 +96,19 @@ def test_e2ee_flags():
     assert is_e2ee({"extensions": {"e2ee": "1"}}) and is_e2ee({"is_e2ee": True})
     assert is_e2ee({"extensions": {"is_e2ee": "true"}})
     assert not is_e2ee({"extensions": {"e2ee": "0"}}) and not is_e2ee({"extensions": None})
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.binary(min_size=1, max_size=WEBPUSH_MAX_BYTES))
+def test_webpush_encryption_is_read_by_http_ece(plaintext):
+    browser = ec.generate_private_key(ec.SECP256R1())
+    receiver = browser.public_key().public_bytes(serialization.Encoding.X962,
+                                                 serialization.PublicFormat.UncompressedPoint)
+    auth = os.urandom(16)
+    first = encrypt_aes128gcm(plaintext, receiver, auth)
+    second = encrypt_aes128gcm(plaintext, receiver, auth)
+    for body in (first, second):
+        assert http_ece.decrypt(body, private_key=browser, auth_secret=auth,
+                                version="aes128gcm") == plaintext
+        assert len(body) <= 4096
+    assert first[:16] != second[:16] and first[21:86] != second[21:86]  # fresh salt and key

@@ -58,6 +58,24 @@ async def test_concurrent_claims_never_share_a_job(env, services):
     assert len({claim.token for claim in claims}) == 6
 
 
+async def test_query_path_claims_are_disjoint_and_honour_leases(env, services, clock):
+    """The claim path MongoDB takes (a sorted query instead of the embedded table walk)."""
+    from models.storage.push_jobs import PushJobStore
+
+    await _group_with_browsers(env, 12)
+    store = PushJobStore(services.database.db, embedded=False)
+    first = await store.claim("a", clock.now(), clock.now() + timedelta(seconds=30), 5)
+    for job in first[:2]:  # two of them fail and come back later than the untouched ones
+        assert await store.reschedule(job["_id"], "a", clock.now() + timedelta(seconds=5), "x")
+    clock.advance(10)
+    results = await asyncio.gather(*(store.claim(t, clock.now(), clock.now() + timedelta(seconds=30), 4)
+                                     for t in ("b", "c", "d")))
+    ids = [j["_id"] for r in results for j in r]
+    assert len(ids) == len(set(ids)) == 9  # 7 never claimed + the 2 rescheduled
+    assert {j["_id"] for j in first[:2]} <= set(ids)
+    assert not set(ids) & {j["_id"] for j in first[2:]}  # still leased to "a"
+
+
 async def test_job_held_by_a_dead_worker_is_sent_after_the_lease(env, webpush, services, clock):
     await _group_with_browsers(env, 5)
     dead = await services.push.claim(100)  # this worker then dies: no send, no settle
@@ -137,7 +155,7 @@ async def test_unconfigured_provider_one_log_line_and_no_jobs(services, push_set
     uid = await env.user("Ios")
     sub = await env.subscribe_apns(uid, "ab" * 32, "phone")
     now = services.clock.now()
-    docs = [job_doc({**sub.model_dump(by_alias=True), "app_id": 1}, {"title": "t", "body": "b"},
+    docs = [job_doc(sub.model_dump(by_alias=True), {"title": "t", "body": "b"},
                     key=f"x{i}", kind="event", now=now, expires_at=now + timedelta(hours=1))
             for i in range(3)]
     await services.push.enqueue(docs)

@@ -70,7 +70,7 @@ async def test_universal_event_answers_sdk_shape_and_queues_per_device(api, serv
     assert sorted(j["channel"] for j in jobs) == ["apns", "gcm", "web"]  # no VoIP without ios_voip
     n = jobs[0]["notification"]
     assert n["body"] == "héllo" and n["badge"] == 3 and n["data"] == {"friend_id": 51, "message": "héllo"}
-    assert all(j["key"] == f"e{event['id']}:{j['subscription_id']}" for j in jobs)
+    assert all(j["_id"] == f"e{event['id']}:{j['subscription_id']}" for j in jobs)
 
 
 async def test_environment_and_push_type_select_subscriptions(api, services):

@@ -92,6 +92,8 @@ async def test_validation_errors_name_the_field(api):
         ({"notification_channel": "web", "device": {"platform": "web", "udid": "w"},
           "push_token": {**web_token(), "web_p256dh": _b64(b"short")}}, "web_p256dh"),
         ({"notification_channel": "web", "device": {"platform": "web", "udid": "w"},
+          "push_token": {**web_token(), "web_p256dh": _b64(b"\x04" + b"\x01" * 64)}}, "web_p256dh"),
+        ({"notification_channel": "web", "device": {"platform": "web", "udid": "w"},
           "push_token": {**web_token(), "web_auth": "***"}}, "web_auth"),
     ]
     for body, field in cases:

@@ -1,0 +1,282 @@
+"""Group rooms over real Prosody: join rules and replies, persisted fan-out, broadcast rules,
+leave, kick, history, disco#items, typing, edits, hostile stanzas."""
+from __future__ import annotations
+
+import asyncio
+
+from tests.bridge.conftest import APP_ID, extra, is_message, local, new_id, sub
+
+MUC = "muc.localhost"
+NS_MUC_USER = "{http://jabber.org/protocol/muc#user}"
+
+
+def room(dialog_id: str, nick: object = "") -> str:
+    jid = f"{APP_ID}_{dialog_id}@{MUC}"
+    return f"{jid}/{nick}" if nick != "" else jid
+
+
+def is_presence(element, **attrs) -> bool:
+    return local(element.tag) == "presence" and all(element.get(k) == v for k, v in attrs.items())
+
+
+def codes(presence) -> tuple[set[str], set[str]]:
+    """(standard <status code>, the SDK's <xmlns><code>) inside the muc#user <x>."""
+    x = presence.find(f"{NS_MUC_USER}x")
+    if x is None:
+        return set(), set()
+    standard = {s.get("code") for s in x.findall(f"{NS_MUC_USER}status")}
+    sdk = {c.text for c in x.findall(f"{NS_MUC_USER}xmlns/{NS_MUC_USER}code")}
+    return standard, sdk
+
+
+def join(client, dialog_id: str, history: int = 0, join_id: str | None = None) -> str:
+    join_id = join_id or f"{new_id()}:join"
+    client.send(f'<presence id="{join_id}" to="{room(dialog_id, client.user["id"])}">'
+                f'<x xmlns="http://jabber.org/protocol/muc"><history maxstanzas="{history}"/></x></presence>')
+    return join_id
+
+
+async def group(rest, owner, *others, dtype: int = 2):
+    return await rest.dialog(owner["token"], [u["id"] for u in others], dtype=dtype)
+
+
+async def test_occupant_joins_with_both_110_forms_others_are_refused(server, rest, xmpp):
+    a, b, c = await rest.new_user(), await rest.new_user(), await rest.new_user()
+    dialog = await group(rest, a, b)
+    alice, carol = await xmpp(a), await xmpp(c)
+    join_id = join(alice, dialog["_id"])
+    [self_presence] = await alice.wait_for(lambda s: is_presence(s, id=join_id))
+    assert self_presence.get("type") is None
+    assert self_presence.get("from") == room(dialog["_id"], a["id"])
+    assert codes(self_presence) == ({"110"}, {"110"})
+    item = self_presence.find(f"{NS_MUC_USER}x/{NS_MUC_USER}item")
+    assert item.get("affiliation") == "owner" and item.get("jid") == alice.jid
+
+    refused_id = join(carol, dialog["_id"])  # not an occupant
+    [error] = await carol.wait_for(lambda s: is_presence(s, id=refused_id))
+    assert error.get("type") == "error"
+    assert error.find("{http://jabber.org/protocol/muc}x") is not None
+    assert error.find("{jabber:client}error").get("code") == "404"
+
+    wrong_app = f"{new_id()}:join"  # the same dialog id under another application id
+    carol.send(f'<presence id="{wrong_app}" to="2_{dialog["_id"]}@{MUC}/{c["id"]}">'
+               '<x xmlns="http://jabber.org/protocol/muc"/></presence>')
+    [error] = await carol.wait_for(lambda s: is_presence(s, id=wrong_app))
+    assert error.get("type") == "error"
+
+
+async def test_group_message_is_stored_stamped_and_fanned_out(server, rest, xmpp):
+    a, b, c = await rest.new_user(), await rest.new_user(), await rest.new_user()
+    dialog = await group(rest, a, b, c)
+    alice, bob = await xmpp(a), await xmpp(b)
+    bob_phone = await xmpp(b)  # a second device of bob
+    carol = await xmpp(c)
+    await carol.close()  # offline: nothing to deliver, still stored for her
+    await server.wait_online(c["id"], carol.resource, online=False)
+    mid = new_id()
+    alice.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{mid}"><body>group hi</body>'
+               '<extraParams xmlns="jabber:client"><save_to_history>1</save_to_history>'
+               f'<dialog_id>{dialog["_id"]}</dialog_id><k>v</k></extraParams></message>')
+    for client in (bob, bob_phone, alice):  # no join needed; the sender gets the echo
+        [got] = await client.wait_for(lambda s: is_message(s, id=mid))
+        assert got.get("type") == "groupchat"
+        assert got.get("from") == room(dialog["_id"], a["id"])
+        assert got.get("to") == client.jid
+        assert sub(got, "body").text == "group hi"
+        params = extra(got)
+        assert params["dialog_id"] == dialog["_id"] and params["k"] == "v"
+        assert params["date_sent"].isdigit() and params["save_to_history"] == "1"
+    status, unread = await rest.call("GET", "/chat/Message/unread.json", c["token"])
+    assert unread["total"] == 1
+    status, history = await rest.call("GET", "/chat/Message.json", c["token"],
+                                      params={"chat_dialog_id": dialog["_id"]})
+    assert status == 200 and [m["_id"] for m in history["items"]] == [mid]
+    assert history["items"][0]["k"] == "v"
+    assert history["items"][0]["date_sent"] == int(params["date_sent"])
+
+
+async def test_repeated_id_is_stored_once(server, rest, xmpp):
+    a, b = await rest.new_user(), await rest.new_user()
+    dialog = await group(rest, a, b)
+    alice, bob = await xmpp(a), await xmpp(b)
+    mid = new_id()
+    stanza = (f'<message to="{room(dialog["_id"])}" type="groupchat" id="{mid}"><body>once</body>'
+              '<extraParams xmlns="jabber:client"><save_to_history>1</save_to_history></extraParams></message>')
+    alice.send(stanza)
+    alice.send(stanza)
+    await bob.wait_for(lambda s: is_message(s, id=mid), count=2)
+    status, history = await rest.call("GET", "/chat/Message.json", b["token"],
+                                      params={"chat_dialog_id": dialog["_id"], "mark_as_read": 0})
+    assert [m["_id"] for m in history["items"]] == [mid]
+
+
+async def test_broadcast_accepts_only_admins(server, rest, xmpp):
+    a, b = await rest.new_user(), await rest.new_user()
+    dialog = await group(rest, a, b, dtype=1)
+    alice, bob = await xmpp(a), await xmpp(b)
+    mid = new_id()
+    bob.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{mid}"><body>no</body></message>')
+    [error] = await bob.wait_for(lambda s: is_message(s, id=mid, type="error"))
+    assert error.find("{jabber:client}error").get("code") == "403"
+    await alice.absent(lambda s: is_message(s, id=mid), wait=0.3)
+    ok = new_id()
+    alice.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{ok}"><body>news</body></message>')
+    await bob.wait_for(lambda s: is_message(s, id=ok, type="groupchat"))
+
+
+async def test_leave_kick_and_occupant_presence(server, rest, xmpp):
+    a, b = await rest.new_user(), await rest.new_user()
+    dialog = await group(rest, a, b)
+    alice, bob = await xmpp(a), await xmpp(b)
+    alice_join = join(alice, dialog["_id"])
+    await alice.wait_for(lambda s: is_presence(s, id=alice_join))
+    bob_join = join(bob, dialog["_id"])
+    await bob.wait_for(lambda s: is_presence(s, id=bob_join))
+    # alice sees bob arrive (no <xmlns> child in presences about others)
+    [arrived] = await alice.wait_for(lambda s: is_presence(s, **{"from": room(dialog["_id"], b["id"])})
+                                     and s.get("type") is None)
+    assert codes(arrived) == (set(), set())
+    # bob (joined) is removed from the dialog over REST: kicked with 301 and the actor
+    status, _ = await rest.call("PUT", f"/chat/Dialog/{dialog['_id']}.json", a["token"],
+                                json={"pull_all": {"occupants_ids": [b["id"]]}})
+    assert status == 200
+    [kick] = await bob.wait_for(lambda s: is_presence(s, type="unavailable")
+                                and "301" in codes(s)[1])
+    assert kick.find("{jabber:client}item/{jabber:client}actor").get("jid") == a["jid"]
+    [gone] = await alice.wait_for(lambda s: is_presence(s, type="unavailable",
+                                                        **{"from": room(dialog["_id"], b["id"])}))
+    assert "301" in codes(gone)[0]
+    # bob no longer receives the room's messages
+    mid = new_id()
+    alice.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{mid}"><body>x</body></message>')
+    await alice.wait_for(lambda s: is_message(s, id=mid))
+    await bob.absent(lambda s: is_message(s, id=mid), wait=0.3)
+    # alice leaves: unavailable self-presence with both 110 forms
+    alice.send(f'<presence type="unavailable" to="{room(dialog["_id"], a["id"])}"/>')
+    [left] = await alice.wait_for(lambda s: is_presence(s, type="unavailable",
+                                                        **{"from": room(dialog["_id"], a["id"])}))
+    assert codes(left) == ({"110"}, {"110"})
+
+
+async def test_history_on_join_and_online_list(server, rest, xmpp):
+    a, b, c = await rest.new_user(), await rest.new_user(), await rest.new_user()
+    dialog = await group(rest, a, b, c)
+    alice = await xmpp(a)
+    ids = []
+    for n in range(3):
+        ids.append(new_id())
+        alice.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{ids[-1]}"><body>m{n}</body>'
+                   '<extraParams xmlns="jabber:client"><save_to_history>1</save_to_history></extraParams></message>')
+        await alice.wait_for(lambda s, i=ids[-1]: is_message(s, id=i))
+    bob = await xmpp(b)
+    join_id = join(bob, dialog["_id"], history=2)
+    await bob.wait_for(lambda s: is_presence(s, id=join_id))
+    old = await bob.wait_for(lambda s: is_message(s) and sub(s, "delay") is not None, count=2)
+    assert [m.get("id") for m in old] == ids[1:]
+    assert old[0].get("from") == room(dialog["_id"], a["id"])
+    assert extra(old[0])["dialog_id"] == dialog["_id"]
+    query = new_id()
+    bob.send(f'<iq type="get" id="{query}" to="{room(dialog["_id"])}">'
+             '<query xmlns="http://jabber.org/protocol/disco#items"/></iq>')
+    [reply] = await bob.wait_for(lambda s: local(s.tag) == "iq" and s.get("id") == query)
+    items = {i.get("jid") for i in reply.iter("{http://jabber.org/protocol/disco#items}item")}
+    assert items == {room(dialog["_id"], a["id"]), room(dialog["_id"], b["id"])}  # carol is offline
+
+
+async def test_typing_is_relayed_to_others_and_not_stored(server, rest, xmpp):
+    a, b = await rest.new_user(), await rest.new_user()
+    dialog = await group(rest, a, b)
+    alice, bob = await xmpp(a), await xmpp(b)
+    alice.send(f'<message to="{room(dialog["_id"])}" type="groupchat">'
+               '<composing xmlns="http://jabber.org/protocol/chatstates"/></message>')
+    [typing] = await bob.wait_for(lambda s: is_message(s) and sub(s, "composing") is not None)
+    assert typing.get("from") == room(dialog["_id"], a["id"]) and typing.get("type") == "groupchat"
+    await alice.absent(lambda s: sub(s, "composing") is not None, wait=0.2)
+    status, history = await rest.call("GET", "/chat/Message.json", a["token"],
+                                      params={"chat_dialog_id": dialog["_id"]})
+    assert history["items"] == []
+
+
+async def test_edit_and_delete_notifications(server, rest, xmpp):
+    a, b = await rest.new_user(), await rest.new_user()
+    dialog = await group(rest, a, b)
+    alice, bob = await xmpp(a), await xmpp(b)
+    mid = new_id()
+    alice.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{mid}"><body>typo</body>'
+               '<extraParams xmlns="jabber:client"><save_to_history>1</save_to_history></extraParams></message>')
+    await bob.wait_for(lambda s: is_message(s, id=mid))
+    edit = new_id()
+    alice.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{edit}"><body>fixed</body>'
+               f'<replace xmlns="urn:xmpp:message-correct:0" id="{mid}" last="true"/>'
+               f'<extraParams xmlns="jabber:client"><dialog_id>{dialog["_id"]}</dialog_id></extraParams></message>')
+    [got] = await bob.wait_for(lambda s: is_message(s, id=edit))
+    assert sub(got, "replace").get("id") == mid and sub(got, "body").text == "fixed"
+    status, history = await rest.call("GET", "/chat/Message.json", b["token"],
+                                      params={"chat_dialog_id": dialog["_id"]})
+    assert history["items"][0]["message"] == "fixed"
+    # bob may not edit alice's message
+    bad = new_id()
+    bob.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{bad}"><body>hacked</body>'
+             f'<replace xmlns="urn:xmpp:message-correct:0" id="{mid}"/></message>')
+    [error] = await bob.wait_for(lambda s: is_message(s, id=bad, type="error"))
+    assert error.find("{jabber:client}error").get("code") == "403"
+    # an XMPP edit is not relayed a second time from the outbox
+    await bob.absent(lambda s: is_message(s) and sub(s, "replace") is not None and s.get("id") != edit,
+                     wait=0.4)
+    remove = new_id()
+    alice.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{remove}">'
+               f'<remove xmlns="urn:xmpp:message-delete:0" id="{mid}"/></message>')
+    [got] = await bob.wait_for(lambda s: is_message(s, id=remove))
+    assert sub(got, "remove").get("id") == mid and extra(got)["dialog_id"] == dialog["_id"]
+
+
+async def test_hostile_stanzas_get_errors_with_their_id(server, rest, xmpp):
+    a, b = await rest.new_user(), await rest.new_user()
+    dialog = await group(rest, a, b)
+    alice, bob = await xmpp(a), await xmpp(b)
+    bad_key = new_id()
+    alice.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{bad_key}"><body>x</body>'
+               '<extraParams xmlns="jabber:client"><attachment size="1"/><date_sent>never</date_sent>'
+               '</extraParams></message>')
+    [error] = await alice.wait_for(lambda s: is_message(s, id=bad_key, type="error"))
+    assert error.find("{jabber:client}error").get("code") == "406"
+    too_big = new_id()
+    alice.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{too_big}">'
+               f'<body>{"x" * (server.settings.limits.max_message_bytes + 1)}</body></message>')
+    await alice.wait_for(lambda s: is_message(s, id=too_big, type="error"))
+    unknown = new_id()
+    alice.send(f'<message to="{APP_ID}_{new_id()}@{MUC}" type="groupchat" id="{unknown}"><body>x</body></message>')
+    [error] = await alice.wait_for(lambda s: is_message(s, id=unknown, type="error"))
+    assert error.find("{jabber:client}error").get("code") == "404"
+    nowhere = new_id()
+    alice.send(f'<message to="not-a-room@{MUC}" type="groupchat" id="{nowhere}"><body>x</body></message>')
+    await alice.wait_for(lambda s: is_message(s, id=nowhere, type="error"))
+    # the component is still fine
+    ok = new_id()
+    alice.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{ok}"><body>fine</body></message>')
+    await bob.wait_for(lambda s: is_message(s, id=ok))
+    assert server.bridge.status()["connected"]
+
+
+async def test_malformed_room_stanzas_never_break_the_component(server, rest, xmpp):
+    a, b = await rest.new_user(), await rest.new_user()
+    dialog = await group(rest, a, b)
+    alice, bob = await xmpp(a), await xmpp(b)
+    nested = "".join(f"<n{i}>" for i in range(30)) + "x" + "".join(f"</n{i}>" for i in reversed(range(30)))
+    deep = new_id()
+    alice.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{deep}"><body>deep</body>'
+               f'<extraParams xmlns="jabber:client">{nested}</extraParams></message>')
+    iq_id = new_id()
+    alice.send(f'<iq type="set" id="{iq_id}" to="{room(dialog["_id"])}"><query xmlns="jabber:iq:nothing"/></iq>')
+    [reply] = await alice.wait_for(lambda s: local(s.tag) == "iq" and s.get("id") == iq_id)
+    assert reply.get("type") == "error"
+    normal = new_id()
+    alice.send(f'<message to="{room(dialog["_id"])}" id="{normal}"><body>no type</body></message>')
+    [error] = await alice.wait_for(lambda s: is_message(s, id=normal, type="error"))
+    assert error.find("{jabber:client}error").get("code") == "400"
+    alice.send(f'<presence to="{room(dialog["_id"], "x")}" type="probe"/>')  # ignored
+    # the deeply nested one was stored (depth capped) and delivered
+    await bob.wait_for(lambda s: is_message(s, id=deep))
+    ok = new_id()
+    alice.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{ok}"><body>still fine</body></message>')
+    await bob.wait_for(lambda s: is_message(s, id=ok))

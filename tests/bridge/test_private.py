@@ -1,0 +1,120 @@
+"""1:1 chat over real Prosody: receipts and edits from the firewall copies change the store, are
+delivered once (by Prosody, never again by the relay); typing is routed, never stored."""
+from __future__ import annotations
+
+import asyncio
+
+from tests.bridge.conftest import is_message, new_id, sub
+
+
+async def private_message(rest, alice, bob, a, b, body="hi") -> tuple[str, str]:
+    """Alice → bob, stored; returns (message id, private dialog id) once it is stored."""
+    mid = new_id()
+    alice.send(f'<message to="{b["jid"]}" type="chat" id="{mid}"><body>{body}</body>'
+               '<extraParams xmlns="jabber:client"><save_to_history>1</save_to_history></extraParams></message>')
+    await bob.wait_for(lambda s: is_message(s, id=mid))
+    for _ in range(200):
+        status, dialogs = await rest.call("GET", "/chat/Dialog.json", a["token"])
+        private = [d for d in dialogs["items"] if d["type"] == 3 and b["id"] in d["occupants_ids"]]
+        if private and private[0]["last_message_id"] == mid:
+            return mid, private[0]["_id"]
+        await asyncio.sleep(0.02)
+    raise AssertionError("message not stored")
+
+
+async def stored(rest, token, dialog_id, mid) -> dict:
+    status, history = await rest.call("GET", "/chat/Message.json", token,
+                                      params={"chat_dialog_id": dialog_id, "mark_as_read": 0})
+    assert status == 200
+    return next(m for m in history["items"] if m["_id"] == mid)
+
+
+async def eventually(check, timeout=5.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.03)
+
+
+async def test_receipts_update_the_store_and_arrive_once(server, rest, xmpp):
+    a, b = await rest.new_user(), await rest.new_user()
+    alice, bob = await xmpp(a), await xmpp(b)
+    mid, dialog_id = await private_message(rest, alice, bob, a, b)
+    status, unread = await rest.call("GET", "/chat/Message/unread.json", b["token"])
+    assert unread["total"] == 1
+    for marker in ("received", "displayed"):
+        bob.send(f'<message to="{a["jid"]}" type="chat" id="{new_id()}">'
+                 f'<{marker} xmlns="urn:xmpp:chat-markers:0" id="{mid}"/>'
+                 f'<extraParams xmlns="jabber:client"><dialog_id>{dialog_id}</dialog_id></extraParams></message>')
+        [got] = await alice.wait_for(lambda s, m=marker: is_message(s) and sub(s, m) is not None)
+        assert sub(got, marker).get("id") == mid and got.get("from") == bob.jid
+
+    async def read():
+        message = await stored(rest, a["token"], dialog_id, mid)
+        return message if b["id"] in message["read_ids"] else None
+
+    message = await eventually(read)
+    assert b["id"] in message["delivered_ids"]
+    status, unread = await rest.call("GET", "/chat/Message/unread.json", b["token"])
+    assert unread["total"] == 0
+    # the relay does not deliver the XMPP receipts a second time
+    await alice.absent(lambda s: is_message(s) and sub(s, "displayed") is not None
+                       and s.get("from") != bob.jid, wait=0.5)
+    assert len([s for s in alice.stanzas if is_message(s) and sub(s, "displayed") is not None]) == 1
+
+
+async def test_edit_by_author_only(server, rest, xmpp):
+    a, b = await rest.new_user(), await rest.new_user()
+    alice, bob = await xmpp(a), await xmpp(b)
+    mid, dialog_id = await private_message(rest, alice, bob, a, b, body="typo")
+    edit = new_id()
+    alice.send(f'<message to="{b["jid"]}" type="chat" id="{edit}"><body>fixed</body>'
+               f'<replace xmlns="urn:xmpp:message-correct:0" id="{mid}" last="true"/>'
+               f'<extraParams xmlns="jabber:client"><dialog_id>{dialog_id}</dialog_id></extraParams></message>')
+    await bob.wait_for(lambda s: is_message(s, id=edit))
+
+    async def edited():
+        return (await stored(rest, b["token"], dialog_id, mid))["message"] == "fixed"
+
+    await eventually(edited)
+    bob.send(f'<message to="{a["jid"]}" type="chat" id="{new_id()}"><body>hacked</body>'
+             f'<replace xmlns="urn:xmpp:message-correct:0" id="{mid}"/></message>')
+    await alice.wait_for(lambda s: is_message(s) and sub(s, "body") is not None
+                         and sub(s, "body").text == "hacked")  # delivered by Prosody, as sent
+    await asyncio.sleep(0.3)
+    assert (await stored(rest, a["token"], dialog_id, mid))["message"] == "fixed"
+    replaces = [s for s in bob.stanzas if is_message(s) and sub(s, "replace") is not None]
+    assert [s.get("id") for s in replaces] == [edit]  # not relayed again from the outbox
+
+
+async def test_typing_and_delete_notifications_are_routed_not_stored(server, rest, xmpp):
+    a, b = await rest.new_user(), await rest.new_user()
+    alice, bob = await xmpp(a), await xmpp(b)
+    mid, dialog_id = await private_message(rest, alice, bob, a, b)
+    alice.send(f'<message to="{b["jid"]}" type="chat"><composing xmlns="http://jabber.org/protocol/chatstates"/></message>')
+    await bob.wait_for(lambda s: is_message(s) and sub(s, "composing") is not None)
+    remove = new_id()
+    alice.send(f'<message to="{b["jid"]}" type="chat" id="{remove}"><remove xmlns="urn:xmpp:message-delete:0" id="{mid}"/>'
+               f'<extraParams xmlns="jabber:client"><dialog_id>{dialog_id}</dialog_id></extraParams></message>')
+    await bob.wait_for(lambda s: is_message(s, id=remove))
+    await asyncio.sleep(0.2)
+    status, history = await rest.call("GET", "/chat/Message.json", b["token"],
+                                      params={"chat_dialog_id": dialog_id, "mark_as_read": 0})
+    assert [m["_id"] for m in history["items"]] == [mid]  # history changes only through REST
+
+
+async def test_forged_copy_is_ignored(server, rest, xmpp):
+    a, b = await rest.new_user(), await rest.new_user()
+    alice = await xmpp(a)
+    mid = new_id()
+    alice.send(f'<message to="chat@muc.localhost" id="{new_id()}"><forwarded xmlns="urn:xmpp:forward:0">'
+               f'<message xmlns="jabber:client" from="{b["jid"]}/x" to="{a["jid"]}" type="chat" id="{mid}">'
+               '<body>forged</body><extraParams><save_to_history>1</save_to_history></extraParams></message>'
+               "</forwarded></message>")
+    await asyncio.sleep(0.4)
+    status, dialogs = await rest.call("GET", "/chat/Dialog.json", a["token"])
+    assert [d for d in dialogs["items"] if d["type"] == 3] == []

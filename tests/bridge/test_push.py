@@ -1,0 +1,63 @@
+"""Offline users: a message sent over XMPP becomes a `message_created` event, and the push fan-out,
+reading the bridge-fed presence, queues a job only for the offline recipient."""
+from __future__ import annotations
+
+import asyncio
+
+from models.clock import Clock
+from models.services.push import PushService
+from models.storage.dialogs import DialogStore
+from models.storage.members import MemberStore
+from models.storage.messages import MessageStore
+from models.storage.push_jobs import PushJobStore
+from models.storage.subscriptions import SubscriptionStore
+from models.storage.users import UserStore
+from tests.bridge.conftest import APP_ID, is_message, new_id
+from tests.bridge.test_groupchat import room
+
+
+async def jobs_for_message(server, message_id: str, subscribers: list[int]) -> dict[int, int]:
+    async def run(services):
+        db = services.database.db
+        for n, uid in enumerate(subscribers):
+            await db["push_subscriptions"].insert_one({
+                "_id": 10_000_000 + uid * 10 + n, "app_id": APP_ID, "user_id": uid, "channel": "gcm",
+                "environment": "production", "token": f"token-{uid}", "udid": f"dev-{uid}"})
+        push = PushService(PushJobStore(db), SubscriptionStore(db), DialogStore(db), MemberStore(db),
+                           MessageStore(db), UserStore(db), services.presence, Clock(),
+                           services.settings.push, channels={"gcm"})
+        for _ in range(100):
+            events = await services.outbox.find({"kind": "message_created",
+                                                 "payload.message._id": message_id})
+            if events:
+                break
+            await asyncio.sleep(0.05)
+        assert len(events) == 1, events
+        await push.handle_event(events[0])
+        jobs = await db["push_jobs"].find({"notification.data.message_id": message_id}).to_list(None)
+        out: dict[int, int] = {}
+        for job in jobs:
+            out[job["user_id"]] = out.get(job["user_id"], 0) + 1
+        return out
+
+    return await server.call(run)
+
+
+async def test_offline_group_member_gets_a_push_job_online_one_does_not(server, rest, xmpp):
+    a, b, c = await rest.new_user(), await rest.new_user(), await rest.new_user()
+    dialog = await rest.dialog(a["token"], [b["id"], c["id"]])
+    alice, carol = await xmpp(a), await xmpp(c)  # bob is offline
+    mid = new_id()
+    alice.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{mid}"><body>ping</body>'
+               '<extraParams xmlns="jabber:client"><save_to_history>1</save_to_history></extraParams></message>')
+    await carol.wait_for(lambda s: is_message(s, id=mid))
+    assert await jobs_for_message(server, mid, [b["id"], c["id"]]) == {b["id"]: 1}
+
+
+async def test_offline_private_recipient_gets_a_push_job(server, rest, xmpp):
+    a, b = await rest.new_user(), await rest.new_user()
+    alice = await xmpp(a)
+    mid = new_id()
+    alice.send(f'<message to="{b["jid"]}" type="chat" id="{mid}"><body>are you there?</body>'
+               '<extraParams xmlns="jabber:client"><save_to_history>1</save_to_history></extraParams></message>')
+    assert await jobs_for_message(server, mid, [b["id"]]) == {b["id"]: 1}

@@ -1,0 +1,81 @@
+"""The REAL `connectycube@6.1.2` SDK's chat over websocket, against the REAL `chatbridge serve`
+(embedded Prosody + the bridge): 1:1 and group messages, receipts, typing, edits, deletes,
+reactions and REST messages arriving in real time, system messages, last activity, MUC join/leave.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import APP_ID, AUTH_KEY, E2E_DIR, SCENARIO_TIMEOUT
+
+pytestmark = pytest.mark.e2e
+
+DRIVER = E2E_DIR / "sdk_chat_driver.cjs"
+
+
+@pytest.fixture
+def chat(node_ready, e2e_server):
+    # The SDK takes the XMPP domain from chat_url's host: it must be the VirtualHost (localhost).
+    chat_url = f"ws://localhost:{e2e_server.env['CHAT_XMPP__HTTP_PORT']}/xmpp-websocket"
+
+    def run(scenario: str) -> dict[str, Any]:
+        config = {"scenario": scenario, "api_url": e2e_server.base_url, "app_id": APP_ID,
+                  "auth_key": AUTH_KEY, "chat_url": chat_url, "run_id": f"x{uuid.uuid4().hex[:8]}"}
+        done = subprocess.run([node_ready, str(DRIVER)], input=json.dumps(config), cwd=E2E_DIR,
+                              capture_output=True, text=True, timeout=SCENARIO_TIMEOUT)
+        try:
+            report = json.loads(done.stdout)
+        except ValueError:
+            pytest.fail(f"driver printed no JSON (exit {done.returncode}):\n{done.stdout[-2000:]}\n"
+                        f"{done.stderr[-2000:]}")
+        if not report.get("ok"):
+            events = "\n".join(json.dumps(e, ensure_ascii=False) for e in report.get("events", []))
+            pytest.fail(f"SDK chat scenario {scenario!r} failed at {report.get('step')!r}: "
+                        f"{json.dumps(report.get('error'))}\nlistener events:\n{events}\n"
+                        f"server log:\n{e2e_server.log_tail(30)}")
+        return report["result"]
+
+    return run
+
+
+def test_private_chat(chat):
+    r = chat("private_chat")
+    alice, bob, dialog_id = r["alice"], r["bob"], r["dialog"]["_id"]
+    assert r["fromId"] == alice
+    received = r["received"]
+    assert received["body"] == "hello bob" and received["dialog_id"] == dialog_id
+    assert received["extension"]["color"] == "red"
+    assert r["delivered"] == [r["messageId"], dialog_id, bob]
+    assert r["read"] == [r["messageId"], dialog_id, bob]
+    assert r["typing"][:2] == [True, alice]
+    assert r["edited"][:5] == [r["messageId"], True, "hello bob (edited)", dialog_id, alice]
+    assert r["system"]["userId"] == alice and r["system"]["body"] == "sys"
+    assert r["system"]["extension"] == {"param1": "v1"}
+    assert r["reaction"][:4] == [r["messageId"], bob, dialog_id, "👍"]
+    assert r["viaRest"]["body"] == "via rest" and r["viaRest"]["dialog_id"] == dialog_id
+    assert r["lastActivity"] == {"userId": bob, "seconds": 0}
+    assert r["deleted"] == [r["restMessage"]["_id"], dialog_id, alice]
+    [stored] = r["history"]["items"]  # the REST message was deleted for everyone
+    assert stored["_id"] == r["messageId"] and stored["message"] == "hello bob (edited)"
+    assert bob in stored["read_ids"] and bob in stored["delivered_ids"]
+    assert stored["reactions"]["total"] == {"👍": 1}
+    [listed] = r["dialogs"]["items"]
+    assert listed["unread_messages_count"] == 0
+
+
+def test_group_chat(chat):
+    r = chat("group_chat")
+    alice, bob, dialog_id = r["alice"], r["bob"], r["dialog"]["_id"]
+    assert sorted(r["online"]) == sorted([alice, bob])
+    assert r["fromId"] == alice and r["echoFrom"] == alice
+    assert r["received"]["body"] == "hello group" and r["received"]["dialog_id"] == dialog_id
+    assert r["delivered"] == [r["messageId"], dialog_id, bob]
+    assert r["typing"] == [True, bob, dialog_id]
+    assert r["viaRest"]["body"] == "group via rest"
+    ids = [m["_id"] for m in r["history"]["items"]]
+    assert ids == [r["messageId"], r["restMessage"]["_id"]]
