@@ -45,7 +45,10 @@ async def database() -> Database:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    # starts at the real time: a real MongoDB's TTL monitor would remove "expired" sessions
+    from models.clock import Clock
+
+    return FakeClock(Clock().now())
 
 
 @pytest.fixture

@@ -19,19 +19,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from xml.etree.ElementTree import Element
 
 from bridge.convert import NS_FORWARD, attr, child, draft_from_stanza, localname, parse_extra_params, text_of
 from bridge.jids import UserAddress, parse_user
 from bridge.plugins.base import BridgePlugin
 from bridge.rooms import Overloaded
-from models.errors import ChatError
+from models.errors import ChatError, NotFoundError
 
 logger = logging.getLogger(__name__)
 
 NS_SPOOL = "urn:chatbridge:spool:0"
 ACK_INTERVAL = 0.1
 RETRIES = 4
+PAIR_CACHE = 100_000
 
 
 class PrivateChatPlugin(BridgePlugin):
@@ -42,6 +44,7 @@ class PrivateChatPlugin(BridgePlugin):
         super().plugin_init()
         self.stored = 0
         self.ignored = 0
+        self._dialogs: OrderedDict[tuple[int, int, int], str] = OrderedDict()  # pair → dialog id
         # spool acknowledgements, per component session (Prosody renumbers after a restart)
         self._session = 0
         self._highest = 0
@@ -167,10 +170,27 @@ class PrivateChatPlugin(BridgePlugin):
         draft = draft_from_stanza(inner, recipient_id=recipient.user_id, save_to_history=save)
         if not draft.body and not draft.attachments:
             return  # extraParams alone (e.g. call signalling on type=chat): nothing to keep
-        # The pair decides the dialog: a client-side dialog_id is not trusted for 1:1 copies.
-        draft = draft.model_copy(update={"dialog_id": None})
-        await messages.send(requester, draft)
+        # The pair decides the dialog: a client-side dialog_id is not trusted for 1:1 copies. The
+        # pair's dialog id is remembered (looking it up by pair is the costly part of a send).
+        pair = (sender.app_id, min(sender.user_id, recipient.user_id),
+                max(sender.user_id, recipient.user_id))
+        known = self._dialogs.get(pair)
+        if known is not None:
+            try:
+                stored = await messages.send(requester, draft.model_copy(update={"dialog_id": known}))
+                self.stored += 1
+                return
+            except NotFoundError:  # the dialog was deleted: find or create it again
+                self._dialogs.pop(pair, None)
+        stored = await messages.send(requester, draft.model_copy(update={"dialog_id": None}))
+        self._remember(pair, stored["chat_dialog_id"])
         self.stored += 1
+
+    def _remember(self, pair: tuple[int, int, int], dialog_id: str) -> None:
+        self._dialogs[pair] = dialog_id
+        self._dialogs.move_to_end(pair)
+        while len(self._dialogs) > PAIR_CACHE:
+            self._dialogs.popitem(last=False)
 
 
 def _spool_seq(stanza_id: str | None) -> int | None:

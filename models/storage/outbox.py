@@ -44,7 +44,8 @@ class OutboxStore:
         await self._col.update_one({"_id": event_id}, {"$addToSet": {"done_by": consumer}})
 
     async def register_consumer(self, consumer: str) -> None:
-        await self._consumers.update_one({"_id": consumer}, {"$set": {"_id": consumer}}, upsert=True)
+        await self._consumers.update_one(
+            {"_id": consumer}, {"$set": {"seen_at": datetime.now(timezone.utc)}}, upsert=True)
 
     async def prune(self, done_grace_seconds: float = 60, max_age_seconds: float = 24 * 3600) -> int:
         """Deletes events handled by every registered consumer (older than the grace period) and

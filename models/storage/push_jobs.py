@@ -29,8 +29,8 @@ PENDING, DEAD = "pending", "dead"
 DUPLICATE_KEY = 11000
 # ids per `$in` statement: mongomock re-checks `$in` on each document in O(len) (so a statement
 # costs O(n²)) and the embedded store re-orders `$in` answers with a walk over the collection (so
-# each statement also costs O(collection)); 250 balances the two for batches of a few hundred.
-CHUNK = 250
+# each statement also costs O(collection)); 100 balances the two.
+CHUNK = 100
 
 
 class PushJobStore:

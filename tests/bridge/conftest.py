@@ -97,6 +97,15 @@ class Server:
         check = app[HEALTH_CHECKS]["xmpp"]
         self.bridge = check.__self__
 
+    @staticmethod
+    async def _task_stacks() -> str:
+        import io
+
+        out = io.StringIO()
+        for task in asyncio.all_tasks():
+            task.print_stack(limit=8, file=out)
+        return out.getvalue()
+
     def run(self, coro: Awaitable, timeout: float = 20) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
@@ -121,7 +130,11 @@ class Server:
 
     def stop(self) -> None:
         if self._stack is not None:
-            self.run(self._stack.aclose(), timeout=30)
+            try:
+                self.run(self._stack.aclose(), timeout=45)
+            except TimeoutError:
+                stacks = self.run(self._task_stacks(), timeout=5)
+                raise AssertionError("chatbridge parts did not stop in 45 s; tasks:\n" + stacks) from None
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
         self.loop.close()

@@ -118,3 +118,16 @@ async def test_forged_copy_is_ignored(server, rest, xmpp):
     await asyncio.sleep(0.4)
     status, dialogs = await rest.call("GET", "/chat/Dialog.json", a["token"])
     assert [d for d in dialogs["items"] if d["type"] == 3] == []
+
+
+async def test_a_deleted_private_dialog_is_created_again(server, rest, xmpp):
+    a, b = await rest.new_user(), await rest.new_user()
+    alice, bob = await xmpp(a), await xmpp(b)
+    first, dialog_id = await private_message(rest, alice, bob, a, b, body="one")
+    status, _ = await rest.call("DELETE", f"/chat/Dialog/{dialog_id}.json", a["token"], data={"force": "1"})
+    assert status == 200
+    second, again = await private_message(rest, alice, bob, a, b, body="two")
+    assert again != dialog_id
+    status, history = await rest.call("GET", "/chat/Message.json", b["token"],
+                                      params={"chat_dialog_id": again, "mark_as_read": 0})
+    assert [m["_id"] for m in history["items"]] == [second]
