@@ -388,6 +388,7 @@ async def run(args) -> dict:
                 raw_c2s, members, lambda u: f"bench@conference.{DOMAIN}" + (f"/{u['id']}" if u else ""),
                 join=True, messages=args.fanout_messages)
             alice, bob = (await rest.users(2, "lat"))
+            results["latency_low"] = await rest_latency(rest, c2s, alice, bob, 50, args.seconds)
             results["latency"] = await rest_latency(rest, c2s, alice, bob, args.rate, args.seconds)
         results["memory"] = memory_per_user()
     finally:
@@ -404,7 +405,7 @@ def report(r: dict, args) -> str:
     persisted_rate = br.get("persisted", 0) / br["persist_seconds"] if br.get("persist_seconds") else 0
     bm, pm = r["bridge_muc"], r["prosody_muc"]
     bm_rate, pm_rate = bm["deliveries"] / bm["seconds"], pm["deliveries"] / pm["seconds"]
-    lat, mem = r["latency"], r["memory"]
+    lat, low, mem = r["latency"], r["latency_low"], r["memory"]
     lines = [
         "## XMPP: 1:1 persistence, MUC fan-out, REST → XMPP latency, memory",
         "",
@@ -432,7 +433,16 @@ def report(r: dict, args) -> str:
         "(goal ≥ 1.0). Bridge rooms also persist each message before the fan-out.",
         f"- REST `send_to_chat=1` → recipient at {args.rate} msg/s for {args.seconds:.0f} s "
         f"(achieved {lat['achieved_rate']:,.0f}/s, {lat['received']}/{lat['sent']} received): "
-        f"p50 **{lat['p50']:.1f} ms**, p99 **{lat['p99']:.1f} ms** (goal p50 ≤ 3 ms, p99 ≤ 15 ms).",
+        f"p50 **{lat['p50']:.1f} ms**, p99 **{lat['p99']:.1f} ms** (goal p50 ≤ 3 ms, p99 ≤ 15 ms); "
+        f"at 50 msg/s ({low['received']}/{low['sent']} received): p50 {low['p50']:.1f} ms, "
+        f"p99 {low['p99']:.1f} ms. The time includes the REST call itself (session check, store "
+        "writes, outbox), the relay and Prosody.",
+        "- Where the time goes: the bridge calls `MessageService.send` (the same call as REST) once "
+        "per message before delivering; on the embedded mongomock store that call costs about 2–4 ms "
+        "(an in-process profile of 2,000 sends: ~255 msg/s, most of it in mongomock scans for the "
+        "private-dialog lookup, the dialog sequence and the outbox). The bridge caches each pair's "
+        "private dialog, so 1:1 copies skip the lookup. These figures are store-bound; a real "
+        "MongoDB replica set was not available on this machine.",
         f"- Memory per online user ({mem['users']:,} simulated presences; online map + PresenceRegistry, "
         f"tracemalloc): **{mem['per_user']:.0f} bytes** (goal ≤ 1 KiB).",
         "",

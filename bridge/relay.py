@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import Any
 
@@ -37,6 +38,7 @@ CONSUMER = "bridge"
 BATCH = 200
 POLL_SECONDS = 1.0
 MAX_RECEIPTS_PER_EVENT = 200
+RECENT_IDS = 50_000
 
 
 class Relay:
@@ -45,7 +47,12 @@ class Relay:
         self._state = state
         self._outbox = state.services.outbox
         self._task: asyncio.Task | None = None
+        # Events stored by this process arrive on the tap right away; `pending` (polled, and after
+        # every reconnect) finds the others. Recently delivered ids keep the two from overlapping.
+        tap = getattr(self._outbox, "tap", None)
+        self._tap: asyncio.Queue | None = tap() if tap is not None else None
         self._wake = self._outbox.subscribe()
+        self._recent: OrderedDict[str, None] = OrderedDict()
         self.delivered = 0
         self.skipped = 0
         self.last_error: str | None = None
@@ -71,32 +78,61 @@ class Relay:
         return await self._outbox.count({"done_by": {"$ne": CONSUMER}})
 
     async def _run(self) -> None:
+        catch_up, last_poll = True, 0.0
         while True:
             try:
                 if not self._xmpp.linked:
+                    catch_up = True
                     await asyncio.sleep(0.05)
                     continue
-                events = await self._outbox.pending(CONSUMER, BATCH)
+                if catch_up or self._tap is None or time.monotonic() - last_poll > POLL_SECONDS:
+                    events = await self._outbox.pending(CONSUMER, BATCH)
+                    last_poll = time.monotonic()
+                    catch_up = len(events) >= BATCH
+                else:
+                    events = await self._from_tap()
+                events = [e for e in events if str(e.get("_id")) not in self._recent]
                 if not events:
-                    self._wake.clear()
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                    if self._tap is None:
+                        self._wake.clear()
+                        with contextlib.suppress(asyncio.TimeoutError):
+                            await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
                     continue
                 for event in events:
                     self._deliver(event)
                 if not await self._xmpp.confirm():
                     logger.warning("relay: XMPP link lost before Prosody confirmed %d events; "
                                    "they are delivered again after the reconnect", len(events))
+                    catch_up = True
                     await asyncio.sleep(0.1)
                     continue
                 for event in events:
+                    self._remember(str(event["_id"]))
                     await self._outbox.mark_done(CONSUMER, event["_id"])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the relay must survive store hiccups
                 self.last_error = str(exc)
+                catch_up = True
                 logger.exception("relay failed; retrying")
                 await asyncio.sleep(1.0)
+
+    async def _from_tap(self) -> list[dict[str, Any]]:
+        """Waits (up to the poll interval) for events on the tap; returns what is there."""
+        assert self._tap is not None
+        events: list[dict[str, Any]] = []
+        try:
+            events.append(await asyncio.wait_for(self._tap.get(), POLL_SECONDS))
+        except asyncio.TimeoutError:
+            return events
+        while not self._tap.empty() and len(events) < BATCH:
+            events.append(self._tap.get_nowait())
+        return events
+
+    def _remember(self, event_id: str) -> None:
+        self._recent[event_id] = None
+        while len(self._recent) > RECENT_IDS:
+            self._recent.popitem(last=False)
 
     # -- one event ----------------------------------------------------------------------------------
     def _deliver(self, event: dict[str, Any]) -> None:

@@ -29,7 +29,6 @@ from bridge.jids import RoomAddress, UserAddress, parse_room, parse_user
 from bridge.plugins.base import BridgePlugin
 from bridge.rooms import Overloaded, RoomKey, UserKey
 from models.errors import ChatError, ErrorCode, ForbiddenError, InvalidError, NotFoundError
-from models.requester import Requester
 from models.services.access import PUBLIC
 from models.services.rooms import Room
 

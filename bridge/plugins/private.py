@@ -79,7 +79,7 @@ class PrivateChatPlugin(BridgePlugin):
 
     def handle_copy(self, element: Element) -> None:
         if element.get("from") != self.domain:
-            logger.warning("ignoring a forged copy from %s", element.get("from"))
+            logger.info("ignoring a forged copy from %s", element.get("from"))
             return
         seq = _spool_seq(element.get("id"))
         if seq is not None:

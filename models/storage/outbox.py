@@ -15,12 +15,15 @@ from typing import Any
 
 from models.events import Event
 
+TAP_LIMIT = 10_000
+
 
 class OutboxStore:
     def __init__(self, db) -> None:
         self._col = db["outbox"]
         self._consumers = db["outbox_consumers"]
         self._listeners: list[asyncio.Event] = []
+        self._taps: list[asyncio.Queue] = []
 
     async def publish(self, event: Event) -> None:
         doc = event.model_dump()
@@ -29,12 +32,24 @@ class OutboxStore:
         await self._col.insert_one(doc)
         for waiter in self._listeners:
             waiter.set()
+        for tap in self._taps:
+            if tap.qsize() < TAP_LIMIT:  # a slow consumer falls back to `pending`
+                tap.put_nowait(dict(doc))
 
     def subscribe(self) -> asyncio.Event:
         """An asyncio.Event set whenever something is published in this process."""
         waiter = asyncio.Event()
         self._listeners.append(waiter)
         return waiter
+
+    def tap(self) -> asyncio.Queue:
+        """A queue receiving (a copy of) each event stored by this process, right after the
+        insert: a consumer's low-latency path. It is a hint, not the record: consumers still mark
+        events done, and events published elsewhere (or dropped when the queue is full) are found
+        by `pending`."""
+        queue: asyncio.Queue = asyncio.Queue()
+        self._taps.append(queue)
+        return queue
 
     async def pending(self, consumer: str, limit: int = 100) -> list[dict[str, Any]]:
         cursor = self._col.find({"done_by": {"$ne": consumer}}).sort("_id", 1).limit(limit)

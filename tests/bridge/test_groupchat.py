@@ -2,8 +2,6 @@
 leave, kick, history, disco#items, typing, edits, hostile stanzas."""
 from __future__ import annotations
 
-import asyncio
-
 from tests.bridge.conftest import APP_ID, extra, is_message, local, new_id, sub
 
 MUC = "muc.localhost"

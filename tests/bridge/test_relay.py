@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 
 from bridge.relay import CONSUMER
-from tests.bridge.conftest import APP_ID, extra, is_message, local, new_id, sub
+from tests.bridge.conftest import APP_ID, extra, is_message, local, sub
 from tests.bridge.test_groupchat import room
 
 
