@@ -38,7 +38,8 @@ async def build(settings: Settings) -> Services:
 
 @contextlib.asynccontextmanager
 async def http_part(services: Services, app: web.Application):
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # in-flight requests get 5 s to finish on shutdown (aiohttp waits 60 s by default)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
     await runner.setup()
     site = web.TCPSite(runner, services.settings.http.host, services.settings.http.port,
                        reuse_address=True)

@@ -27,6 +27,7 @@ def setup_routes(app: web.Application) -> None:
     add(r, "POST", "/users", users.signup)
     add(r, "GET", "/users", users.list_users_legacy)
     add(r, "GET", "/users/v2", users.list_users)
+    add(r, "GET", "/users/online", users.list_online)
     add(r, "PUT", "/users", users.update_user)
     add(r, "DELETE", "/users", users.delete_user)
     add(r, "POST", "/users/password/reset", users.reset_password)

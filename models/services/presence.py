@@ -39,5 +39,10 @@ class PresenceRegistry:
     def offline_among(self, app_id: int, user_ids: list[int]) -> list[int]:
         return [uid for uid in user_ids if not self.is_online(app_id, uid)]
 
+    def online_ids(self, app_id: int) -> list[int]:
+        """Users of the application with at least one active connection, by id."""
+        return sorted(uid for (app, uid), connections in self._online.items()
+                      if app == app_id and any(connections.values()))
+
     def online_count(self) -> int:
         return sum(1 for connections in self._online.values() if any(connections.values()))

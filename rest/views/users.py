@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from models.errors import InvalidError, UnauthenticatedError
-from models.services.filters import split_list
+from models.services.filters import page_params, split_list
 from rest.auth import requester, user_requester
 from rest.keys import services_key
 from rest.params import body_params, json_response, query_params
@@ -126,3 +126,16 @@ async def reset_password(request: web.Request) -> web.Response:
     params = {**query_params(request), **await body_params(request)}
     await request.app[services_key].users.request_password_reset(caller.app_id, params.get("email"))
     return json_response({})
+
+
+async def list_online(request: web.Request) -> web.Response:
+    """GET /users/online: users connected to the chat now (`count=true` → `{"count": n}`)."""
+    services = request.app[services_key]
+    caller = await requester(request)
+    params = query_params(request)
+    ids = services.presence.online_ids(caller.app_id)
+    if str(params.get("count", "")).lower() in ("1", "true"):
+        return json_response({"count": len(ids)})
+    skip, limit = page_params(params, 100, services.settings.limits.max_list_limit)
+    users = await services.users.get_many(caller.app_id, ids[skip:skip + limit])
+    return json_response({"users": [user_to_json(u) for u in sorted(users, key=lambda u: u.id)]})

@@ -162,3 +162,22 @@ async def test_unknown_route_and_method(api):
     assert status == 404 and body == {"errors": {"base": ["Not found"]}}
     status, body = await api.call("PATCH", "/users.json")
     assert status == 405 and "errors" in body
+
+
+async def test_online_users_from_presence(api, services):
+    a = await api.new_user("onlinea")
+    b = await api.new_user("onlineb")
+    other = await api.new_user("onlinec", app_id=2, auth_key="other-key")
+    services.presence.connected(1, b["id"], "conn-1")
+    services.presence.connected(2, other["id"], "conn-2")
+    status, body = await api.call("GET", "/users/online.json", a["token"])
+    assert status == 200 and [u["id"] for u in body["users"]] == [b["id"]]
+    status, body = await api.call("GET", "/users/online.json?count=true", a["token"])
+    assert body == {"count": 1}
+    services.presence.set_active(1, b["id"], "conn-1", False)
+    status, body = await api.call("GET", "/users/online.json", a["token"])
+    assert body == {"users": []}
+    status, body = await api.call("GET", "/users/online.json?limit=x", a["token"])
+    assert status == 422 and "limit" in body["errors"]
+    status, body = await api.call("GET", "/users/online.json")
+    assert status == 401
