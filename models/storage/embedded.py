@@ -143,10 +143,8 @@ def speed_up_mongomock() -> None:
             doc = documents.get(key)
             if doc is not None and filter_applies(filter, doc):
                 found.append(doc)
-        if len(found) > 1 and len(keys) > 1 and "_id" in filter:
-            # `$in` lists come in any order: answer in insertion order, as mongomock does
-            wanted = {id(doc) for doc in found}
-            found = [doc for doc in documents.values() if id(doc) in wanted]
+        # `$in` answers come in the order of the list, not insertion order: MongoDB promises no
+        # natural order either, and callers that care sort.
         return iter(found)
 
     Collection._iter_documents = _iter_documents

@@ -41,7 +41,10 @@ async def test_fast_paths_match_full_scans():
         {"_id": {"$in": rng.sample(ids, 10)}}, {"chat_dialog_id": "missing"}, {"n": {"$gt": 100}}]
     for query in queries:
         got = [d["_id"] async for d in messages.find(query)]
-        assert got == _brute(messages, query), query
+        if "$in" in str(query):  # no natural order is promised for $in (nor by MongoDB)
+            assert sorted(got) == sorted(_brute(messages, query)), query
+        else:
+            assert got == _brute(messages, query), query
         assert await messages.count_documents(query) == len(got)
     for query in [{"dialog_id": d} for d in dialogs] + [{"user_id": u} for u in range(8)] + [
             {"dialog_id": dialogs[0], "user_id": 3}]:
