@@ -11,6 +11,7 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 
 from models.storage.errors import duplicates_as_conflict
+from models.storage.scoped import AppScopedStore
 from models.storage.ids import id_to_str as _out
 from models.storage.ids import ids_in_query as _in_query
 from models.storage.ids import oid_or_none as _oid
@@ -18,9 +19,8 @@ from models.storage.ids import oid_or_none as _oid
 Doc = dict[str, Any]
 
 
-class DialogStore:
-    def __init__(self, db) -> None:
-        self._col = db["dialogs"]
+class DialogStore(AppScopedStore):
+    collection = "dialogs"
 
     async def insert(self, doc: Doc) -> str:
         """`doc["_id"]` may be given as a 24-hex string; returns the id as a string."""
@@ -30,49 +30,16 @@ class DialogStore:
             await self._col.insert_one(doc)
         return str(doc["_id"])
 
-    async def get(self, app_id: int, dialog_id: str) -> Doc | None:
-        oid = _oid(dialog_id)
-        if oid is None:
-            return None
-        return _out(await self._col.find_one({"_id": oid, "app_id": app_id}))
-
-    async def get_many(self, app_id: int, dialog_ids: list[str]) -> list[Doc]:
-        oids = [o for o in (_oid(d) for d in dialog_ids) if o is not None]
-        return [_out(d) async for d in self._col.find({"_id": {"$in": oids}, "app_id": app_id})]
-
     async def find_private(self, app_id: int, private_key: str) -> Doc | None:
         return _out(await self._col.find_one({"app_id": app_id, "private_key": private_key}))
-
-    async def find(self, app_id: int, query: Doc, sort: list[tuple[str, int]], skip: int,
-                   limit: int) -> list[Doc]:
-        cursor = self._col.find({"app_id": app_id, **_in_query(query)})
-        if sort:
-            cursor = cursor.sort(sort)
-        return [_out(d) for d in await cursor.skip(skip).limit(limit).to_list(length=limit)]
-
-    async def count(self, app_id: int, query: Doc) -> int:
-        return await self._col.count_documents({"app_id": app_id, **_in_query(query)})
 
     async def find_in(self, app_id: int, dialog_ids: list[str], query: Doc,
                       sort: list[tuple[str, int]], skip: int, limit: int) -> list[Doc]:
         """Like `find`, restricted to the given dialogs (a user's memberships)."""
-        if limit <= 0:
-            return []
-        cursor = self._col.find(_scoped(app_id, dialog_ids, query))
-        if sort:
-            cursor = cursor.sort(sort)
-        return [_out(d) for d in await cursor.skip(skip).limit(limit).to_list(length=limit)]
+        return await self._page(_scoped(app_id, dialog_ids, query), sort, skip, limit)
 
     async def count_in(self, app_id: int, dialog_ids: list[str], query: Doc) -> int:
         return await self._col.count_documents(_scoped(app_id, dialog_ids, query))
-
-    async def update(self, app_id: int, dialog_id: str, update: Doc) -> Doc | None:
-        """Applies a raw update (`$set`, `$addToSet`, `$pull`...) and returns the new document."""
-        oid = _oid(dialog_id)
-        if oid is None:
-            return None
-        return _out(await self._col.find_one_and_update(
-            {"_id": oid, "app_id": app_id}, update, return_document=ReturnDocument.AFTER))
 
     async def next_seq(self, app_id: int, dialog_id: str, last_message: Doc) -> int:
         """Takes the next message sequence number and records the last message, atomically."""

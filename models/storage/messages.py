@@ -12,6 +12,7 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from models.storage.scoped import AppScopedStore
 from models.storage.ids import id_to_str as _out
 from models.storage.ids import ids_in_query as _in_query
 from models.storage.ids import oid_or_none as _oid
@@ -19,9 +20,8 @@ from models.storage.ids import oid_or_none as _oid
 Doc = dict[str, Any]
 
 
-class MessageStore:
-    def __init__(self, db) -> None:
-        self._col = db["messages"]
+class MessageStore(AppScopedStore):
+    collection = "messages"
 
     async def insert(self, doc: Doc) -> tuple[Doc, bool]:
         """Inserts; returns (stored document, created). A duplicate id returns the existing one."""
@@ -34,36 +34,9 @@ class MessageStore:
             return _out(existing), False
         return _out(doc), True
 
-    async def get(self, app_id: int, message_id: str) -> Doc | None:
-        oid = _oid(message_id)
-        if oid is None:
-            return None
-        return _out(await self._col.find_one({"_id": oid, "app_id": app_id}))
-
     async def exists(self, message_id: str) -> bool:
         oid = _oid(message_id)
         return oid is not None and await self._col.count_documents({"_id": oid}, limit=1) > 0
-
-    async def get_many(self, app_id: int, message_ids: list[str]) -> list[Doc]:
-        oids = [o for o in (_oid(m) for m in message_ids) if o is not None]
-        return [_out(d) async for d in self._col.find({"_id": {"$in": oids}, "app_id": app_id})]
-
-    async def find(self, app_id: int, query: Doc, sort: list[tuple[str, int]], skip: int,
-                   limit: int) -> list[Doc]:
-        cursor = self._col.find({"app_id": app_id, **_in_query(query)})
-        if sort:
-            cursor = cursor.sort(sort)
-        return [_out(d) for d in await cursor.skip(skip).limit(limit).to_list(length=limit)]
-
-    async def count(self, app_id: int, query: Doc) -> int:
-        return await self._col.count_documents({"app_id": app_id, **_in_query(query)})
-
-    async def update(self, app_id: int, message_id: str, update: Doc) -> Doc | None:
-        oid = _oid(message_id)
-        if oid is None:
-            return None
-        return _out(await self._col.find_one_and_update(
-            {"_id": oid, "app_id": app_id}, update, return_document=ReturnDocument.AFTER))
 
     async def update_many(self, app_id: int, query: Doc, update: Doc) -> int:
         result = await self._col.update_many({"app_id": app_id, **_in_query(query)}, update)

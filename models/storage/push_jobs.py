@@ -76,7 +76,7 @@ class PushJobStore:
         straight from mongomock's table; None when that table is not reachable."""
         try:
             table = self._col.__dict__["_AsyncMongoMockCollection__collection"]._store._documents
-            documents = list(table.values())
+            documents = table.values()  # nothing awaits below, so nothing changes it meanwhile
         except (KeyError, AttributeError):
             return None
         cutoff = now.astimezone(timezone.utc).replace(tzinfo=None)  # mongomock keeps naive UTC
@@ -92,7 +92,7 @@ class PushJobStore:
                     ids.append(doc["_id"])
                     if len(ids) >= limit:
                         break
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, RuntimeError):
             return None
         return ids
 
