@@ -127,7 +127,11 @@ def speed_up_mongomock() -> None:
 
     def _iter_documents(self, filter):  # noqa: A002 - mongomock's signature
         keys = _id_candidates(filter)
-        if keys is None:
+        rest = filter
+        if keys is not None:
+            # a document found under its key matches the `_id` clause already
+            rest = {k: v for k, v in filter.items() if k != "_id"}
+        else:
             keys = _indexed_candidates(self._store, filter)
         if keys is None:
             return original(self, filter)
@@ -141,7 +145,9 @@ def speed_up_mongomock() -> None:
                 continue
             seen.add(key)
             doc = documents.get(key)
-            if doc is not None and filter_applies(filter, doc):
+            if doc is None or isinstance(key, bool) != isinstance(doc.get("_id"), bool):
+                continue  # Python's 1 == True; MongoDB tells them apart
+            if filter_applies(rest, doc):
                 found.append(doc)
         # `$in` answers come in the order of the list, not insertion order: MongoDB promises no
         # natural order either, and callers that care sort.
