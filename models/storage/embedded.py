@@ -8,6 +8,8 @@ full filter is still applied to the candidates, so results are the same as mongo
 A few hot fields that never change after insert also get an equality index (value → ids, in
 insertion order): a dialog's messages, a dialog's or a user's memberships. Queries with an equality
 on one of them scan only that dialog's or user's documents instead of the whole collection.
+Cursors with a limit stop after `skip + limit` documents instead of copying every match first
+(mongomock copies each matching document before applying skip and limit).
 Tested against plain mongomock in tests/models/test_embedded.py.
 """
 from __future__ import annotations
@@ -153,7 +155,28 @@ def speed_up_mongomock() -> None:
         # natural order either, and callers that care sort.
         return iter(found)
 
+    from itertools import islice
+
+    from mongomock import helpers
+    from mongomock.collection import Cursor
+
+    original_results = Cursor._compute_results
+
+    def _compute_results(self, with_limit_and_skip=False):
+        limit = abs(self._limit or 0)
+        if not with_limit_and_skip or not limit:
+            return original_results(self, with_limit_and_skip)
+        key = (self._factory, self._skip, limit)
+        if self.__dict__.get("_bounded_key") != key:
+            docs = list(islice(self._factory(), self._skip + limit))
+            if self.collection.codec_options.tz_aware:
+                docs = [helpers.make_datetime_timezone_aware_in_document(x) for x in docs]
+            self._bounded_results = docs
+            self._bounded_key = key
+        return self._bounded_results[self._skip:self._skip + limit]
+
     Collection._iter_documents = _iter_documents
+    Cursor._compute_results = _compute_results
     CollectionStore.__setitem__ = __setitem__
     CollectionStore.__delitem__ = __delitem__
     CollectionStore.drop = drop

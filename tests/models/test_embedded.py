@@ -52,3 +52,19 @@ async def test_fast_paths_match_full_scans():
         assert got == _brute(members, query), query
     await messages.drop()
     assert [d async for d in messages.find({"chat_dialog_id": dialogs[0]})] == []
+
+
+async def test_bounded_cursors_match_full_results():
+    db = memory_database().db
+    col = db["messages"]
+    dialog = str(ObjectId())
+    for i in range(50):
+        await col.insert_one({"_id": ObjectId(), "chat_dialog_id": dialog, "n": i % 7, "k": i})
+    everything = [d["k"] async for d in col.find({"chat_dialog_id": dialog}).sort([("n", -1), ("k", 1)])]
+    for skip, limit in [(0, 5), (3, 10), (45, 10), (60, 5), (0, 50)]:
+        page = [d["k"] async for d in col.find({"chat_dialog_id": dialog}).sort([("n", -1), ("k", 1)])
+                .skip(skip).limit(limit)]
+        assert page == everything[skip:skip + limit]
+    docs = await col.find({}).sort("k", 1).limit(3).to_list(length=3)
+    assert [d["k"] for d in docs] == [0, 1, 2]
+    assert docs[0]["_id"].generation_time.tzinfo is not None
