@@ -29,8 +29,10 @@ test: deps system-deps node-deps
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-bench: deps
-	$(BIN)/python bench/run.py
+bench: deps system-deps
+	$(BIN)/python bench/rest.py --write docs/benchmarks.md
+	$(BIN)/python bench/xmpp.py --write docs/benchmarks.md
+	$(BIN)/python bench/push.py --write docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) node_modules var
