@@ -28,7 +28,7 @@ from models.clock import Clock
 from models.errors import (ConflictError, ForbiddenError, InvalidError, NotFoundError,
                            TooLargeError, UnauthenticatedError)
 from models.requester import Requester
-from models.services.filters import cast_bool, cast_int
+from models.services.filters import cast_int, parse_flag
 from models.storage.blobs import BlobStore
 from models.storage.counters import CounterStore
 from models.storage.files import FileStore, StoredFile
@@ -383,16 +383,7 @@ class BlobService:
 
 
 def _bool(value: Any, default: bool, field: str) -> bool:
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (dict, list)):
-        raise InvalidError("must be a boolean", field=field)
-    try:
-        return cast_bool(value)
-    except ValueError as exc:
-        raise InvalidError("must be a boolean", field=field) from exc
+    return parse_flag(value, field, default, message="must be a boolean")
 
 
 def _require_user(requester: Requester) -> None:

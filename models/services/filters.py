@@ -74,6 +74,24 @@ def cast_bool(value: Any) -> bool:
     raise ValueError("not a boolean")
 
 
+def parse_flag(value: Any, field: str, default: bool = False,
+               message: str = "must be 0 or 1") -> bool:
+    """A lax request flag: `1`/`0`, `true`/`false`, a JSON boolean, the first of a repeated key;
+    absent or empty = `default`; anything else is a 422 naming the field."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, dict):
+        raise InvalidError(message, field=field)
+    try:
+        return cast_bool(value)
+    except ValueError as exc:
+        raise InvalidError(message, field=field) from exc
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     cast: Callable[[Any], Any]

@@ -22,8 +22,8 @@ from models.errors import ConflictError, ForbiddenError, InvalidError, NotFoundE
 from models.events import Event, EventPublisher
 from models.requester import Requester
 from models.services.access import BROADCAST, PRIVATE, PUBLIC, AccessService, DialogAccess
-from models.services.filters import (FieldSpec, build_query, cast_bool, cast_datetime, cast_int,
-                                     cast_number, cast_str, page_params, sort_params, split_list)
+from models.services.filters import (FieldSpec, build_query, cast_datetime, cast_int, cast_number,
+                                     cast_str, page_params, parse_flag, sort_params, split_list)
 from models.storage.dialogs import DialogStore
 from models.storage.ids import is_object_id, new_id
 from models.storage.members import MemberStore
@@ -191,12 +191,7 @@ def _positive_int(value: Any, field: str) -> int:
 
 
 def _flag(value: Any, field: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    try:
-        return cast_bool(value)
-    except ValueError as exc:
-        raise InvalidError("must be 0 or 1", field=field) from exc
+    return parse_flag(value, field)
 
 
 def _attachments(value: Any) -> list[dict[str, Any]]:
@@ -777,17 +772,7 @@ class MessageService:
 
 
 def _param_flag(params: dict[str, Any], key: str, default: bool) -> bool:
-    value = params.get(key)
-    if value in (None, ""):
-        return default
-    if isinstance(value, list):
-        value = value[0] if value else ""
-    if isinstance(value, bool):
-        return value
-    try:
-        return cast_bool(value)
-    except ValueError as exc:
-        raise InvalidError("must be 0 or 1", field=key) from exc
+    return parse_flag(params.get(key), key, default)
 
 
 def _custom_value_candidates(value: Any) -> list[Any]:

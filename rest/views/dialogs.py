@@ -6,9 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from models.errors import InvalidError
 from models.services.dialogs import DialogView
-from models.services.filters import cast_bool
+from models.services.filters import parse_flag
 from rest.auth import user_requester
 from rest.keys import services_key
 from rest.params import all_params, body_params, ids_from_path, json_response, query_params
@@ -22,15 +21,7 @@ def _json(view: DialogView) -> dict[str, Any]:
 
 def _flag(params: dict[str, Any], name: str) -> bool:
     """`force=1`, `count=1` (also `true` / `0` / `false`); anything else is a 422 naming it."""
-    raw = params.get(name)
-    if raw in (None, ""):
-        return False
-    if isinstance(raw, (dict, list)):
-        raise InvalidError("must be 0 or 1", field=name)
-    try:
-        return cast_bool(raw)
-    except ValueError as exc:
-        raise InvalidError("must be 0 or 1", field=name) from exc
+    return parse_flag(params.get(name), name)
 
 
 async def list_dialogs(request: web.Request) -> web.Response:
