@@ -338,7 +338,7 @@ class MessageService:
             if not created:  # a concurrent send with the same id won the race
                 return self._repeat(stored, requester, dialog_id)
             doc = stored
-            await self._members.update_many(dialog_id, None, {"hidden": False})
+            await self._members.unhide_all(dialog_id)
         recipients = [uid for uid in await self._audience(access) if uid != requester.user_id]
         await self._publisher.publish(Event(
             kind="message_created", app_id=app_id, dialog_id=dialog_id, sender_id=requester.user_id,

@@ -49,6 +49,10 @@ class MemberStore:
             query["user_id"] = {"$in": user_ids}
         await self._col.update_many(query, {"$set": fields})
 
+    async def unhide_all(self, dialog_id: str) -> None:
+        """Shows the dialog again to every member who hid it ("deleted for me")."""
+        await self._col.update_many({"dialog_id": dialog_id, "hidden": True}, {"$set": {"hidden": False}})
+
     async def advance_read(self, dialog_id: str, user_id: int, seq: int) -> None:
         """Moves the member's read position forward (never back)."""
         await self._col.update_one({"_id": member_id(dialog_id, user_id),
