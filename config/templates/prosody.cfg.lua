@@ -35,6 +35,8 @@ s2s_ports = {}
 modules_enabled = {
 	"saslauth"; "disco"; "ping"; "carbons"; "smacks"; "offline"; "posix";
 	"http"; "websocket"; "privilege"; "delegation"; "firewall";
+	-- XEP-0016 privacy lists (the SDK's chat.privacylist.*): the default list is enforced.
+	"privacy_lists";
 }
 modules_disabled = { "s2s" }
 
