@@ -63,6 +63,7 @@ class Bridge:
 
     def status(self) -> dict[str, Any]:
         component = self.component
+        private = component.plugin["cc_private"]
         status: dict[str, Any] = {
             "ok": component.linked,
             "component": self.settings.muc_domain,
@@ -74,6 +75,7 @@ class Bridge:
             "pending_stanzas": self.state.serializer.pending,
             "relay": {"running": self.relay.running, "delivered": self.relay.delivered,
                       "skipped": self.relay.skipped},
+            "private": {"stored": private.stored, "ignored": private.ignored},
         }
         if component.last_error and not component.linked:
             status["error"] = component.last_error

@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import Any
 
@@ -31,6 +30,7 @@ from bridge.component import Component
 from bridge.convert import attr, body_xml, extra_params_xml
 from bridge.plugins.base import BridgeState
 from models.services.access import PRIVATE
+from models.services.outbox import OutboxReader
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,6 @@ CONSUMER = "bridge"
 BATCH = 200
 POLL_SECONDS = 1.0
 MAX_RECEIPTS_PER_EVENT = 200
-RECENT_IDS = 50_000
 
 
 class Relay:
@@ -47,12 +46,7 @@ class Relay:
         self._state = state
         self._outbox = state.services.outbox
         self._task: asyncio.Task | None = None
-        # Events stored by this process arrive on the tap right away; `pending` (polled, and after
-        # every reconnect) finds the others. Recently delivered ids keep the two from overlapping.
-        tap = getattr(self._outbox, "tap", None)
-        self._tap: asyncio.Queue | None = tap() if tap is not None else None
-        self._wake = self._outbox.subscribe()
-        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._reader = OutboxReader(self._outbox, CONSUMER, BATCH, POLL_SECONDS)
         self.delivered = 0
         self.skipped = 0
         self.last_error: str | None = None
@@ -62,9 +56,7 @@ class Relay:
         return self._task is not None and not self._task.done()
 
     async def start(self) -> None:
-        register = getattr(self._outbox, "register_consumer", None)
-        if register is not None:
-            await register(CONSUMER)
+        await self._reader.start()
         self._task = asyncio.create_task(self._run(), name="bridge-relay")
 
     async def stop(self) -> None:
@@ -73,66 +65,37 @@ class Relay:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        self._reader.close()
 
     async def pending(self) -> int:
         return await self._outbox.count({"done_by": {"$ne": CONSUMER}})
 
     async def _run(self) -> None:
-        catch_up, last_poll = True, 0.0
         while True:
             try:
                 if not self._xmpp.linked:
-                    catch_up = True
+                    self._reader.restart()
                     await asyncio.sleep(0.05)
                     continue
-                if catch_up or self._tap is None or time.monotonic() - last_poll > POLL_SECONDS:
-                    events = await self._outbox.pending(CONSUMER, BATCH)
-                    last_poll = time.monotonic()
-                    catch_up = len(events) >= BATCH
-                else:
-                    events = await self._from_tap()
-                events = [e for e in events if str(e.get("_id")) not in self._recent]
+                events = await self._reader.next_batch(POLL_SECONDS)
                 if not events:
-                    if self._tap is None:
-                        self._wake.clear()
-                        with contextlib.suppress(asyncio.TimeoutError):
-                            await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
                     continue
                 for event in events:
                     self._deliver(event)
                 if not await self._xmpp.confirm():
                     logger.warning("relay: XMPP link lost before Prosody confirmed %d events; "
                                    "they are delivered again after the reconnect", len(events))
-                    catch_up = True
+                    self._reader.restart()
                     await asyncio.sleep(0.1)
                     continue
-                for event in events:
-                    self._remember(str(event["_id"]))
-                    await self._outbox.mark_done(CONSUMER, event["_id"])
+                await self._reader.done(events)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the relay must survive store hiccups
                 self.last_error = str(exc)
-                catch_up = True
+                self._reader.restart()
                 logger.exception("relay failed; retrying")
                 await asyncio.sleep(1.0)
-
-    async def _from_tap(self) -> list[dict[str, Any]]:
-        """Waits (up to the poll interval) for events on the tap; returns what is there."""
-        assert self._tap is not None
-        events: list[dict[str, Any]] = []
-        try:
-            events.append(await asyncio.wait_for(self._tap.get(), POLL_SECONDS))
-        except asyncio.TimeoutError:
-            return events
-        while not self._tap.empty() and len(events) < BATCH:
-            events.append(self._tap.get_nowait())
-        return events
-
-    def _remember(self, event_id: str) -> None:
-        self._recent[event_id] = None
-        while len(self._recent) > RECENT_IDS:
-            self._recent.popitem(last=False)
 
     # -- one event ----------------------------------------------------------------------------------
     def _deliver(self, event: dict[str, Any]) -> None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from config.logging import request_id
 from config.settings import PushSettings
 from models.push import PushJob
+from models.services.outbox import OutboxReader
 from models.services.push import Claim, PushService
 from models.storage.outbox import OutboxStore
 from push.errors import PermanentPushError, PushError, TemporaryPushError, TokenRejected
@@ -36,6 +37,7 @@ from push.senders.base import Sender
 logger = logging.getLogger(__name__)
 
 OUTBOX_CONSUMER = "push"
+FANOUT_BATCH = 200
 
 
 @dataclass
@@ -206,43 +208,48 @@ class OutboxFanout:
 
     def __init__(self, push: PushService, outbox: OutboxStore, poll_seconds: float) -> None:
         self._push = push
-        self._outbox = outbox
         self._poll = poll_seconds
+        self._reader = OutboxReader(outbox, OUTBOX_CONSUMER, FANOUT_BATCH, poll_seconds)
         self._failures: dict[object, int] = {}
 
-    async def run_once(self) -> int:
-        """Handles the pending events once; returns how many were handled."""
-        events = await self._outbox.pending(OUTBOX_CONSUMER)
-        for event in events:
-            request_id.set(f"outbox:{event['_id']}")
-            try:
-                await self._push.handle_event(event)
-            except Exception:  # noqa: BLE001 - retried on the next pass, a few times
-                failures = self._failures.get(event["_id"], 0) + 1
-                self._failures[event["_id"]] = failures
-                if failures < 3:
-                    logger.exception("push fan-out: event %s failed (will retry)", event["_id"])
-                    return 0
-                logger.exception("push fan-out: event %s failed %d times, skipped", event["_id"],
-                                 failures)
-            self._failures.pop(event["_id"], None)
-            await self._outbox.mark_done(OUTBOX_CONSUMER, event["_id"])
-        return len(events)
+    async def run_once(self, wait: float = 0.0) -> int:
+        """Handles the events not handled yet (waiting up to `wait` seconds for one); returns how
+        many were handled. A failing event stops the batch; it is retried (from the store) on the
+        next pass, up to three times."""
+        events = await self._reader.next_batch(wait)
+        handled: list[dict] = []
+        try:
+            for event in events:
+                request_id.set(f"outbox:{event['_id']}")
+                try:
+                    await self._push.handle_event(event)
+                except Exception:  # noqa: BLE001 - retried on the next pass, a few times
+                    failures = self._failures.get(event["_id"], 0) + 1
+                    self._failures[event["_id"]] = failures
+                    if failures < 3:
+                        logger.exception("push fan-out: event %s failed (will retry)", event["_id"])
+                        self._reader.restart()
+                        return len(handled)
+                    logger.exception("push fan-out: event %s failed %d times, skipped",
+                                     event["_id"], failures)
+                self._failures.pop(event["_id"], None)
+                handled.append(event)
+        finally:
+            await self._reader.done(handled)
+        return len(handled)
 
     async def run(self, stop: asyncio.Event) -> None:
-        waiter = self._outbox.subscribe()
-        # registered consumers keep the outbox from pruning events they have not handled yet
-        await self._outbox.register_consumer(OUTBOX_CONSUMER)
-        await self._outbox.register_consumer(OUTBOX_CONSUMER)
-        while not stop.is_set():
-            waiter.clear()
-            try:
-                handled = await self.run_once()
-            except Exception:  # noqa: BLE001
-                logger.exception("push fan-out: reading the outbox failed")
-                handled = 0
-            if not handled:
-                await _wait_any(stop, waiter, timeout=self._poll)
+        await self._reader.start()
+        try:
+            while not stop.is_set():
+                try:
+                    await self.run_once(wait=min(self._poll, 0.2))  # sees `stop` soon
+                except Exception:  # noqa: BLE001
+                    logger.exception("push fan-out: reading the outbox failed")
+                    self._reader.restart()
+                    await _wait_any(stop, timeout=self._poll)
+        finally:
+            self._reader.close()
 
 
 async def _wait_any(*events: asyncio.Event, timeout: float) -> None:

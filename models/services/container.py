@@ -73,7 +73,7 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
                    publisher: EventPublisher | None = None) -> Services:
     clock = clock or Clock()
     db = database.db
-    outbox = OutboxStore(db)
+    outbox = OutboxStore(db, local=database.embedded)
     publisher = publisher or outbox
     counters = CounterStore(db)
     apps_store = AppStore(db)

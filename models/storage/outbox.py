@@ -4,12 +4,15 @@ Each event is stored before anyone is told about it, so a consumer that restarts
 missed. Consumers mark what they processed in `done_by` (one entry per consumer name).
 
 Consumers register their names in `outbox_consumers` (persistent, so every process knows them).
+A consumer in the publishing process reads from a `Tap` (a copy of each event right after its
+insert) and queries `pending` only when it must (models/services/outbox.py: `OutboxReader`).
 `prune` removes events every registered consumer has handled (after a short grace period) and
 any event older than `max_age`, so the collection stays small.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -18,23 +21,56 @@ from models.events import Event
 TAP_LIMIT = 10_000
 
 
+class Tap:
+    """A copy of each event this process stores, right after the insert: a consumer's low-latency
+    path. It is a hint, not the record: consumers still mark events done, and events published
+    elsewhere, or dropped while the queue was full (`missed` is then set), are found by `pending`."""
+
+    def __init__(self, limit: int = TAP_LIMIT) -> None:
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.limit = limit
+        self.missed = False
+
+    def offer(self, doc: dict[str, Any]) -> None:
+        if self.queue.qsize() < self.limit:
+            self.queue.put_nowait(doc)
+        else:
+            self.missed = True
+
+
 class OutboxStore:
-    def __init__(self, db) -> None:
+    def __init__(self, db, local: bool = False) -> None:
+        """`local`: only this process writes to this database (the embedded store), so a tap sees
+        every event and `pending` is needed only after a restart or an overflow."""
         self._col = db["outbox"]
         self._consumers = db["outbox_consumers"]
         self._listeners: list[asyncio.Event] = []
-        self._taps: list[asyncio.Queue] = []
+        self._taps: list[Tap] = []
+        self.local = local
 
     async def publish(self, event: Event) -> None:
-        doc = event.model_dump()
-        doc["created_at"] = datetime.now(timezone.utc)
-        doc["done_by"] = []
-        await self._col.insert_one(doc)
+        await self.publish_many([event])
+
+    async def publish_many(self, events: list[Event]) -> None:
+        """Stores the events (one write), then tells this process's listeners and taps."""
+        if not events:
+            return
+        now = datetime.now(timezone.utc)
+        docs = []
+        for event in events:
+            doc = event.model_dump()
+            doc["created_at"] = now
+            doc["done_by"] = []
+            docs.append(doc)
+        if len(docs) == 1:
+            await self._col.insert_one(docs[0])
+        else:
+            await self._col.insert_many(docs)
         for waiter in self._listeners:
             waiter.set()
         for tap in self._taps:
-            if tap.qsize() < TAP_LIMIT:  # a slow consumer falls back to `pending`
-                tap.put_nowait(dict(doc))
+            for doc in docs:
+                tap.offer(dict(doc))
 
     def subscribe(self) -> asyncio.Event:
         """An asyncio.Event set whenever something is published in this process."""
@@ -42,14 +78,14 @@ class OutboxStore:
         self._listeners.append(waiter)
         return waiter
 
-    def tap(self) -> asyncio.Queue:
-        """A queue receiving (a copy of) each event stored by this process, right after the
-        insert: a consumer's low-latency path. It is a hint, not the record: consumers still mark
-        events done, and events published elsewhere (or dropped when the queue is full) are found
-        by `pending`."""
-        queue: asyncio.Queue = asyncio.Queue()
-        self._taps.append(queue)
-        return queue
+    def tap(self) -> Tap:
+        tap = Tap()
+        self._taps.append(tap)
+        return tap
+
+    def untap(self, tap: Tap) -> None:
+        with contextlib.suppress(ValueError):
+            self._taps.remove(tap)
 
     async def pending(self, consumer: str, limit: int = 100) -> list[dict[str, Any]]:
         cursor = self._col.find({"done_by": {"$ne": consumer}}).sort("_id", 1).limit(limit)
@@ -57,6 +93,13 @@ class OutboxStore:
 
     async def mark_done(self, consumer: str, event_id: Any) -> None:
         await self._col.update_one({"_id": event_id}, {"$addToSet": {"done_by": consumer}})
+
+    async def mark_done_many(self, consumer: str, event_ids: list[Any]) -> None:
+        if len(event_ids) == 1:
+            await self.mark_done(consumer, event_ids[0])
+        elif event_ids:
+            await self._col.update_many({"_id": {"$in": list(event_ids)}},
+                                        {"$addToSet": {"done_by": consumer}})
 
     async def register_consumer(self, consumer: str) -> None:
         await self._consumers.update_one(

@@ -68,3 +68,112 @@ async def test_bounded_cursors_match_full_results():
     docs = await col.find({}).sort("k", 1).limit(3).to_list(length=3)
     assert [d["k"] for d in docs] == [0, 1, 2]
     assert docs[0]["_id"].generation_time.tzinfo is not None
+
+
+def test_fast_document_helpers_match_mongomock():
+    from collections import OrderedDict
+    from datetime import datetime, timedelta, timezone
+
+    from bson import SON
+    from mongomock import helpers as plain
+
+    from models.storage.embedded import _fast_document_helpers
+
+    fast = {key: fn for key, (_, _, fn) in _fast_document_helpers().items()}
+    berlin = timezone(timedelta(hours=2))
+    docs = [
+        {"a": 1, "b": "x", "c": None, "d": True, "e": 1.5, "f": ObjectId(), "g": b"raw"},
+        {"when": datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=berlin),
+         "naive": datetime(2026, 1, 2, 3, 4, 5, 678901)},
+        {"nested": {"list": [1, {"t": datetime(2026, 5, 5, tzinfo=timezone.utc)}, (1, 2)],
+                    "od": OrderedDict(b=1, a=datetime(2020, 1, 1, 0, 0, 0, 999))},
+         "son": SON([("z", 1), ("y", [datetime(2021, 1, 1)])])},
+        [datetime(2022, 2, 2, 2, 2, 2, 2222), {"x": []}], (1, "two"), "scalar", 7,
+    ]
+    for doc in docs:
+        expected = plain.patch_datetime_awareness_in_document(doc)
+        got = fast["patch"](doc)
+        assert got == expected and type(got) is type(expected)
+        if isinstance(doc, dict):
+            assert got is not doc  # a copy, as mongomock's own
+        aware = plain.make_datetime_timezone_aware_in_document(expected)
+        got_aware = fast["aware"](expected)
+        assert got_aware == aware and type(got_aware) is type(aware)
+    assert fast["version"].parse("4.0") == plain.version.parse("4.0")
+
+
+async def test_fast_updates_and_find_one_match_mongomock():
+    """The same random operations with the fast paths on and off leave the same documents and
+    answer the same results."""
+    from datetime import datetime, timedelta, timezone
+
+    from models.storage.embedded import fast_paths
+
+    fast_db, plain_db = memory_database("fast").db, memory_database("plain").db
+    rng = random.Random(11)
+    ids = [ObjectId() for _ in range(12)] + ["text-id", 7]
+    base = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
+
+    def random_update():
+        field = rng.choice(["n", "s", "tags", "when", "dialog_id", "nested", "x.y"])
+        op = rng.choice(["$set", "$inc", "$addToSet", "$unset"])
+        value = rng.choice([1, 2.5, 0, "a", True, None, base + timedelta(seconds=rng.randint(0, 9)),
+                            [1, 2], {"k": base}, "b"])
+        update = {op: {field: value}}
+        if rng.random() < 0.3:
+            other = rng.choice(["m", "s", "tags"])
+            if other != field:
+                update.setdefault(rng.choice(["$set", "$inc"]), {})[other] = rng.choice([1, "z"])
+        return update
+
+    def random_filter():
+        pick = rng.random()
+        if pick < 0.5:
+            return {"_id": rng.choice(ids)}
+        if pick < 0.7:
+            return {"_id": {"$in": rng.sample(ids, 4)}, "n": {"$gte": 1}}
+        if pick < 0.85:
+            return {"_id": rng.choice(ids), "s": rng.choice(["a", "b"])}
+        return {"dialog_id": rng.choice(["d1", "d2"])}
+
+    for col in ("things",):
+        for db in (fast_db, plain_db):
+            await db[col].create_index("u", unique=True, sparse=True)
+            for i, key in enumerate(ids):
+                await db[col].insert_one({"_id": key, "n": i % 3, "s": "a" if i % 2 else "b",
+                                          "tags": [1], "dialog_id": f"d{i % 2 + 1}", "when": base})
+
+    async def both(call):
+        with fast_paths(True):
+            try:
+                fast = ("ok", await call(fast_db["things"]))
+            except Exception as exc:  # noqa: BLE001 - compared below
+                fast = ("error", type(exc).__name__)
+        with fast_paths(False):
+            try:
+                plain = ("ok", await call(plain_db["things"]))
+            except Exception as exc:  # noqa: BLE001
+                plain = ("error", type(exc).__name__)
+        return fast, plain
+
+    for _ in range(600):
+        choice = rng.random()
+        filter_, update = random_filter(), random_update()
+        if choice < 0.35:
+            fast, plain = await both(lambda c: c.update_one(filter_, update))
+            fast = (fast[0], (fast[1].matched_count, fast[1].modified_count)) if fast[0] == "ok" else fast
+            plain = (plain[0], (plain[1].matched_count, plain[1].modified_count)) if plain[0] == "ok" else plain
+        elif choice < 0.55:
+            fast, plain = await both(lambda c: c.update_many(filter_, update))
+            fast = (fast[0], (fast[1].matched_count, fast[1].modified_count)) if fast[0] == "ok" else fast
+            plain = (plain[0], (plain[1].matched_count, plain[1].modified_count)) if plain[0] == "ok" else plain
+        elif choice < 0.75:
+            after = rng.random() < 0.5
+            fast, plain = await both(lambda c: c.find_one_and_update(
+                filter_, update, return_document=after))
+        else:
+            fast, plain = await both(lambda c: c.find_one(filter_))
+        assert fast == plain, (filter_, update, fast, plain)
+    everything_fast = [d async for d in fast_db["things"].find({})]
+    everything_plain = [d async for d in plain_db["things"].find({})]
+    assert sorted(everything_fast, key=str) == sorted(everything_plain, key=str)
