@@ -182,8 +182,12 @@ def fast_paths(enabled: bool):
 
 
 def _indexed_fields(collection: Any) -> set[str]:
+    """Fields an in-place update must not touch: those of unique indexes (mongomock checks them
+    after each update) and of the equality indexes above. Other mongomock indexes are metadata."""
     fields = set(EQUALITY_INDEXES.get(collection.name, ()))
     for index in collection._store.indexes.values():
+        if not index.get("unique"):
+            continue
         for key in index.get("key") or ():
             name = key[0] if isinstance(key, (list, tuple)) else key
             fields.add(str(name).split(".")[0])
