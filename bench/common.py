@@ -38,8 +38,11 @@ async def wait_http(url: str, timeout: float = 30.0) -> None:
 
 
 def start_process(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+    """A child server. Its log goes to the file named by BENCH_SERVER_LOG (appended), else away."""
+    log = os.environ.get("BENCH_SERVER_LOG")
+    stderr = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - the child owns it
     return subprocess.Popen(args, cwd=ROOT, env={**os.environ, **(env or {})},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=stderr)
 
 
 def stop_process(proc: subprocess.Popen) -> None:

@@ -361,7 +361,7 @@ async def run(args) -> dict:
            "CHAT_XMPP__C2S_PORT": str(c2s), "CHAT_XMPP__HTTP_PORT": str(xhttp),
            "CHAT_XMPP__COMPONENT_PORT": str(comp), "CHAT_XMPP__COMPONENT_SECRET": SECRET,
            "CHAT_XMPP__AUTH_PASSWORD": AUTH_PASSWORD, "CHAT_PUSH__ENABLED": "false",
-           "CHAT_LOG_LEVEL": "WARNING"}
+           "CHAT_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING")}
     command = [str(Path(sys.executable).parent / "chatbridge"), "serve"]
     if os.environ.get("BENCH_SERVER_PROFILE"):  # cProfile of the server, written when it stops
         command = [sys.executable, "-m", "cProfile", "-o", os.environ["BENCH_SERVER_PROFILE"]] + command

@@ -18,10 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from config.settings import LimitSettings
 from models.clock import Clock
-from models.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from models.errors import ChatError, ConflictError, ForbiddenError, InvalidError, NotFoundError
 from models.events import Event, EventPublisher
 from models.requester import Requester
 from models.services.access import BROADCAST, PRIVATE, PUBLIC, AccessService, DialogAccess
+from models.services.batcher import Batcher
 from models.services.filters import (FieldSpec, build_query, cast_datetime, cast_int, cast_number,
                                      cast_str, page_params, parse_flag, sort_params, split_list)
 from models.storage.dialogs import DialogStore
@@ -284,6 +285,7 @@ class MessageService:
         self._publisher = publisher
         self._limits = limits
         self._private = private_dialogs
+        self._batcher: Batcher[tuple[Requester, MessageDraft], Doc] = Batcher(self.send_many)
 
     def set_private_dialogs(self, private_dialogs: PrivateDialogs) -> None:
         """For wiring when the dialog service is built after this one."""
@@ -293,24 +295,117 @@ class MessageService:
     async def send(self, requester: Requester, draft: MessageDraft) -> Doc:
         """Authorizes, stores (idempotent on `draft.id`), takes the dialog seq, updates the dialog,
         shows the dialog again to members who hid it, then publishes `message_created`.
-        Returns the stored message (the earlier one for a repeated id)."""
-        self._check_size(draft)
-        access = await self._target(requester, draft)
-        if not access.can_post():
-            raise ForbiddenError("You don't have permission to send messages to this dialog")
-        app_id, dialog_id = requester.app_id, access.dialog_id
-        if draft.id is not None:
-            existing = await self._messages.get(app_id, draft.id)
-            if existing is not None:
-                return self._repeat(existing, requester, dialog_id)
-            if await self._messages.exists(draft.id):  # taken in another application
-                raise ConflictError("message id is already used", field="_id")
+        Returns the stored message (the earlier one for a repeated id).
+
+        Concurrent sends (REST requests, bridge copies) are group-committed (`Batcher`): one
+        id lookup, one insert, one sequence update per dialog and one outbox write per batch."""
+        return await self._batcher.submit((requester, draft))
+
+    async def send_many(self, items: list[tuple[Requester, MessageDraft]]) -> list[Doc | Exception]:
+        """The batch behind `send`: one result per item, in order (the stored message, or the
+        ChatError that item gets). Items with an id that appears earlier in the batch run after
+        it, so they see it as a repeat."""
+        results: list[Doc | Exception | None] = [None] * len(items)
+        seen: set[str] = set()
+        first: list[int] = []
+        later: list[int] = []
+        for index, (_, draft) in enumerate(items):
+            if draft.id is not None and draft.id in seen:
+                later.append(index)
+            else:
+                first.append(index)
+                if draft.id is not None:
+                    seen.add(draft.id)
+        for part in (first, later):
+            if part:
+                for index, result in zip(part, await self._send_unique([items[i] for i in part])):
+                    results[index] = result
+        return results  # type: ignore[return-value]
+
+    async def _send_unique(self, items: list[tuple[Requester, MessageDraft]]) -> list[Doc | Exception]:
+        results: list[Doc | Exception | None] = [None] * len(items)
+        accesses: dict[tuple[int, int, str], DialogAccess] = {}
+        ready: list[tuple[int, Requester, MessageDraft, DialogAccess]] = []
+        for index, (requester, draft) in enumerate(items):
+            try:
+                self._check_size(draft)
+                key = (requester.app_id, requester.user_id, draft.dialog_id or "")
+                access = accesses.get(key) if draft.dialog_id is not None else None
+                if access is None:
+                    access = await self._target(requester, draft)
+                    if draft.dialog_id is not None:
+                        accesses[key] = access
+                if not access.can_post():
+                    raise ForbiddenError("You don't have permission to send messages to this dialog")
+                ready.append((index, requester, draft, access))
+            except ChatError as exc:
+                results[index] = exc
+        # repeats of stored messages (ids are global: another application's id is a conflict)
+        ids = [draft.id for _, _, draft, _ in ready if draft.id is not None]
+        existing = await self._messages.find_any_app(ids) if ids else {}
         now = self._clock.now()
+        fresh: list[tuple[int, Requester, MessageDraft, DialogAccess, Doc]] = []
+        for index, requester, draft, access in ready:
+            if draft.id is not None and draft.id in existing:
+                try:
+                    results[index] = self._repeat(existing[draft.id], requester, access.dialog_id)
+                except ChatError as exc:
+                    results[index] = exc
+                continue
+            fresh.append((index, requester, draft, access, self._new_doc(requester, draft, access, now)))
+        # one sequence update per dialog: a range of seqs, the batch's last message recorded
+        by_dialog: dict[tuple[int, str], list[Doc]] = {}
+        for _, requester, draft, access, doc in fresh:
+            if draft.save_to_history:
+                by_dialog.setdefault((requester.app_id, access.dialog_id), []).append(doc)
+        missing: set[tuple[int, str]] = set()
+        for (app_id, dialog_id), docs in by_dialog.items():
+            last = docs[-1]
+            try:
+                top = await self._dialogs.next_seq(app_id, dialog_id, {
+                    "last_message": last["message"], "last_message_id": last["_id"],
+                    "last_message_user_id": last["sender_id"],
+                    "last_message_date_sent": last["date_sent"], "updated_at": now}, count=len(docs))
+            except LookupError:
+                missing.add((app_id, dialog_id))
+                continue
+            for offset, doc in enumerate(docs):
+                doc["seq"] = top - len(docs) + 1 + offset
+        to_store = [entry for entry in fresh if entry[2].save_to_history
+                    and (entry[1].app_id, entry[3].dialog_id) not in missing]
+        stored_docs = await self._messages.insert_many([doc for *_, doc in to_store]) if to_store else []
+        stored_by_index = {entry[0]: pair for entry, pair in zip(to_store, stored_docs)}
+        events: list[Event] = []
+        unhide: list[str] = []
+        for index, requester, draft, access, doc in fresh:
+            if draft.save_to_history:
+                if (requester.app_id, access.dialog_id) in missing:
+                    results[index] = NotFoundError("Dialog not found")
+                    continue
+                stored, created = stored_by_index[index]
+                if not created:  # a concurrent send with the same id won the race
+                    try:
+                        results[index] = self._repeat(stored, requester, access.dialog_id)
+                    except ChatError as exc:
+                        results[index] = exc
+                    continue
+                doc = stored
+                if access.dialog_id not in unhide:
+                    unhide.append(access.dialog_id)
+            results[index] = doc
+            events.append(await self._created_event(requester, draft, access, doc))
+        for dialog_id in unhide:
+            await self._members.unhide_all(dialog_id)
+        await self._publish_all(events)
+        return results  # type: ignore[return-value]
+
+    def _new_doc(self, requester: Requester, draft: MessageDraft, access: DialogAccess,
+                 now: datetime) -> Doc:
         date_sent = draft.date_sent if draft.date_sent is not None else int(now.timestamp())
-        doc: Doc = {
+        return {
             "_id": draft.id or new_id(),
-            "app_id": app_id,
-            "chat_dialog_id": dialog_id,
+            "app_id": requester.app_id,
+            "chat_dialog_id": access.dialog_id,
             "sender_id": requester.user_id,
             "recipient_id": self._private_peer(access) if access.type == PRIVATE else 0,
             "message": draft.body,
@@ -326,29 +421,25 @@ class MessageService:
             "custom": dict(draft.custom),
             "markable": draft.markable,
         }
-        if draft.save_to_history:
-            try:
-                doc["seq"] = await self._dialogs.next_seq(app_id, dialog_id, {
-                    "last_message": draft.body, "last_message_id": doc["_id"],
-                    "last_message_user_id": requester.user_id,
-                    "last_message_date_sent": date_sent, "updated_at": now})
-            except LookupError as exc:
-                raise NotFoundError("Dialog not found") from exc
-            stored, created = await self._messages.insert(doc)
-            if not created:  # a concurrent send with the same id won the race
-                return self._repeat(stored, requester, dialog_id)
-            doc = stored
-            await self._members.unhide_all(dialog_id)
+
+    async def _created_event(self, requester: Requester, draft: MessageDraft, access: DialogAccess,
+                             doc: Doc) -> Event:
         recipients = [uid for uid in await self._audience(access) if uid != requester.user_id]
-        await self._publisher.publish(Event(
-            kind="message_created", app_id=app_id, dialog_id=dialog_id, sender_id=requester.user_id,
-            recipient_ids=recipients,
+        return Event(
+            kind="message_created", app_id=requester.app_id, dialog_id=access.dialog_id,
+            sender_id=requester.user_id, recipient_ids=recipients,
             payload={"message": message_wire(doc), "custom": dict(draft.custom),
                      "dialog_type": access.type, "send_to_chat": draft.send_to_chat,
                      "save_to_history": draft.save_to_history, "markable": draft.markable,
-                     "silent": draft.silent}))
-        logger.debug("message %s stored in dialog %s", doc["_id"], dialog_id)
-        return doc
+                     "silent": draft.silent})
+
+    async def _publish_all(self, events: list[Event]) -> None:
+        publish_many = getattr(self._publisher, "publish_many", None)
+        if publish_many is not None:
+            await publish_many(events)
+        else:
+            for event in events:
+                await self._publisher.publish(event)
 
     def _check_size(self, draft: MessageDraft) -> None:
         limit = self._limits.max_message_bytes

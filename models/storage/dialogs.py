@@ -41,11 +41,12 @@ class DialogStore(AppScopedStore):
     async def count_in(self, app_id: int, dialog_ids: list[str], query: Doc) -> int:
         return await self._col.count_documents(_scoped(app_id, dialog_ids, query))
 
-    async def next_seq(self, app_id: int, dialog_id: str, last_message: Doc) -> int:
-        """Takes the next message sequence number and records the last message, atomically."""
+    async def next_seq(self, app_id: int, dialog_id: str, last_message: Doc, count: int = 1) -> int:
+        """Takes the next `count` message sequence numbers and records the last message,
+        atomically. Returns the highest one taken (the range is `result - count + 1 .. result`)."""
         doc = await self._col.find_one_and_update(
             {"_id": _oid(dialog_id), "app_id": app_id},
-            {"$inc": {"seq": 1}, "$set": last_message},
+            {"$inc": {"seq": count}, "$set": last_message},
             projection={"seq": 1}, return_document=ReturnDocument.AFTER)
         if doc is None:
             raise LookupError(dialog_id)

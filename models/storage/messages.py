@@ -10,7 +10,7 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from models.storage.scoped import AppScopedStore
 from models.storage.ids import id_to_str as _out
@@ -33,6 +33,43 @@ class MessageStore(AppScopedStore):
             existing = await self._col.find_one({"_id": doc["_id"]})
             return _out(existing), False
         return _out(doc), True
+
+    async def insert_many(self, docs: list[Doc]) -> list[tuple[Doc, bool]]:
+        """Inserts in one write; returns (stored document, created) per document, in order. An id
+        already stored (a repeat, or a concurrent send) returns the existing document."""
+        if len(docs) == 1:
+            return [await self.insert(docs[0])]
+        prepared = []
+        for doc in docs:
+            doc = dict(doc)
+            doc["_id"] = _oid(doc["_id"]) if doc.get("_id") else ObjectId()
+            prepared.append(doc)
+        duplicates: set[int] = set()
+        try:
+            await self._col.insert_many(prepared, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in errors):
+                raise
+            duplicates = {e["index"] for e in errors}
+        existing: dict[Any, Doc] = {}
+        if duplicates:
+            ids = [prepared[i]["_id"] for i in duplicates]
+            existing = {d["_id"]: d async for d in self._col.find({"_id": {"$in": ids}})}
+        out = []
+        for index, doc in enumerate(prepared):
+            if index in duplicates:
+                out.append((_out(existing[doc["_id"]]), False))
+            else:
+                out.append((_out(doc), True))
+        return out
+
+    async def find_any_app(self, message_ids: list[str]) -> dict[str, Doc]:
+        """Stored messages with these ids in any application (ids are global), by id."""
+        oids = [o for o in (_oid(m) for m in message_ids) if o is not None]
+        if not oids:
+            return {}
+        return {str(d["_id"]): _out(d) async for d in self._col.find({"_id": {"$in": oids}})}
 
     async def exists(self, message_id: str) -> bool:
         oid = _oid(message_id)

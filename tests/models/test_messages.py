@@ -308,3 +308,56 @@ async def test_body_and_extras_size_limits(svc, settings):
     assert exc.value.field == "message"
     with pytest.raises(InvalidError):
         await send(svc, alice, dialog_id, "x", custom={"blob": "x" * limit})
+
+
+# -- group commit ------------------------------------------------------------------------------------
+async def test_concurrent_sends_share_a_batch_and_keep_every_rule(svc, events):
+    import asyncio
+
+    alice, bob, carol, eve = [await user(svc, n) for n in ("alice", "bob", "carol", "eve")]
+    first = await group(svc, alice, bob)
+    second = await group(svc, carol, bob)
+    dup = "65a1b2c3d4e5f6a7b8c9d0ff"
+    before = svc.messages._batcher.batches
+    results = await asyncio.gather(
+        send(svc, alice, first, "a1"),
+        send(svc, bob, first, "b1"),
+        send(svc, carol, second, "c1"),
+        send(svc, alice, first, "dup", id=dup),
+        send(svc, alice, first, "dup again", id=dup),  # same id in the same batch: a repeat
+        send(svc, eve, first, "not a member"),
+        send(svc, bob, first, "not stored", save_to_history=False),
+        send(svc, carol, first, "carol is not in the first dialog"),
+        send(svc, alice, "0123456789abcdef01234567", "no such dialog"),
+        send(svc, alice, first, "a2"),
+        return_exceptions=True)
+    assert svc.messages._batcher.batches - before <= 2  # the duplicate id runs after its first
+    a1, b1, c1, d1, d2, forbidden, unsaved, not_member, missing, a2 = results
+    assert isinstance(forbidden, (ForbiddenError, NotFoundError))
+    assert isinstance(not_member, (ForbiddenError, NotFoundError))
+    assert isinstance(missing, NotFoundError)
+    assert d1["_id"] == d2["_id"] == dup and d2["message"] == "dup"
+    assert "seq" not in unsaved
+    # one sequence per dialog, in submission order, no gaps
+    assert [m["seq"] for m in (a1, b1, d1, a2)] == [1, 2, 3, 4]
+    assert c1["seq"] == 1
+    messages, dialogs, _ = stores(svc)
+    assert await messages.count(1, {"chat_dialog_id": first}) == 4
+    stored_first = await dialogs.get(1, first)
+    assert stored_first["last_message"] == "a2" and stored_first["seq"] == 4
+    created = [e for e in events.events if e.kind == "message_created"]
+    assert [e.payload["message"]["message"] for e in created][-6:] == \
+        ["a1", "b1", "c1", "dup", "not stored", "a2"]
+    assert all(bob.user_id in e.recipient_ids for e in created[-6:] if e.sender_id != bob.user_id)
+
+
+async def test_a_batch_survives_a_send_that_conflicts_with_another_application(svc):
+    import asyncio
+
+    alice, bob = await user(svc, "alice"), await user(svc, "bob")
+    dialog_id = await group(svc, alice, bob)
+    await send(svc, alice, dialog_id, "taken", id=CLIENT_ID)
+    results = await asyncio.gather(
+        send(svc, bob, dialog_id, "reuses alice's id", id=CLIENT_ID),
+        send(svc, bob, dialog_id, "fine"), return_exceptions=True)
+    assert isinstance(results[0], ConflictError) and results[1]["seq"] == 2

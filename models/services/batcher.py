@@ -1,0 +1,63 @@
+"""Group commit: concurrent calls of one operation are run together, one batch at a time.
+
+`submit(item)` queues the item and waits for its own result. A batch starts one event-loop turn
+after its first item arrived (so callers woken together share it) and takes up to `max_batch`
+items; items arriving while a batch runs form the next one. Under light load a batch is a single
+item and adds no delay; under heavy load the store sees one write per batch instead of one per item.
+`run` returns one result or exception per item, in order; an exception escaping `run` fails every
+item of that batch. A caller that gives up (cancellation) does not stop its item from being run.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Awaitable, Callable, Generic, TypeVar
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Batcher(Generic[T, R]):
+    def __init__(self, run: Callable[[list[T]], Awaitable[list[R | BaseException]]],
+                 max_batch: int = 256) -> None:
+        self._run = run
+        self._max = max_batch
+        self._queue: list[tuple[T, asyncio.Future]] = []
+        self._task: asyncio.Task | None = None
+        self.batches = 0
+        self.items = 0
+
+    async def submit(self, item: T) -> R:
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._queue.append((item, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        await asyncio.sleep(0)  # callers woken in the same turn join this batch
+        while self._queue:
+            batch, self._queue = self._queue[:self._max], self._queue[self._max:]
+            items = [item for item, _ in batch]
+            self.batches += 1
+            self.items += len(items)
+            try:
+                results: list = await self._run(items)
+                if len(results) != len(items):
+                    raise RuntimeError(f"batch returned {len(results)} results for {len(items)} items")
+            except asyncio.CancelledError as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                raise
+            except Exception as exc:  # noqa: BLE001 - each caller gets the failure
+                results = [exc] * len(items)
+            for (_, future), result in zip(batch, results):
+                if future.done():  # the caller gave up
+                    continue
+                if isinstance(result, BaseException):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
