@@ -560,6 +560,7 @@ class DialogService:
             if access.member is None:
                 await self._ensure_member(access)
             await self._members.update(access.dialog_id, me, {"hidden": True})
+            await self._dialogs.mark_hidden(requester.app_id, access.dialog_id)
             return
         if access.type == PUBLIC:
             await self.unsubscribe(requester, access.dialog_id)

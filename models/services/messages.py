@@ -359,16 +359,19 @@ class MessageService:
             if draft.save_to_history:
                 by_dialog.setdefault((requester.app_id, access.dialog_id), []).append(doc)
         missing: set[tuple[int, str]] = set()
+        unhide: list[str] = []  # dialogs a member hid: shown to them again by this message
         for (app_id, dialog_id), docs in by_dialog.items():
             last = docs[-1]
             try:
-                top = await self._dialogs.next_seq(app_id, dialog_id, {
+                top, hidden = await self._dialogs.take_seqs(app_id, dialog_id, {
                     "last_message": last["message"], "last_message_id": last["_id"],
                     "last_message_user_id": last["sender_id"],
-                    "last_message_date_sent": last["date_sent"], "updated_at": now}, count=len(docs))
+                    "last_message_date_sent": last["date_sent"], "updated_at": now}, len(docs))
             except LookupError:
                 missing.add((app_id, dialog_id))
                 continue
+            if hidden:
+                unhide.append(dialog_id)
             for offset, doc in enumerate(docs):
                 doc["seq"] = top - len(docs) + 1 + offset
         to_store = [entry for entry in fresh if entry[2].save_to_history
@@ -376,7 +379,6 @@ class MessageService:
         stored_docs = await self._messages.insert_many([doc for *_, doc in to_store]) if to_store else []
         stored_by_index = {entry[0]: pair for entry, pair in zip(to_store, stored_docs)}
         events: list[Event] = []
-        unhide: list[str] = []
         for index, requester, draft, access, doc in fresh:
             if draft.save_to_history:
                 if (requester.app_id, access.dialog_id) in missing:
@@ -390,8 +392,6 @@ class MessageService:
                         results[index] = exc
                     continue
                 doc = stored
-                if access.dialog_id not in unhide:
-                    unhide.append(access.dialog_id)
             results[index] = doc
             events.append(await self._created_event(requester, draft, access, doc))
         for dialog_id in unhide:

@@ -41,16 +41,29 @@ class DialogStore(AppScopedStore):
     async def count_in(self, app_id: int, dialog_ids: list[str], query: Doc) -> int:
         return await self._col.count_documents(_scoped(app_id, dialog_ids, query))
 
-    async def next_seq(self, app_id: int, dialog_id: str, last_message: Doc, count: int = 1) -> int:
-        """Takes the next `count` message sequence numbers and records the last message,
-        atomically. Returns the highest one taken (the range is `result - count + 1 .. result`)."""
+    async def next_seq(self, app_id: int, dialog_id: str, last_message: Doc) -> int:
+        """Takes the next message sequence number and records the last message, atomically."""
+        seq, _ = await self.take_seqs(app_id, dialog_id, last_message, 1)
+        return seq
+
+    async def take_seqs(self, app_id: int, dialog_id: str, last_message: Doc,
+                        count: int) -> tuple[int, bool]:
+        """Takes `count` message sequence numbers and records the last message, atomically.
+        Returns the highest number taken (the range is `top - count + 1 .. top`) and whether a
+        member hid the dialog since the last message (`has_hidden`, cleared here: the caller
+        shows the dialog to them again)."""
         doc = await self._col.find_one_and_update(
             {"_id": _oid(dialog_id), "app_id": app_id},
-            {"$inc": {"seq": count}, "$set": last_message},
-            projection={"seq": 1}, return_document=ReturnDocument.AFTER)
+            {"$inc": {"seq": count}, "$set": {**last_message, "has_hidden": False}},
+            projection={"seq": 1, "has_hidden": 1}, return_document=ReturnDocument.BEFORE)
         if doc is None:
             raise LookupError(dialog_id)
-        return int(doc["seq"])
+        return int(doc.get("seq") or 0) + count, bool(doc.get("has_hidden"))
+
+    async def mark_hidden(self, app_id: int, dialog_id: str) -> None:
+        """A member hid the dialog: the next message shows it to them again (see take_seqs)."""
+        await self._col.update_one({"_id": _oid(dialog_id), "app_id": app_id},
+                                   {"$set": {"has_hidden": True}})
 
     async def set_fields(self, app_id: int, dialog_id: str, fields: Doc) -> None:
         await self._col.update_one({"_id": _oid(dialog_id), "app_id": app_id}, {"$set": fields})

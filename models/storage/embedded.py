@@ -260,6 +260,33 @@ def _apply(doc: dict, steps: list[tuple[str, str, Any]], patch: Any) -> bool:
     return changed
 
 
+def _inclusion(projection: Any) -> list[str] | None | bool:
+    """The fields of a plain inclusion projection (`{"seq": 1}`, `_id` kept unless 0), None for
+    no projection, False for anything the fast path leaves to mongomock."""
+    if projection is None:
+        return None
+    if type(projection) is not dict or not projection:
+        return False
+    keep_id = True
+    fields = []
+    for key, value in projection.items():
+        if type(key) is not str or "." in key or key.startswith("$"):
+            return False
+        if key == "_id":
+            if value in (0, False) and type(value) in (int, bool):
+                keep_id = False
+                continue
+            if value not in (1, True):
+                return False
+            continue
+        if type(value) not in (int, bool) or value not in (1, True):
+            return False
+        fields.append(key)
+    if not fields:
+        return False  # only `_id` given: mongomock's rules
+    return (["_id"] if keep_id else []) + fields
+
+
 def speed_up_mongomock() -> None:
     global _PATCHED
     if _PATCHED:
@@ -370,8 +397,16 @@ def speed_up_mongomock() -> None:
                 "updatedExisting": bool(matched)}
 
     def find_one(self, filter=None, *args, **kwargs):  # noqa: A002 - mongomock's signature
-        keys = _id_candidates(filter) if _FAST and not args and not kwargs else None
-        if keys is None or len(keys) != 1 or type(filter) is not dict:
+        keys = None
+        fields = None
+        if _FAST and type(filter) is dict and len(args) <= 1:
+            options = dict(kwargs)
+            projection = args[0] if args else options.pop("projection", None)
+            if options.pop("sort", None) is None and not options:
+                fields = _inclusion(projection)
+                if fields is not False:
+                    keys = _id_candidates(filter)
+        if keys is None or len(keys) != 1:
             return original_find_one(self, filter, *args, **kwargs)
         filter = helpers.patch_datetime_awareness_in_document(filter)
         store = self._store
@@ -382,6 +417,8 @@ def speed_up_mongomock() -> None:
         rest = {k: v for k, v in filter.items() if k != "_id"}
         if rest and not filter_applies(rest, doc):
             return None
+        if fields is not None:
+            doc = {k: doc[k] for k in fields if k in doc}
         if self.codec_options.tz_aware:
             return helpers.make_datetime_timezone_aware_in_document(doc)  # a deep copy
         return helpers.patch_datetime_awareness_in_document(doc)  # a deep copy, dates as stored

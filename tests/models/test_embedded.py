@@ -104,6 +104,10 @@ def test_fast_document_helpers_match_mongomock():
     assert fast["version"].parse("4.0") == plain.version.parse("4.0")
 
 
+PROJECTIONS = [None, {"n": 1}, {"n": 1, "_id": 0}, {"s": 1, "tags": 1}, {"_id": 1}, {"n": 0},
+               {"n": True, "missing": 1}, {"x.y": 1}]
+
+
 async def test_fast_updates_and_find_one_match_mongomock():
     """The same random operations with the fast paths on and off leave the same documents and
     answer the same results."""
@@ -171,11 +175,12 @@ async def test_fast_updates_and_find_one_match_mongomock():
             fast = (fast[0], (fast[1].matched_count, fast[1].modified_count)) if fast[0] == "ok" else fast
             plain = (plain[0], (plain[1].matched_count, plain[1].modified_count)) if plain[0] == "ok" else plain
         elif choice < 0.75:
-            after = rng.random() < 0.5
+            after, projection = rng.random() < 0.5, rng.choice(PROJECTIONS)
             fast, plain = await both(lambda c: c.find_one_and_update(
-                filter_, update, return_document=after))
+                filter_, update, projection=projection, return_document=after))
         else:
-            fast, plain = await both(lambda c: c.find_one(filter_))
+            projection = rng.choice(PROJECTIONS)
+            fast, plain = await both(lambda c: c.find_one(filter_, projection))
         assert fast == plain, (filter_, update, fast, plain)
         if rng.random() < 0.1:  # the stored documents stay the same too
             a = sorted([d async for d in fast_db["things"].find({})], key=str)
