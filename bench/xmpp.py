@@ -309,10 +309,13 @@ async def rest_latency(rest: Rest, port: int, alice: dict, bob: dict, rate: int,
     start = time.perf_counter()
     tasks = []
 
+    answered: list[float] = []
+
     async def post(mid: str) -> None:
-        sent_at[mid] = time.perf_counter()
+        sent_at[mid] = began = time.perf_counter()
         await rest.call("POST", "/chat/Message.json", alice["token"], json={
             "_id": mid, "chat_dialog_id": dialog["_id"], "message": "latency", "send_to_chat": 1})
+        answered.append((time.perf_counter() - began) * 1000)
 
     for n in range(total):
         target = start + n * interval
@@ -324,8 +327,13 @@ async def rest_latency(rest: Rest, port: int, alice: dict, bob: dict, rate: int,
     await wait_until(lambda: _done(sent_at), 10)
     await client.close()
     latencies.sort()
-    pick = lambda p: latencies[min(len(latencies) - 1, int(p / 100 * (len(latencies) - 1)))] if latencies else float("nan")  # noqa: E731
-    return {"sent": total, "received": len(latencies), "p50": pick(50), "p99": pick(99),
+    answered.sort()
+
+    def pick(values: list[float], p: float) -> float:
+        return values[min(len(values) - 1, int(p / 100 * (len(values) - 1)))] if values else float("nan")
+
+    return {"sent": total, "received": len(latencies), "p50": pick(latencies, 50),
+            "p99": pick(latencies, 99), "rest_p50": pick(answered, 50), "rest_p99": pick(answered, 99),
             "achieved_rate": total / (time.perf_counter() - start)}
 
 

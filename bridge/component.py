@@ -177,13 +177,24 @@ class Component(ComponentXMPP):
 
     async def confirm(self, timeout: float = 5.0) -> bool:
         """True once Prosody has handled everything written so far."""
+        return await self.confirmed(self.confirm_later(), timeout)
+
+    def confirm_later(self) -> tuple[str, asyncio.Future] | None:
+        """Asks Prosody to confirm everything written so far (a ping: Prosody answers stanzas in
+        order) without waiting; `confirmed` waits for the answer. None when the link is down."""
         if not self.linked:
-            return False
+            return None
         ping_id = self.next_id("confirm")
         future: asyncio.Future = self.loop.create_future()
         self._pings[ping_id] = future
         self.write(f'<iq type="get" id="{ping_id}" from="{attr(self.muc_domain)}" '
                    f'to="{attr(self.domain)}"><ping xmlns="{NS_PING}"/></iq>')
+        return ping_id, future
+
+    async def confirmed(self, pending: tuple[str, asyncio.Future] | None, timeout: float = 5.0) -> bool:
+        if pending is None:
+            return False
+        ping_id, future = pending
         try:
             return await asyncio.wait_for(future, timeout)
         except (asyncio.TimeoutError, ConnectionError):

@@ -13,6 +13,7 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
+from chatbridge.gc_policy import gc_freezer
 from config.settings import Settings
 from models.services.container import Services, build_services
 from models.storage.mongo import open_database
@@ -91,8 +92,15 @@ async def maintenance_part(services: Services, app: web.Application | None, inte
             await task
 
 
+@contextlib.asynccontextmanager
+async def gc_part(services: Services, app: web.Application | None):
+    """The garbage-collector policy (chatbridge/gc_policy.py), started once everything is built."""
+    async with gc_freezer(services.settings.gc_freeze_seconds):
+        yield
+
+
 def serve(settings: Settings) -> None:
-    asyncio.run(run_until_signal(settings, [maintenance_part, *EXTRA_PARTS], with_http=True))
+    asyncio.run(run_until_signal(settings, [maintenance_part, *EXTRA_PARTS, gc_part], with_http=True))
 
 
 async def run_callable(settings: Settings, fn: Callable[[Services], Awaitable[None]]) -> None:
