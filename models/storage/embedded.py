@@ -287,6 +287,46 @@ def _inclusion(projection: Any) -> list[str] | None | bool:
     return (["_id"] if keep_id else []) + fields
 
 
+def _native_sort_keys(sort: Any) -> list[tuple[str, bool]] | None:
+    if isinstance(sort, dict):
+        sort = list(sort.items())
+    if not isinstance(sort, (list, tuple)) or not sort:
+        return None
+    keys = []
+    for item in sort:
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            return None
+        key, direction = item
+        if type(key) is not str or not key or key.startswith("$") or "." in key \
+                or direction not in (1, -1):
+            return None
+        keys.append((key, direction < 0))
+    return keys
+
+
+_SORT_KINDS = {int: "number", float: "number", str: "str", ObjectId: "oid"}
+
+
+def _native_sort(docs: list[dict], keys: list[tuple[str, bool]]) -> list[dict] | None:
+    """Sorts with Python's own comparisons when every document has each key with values of one
+    kind (numbers, strings, ObjectIds or dates), as mongomock's type-ordered comparison would;
+    None otherwise. Stable, key by key from the last, as mongomock does."""
+    from datetime import datetime
+
+    for key, _ in keys:
+        kind = None
+        for doc in docs:
+            value = doc.get(key, _MISSING)
+            this = "date" if type(value) is datetime else _SORT_KINDS.get(type(value))
+            if this is None or (kind is not None and this != kind):
+                return None
+            kind = this
+    ordered = list(docs)
+    for key, descending in reversed(keys):
+        ordered.sort(key=lambda d: d[key], reverse=descending)
+    return ordered
+
+
 def speed_up_mongomock() -> None:
     global _PATCHED
     if _PATCHED:
@@ -327,8 +367,19 @@ def speed_up_mongomock() -> None:
             rest = {k: v for k, v in filter.items() if k != "_id"}
         else:
             keys = _indexed_candidates(self._store, filter)
+        compiled = compile_filter(rest) if _FAST else None
+
+        def applies(doc):
+            if compiled is not None:
+                result = compiled(doc)
+                if result is not None:
+                    return result
+            return filter_applies(rest, doc)
+
         if keys is None:
-            return original(self, filter)
+            if compiled is None or self._store.is_empty:
+                return original(self, filter)
+            return (doc for doc in list(self._store.documents) if applies(doc))
         store = self._store
         store._remove_expired_documents()
         documents = store._documents
@@ -341,7 +392,7 @@ def speed_up_mongomock() -> None:
             doc = documents.get(key)
             if doc is None or isinstance(key, bool) != isinstance(doc.get("_id"), bool):
                 continue  # Python's 1 == True; MongoDB tells them apart
-            if filter_applies(rest, doc):
+            if applies(doc):
                 found.append(doc)
         # `$in` answers come in the order of the list, not insertion order: MongoDB promises no
         # natural order either, and callers that care sort.
@@ -423,6 +474,22 @@ def speed_up_mongomock() -> None:
             return helpers.make_datetime_timezone_aware_in_document(doc)  # a deep copy
         return helpers.patch_datetime_awareness_in_document(doc)  # a deep copy, dates as stored
 
+    original_get_dataset = Collection._get_dataset
+
+    def _get_dataset(self, spec, sort, fields, as_class):
+        keys = _native_sort_keys(sort) if _FAST and sort else None
+        if keys is None:
+            yield from original_get_dataset(self, spec, sort, fields, as_class)
+            return
+        dataset = list(self._iter_documents(spec))
+        ordered = _native_sort(dataset, keys)
+        if ordered is None:  # values outside the simple kinds: mongomock's comparisons
+            yield from original_get_dataset(self, spec, sort, fields, as_class)
+            return
+        for document in ordered:
+            yield self._copy_only_fields(document, fields, as_class)
+
+    Collection._get_dataset = _get_dataset
     Collection._update = _update
     Collection.find_one = find_one
     Collection._iter_documents = _iter_documents
@@ -431,3 +498,130 @@ def speed_up_mongomock() -> None:
     CollectionStore.__delitem__ = __delitem__
     CollectionStore.drop = drop
     _PATCHED = True
+
+
+# -- compiled filters ------------------------------------------------------------------------------
+# A filter made of top-level equality, `$ne`, `$in`, `$nin`, `$exists` and number comparisons is
+# turned into Python closures once per query. Each returns True / False for documents whose values
+# are plain strings, integers or ObjectIds (or lists of them), and None ("ask mongomock") for
+# anything else, so mongomock's `filter_applies` still decides every unusual case.
+_SIMPLE = frozenset({str, int, ObjectId})
+_MISSING = object()
+_COMPARE = {"$gt": lambda a, b: a > b, "$gte": lambda a, b: a >= b,
+            "$lt": lambda a, b: a < b, "$lte": lambda a, b: a <= b}
+
+
+def _eq_one(value: Any, wanted: Any) -> bool | None:
+    kind = type(value)
+    if kind is type(wanted):
+        return value == wanted
+    if kind in _SIMPLE:
+        return False  # MongoDB never equates a string, an integer and an ObjectId
+    return None
+
+
+def _eq(value: Any, wanted: Any) -> bool | None:
+    if value is _MISSING:
+        return False
+    if type(value) is list:
+        unknown = False
+        for item in value:
+            result = _eq_one(item, wanted)
+            if result:
+                return True
+            if result is None:
+                unknown = True
+        return None if unknown else False
+    return _eq_one(value, wanted)
+
+
+def _predicate(op: str, wanted: Any):
+    if op == "$eq" and type(wanted) in _SIMPLE:
+        return lambda v: _eq(v, wanted)
+    if op == "$ne" and type(wanted) in _SIMPLE:
+        def ne(v):
+            result = _eq(v, wanted)
+            return None if result is None else not result
+        return ne
+    if op in ("$in", "$nin") and type(wanted) in (list, tuple) and wanted \
+            and all(type(w) in _SIMPLE for w in wanted):
+        options = list(wanted)
+
+        def any_of(v):
+            unknown = False
+            for w in options:
+                result = _eq(v, w)
+                if result:
+                    return True
+                if result is None:
+                    unknown = True
+            return None if unknown else False
+        if op == "$in":
+            return any_of
+
+        def none_of(v):
+            result = any_of(v)
+            return None if result is None else not result
+        return none_of
+    if op in _COMPARE and type(wanted) is int:
+        compare = _COMPARE[op]
+
+        def ordered(v):
+            if type(v) is int:
+                return compare(v, wanted)
+            if type(v) in (str, ObjectId):
+                return False  # other types never compare with a number in a query
+            return None
+        return ordered
+    if op == "$exists" and type(wanted) is bool:
+        return lambda v: (v is not _MISSING) == wanted
+    return None
+
+
+def compile_filter(filter_: Any):
+    """A `doc → True/False/None` matcher for the filter, or None when it has anything beyond the
+    simple forms above (then mongomock alone decides)."""
+    if type(filter_) is not dict:
+        return None
+    checks = []
+    for field, cond in filter_.items():
+        if field == "$and" and type(cond) is list and cond:
+            parts = [compile_filter(c) for c in cond]
+            if any(p is None for p in parts):
+                return None
+            checks.append((None, parts))
+            continue
+        if type(field) is not str or not field or field.startswith("$") or "." in field:
+            return None
+        if type(cond) is dict:
+            if not cond or not all(type(k) is str and k.startswith("$") for k in cond):
+                return None
+            for op, wanted in cond.items():
+                test = _predicate(op, wanted)
+                if test is None:
+                    return None
+                checks.append((field, test))
+        else:
+            test = _predicate("$eq", cond)
+            if test is None:
+                return None
+            checks.append((field, test))
+
+    def match(doc: dict) -> bool | None:
+        unknown = False
+        for field, test in checks:
+            if field is None:
+                results = [part(doc) for part in test]
+                if False in results:
+                    return False
+                if None in results:
+                    unknown = True
+                continue
+            result = test(doc.get(field, _MISSING))
+            if result is False:
+                return False
+            if result is None:
+                unknown = True
+        return None if unknown else True
+
+    return match
