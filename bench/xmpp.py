@@ -165,6 +165,12 @@ async def wait_until(check, timeout: float, interval: float = 0.05):
     return await check()
 
 
+def median_run(runs: list[dict]) -> dict:
+    """The run with the median rate (deliveries per second)."""
+    ordered = sorted(runs, key=lambda r: r["deliveries"] / r["seconds"])
+    return ordered[len(ordered) // 2]
+
+
 def oid() -> str:
     return os.urandom(12).hex()
 
@@ -403,12 +409,17 @@ async def run(args) -> dict:
             members = await rest.users(args.occupants, "m")
             status, dialog = await rest.call("POST", "/chat/Dialog.json", members[0]["token"], json={
                 "type": 2, "name": "bench", "occupants_ids": [m["id"] for m in members[1:]]})
-            results["bridge_muc"] = await fanout(
-                c2s, members, lambda u: f"1_{dialog['_id']}@muc.{DOMAIN}" + (f"/{u['id']}" if u else ""),
-                join=False, messages=args.fanout_messages)
-            results["prosody_muc"] = await fanout(
-                raw_c2s, members, lambda u: f"bench@conference.{DOMAIN}" + (f"/{u['id']}" if u else ""),
-                join=True, messages=args.fanout_messages)
+            runs_bridge, runs_prosody = [], []
+            for _ in range(args.repeat):  # interleaved: both see the same machine load
+                runs_bridge.append(await fanout(
+                    c2s, members, lambda u: f"1_{dialog['_id']}@muc.{DOMAIN}" + (f"/{u['id']}" if u else ""),
+                    join=False, messages=args.fanout_messages))
+                runs_prosody.append(await fanout(
+                    raw_c2s, members, lambda u: f"bench@conference.{DOMAIN}" + (f"/{u['id']}" if u else ""),
+                    join=True, messages=args.fanout_messages))
+            results["bridge_muc"], results["prosody_muc"] = median_run(runs_bridge), median_run(runs_prosody)
+            results["muc_ratios"] = [b["deliveries"] / b["seconds"] / (p["deliveries"] / p["seconds"])
+                                     for b, p in zip(runs_bridge, runs_prosody)]
             if args.only == "muc":
                 print(results)
                 return results
@@ -483,6 +494,7 @@ def main() -> None:
     parser.add_argument("--fanout-messages", type=int, default=200)
     parser.add_argument("--rate", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved MUC runs (median shown)")
     parser.add_argument("--write", type=Path, default=None)
     parser.add_argument("--only", choices=("1to1", "muc", "latency"), default=None,
                         help="run one part and print raw results (for profiling; nothing is written)")

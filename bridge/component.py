@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 
 NS = "jabber:component:accept"
 NS_PING = "urn:xmpp:ping"
+NS_FANOUT = "urn:chatbridge:fanout:0"
+FANOUT_CHUNK = 1000  # recipients per wrapper (mod_chatbridge_fanout accepts up to 5000)
+FANOUT_REMEMBERED = 256  # wrappers kept to resend one by one if the server lacks the module
 NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
 PLUGINS = ("cc_presence", "cc_groupchat", "cc_private")
 UNAVAILABLE = CONDITIONS[ErrorCode.unavailable]
@@ -58,6 +61,8 @@ class Component(ComponentXMPP):
         self.dropped = 0
         self.last_error: str | None = None
         self._session_listeners: list[Callable[[], None]] = []
+        self.fanout_module = settings.fanout_module
+        self._sent_fanouts: dict[str, tuple[list[str], str, str]] = {}
         # slixmpp's stock handlers would build stanza objects and rosters for every user's
         # presence; the plugins read the raw XML instead.
         for name in ("IM", "IMError", "Presence"):
@@ -172,6 +177,41 @@ class Component(ComponentXMPP):
         self.transport.write(data.encode("utf-8"))
         self.written += count
 
+    def fan_out(self, targets: list[str], head: str, tail: str) -> int:
+        """Writes `head + to="T" + tail` for each full JID T (pre-rendered common parts); to
+        several recipients as one mod_chatbridge_fanout wrapper when the server has it."""
+        if not targets:
+            return 0
+        if not self.fanout_module or len(targets) < self.settings.fanout_min_targets:
+            for target in targets:
+                self.write(f'{head} to="{attr(target)}"{tail}')
+            return len(targets)
+        inner = f'{head} xmlns="jabber:client"{tail}'
+        for start in range(0, len(targets), FANOUT_CHUNK):
+            chunk = targets[start:start + FANOUT_CHUNK]
+            wrapper_id = self.next_id("fan")
+            self._sent_fanouts[wrapper_id] = (chunk, head, tail)
+            while len(self._sent_fanouts) > FANOUT_REMEMBERED:
+                self._sent_fanouts.pop(next(iter(self._sent_fanouts)))
+            recipients = "".join(f'<to jid="{attr(t)}"/>' for t in chunk)
+            self.write(f'<message from="{attr(self.muc_domain)}" to="fanout@{attr(self.muc_domain)}" '
+                       f'id="{wrapper_id}"><fanout xmlns="{NS_FANOUT}">{recipients}{inner}'
+                       "</fanout></message>")
+        return len(targets)
+
+    def _fanout_returned(self, element: Element) -> None:
+        """Our own fan-out wrapper came back: the server has no mod_chatbridge_fanout. Deliver
+        what it carried one stanza per recipient, and stop using wrappers."""
+        if self.fanout_module:
+            self.fanout_module = False
+            logger.error("the XMPP server does not run mod_chatbridge_fanout (config/): sending "
+                         "one stanza per recipient from now on (set CHAT_XMPP__FANOUT_MODULE=false)")
+        sent = self._sent_fanouts.pop(element.get("id") or "", None)
+        if sent is not None:
+            targets, head, tail = sent
+            for target in targets:
+                self.write(f'{head} to="{attr(target)}"{tail}')
+
     def next_id(self, prefix: str = "cb") -> str:
         return f"{prefix}-{next(self._ids)}-{int(time.time() * 1000) % 100000000}"
 
@@ -236,7 +276,9 @@ class Component(ComponentXMPP):
         if element.get("type") == "error":
             return
         local = to.split("@", 1)[0] if "@" in to else ""
-        if local == "chat" and to.split("/", 1)[0] == f"chat@{self.muc_domain}":
+        if local == "fanout" and element.get("from") == self.muc_domain:
+            self._fanout_returned(element)
+        elif local == "chat" and to.split("/", 1)[0] == f"chat@{self.muc_domain}":
             self._guard(self.plugin["cc_private"].handle_copy, element)
         elif parse_room(to, self.muc_domain) is not None:
             self._guard(self.plugin["cc_groupchat"].handle_message, element)

@@ -23,7 +23,7 @@ from config.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-LUA_MODULES = ("mod_auth_chatbridge.lua", "mod_chatbridge_spool.lua")
+LUA_MODULES = ("mod_auth_chatbridge.lua", "mod_chatbridge_spool.lua", "mod_chatbridge_fanout.lua")
 COPY_LOCALPART = "chat"  # forwarded 1:1 copies arrive at chat@{muc domain} (no "_": never a room)
 STOP_TIMEOUT = 10.0
 

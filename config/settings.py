@@ -74,6 +74,12 @@ class XmppSettings(BaseModel):
     relay_max_age_seconds: int = 24 * 60 * 60  # older undelivered outbox events are skipped
     max_pending_stanzas: int = 10000  # per process; beyond it new stanzas get resource-constraint
     max_history_stanzas: int = 20  # groupchat history sent on join (`maxstanzas`, capped)
+    # Room traffic to many recipients goes as one wrapper that config/mod_chatbridge_fanout.lua
+    # (loaded on the component by the embedded Prosody) clones per recipient. With an external
+    # server without that module set it to false (one stanza per recipient); if the wrapper comes
+    # back to the bridge undelivered, the bridge switches to one stanza per recipient by itself.
+    fanout_module: bool = True
+    fanout_min_targets: int = Field(default=2, ge=1)  # fewer recipients: plain stanzas
 
     @property
     def muc_domain(self) -> str:

@@ -73,11 +73,8 @@ class BridgePlugin(BasePlugin):
 
     # -- output ------------------------------------------------------------------------------------
     def fan_out(self, targets: list[str], head: str, tail: str) -> int:
-        """Writes `head + to="T" + tail` for each full JID T (pre-rendered common parts)."""
-        write = self.xmpp.write
-        for target in targets:
-            write(f'{head} to="{attr(target)}"{tail}')
-        return len(targets)
+        """Writes `head + to="T" + tail` for each full JID T (see Component.fan_out)."""
+        return self.xmpp.fan_out(targets, head, tail)
 
     def send_as_user(self, inner: str) -> None:
         """XEP-0356: a `jabber:client` <message> (from a bare user JID) sent by Prosody for us."""

@@ -71,5 +71,5 @@ VirtualHost "$domain"
 
 Component "$muc_domain"
 	component_secret = "$component_secret"
-	modules_enabled = { "privilege"; "delegation"; "chatbridge_spool" }
+	modules_enabled = { "privilege"; "delegation"; "chatbridge_spool"; "chatbridge_fanout" }
 	chatbridge_spool_max = $spool_max

@@ -278,3 +278,48 @@ async def test_malformed_room_stanzas_never_break_the_component(server, rest, xm
     ok = new_id()
     alice.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{ok}"><body>still fine</body></message>')
     await bob.wait_for(lambda s: is_message(s, id=ok))
+
+
+async def test_clients_cannot_use_the_fanout_module(server, rest, xmpp):
+    """mod_chatbridge_fanout delivers wrappers from the component only: a user who addresses one
+    to fanout@ reaches nobody."""
+    a, b = await rest.new_user(), await rest.new_user()
+    mallory, bob = await xmpp(a), await xmpp(b)
+    forged = new_id()
+    mallory.send(f'<message to="fanout@{MUC}" id="{new_id()}"><fanout xmlns="urn:chatbridge:fanout:0">'
+                 f'<to jid="{bob.jid}"/><message xmlns="jabber:client" type="chat" id="{forged}" '
+                 f'from="{room("0" * 24, "admin")}"><body>spoofed</body></message></fanout></message>')
+    await bob.absent(lambda s: is_message(s, id=forged), wait=1.0)
+
+
+async def test_wrappers_coming_back_are_delivered_one_by_one(server, rest, xmpp):
+    """Without the module on the server the wrapper comes back to the component, which then
+    delivers its stanza to each recipient itself and stops using wrappers."""
+    a, b = await rest.new_user(), await rest.new_user()
+    alice, bob = await xmpp(a), await xmpp(b)
+    component = server.bridge.component
+    mid = new_id()
+    head = f'<message from="{room("0" * 24, a["id"])}" type="groupchat" id="{mid}"'
+    tail = "><body>one by one</body></message>"
+
+    async def bounce(_services):
+        from xml.etree.ElementTree import Element
+        component._sent_fanouts["fan-test"] = ([alice.jid, bob.jid], head, tail)
+        returned = Element("{jabber:component:accept}message",
+                           {"from": component.muc_domain, "to": f"fanout@{component.muc_domain}",
+                            "id": "fan-test"})
+        component._on_message(type("Stanza", (), {"xml": returned})())
+        # from now on: plain stanzas, one per recipient
+        component.fan_out([bob.jid], head.replace(mid, later), tail)
+        return component.fanout_module
+
+    later = new_id()
+    try:
+        assert await server.call(bounce) is False
+        for client in (alice, bob):
+            [got] = await client.wait_for(lambda s: is_message(s, id=mid))
+            assert sub(got, "body").text == "one by one"
+        [got] = await bob.wait_for(lambda s: is_message(s, id=later))
+        assert got.get("to") == bob.jid
+    finally:
+        component.fanout_module = True
