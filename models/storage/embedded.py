@@ -28,6 +28,7 @@ from bson import ObjectId
 
 _PATCHED = False
 _SCALARS = frozenset({str, int, float, bool, type(None), ObjectId, bytes})
+_IMMUTABLE = _SCALARS | {__import__("datetime").datetime}
 _FAST = True  # the update / find_one fast paths (the tests turn them off to compare)
 FAST_UPDATE_OPS = frozenset({"$set", "$inc", "$addToSet", "$unset"})
 
@@ -287,6 +288,24 @@ def _inclusion(projection: Any) -> list[str] | None | bool:
     return (["_id"] if keep_id else []) + fields
 
 
+def _plain_copy(value: Any) -> Any:
+    """A deep copy of a stored document (dicts, lists and immutable leaves), as mongomock's
+    `_copy_field` makes; other containers go through `copy.deepcopy`."""
+    kind = type(value)
+    if kind is dict:
+        return {k: v if type(v) in _IMMUTABLE else _plain_copy(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _IMMUTABLE else _plain_copy(v) for v in value]
+    if kind in _IMMUTABLE:
+        return value
+    if isinstance(value, dict):  # OrderedDict, SON: plain dicts, as mongomock's copy gives
+        return {k: _plain_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_copy(v) for v in value]
+    import copy
+    return copy.copy(value)  # what mongomock's `_copy_field` does with other leaves
+
+
 def _native_sort_keys(sort: Any) -> list[tuple[str, bool]] | None:
     if isinstance(sort, dict):
         sort = list(sort.items())
@@ -486,8 +505,9 @@ def speed_up_mongomock() -> None:
         if ordered is None:  # values outside the simple kinds: mongomock's comparisons
             yield from original_get_dataset(self, spec, sort, fields, as_class)
             return
+        plain = fields is None and as_class is dict
         for document in ordered:
-            yield self._copy_only_fields(document, fields, as_class)
+            yield _plain_copy(document) if plain else self._copy_only_fields(document, fields, as_class)
 
     Collection._get_dataset = _get_dataset
     Collection._update = _update

@@ -261,7 +261,7 @@ async def test_compiled_filters_and_native_sorts_match_mongomock():
                     cursor = db["messages"].find(query)
                     if sort:
                         cursor = cursor.sort(sort)
-                    found = [d["_id"] async for d in cursor]
+                    found = [d async for d in cursor]  # whole documents: the copies too
                     count = await db["messages"].count_documents(query)
                     results.append((found, count))
                 except Exception as exc:  # noqa: BLE001 - compared below
