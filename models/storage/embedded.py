@@ -25,6 +25,7 @@ import contextlib
 from typing import Any
 
 from bson import ObjectId
+from pymongo import ReturnDocument
 
 _PATCHED = False
 _SCALARS = frozenset({str, int, float, bool, type(None), ObjectId, bytes})
@@ -117,6 +118,8 @@ def _fast_document_helpers() -> dict[str, Any]:
     import functools
     from datetime import datetime, timezone
 
+    from collections.abc import Mapping
+
     from mongomock import collection as mcollection
     from mongomock import helpers
     from packaging import version as pversion
@@ -158,6 +161,26 @@ def _fast_document_helpers() -> dict[str, Any]:
             return value
         return original_aware(value)
 
+    invalid_document = mcollection.InvalidDocument
+
+    def check_keys(data):
+        for key, value in data.items():
+            if "\0" in key:
+                raise invalid_document(f"Field names cannot contain the null character (found: {key})")
+            kind = type(value)
+            if kind is dict:
+                check_keys(value)
+            elif kind is not list and kind not in scalars and isinstance(value, Mapping):
+                check_keys(value)
+
+    def _validate_data_fields(data):
+        """mongomock's insert validation (null characters in keys, `$` at the top level)."""
+        check_keys(data)
+        for key in data:
+            if key.startswith("$"):
+                raise invalid_document("Top-level field names cannot start with the \"$\" sign "
+                                       f"(found: {key})")
+
     class CachedVersion:
         """packaging.version with `parse` memoised (mongomock compares pymongo's version on
         every insert, update and find)."""
@@ -168,7 +191,8 @@ def _fast_document_helpers() -> dict[str, Any]:
                       patch_datetime_awareness_in_document),
             "aware": (helpers, "make_datetime_timezone_aware_in_document",
                       make_datetime_timezone_aware_in_document),
-            "version": (mcollection, "version", CachedVersion)}
+            "version": (mcollection, "version", CachedVersion),
+            "validate": (mcollection, "_validate_data_fields", _validate_data_fields)}
 
 
 @contextlib.contextmanager
@@ -509,6 +533,37 @@ def speed_up_mongomock() -> None:
         for document in ordered:
             yield _plain_copy(document) if plain else self._copy_only_fields(document, fields, as_class)
 
+    original_find_and_modify = Collection._find_and_modify
+
+    def _find_and_modify(self, query, projection=None, update=None, upsert=False, sort=None,
+                         return_document=ReturnDocument.BEFORE, session=None, **kwargs):
+        fields = _inclusion(projection) if _FAST else False
+        steps = None
+        if fields is not False and update is not None and not (upsert or sort or session or kwargs) \
+                and type(query) is dict:
+            steps = _plan_update(update, _indexed_fields(self))
+        if steps is None:
+            return original_find_and_modify(self, query, projection, update, upsert, sort,
+                                            return_document, session, **kwargs)
+        patch = helpers.patch_datetime_awareness_in_document
+        doc = next(iter(self._iter_documents(patch(query))), None)
+        if doc is None:
+            return None
+        if not _can_apply(doc, steps):
+            return original_find_and_modify(self, query, projection, update, upsert, sort,
+                                            return_document, session, **kwargs)
+        if fields is not None and not any(k in doc for k in fields):
+            return None  # mongomock treats an empty projected match as no match (and updates nothing)
+        before = None if return_document is ReturnDocument.AFTER else _plain_copy(doc)
+        _apply(doc, steps, patch)
+        result = doc if before is None else before
+        if fields is not None:
+            result = {k: result[k] for k in fields if k in result}
+        if self.codec_options.tz_aware:
+            return helpers.make_datetime_timezone_aware_in_document(result)
+        return _plain_copy(result)
+
+    Collection._find_and_modify = _find_and_modify
     Collection._get_dataset = _get_dataset
     Collection._update = _update
     Collection.find_one = find_one

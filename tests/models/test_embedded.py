@@ -102,6 +102,16 @@ def test_fast_document_helpers_match_mongomock():
         got_aware = fast["aware"](expected)
         assert got_aware == aware and type(got_aware) is type(aware)
     assert fast["version"].parse("4.0") == plain.version.parse("4.0")
+    from bson.errors import InvalidDocument
+    from mongomock import collection as plain_collection
+
+    original_validate = plain_collection.__dict__["_validate_data_fields"]
+    for bad in ({"a\0": 1}, {"x": {"b\0": 1}}, {"x": OrderedDict([("c\0", 1)])}, {"$set": 1}):
+        with pytest.raises(InvalidDocument):
+            fast["validate"](bad)
+    for good in ({"a": [{"b\0": 1}]}, {"x": {"y": {"z": 1}}}, {"a$": 1}):  # lists: not checked
+        fast["validate"](good)
+    assert callable(original_validate)
 
 
 PROJECTIONS = [None, {"n": 1}, {"n": 1, "_id": 0}, {"s": 1, "tags": 1}, {"_id": 1}, {"n": 0},
