@@ -581,6 +581,7 @@ def speed_up_mongomock() -> None:
 # are plain strings, integers or ObjectIds (or lists of them), and None ("ask mongomock") for
 # anything else, so mongomock's `filter_applies` still decides every unusual case.
 _SIMPLE = frozenset({str, int, ObjectId})
+_datetime = __import__("datetime").datetime
 _MISSING = object()
 _COMPARE = {"$gt": lambda a, b: a > b, "$gte": lambda a, b: a >= b,
             "$lt": lambda a, b: a < b, "$lte": lambda a, b: a <= b}
@@ -638,16 +639,32 @@ def _predicate(op: str, wanted: Any):
             result = any_of(v)
             return None if result is None else not result
         return none_of
-    if op in _COMPARE and type(wanted) is int:
-        compare = _COMPARE[op]
+    if op in _COMPARE and type(wanted) in (int, _datetime):
+        compare, kind = _COMPARE[op], type(wanted)
 
         def ordered(v):
-            if type(v) is int:
+            if type(v) is kind:
                 return compare(v, wanted)
-            if type(v) in (str, ObjectId):
-                return False  # other types never compare with a number in a query
+            if type(v) in _SIMPLE or (kind is int and type(v) is _datetime):
+                return False  # other types never compare with a number or a date in a query
             return None
         return ordered
+    if op == "$all" and type(wanted) in (list, tuple) and wanted \
+            and all(type(w) in _SIMPLE for w in wanted):
+        required = list(wanted)
+
+        def all_of(v):
+            if type(v) is not list:
+                return None  # a scalar against $all: mongomock decides
+            unknown = False
+            for w in required:
+                result = _eq(v, w)
+                if result is False:
+                    return False
+                if result is None:
+                    unknown = True
+            return None if unknown else True
+        return all_of
     if op == "$exists" and type(wanted) is bool:
         return lambda v: (v is not _MISSING) == wanted
     return None

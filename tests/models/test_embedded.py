@@ -248,8 +248,12 @@ async def test_compiled_filters_and_native_sorts_match_mongomock():
             return {"$nin": [simple()]}
         if pick < 0.75:
             return {rng.choice(["$gt", "$gte", "$lt", "$lte"]): rng.randint(0, 5)}
-        if pick < 0.8:
+        if pick < 0.78:
             return {"$exists": rng.choice([True, False])}
+        if pick < 0.81:
+            return {"$all": [simple()] if rng.random() < 0.5 else [1, 2]}
+        if pick < 0.83:
+            return {rng.choice(["$lt", "$gte"]): base + timedelta(days=rng.randint(0, 3), hours=1)}
         if pick < 0.85:
             return {"$gt": 1.5}  # not compiled: mongomock decides
         if pick < 0.9:
