@@ -276,12 +276,13 @@ def report(r: dict) -> str:
         f"bytes per job in mongomock); queued in {deep['enqueue_seconds']:.1f} s; claiming one batch of "
         f"{deep['claimed']} at that depth took {deep['claim_seconds'] * 1000:.1f} ms on mongomock "
         "(the ready jobs are at the front of its table; on MongoDB the claim walks an index).",
-        "- Where the worker's CPU goes (in-process profile, `PUSH_BENCH_PROFILE=web`): about 40 % in "
-        "the store (mongomock deep-copies every document it updates, returns or deletes and "
-        "re-checks `$in` lists document by document), 10 % in encryption (one ECDH key pair and "
-        "exchange per message), 20 % in the aiohttp client, 5 % in pywebpush's request assembly, "
-        "the rest in the worker and the event loop. The store share is the embedded store's; "
-        "MongoDB was not available here.",
+        "- Where the worker's CPU goes (in-process profile, `PUSH_BENCH_PROFILE=web`, "
+        "2026-11-22): about a third in the store (claims and settles; mongomock copies every "
+        "document it returns), a fifth in encryption (one ECDH key pair and exchange per "
+        "message), about 40 % in the aiohttp client under pywebpush's request assembly, the rest "
+        "in the worker and the event loop. The store share is the embedded store's (its in-place "
+        "updates and plain copies, models/storage/embedded.py, cut it from about 40 %); MongoDB "
+        "was not available here.",
         "",
         "",
     ]

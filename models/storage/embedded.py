@@ -520,17 +520,18 @@ def speed_up_mongomock() -> None:
     original_get_dataset = Collection._get_dataset
 
     def _get_dataset(self, spec, sort, fields, as_class):
+        plain = _FAST and fields is None and as_class is dict
         keys = _native_sort_keys(sort) if _FAST and sort else None
-        if keys is None:
+        if (sort and keys is None) or (not sort and not plain):
             yield from original_get_dataset(self, spec, sort, fields, as_class)
             return
-        dataset = list(self._iter_documents(spec))
-        ordered = _native_sort(dataset, keys)
-        if ordered is None:  # values outside the simple kinds: mongomock's comparisons
-            yield from original_get_dataset(self, spec, sort, fields, as_class)
-            return
-        plain = fields is None and as_class is dict
-        for document in ordered:
+        dataset = self._iter_documents(spec)
+        if keys is not None:
+            dataset = _native_sort(list(dataset), keys)
+            if dataset is None:  # values outside the simple kinds: mongomock's comparisons
+                yield from original_get_dataset(self, spec, sort, fields, as_class)
+                return
+        for document in dataset:
             yield _plain_copy(document) if plain else self._copy_only_fields(document, fields, as_class)
 
     original_find_and_modify = Collection._find_and_modify
