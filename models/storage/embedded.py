@@ -330,6 +330,30 @@ def _plain_copy(value: Any) -> Any:
     return copy.copy(value)  # what mongomock's `_copy_field` does with other leaves
 
 
+def _raw_dataset(cursor: Any):
+    """The stored documents a cursor answers, in order, without copies (the caller copies them
+    with their time zone), or None when the fast path does not apply: a projection, a sort
+    mongomock must decide, a client without tz_aware, or a factory we do not recognise."""
+    import functools
+
+    factory = cursor._factory
+    if not _FAST or not cursor.collection.codec_options.tz_aware \
+            or not isinstance(factory, functools.partial) or factory.keywords \
+            or len(factory.args) != 4:
+        return None
+    spec, sort, fields, as_class = factory.args
+    if fields is not None or as_class is not dict:
+        return None
+    keys = _native_sort_keys(sort) if sort else None
+    if sort and keys is None:
+        return None
+    collection = cursor.collection
+    dataset = collection._iter_documents(spec)
+    if keys is None:
+        return dataset
+    return _native_sort(list(dataset), keys)
+
+
 def _native_sort_keys(sort: Any) -> list[tuple[str, bool]] | None:
     if isinstance(sort, dict):
         sort = list(sort.items())
@@ -450,16 +474,25 @@ def speed_up_mongomock() -> None:
 
     def _compute_results(self, with_limit_and_skip=False):
         limit = abs(self._limit or 0)
-        if not with_limit_and_skip or not limit:
-            return original_results(self, with_limit_and_skip)
-        key = (self._factory, self._skip, limit)
-        if self.__dict__.get("_bounded_key") != key:
-            docs = list(islice(self._factory(), self._skip + limit))
-            if self.collection.codec_options.tz_aware:
-                docs = [helpers.make_datetime_timezone_aware_in_document(x) for x in docs]
-            self._bounded_results = docs
-            self._bounded_key = key
-        return self._bounded_results[self._skip:self._skip + limit]
+        bounded = bool(with_limit_and_skip and limit)
+        key = (self._factory, self._skip, limit) if bounded else (self._factory, None, None)
+        if self.__dict__.get("_fast_key") != key:
+            raw = _raw_dataset(self)
+            if raw is None and not bounded:
+                return original_results(self, with_limit_and_skip)
+            source = raw if raw is not None else self._factory()
+            if bounded:
+                source = islice(source, self._skip + limit)
+            if raw is not None or self.collection.codec_options.tz_aware:
+                # stored documents are copied here (with their time zone), as mongomock does
+                docs = [helpers.make_datetime_timezone_aware_in_document(x) for x in source]
+            else:
+                docs = list(source)
+            # the page is sliced once here: `__next__` asks for it again for every document
+            self._fast_results = docs
+            self._fast_page = docs[self._skip:self._skip + limit] if bounded else docs[self._skip:]
+            self._fast_key = key
+        return self._fast_page if with_limit_and_skip else self._fast_results
 
     original_update = Collection._update
     original_find_one = Collection.find_one
