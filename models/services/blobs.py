@@ -32,6 +32,7 @@ from models.services.filters import cast_int, parse_flag
 from models.storage.blobs import BlobStore
 from models.storage.counters import CounterStore
 from models.storage.files import FileStore, StoredFile
+from models.storage.secrets import SecretStore
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +106,15 @@ class BlobService:
         self._settings = settings
         self._base_url = base_url.rstrip("/")
         self._max_limit = max_list_limit
+        self._url_secret = settings.url_secret.get_secret_value()
+
+    async def share_url_secret(self, secrets_store: SecretStore) -> None:
+        """Signed download URLs must verify in every process of a deployment and after a
+        restart: unless `CHAT_BLOBS__URL_SECRET` is set, the key is the one kept in the store
+        (created by the first process that starts)."""
+        if "url_secret" in self._settings.model_fields_set:
+            return
+        self._url_secret = await secrets_store.get_or_create("blob_url_secret", self._url_secret)
 
     @property
     def max_bytes(self) -> int:
@@ -317,7 +327,7 @@ class BlobService:
         return f"{url}?{query}", expires
 
     def _sign(self, blob: Blob, expires: int) -> str:
-        key = self._settings.url_secret.get_secret_value().encode()
+        key = self._url_secret.encode()
         return hmac.new(key, f"{blob.app_id}/{blob.uid}/{expires}".encode(), hashlib.sha256).hexdigest()
 
     def _signature_ok(self, blob: Blob, expires: Any, signature: Any) -> bool:

@@ -30,6 +30,7 @@ from models.storage.members import MemberStore
 from models.storage.messages import MessageStore
 from models.storage.mongo import Database
 from models.storage.outbox import OutboxStore
+from models.storage.secrets import SecretStore
 from models.storage.push_events import PushEventStore
 from models.storage.push_jobs import PushJobStore
 from models.storage.sessions import SessionStore
@@ -62,6 +63,7 @@ class Services:
         """Indexes and the default application (idempotent)."""
         await ensure_indexes(self.database.db, self.database.embedded)
         await self.apps.ensure_default(self.settings.app)
+        await self.blobs.share_url_secret(SecretStore(self.database.db))
 
     async def maintain(self) -> None:
         """Periodic housekeeping: prune handled outbox events, sweep abandoned upload files."""

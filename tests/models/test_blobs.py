@@ -280,3 +280,34 @@ def test_shortened_names_do_not_end_in_spaces():
 async def test_maintenance_pass_runs(services):
     """The periodic housekeeping (outbox pruning, abandoned upload sweep) runs without error."""
     await services.maintain()
+
+
+async def test_signed_urls_verify_in_every_process_of_a_deployment(database, clock, files):
+    """Two processes on one store share the signing key (kept in the store), so a link signed by
+    one opens in the other; a key set in the settings wins and is not stored."""
+    from pydantic import SecretStr
+
+    from models.storage.secrets import SecretStore
+
+    db = database.db
+    settings = BlobSettings(path=files.root, max_bytes=10_000)
+
+    def service(blob_settings: BlobSettings) -> BlobService:
+        return BlobService(BlobStore(db), files, CounterStore(db), clock, blob_settings, "http://chat.test")
+
+    first, second = service(settings), service(BlobSettings(path=files.root, max_bytes=10_000))
+    for each in (first, second):
+        await each.share_url_secret(SecretStore(db))
+    blob, access = await first.create(ALICE, {"name": "a.txt"})
+    await first.upload(blob, upload_token(access), chunks(b"hi"))
+    blob = await first.complete(ALICE, blob.id, "2")
+    query = dict(parse_qsl(urlsplit(first.download_url(blob)[0]).query))
+    found, _ = await second.open_download(blob.uid, None, query["expires"], query["signature"])
+    assert found.id == blob.id
+
+    pinned = service(BlobSettings(path=files.root, url_secret=SecretStr("from-the-environment")))
+    await pinned.share_url_secret(SecretStore(db))
+    with pytest.raises(UnauthenticatedError):
+        await pinned.open_download(blob.uid, None, query["expires"], query["signature"])
+    stored = await db["secrets"].find_one({"_id": "blob_url_secret"})
+    assert stored["value"] != "from-the-environment"
