@@ -37,6 +37,13 @@ async def wait_http(url: str, timeout: float = 30.0) -> None:
     raise TimeoutError(url)
 
 
+def server_command(args: list[str]) -> list[str]:
+    """`args` (a Python program and its arguments), under cProfile when BENCH_SERVER_PROFILE
+    names a file: the profile is written when the server stops."""
+    profile = os.environ.get("BENCH_SERVER_PROFILE")
+    return [sys.executable, "-m", "cProfile", "-o", profile, *args] if profile else [sys.executable, *args]
+
+
 def start_process(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
     """A child server. Its log goes to the file named by BENCH_SERVER_LOG (appended), else away."""
     log = os.environ.get("BENCH_SERVER_LOG")

@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (ROOT, Result, closed_loop, free_port, python, start_process,  # noqa: E402
-                          stop_process, wait_http)
+from bench.common import (Result, closed_loop, free_port, python, server_command,  # noqa: E402
+                          start_process, stop_process, wait_http)
 
 AUTH_KEY = "bench-auth-key"
 
@@ -57,11 +57,7 @@ async def run(clients: int, total: int) -> tuple[list[tuple[Result, Result]], di
     env = {"CHAT_HTTP__PORT": str(app_port), "CHAT_APP__AUTH_KEY": AUTH_KEY,
            "CHAT_DATA_DIR": tmp, "CHAT_BLOBS__PATH": f"{tmp}/blobs", "CHAT_LOG_LEVEL": "WARNING"}
     env.update(BENCH_ENV)
-    command = [python(), "-m", "chatbridge", "serve"]
-    if os.environ.get("BENCH_SERVER_PROFILE"):  # cProfile of the server, written when it stops
-        command = [python(), "-m", "cProfile", "-o", os.environ["BENCH_SERVER_PROFILE"],
-                   "-m", "chatbridge", "serve"]
-    server = start_process(command, env)
+    server = start_process(server_command(["-m", "chatbridge", "serve"]), env)
     base_url, app_url = f"http://127.0.0.1:{base_port}", f"http://127.0.0.1:{app_port}"
     try:
         await wait_http(base_url + "/health")

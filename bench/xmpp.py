@@ -32,7 +32,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import free_port, start_process, stop_process, wait_http  # noqa: E402
+from bench.common import free_port, server_command, start_process, stop_process, wait_http  # noqa: E402
 from bench.rest import write_section  # noqa: E402
 
 AUTH_KEY = "bench-xmpp-key"
@@ -376,10 +376,7 @@ async def run(args) -> dict:
            "CHAT_XMPP__COMPONENT_PORT": str(comp), "CHAT_XMPP__COMPONENT_SECRET": SECRET,
            "CHAT_XMPP__AUTH_PASSWORD": AUTH_PASSWORD, "CHAT_PUSH__ENABLED": "false",
            "CHAT_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING")}
-    command = [str(Path(sys.executable).parent / "chatbridge"), "serve"]
-    if os.environ.get("BENCH_SERVER_PROFILE"):  # cProfile of the server, written when it stops
-        command = [sys.executable, "-m", "cProfile", "-o", os.environ["BENCH_SERVER_PROFILE"]] + command
-    server = start_process(command, env)
+    server = start_process(server_command(["-m", "chatbridge", "serve"]), env)
     raw = None
     results: dict = {}
     try:

@@ -15,7 +15,7 @@ import contextlib
 import gc
 import logging
 import time
-from typing import Any
+from chatbridge.background import running
 
 logger = logging.getLogger(__name__)
 
@@ -45,15 +45,8 @@ async def gc_freezer(interval: float):
                 logger.info("gc: freezing survivors took %.1f ms (%d objects frozen)", pause,
                             gc.get_freeze_count())
 
-    task = asyncio.create_task(loop(), name="gc-freezer")
     try:
-        yield
+        async with running(loop, "gc-freezer"):
+            yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         gc.unfreeze()
-
-
-def gc_status() -> dict[str, Any]:
-    return {"frozen": gc.get_freeze_count(), "counts": list(gc.get_count())}

@@ -13,6 +13,7 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
+from chatbridge.background import running
 from chatbridge.gc_policy import gc_freezer
 from config.settings import Settings
 from models.services.container import Services, build_services
@@ -83,13 +84,8 @@ async def maintenance_part(services: Services, app: web.Application | None, inte
             except Exception:  # noqa: BLE001 - housekeeping must never stop the process
                 logger.exception("maintenance pass failed")
 
-    task = asyncio.create_task(loop())
-    try:
+    async with running(loop, "maintenance"):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 @contextlib.asynccontextmanager

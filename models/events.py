@@ -24,6 +24,9 @@ class Event(BaseModel):
 class EventPublisher(Protocol):
     async def publish(self, event: Event) -> None: ...
 
+    async def publish_many(self, events: list[Event]) -> None:
+        """Several events in one write (group commit), in order."""
+
 
 class RecordingPublisher:
     """Keeps events in memory: for tests and for processes with no consumer."""
@@ -33,6 +36,9 @@ class RecordingPublisher:
 
     async def publish(self, event: Event) -> None:
         self.events.append(event)
+
+    async def publish_many(self, events: list[Event]) -> None:
+        self.events.extend(events)
 
     def kinds(self) -> list[str]:
         return [e.kind for e in self.events]

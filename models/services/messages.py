@@ -396,7 +396,8 @@ class MessageService:
             events.append(await self._created_event(requester, draft, access, doc))
         for dialog_id in unhide:
             await self._members.unhide_all(dialog_id)
-        await self._publish_all(events)
+        if events:
+            await self._publisher.publish_many(events)
         return results  # type: ignore[return-value]
 
     def _new_doc(self, requester: Requester, draft: MessageDraft, access: DialogAccess,
@@ -432,14 +433,6 @@ class MessageService:
                      "dialog_type": access.type, "send_to_chat": draft.send_to_chat,
                      "save_to_history": draft.save_to_history, "markable": draft.markable,
                      "silent": draft.silent})
-
-    async def _publish_all(self, events: list[Event]) -> None:
-        publish_many = getattr(self._publisher, "publish_many", None)
-        if publish_many is not None:
-            await publish_many(events)
-        else:
-            for event in events:
-                await self._publisher.publish(event)
 
     def _check_size(self, draft: MessageDraft) -> None:
         limit = self._limits.max_message_bytes

@@ -22,6 +22,8 @@ Tested against plain mongomock in tests/models/test_embedded.py.
 from __future__ import annotations
 
 import contextlib
+import functools
+from datetime import datetime as _datetime
 from typing import Any
 
 from bson import ObjectId
@@ -29,7 +31,7 @@ from pymongo import ReturnDocument
 
 _PATCHED = False
 _SCALARS = frozenset({str, int, float, bool, type(None), ObjectId, bytes})
-_IMMUTABLE = _SCALARS | {__import__("datetime").datetime}
+_IMMUTABLE = _SCALARS | {_datetime}
 _FAST = True  # the update / find_one fast paths (the tests turn them off to compare)
 FAST_UPDATE_OPS = frozenset({"$set", "$inc", "$addToSet", "$unset"})
 
@@ -115,10 +117,8 @@ def _index_remove(store: Any, key: Any, doc: Any) -> None:
 def _fast_document_helpers() -> dict[str, Any]:
     """Type-dispatched versions of mongomock's per-document walks: plain scalars are returned as
     they are, exact dicts and lists are walked, anything else goes to mongomock's own function."""
-    import functools
-    from datetime import datetime, timezone
-
     from collections.abc import Mapping
+    from datetime import timezone
 
     from mongomock import collection as mcollection
     from mongomock import helpers
@@ -136,7 +136,7 @@ def _fast_document_helpers() -> dict[str, Any]:
         if kind is list:
             return [v if type(v) in scalars else patch_datetime_awareness_in_document(v)
                     for v in value]
-        if kind is datetime:
+        if kind is _datetime:
             micro = (value.microsecond // 1000) * 1000
             if value.tzinfo is not None:
                 return (value - value.utcoffset()).replace(tzinfo=None, microsecond=micro)
@@ -155,7 +155,7 @@ def _fast_document_helpers() -> dict[str, Any]:
         if kind is list:
             return [v if type(v) in scalars else make_datetime_timezone_aware_in_document(v)
                     for v in value]
-        if kind is datetime:
+        if kind is _datetime:
             return value.replace(tzinfo=utc)
         if kind in scalars:
             return value
@@ -206,17 +206,24 @@ def fast_paths(enabled: bool):
         _FAST = previous
 
 
-def _indexed_fields(collection: Any) -> set[str]:
+def _indexed_fields(collection: Any) -> frozenset[str]:
     """Fields an in-place update must not touch: those of unique indexes (mongomock checks them
-    after each update) and of the equality indexes above. Other mongomock indexes are metadata."""
+    after each update) and of the equality indexes above. Other mongomock indexes are metadata.
+    Kept on the store until its set of indexes changes."""
+    store = collection._store
+    names = tuple(store.indexes)
+    cached = store.__dict__.get("_fast_fields")
+    if cached is not None and cached[0] == names:
+        return cached[1]
     fields = set(EQUALITY_INDEXES.get(collection.name, ()))
-    for index in collection._store.indexes.values():
+    for index in store.indexes.values():
         if not index.get("unique"):
             continue
         for key in index.get("key") or ():
             name = key[0] if isinstance(key, (list, tuple)) else key
             fields.add(str(name).split(".")[0])
-    return fields
+    store.__dict__["_fast_fields"] = (names, frozenset(fields))
+    return frozenset(fields)
 
 
 _NUMBERS = (int, float)
@@ -334,8 +341,6 @@ def _raw_dataset(cursor: Any):
     """The stored documents a cursor answers, in order, without copies (the caller copies them
     with their time zone), or None when the fast path does not apply: a projection, a sort
     mongomock must decide, a client without tz_aware, or a factory we do not recognise."""
-    import functools
-
     factory = cursor._factory
     if not _FAST or not cursor.collection.codec_options.tz_aware \
             or not isinstance(factory, functools.partial) or factory.keywords \
@@ -371,20 +376,18 @@ def _native_sort_keys(sort: Any) -> list[tuple[str, bool]] | None:
     return keys
 
 
-_SORT_KINDS = {int: "number", float: "number", str: "str", ObjectId: "oid"}
+_SORT_KINDS = {int: "number", float: "number", str: "str", ObjectId: "oid", _datetime: "date"}
 
 
 def _native_sort(docs: list[dict], keys: list[tuple[str, bool]]) -> list[dict] | None:
     """Sorts with Python's own comparisons when every document has each key with values of one
     kind (numbers, strings, ObjectIds or dates), as mongomock's type-ordered comparison would;
     None otherwise. Stable, key by key from the last, as mongomock does."""
-    from datetime import datetime
-
     for key, _ in keys:
         kind = None
         for doc in docs:
             value = doc.get(key, _MISSING)
-            this = "date" if type(value) is datetime else _SORT_KINDS.get(type(value))
+            this = _SORT_KINDS.get(type(value))
             if this is None or (kind is not None and this != kind):
                 return None
             kind = this
@@ -615,7 +618,6 @@ def speed_up_mongomock() -> None:
 # are plain strings, integers or ObjectIds (or lists of them), and None ("ask mongomock") for
 # anything else, so mongomock's `filter_applies` still decides every unusual case.
 _SIMPLE = frozenset({str, int, ObjectId})
-_datetime = __import__("datetime").datetime
 _MISSING = object()
 _COMPARE = {"$gt": lambda a, b: a > b, "$gte": lambda a, b: a >= b,
             "$lt": lambda a, b: a < b, "$lte": lambda a, b: a <= b}
