@@ -281,7 +281,7 @@ def report(r: dict) -> str:
         "document it returns), a fifth in encryption (one ECDH key pair and exchange per "
         "message), about 40 % in the aiohttp client under pywebpush's request assembly, the rest "
         "in the worker and the event loop. The store share is the embedded store's (its in-place "
-        "updates and plain copies, models/storage/embedded.py, cut it from about 40 %); MongoDB "
+        "updates and plain copies, models/storage/embedded/, cut it from about 40 %); MongoDB "
         "was not available here.",
         "",
         "",
