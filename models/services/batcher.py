@@ -6,10 +6,12 @@ items; items arriving while a batch runs form the next one. Under light load a b
 item and adds no delay; under heavy load the store sees one write per batch instead of one per item.
 `run` returns one result or exception per item, in order; an exception escaping `run` fails every
 item of that batch. A caller that gives up (cancellation) does not stop its item from being run.
+`run` must not submit to its own batcher (it would wait for itself): that raises at once.
 """
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from typing import Awaitable, Callable, Generic, TypeVar
 
@@ -17,6 +19,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+_running: contextvars.ContextVar[object | None] = contextvars.ContextVar("batcher_running", default=None)
 
 
 class Batcher(Generic[T, R]):
@@ -30,6 +34,8 @@ class Batcher(Generic[T, R]):
         self.items = 0
 
     async def submit(self, item: T) -> R:
+        if _running.get() is self:
+            raise RuntimeError("a batch submitted to its own batcher (it would wait for itself)")
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
         if self._task is None or self._task.done():
@@ -37,6 +43,7 @@ class Batcher(Generic[T, R]):
         return await future
 
     async def _drain(self) -> None:
+        _running.set(self)  # this task's own context
         await asyncio.sleep(0)  # callers woken in the same turn join this batch
         while self._queue:
             batch, self._queue = self._queue[:self._max], self._queue[self._max:]
