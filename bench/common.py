@@ -107,6 +107,22 @@ async def closed_loop(name: str, clients: int, total: int,
     return Result(name, total, errors, seconds, latencies)
 
 
+def cpu_probe(steps: int = 3_000_000) -> float:
+    """Seconds a fixed pure-Python loop takes here: how fast this (shared) machine is right now.
+    Recorded with each run; absolute rates from runs with different probes are not comparable."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(steps):
+        total += i
+    return time.perf_counter() - started
+
+
+def probe_sentence(seconds: float) -> str:
+    return (f"Machine speed at the start of this run: a 3,000,000-step Python loop took "
+            f"{seconds:.2f} s. This machine is shared and its speed varies severalfold over a day: "
+            "compare ratios within a run, not absolute rates across runs.")
+
+
 def python() -> str:
     return sys.executable
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, python  # noqa: E402
+from bench.common import ROOT, cpu_probe, probe_sentence, python  # noqa: E402
 
 TEAM_ID, KEY_ID, TOPIC, PROJECT = "TEAM123456", "KEY1234567", "com.example.chat", "bench-project"
 BROWSERS = 200
@@ -235,7 +235,7 @@ def report(r: dict) -> str:
         "",
         f"Each provider runs {r['repeat']} times, interleaved; the median run is shown, with all "
         "rates. The machine is shared (other test suites may run at the same time), so expect "
-        "±25 % between runs.",
+        "±25 % between runs. " + probe_sentence(r["probe"]),
         "",
         "Wall-clock rates depend on what else the machine runs; the worker's own CPU time per "
         "notification does not, so it is given too, with the rate one fully available core "
@@ -301,7 +301,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per provider (median reported)")
     parser.add_argument("--write", type=Path, default=None)
     args = parser.parse_args()
+    probe = cpu_probe()
     results = asyncio.run(run(args.jobs, args.queued, args.concurrency, args.batch, args.repeat))
+    results["probe"] = probe
     section = report(results)
     print(section)
     print(json.dumps(results["endpoints"]), file=sys.stderr)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (Result, closed_loop, free_port, python, server_command,  # noqa: E402
-                          start_process, stop_process, wait_http)
+from bench.common import (Result, closed_loop, cpu_probe, free_port, probe_sentence,  # noqa: E402
+                          python, server_command, start_process, stop_process, wait_http)
 
 AUTH_KEY = "bench-auth-key"
 
@@ -113,7 +113,8 @@ def report(results: list[tuple[Result, Result]], meta: dict, clients: int) -> st
         "loop (aiohttp client in one process, each server in its own process). Store: "
         "**mongomock-motor (embedded, in memory)**; mongomock has no real indexes, so reads scan the "
         f"collection: {meta['stored_messages']:,} messages in {meta['dialogs']} dialogs by the end of the "
-        "create run. Baseline: a bare aiohttp JSON handler (`bench/baseline_server.py`), same requests.",
+        "create run. Baseline: a bare aiohttp JSON handler (`bench/baseline_server.py`), same requests. "
+        + probe_sentence(meta["probe"]),
         "",
         "| run | requests | errors | req/s | p50 ms | p99 ms |",
         "|---|---|---|---|---|---|",
@@ -164,7 +165,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--write", type=Path, default=None)
     args = parser.parse_args()
+    probe = cpu_probe()
     results, meta = asyncio.run(run(args.clients, args.requests))
+    meta["probe"] = probe
     section = report(results, meta, args.clients)
     print(section)
     if args.write:

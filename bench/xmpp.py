@@ -32,7 +32,8 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import free_port, server_command, start_process, stop_process, wait_http  # noqa: E402
+from bench.common import (cpu_probe, free_port, probe_sentence, server_command,  # noqa: E402
+                          start_process, stop_process, wait_http)
 from bench.rest import write_section  # noqa: E402
 
 AUTH_KEY = "bench-xmpp-key"
@@ -446,7 +447,7 @@ def report(r: dict, args) -> str:
         f"Python {platform.python_version()}, `bench/xmpp.py`: `chatbridge serve` (embedded Prosody, "
         "**mongomock-motor in-memory store**) in a child process, a second Prosody with the same "
         "configuration minus the firewall and the bridge (plus its own `muc` module) for the "
-        "baselines, raw XMPP clients in the benchmark process.",
+        "baselines, raw XMPP clients in the benchmark process. " + probe_sentence(r["probe"]),
         "",
         "| run | sent | delivered | stored | seconds | rate |",
         "|---|---|---|---|---|---|",
@@ -514,7 +515,9 @@ def main() -> None:
     parser.add_argument("--only", choices=("1to1", "muc", "latency"), default=None,
                         help="run one part and print raw results (for profiling; nothing is written)")
     args = parser.parse_args()
+    probe = cpu_probe()
     results = asyncio.run(run(args))
+    results["probe"] = probe
     if args.only:
         return
     section = report(results, args)
