@@ -140,7 +140,8 @@ def report(results: list[tuple[Result, Result]], meta: dict, clients: int) -> st
         "generic comparisons), then serialises 20 of them. The embedded store's fast paths "
         "(`models/storage/embedded/`, each checked against plain mongomock in "
         "tests/models/test_embedded.py) and group commit took create from 42 (plain mongomock) to "
-        "~450 (2026-11-21) to ~1,300 req/s here, history from 46 to ~270 to ~650 req/s; no MongoDB "
+        "~450 (2026-11-21) to 1,200–2,000 req/s today (by the machine's speed), history from 46 to "
+        "~270 to 650–800 req/s; no MongoDB "
         "server can be installed here, so the real-store ratio is unmeasured.")
     lines.append("")
     return "\n".join(lines)
