@@ -16,6 +16,9 @@ log = {
 -- Measured on this kind of machine: about twice the throughput of the defaults.
 gc = { mode = "generational" }
 network_default_read_size = 65536
+-- TCP_NODELAY on every connection: with Nagle left on (Prosody's default) small stanzas wait for
+-- the peer's delayed ACK, up to 40 ms (measured: bursts of messages held ~40 ms, p99 41 ms).
+network_settings = { nagle = false }
 
 -- c2s and websocket listen on CHAT_XMPP__HOST; the component port stays on loopback (it trusts
 -- whoever knows the secret).
