@@ -241,7 +241,26 @@ def speed_up_mongomock() -> None:
             return helpers.make_datetime_timezone_aware_in_document(result)
         return _plain_copy(result)
 
+    original_delete = Collection._delete
+
+    def _delete(self, filter, collation=None, hint=None, multi=False, session=None):  # noqa: A002
+        if not switch.ON or collation or hint or session or type(filter) is not dict:
+            return original_delete(self, filter, collation=collation, hint=hint, multi=multi,
+                                   session=session)
+        keys = []
+        for doc in self._iter_documents(helpers.patch_datetime_awareness_in_document(filter)):
+            key = doc["_id"]
+            if isinstance(key, dict):  # mongomock keys those by a hashdict: its own path
+                return original_delete(self, filter, multi=multi)
+            keys.append(key)
+            if not multi:
+                break
+        for key in keys:  # found first, deleted after: no document copies, as mongomock's result
+            del self._store[key]
+        return {"connectionId": self.database.client._id, "n": len(keys), "ok": 1.0, "err": None}
+
     Collection._find_and_modify = _find_and_modify
+    Collection._delete = _delete
     Collection._get_dataset = _get_dataset
     Collection._update = _update
     Collection.find_one = find_one
