@@ -470,9 +470,9 @@ def report(r: dict, args) -> str:
         "`mod_chatbridge_fanout` clones per recipient inside Prosody (as its MUC does); both runs "
         "are bound by Prosody's single core, and on the bridge's Prosody every delivery also passes "
         "mod_firewall's `::deliver` chain (the 1:1 copies), about a quarter of its work: with the "
-        "firewall unloaded the same run measured 1.22. The medians of the five runs made on "
-        "2026-11-22 after the fan-out module landed were 0.88, 0.98, 0.99, 0.95 and 1.15: parity, "
-        "within this shared machine's noise.",
+        "firewall unloaded the same run measured 1.22. In the nine runs made on 2026-11-22 after "
+        "the fan-out module landed the median ratio was between 0.88 and 1.15 (1.05–1.09 in the "
+        "three after the Nagle fix below): parity or better, within this shared machine's noise.",
         f"- REST `send_to_chat=1` → recipient at {args.rate} msg/s for {args.seconds:.0f} s "
         f"(achieved {lat['achieved_rate']:,.0f}/s, {lat['received']}/{lat['sent']} received): "
         f"p50 **{lat['p50']:.1f} ms**, p99 **{lat['p99']:.1f} ms** (goal p50 ≤ 3 ms, p99 ≤ 15 ms); "
