@@ -471,7 +471,7 @@ def report(r: dict, args) -> str:
         "are bound by Prosody's single core, and on the bridge's Prosody every delivery also passes "
         "mod_firewall's `::deliver` chain (the 1:1 copies), about a quarter of its work: with the "
         "firewall unloaded the same run measured 1.22. In the nine runs made on 2026-11-22 after "
-        "the fan-out module landed the median ratio was between 0.88 and 1.15 (1.05–1.09 in the "
+        "the fan-out module landed the median ratio was between 0.88 and 1.15 (0.98–1.09 in the "
         "three after the Nagle fix below): parity or better, within this shared machine's noise.",
         f"- REST `send_to_chat=1` → recipient at {args.rate} msg/s for {args.seconds:.0f} s "
         f"(achieved {lat['achieved_rate']:,.0f}/s, {lat['received']}/{lat['sent']} received): "
