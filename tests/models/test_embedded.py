@@ -281,3 +281,12 @@ async def test_compiled_filters_and_native_sorts_match_mongomock():
                 except Exception as exc:  # noqa: BLE001 - compared below
                     results.append(("error", type(exc).__name__))
         assert results[0] == results[1], (query, sort)
+        projection = rng.choice([{"_id": 1}, {"n": 1}, {"a": 1, "_id": 0}])
+        projected = []
+        for enabled, db in ((True, fast_db), (False, plain_db)):
+            with fast_paths(enabled):
+                try:
+                    projected.append(await db["messages"].find(query, projection).limit(7).to_list(7))
+                except Exception as exc:  # noqa: BLE001 - compared below
+                    projected.append(("error", type(exc).__name__))
+        assert projected[0] == projected[1], (query, projection)

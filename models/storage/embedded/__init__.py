@@ -90,7 +90,9 @@ def speed_up_mongomock() -> None:
         if keys is None:
             if compiled is None or self._store.is_empty:
                 return original(self, filter)
-            return (doc for doc in list(self._store.documents) if applies(doc))
+            store = self._store
+            store._remove_expired_documents()  # what its `documents` generator does first
+            return (doc for doc in list(store._documents.values()) if applies(doc))
         store = self._store
         store._remove_expired_documents()
         documents = store._documents

@@ -10,28 +10,34 @@ from bson import ObjectId
 
 from models.storage.embedded import switch
 from models.storage.embedded.filters import _MISSING
+from models.storage.embedded.updates import _inclusion
 
 
 def _raw_dataset(cursor: Any):
     """The stored documents a cursor answers, in order, without copies (the caller copies them
-    with their time zone), or None when the fast path does not apply: a projection, a sort
-    mongomock must decide, a client without tz_aware, or a factory we do not recognise."""
+    with their time zone; with a plain inclusion projection, new dicts of the kept fields), or None
+    when the fast path does not apply: another projection, a sort mongomock must decide, a client
+    without tz_aware, or a factory we do not recognise."""
     factory = cursor._factory
     if not switch.ON or not cursor.collection.codec_options.tz_aware \
             or not isinstance(factory, functools.partial) or factory.keywords \
             or len(factory.args) != 4:
         return None
     spec, sort, fields, as_class = factory.args
-    if fields is not None or as_class is not dict:
+    kept = _inclusion(fields)
+    if kept is False or as_class is not dict:
         return None
     keys = _native_sort_keys(sort) if sort else None
     if sort and keys is None:
         return None
-    collection = cursor.collection
-    dataset = collection._iter_documents(spec)
-    if keys is None:
+    dataset = cursor.collection._iter_documents(spec)
+    if keys is not None:
+        dataset = _native_sort(list(dataset), keys)
+        if dataset is None:
+            return None
+    if kept is None:
         return dataset
-    return _native_sort(list(dataset), keys)
+    return ({k: doc[k] for k in kept if k in doc} for doc in dataset)
 
 
 def _native_sort_keys(sort: Any) -> list[tuple[str, bool]] | None:

@@ -26,18 +26,26 @@ def _eq_one(value: Any, wanted: Any) -> bool | None:
     return None
 
 
+def _any(results) -> bool | None:
+    """Tri-state OR: True if one is True, else None if one is unknown, else False."""
+    unknown = False
+    for result in results:
+        if result:
+            return True
+        if result is None:
+            unknown = True
+    return None if unknown else False
+
+
+def _not(result: bool | None) -> bool | None:
+    return None if result is None else not result
+
+
 def _eq(value: Any, wanted: Any) -> bool | None:
     if value is _MISSING:
         return False
     if type(value) is list:
-        unknown = False
-        for item in value:
-            result = _eq_one(item, wanted)
-            if result:
-                return True
-            if result is None:
-                unknown = True
-        return None if unknown else False
+        return _any(_eq_one(item, wanted) for item in value)
     return _eq_one(value, wanted)
 
 
@@ -45,31 +53,15 @@ def _predicate(op: str, wanted: Any):
     if op == "$eq" and type(wanted) in _SIMPLE:
         return lambda v: _eq(v, wanted)
     if op == "$ne" and type(wanted) in _SIMPLE:
-        def ne(v):
-            result = _eq(v, wanted)
-            return None if result is None else not result
-        return ne
+        return lambda v: _not(_eq(v, wanted))
     if op in ("$in", "$nin") and type(wanted) in (list, tuple) and wanted \
             and all(type(w) in _SIMPLE for w in wanted):
         options = list(wanted)
-
-        def any_of(v):
-            unknown = False
-            for w in options:
-                result = _eq(v, w)
-                if result:
-                    return True
-                if result is None:
-                    unknown = True
-            return None if unknown else False
         if op == "$in":
-            return any_of
-
-        def none_of(v):
-            result = any_of(v)
-            return None if result is None else not result
-        return none_of
-    if op in _COMPARE and type(wanted) in (int, _datetime):
+            return lambda v: _any(_eq(v, w) for w in options)
+        return lambda v: _not(_any(_eq(v, w) for w in options))
+    if op in _COMPARE and (type(wanted) is int or (type(wanted) is _datetime and wanted.tzinfo is None)):
+        # (stored dates are naive UTC; mongomock normalises query dates before filtering)
         compare, kind = _COMPARE[op], type(wanted)
 
         def ordered(v):
@@ -86,14 +78,7 @@ def _predicate(op: str, wanted: Any):
         def all_of(v):
             if type(v) is not list:
                 return None  # a scalar against $all: mongomock decides
-            unknown = False
-            for w in required:
-                result = _eq(v, w)
-                if result is False:
-                    return False
-                if result is None:
-                    unknown = True
-            return None if unknown else True
+            return _not(_any(_not(_eq(v, w)) for w in required))  # all = not any missing
         return all_of
     if op == "$exists" and type(wanted) is bool:
         return lambda v: (v is not _MISSING) == wanted

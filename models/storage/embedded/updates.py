@@ -118,5 +118,5 @@ def _inclusion(projection: Any) -> list[str] | None | bool:
             return False
         fields.append(key)
     if not fields:
-        return False  # only `_id` given: mongomock's rules
+        return ["_id"] if keep_id else False  # `{"_id": 0}` alone: mongomock's rules
     return (["_id"] if keep_id else []) + fields
