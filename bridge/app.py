@@ -55,6 +55,7 @@ class Bridge:
         self._started = False
         await self.relay.stop()
         await self.state.serializer.idle(2.0)
+        await self.component.plugin["cc_private"].idle(2.0)
         await self.component.plugin["cc_private"].close()
         await self.component.stop()
         await self.state.serializer.close()
@@ -72,7 +73,7 @@ class Bridge:
             "sessions": component.sessions,
             "online_users": len(self.state.online),
             "rooms": self.state.occupancy.room_count(),
-            "pending_stanzas": self.state.serializer.pending,
+            "pending_stanzas": self.state.serializer.pending + private.pending,
             "relay": {"running": self.relay.running, "delivered": self.relay.delivered,
                       "skipped": self.relay.skipped},
             "private": {"stored": private.stored, "ignored": private.ignored},

@@ -8,7 +8,7 @@ Prosody delivers 1:1 messages itself; mod_firewall forwards us a XEP-0297 copy o
 - `<received>` / `<displayed>` markers update `delivered_ids` / `read_ids` and unread counts;
 - `<replace>` edits the author's stored message.
 Copies are only accepted from the server itself; copies of stanzas the relay injected are skipped.
-Work for one pair of users runs in order.
+Copies are handled in arrival order, in batches: the messages of a batch are stored together.
 
 Prosody's mod_chatbridge_spool numbers the copies (`id="cbs-N"`) and keeps them until we
 acknowledge them (`<ack h="N"/>`: every copy up to N is handled); unacknowledged ones are sent
@@ -20,13 +20,15 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Awaitable, Callable
 from xml.etree.ElementTree import Element
 
 from bridge.convert import NS_FORWARD, attr, child, draft_from_stanza, localname, parse_extra_params, text_of
 from bridge.jids import UserAddress, parse_user
 from bridge.plugins.base import BridgePlugin
-from bridge.rooms import Overloaded
 from models.errors import ChatError, NotFoundError
+from models.services.messages import MessageDraft
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +36,24 @@ NS_SPOOL = "urn:chatbridge:spool:0"
 ACK_INTERVAL = 0.1
 RETRIES = 4
 PAIR_CACHE = 100_000
+BATCH = 256  # copies per store batch
+
+
+@dataclass(slots=True)
+class _Copy:
+    inner: Element
+    sender: UserAddress
+    recipient: UserAddress
+    token: tuple[int, int | None]
+
+    @property
+    def pair(self) -> tuple[int, int, int]:
+        a, b = self.sender.user_id, self.recipient.user_id
+        return (self.sender.app_id, a, b) if a < b else (self.sender.app_id, b, a)
+
+
+async def _nothing() -> None:
+    return None
 
 
 class PrivateChatPlugin(BridgePlugin):
@@ -51,6 +71,8 @@ class PrivateChatPlugin(BridgePlugin):
         self._inflight: set[int] = set()
         self._acked = 0
         self._ack_task: asyncio.Task | None = None
+        self._queue: list[_Copy] = []
+        self._worker: asyncio.Task | None = None
         self.xmpp.add_session_listener(self._new_session)
 
     def _new_session(self) -> None:
@@ -72,10 +94,15 @@ class PrivateChatPlugin(BridgePlugin):
                                 f'<ack xmlns="{NS_SPOOL}" h="{done}"/></message>')
 
     async def close(self) -> None:
-        if self._ack_task is not None:
-            self._ack_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ack_task
+        for task in (self._ack_task, self._worker):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
 
     def handle_copy(self, element: Element) -> None:
         if element.get("from") != self.domain:
@@ -96,45 +123,89 @@ class PrivateChatPlugin(BridgePlugin):
                 or sender.user_id == recipient.user_id:
             self.ignored += 1
             return
-        pair = (sender.app_id, min(sender.user_id, recipient.user_id),
-                max(sender.user_id, recipient.user_id))
+        if len(self._queue) >= self.state.settings.max_pending_stanzas:
+            logger.error("bridge overloaded: 1:1 copy %s not persisted", inner.get("id"))
+            return  # not acknowledged: the spool sends it again after a reconnect
         token = (self._session, seq)
         if seq is not None:
             self._inflight.add(seq)
-        try:
-            self.state.serializer.submit(("pair",) + pair,
-                                         lambda: self._handle(inner, sender, recipient, token))
-        except Overloaded:
-            self._done(token)
-            logger.error("bridge overloaded: 1:1 copy %s not persisted", inner.get("id"))
+        self._queue.append(_Copy(inner, sender, recipient, token))
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.ensure_future(self._drain())
 
     def _done(self, token: tuple[int, int | None]) -> None:
         session, seq = token
         if seq is not None and session == self._session:
             self._inflight.discard(seq)
 
-    async def _handle(self, inner: Element, sender: UserAddress, recipient: UserAddress,
-                      token: tuple[int, int | None]) -> None:
-        try:
-            for attempt in range(RETRIES):
-                try:
-                    await self._dispatch(inner, sender, recipient)
-                    return
-                except ChatError as exc:  # already delivered by Prosody: nobody to answer
-                    self.ignored += 1
-                    logger.info("1:1 message %s from user %s not recorded: %s", inner.get("id"),
-                                sender.user_id, exc.message)
-                    return
-                except Exception:  # noqa: BLE001 - the store may be back in a moment
-                    if attempt == RETRIES - 1:
-                        raise
-                    logger.warning("1:1 copy %s failed (attempt %d); retrying", inner.get("id"),
-                                   attempt + 1, exc_info=True)
-                    await asyncio.sleep(0.5 * 2 ** attempt)
-        finally:
-            self._done(token)
+    async def _drain(self) -> None:
+        """Copies are handled in arrival order, a batch at a time: the copies of one read from
+        the stream (and whatever arrives while a batch is stored) form the next batch."""
+        await asyncio.sleep(0)
+        while self._queue:
+            batch, self._queue = self._queue[:BATCH], self._queue[BATCH:]
+            try:
+                await self._run(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - one bad batch must not stop the queue
+                logger.exception("1:1 copies %s... not recorded", batch[0].inner.get("id"))
+            finally:
+                for copy in batch:
+                    self._done(copy.token)
 
-    async def _dispatch(self, inner: Element, sender: UserAddress, recipient: UserAddress) -> None:
+    async def idle(self, timeout: float) -> bool:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while (self._queue or (self._worker is not None and not self._worker.done())) \
+                and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+        return not self._queue
+
+    async def _run(self, batch: list[_Copy]) -> None:
+        """New messages are stored together (`MessageService.send_batch`); a marker or an edit
+        first waits for the messages before it, so it always finds them."""
+        sends: list[tuple[_Copy, MessageDraft]] = []
+        for copy in batch:
+            try:
+                op = self._operation(copy)
+                if op is None:
+                    draft = self._draft(copy)
+                    if draft is not None:
+                        sends.append((copy, draft))
+                    continue
+            except ChatError as exc:
+                self._ignore(copy, exc)
+                continue
+            if sends:
+                await self._send(sends)
+                sends = []
+            await self._retrying(copy, op)
+        if sends:
+            await self._send(sends)
+
+    def _ignore(self, copy: _Copy, exc: ChatError) -> None:
+        self.ignored += 1  # already delivered by Prosody: nobody to answer
+        logger.info("1:1 message %s from user %s not recorded: %s", copy.inner.get("id"),
+                    copy.sender.user_id, exc.message)
+
+    async def _retrying(self, copy: _Copy, op: Callable[[], Awaitable[None]]) -> None:
+        for attempt in range(RETRIES):
+            try:
+                await op()
+                return
+            except ChatError as exc:
+                self._ignore(copy, exc)
+                return
+            except Exception:  # noqa: BLE001 - the store may be back in a moment
+                if attempt == RETRIES - 1:
+                    raise
+                logger.warning("1:1 copy %s failed (attempt %d); retrying", copy.inner.get("id"),
+                               attempt + 1, exc_info=True)
+                await asyncio.sleep(0.5 * 2 ** attempt)
+
+    def _operation(self, copy: _Copy) -> Callable[[], Awaitable[None]] | None:
+        """A marker or an edit as a call to make, or None for a message to store."""
+        inner, sender = copy.inner, copy.sender
         messages = self.state.services.messages
         requester = self.requester((sender.app_id, sender.user_id))
         echoes = self.state.echoes
@@ -143,48 +214,81 @@ class PrivateChatPlugin(BridgePlugin):
             marker = child(inner, name)
             if marker is not None:
                 target = marker.get("id") or ""
-                if target:
+                if not target:
+                    return _nothing
+
+                async def mark_one(kind=kind, mark=mark, target=target) -> None:
                     expected = echoes.expect(kind, sender.app_id, sender.user_id, [target])
                     try:
                         await mark(requester, [target])
                     except ChatError:
                         echoes.cancel(expected)
                         raise
-                return
+                return mark_one
         replace = child(inner, "replace")
         if replace is not None:
             target = replace.get("id") or ""
-            expected = echoes.expect("message_updated", sender.app_id, sender.user_id, [target])
-            try:
-                await messages.edit(requester, target, text_of(child(inner, "body")) or "")
-            except ChatError:
-                echoes.cancel(expected)
-                raise
-            return
+
+            async def edit() -> None:
+                expected = echoes.expect("message_updated", sender.app_id, sender.user_id, [target])
+                try:
+                    await messages.edit(requester, target, text_of(child(inner, "body")) or "")
+                except ChatError:
+                    echoes.cancel(expected)
+                    raise
+            return edit
+        return None
+
+    def _draft(self, copy: _Copy) -> MessageDraft | None:
+        """The message to store, or None (notifications, signalling). The pair decides the
+        dialog: a client-side dialog_id is not trusted for 1:1 copies; the pair's dialog id is
+        remembered (looking it up by pair is the costly part of a send)."""
+        inner = copy.inner
         if child(inner, "remove") is not None or child(inner, "reactions") is not None:
-            return  # notifications only: history changes come through REST
+            return None  # notifications only: history changes come through REST
         if child(inner, "body") is None and child(inner, "extraParams") is None:
-            return
+            return None
         params = parse_extra_params(child(inner, "extraParams"))
         save = str(params.get("save_to_history", "")).strip().lower() in ("1", "true")
-        draft = draft_from_stanza(inner, recipient_id=recipient.user_id, save_to_history=save)
+        known = self._dialogs.get(copy.pair)
+        draft = draft_from_stanza(inner, recipient_id=copy.recipient.user_id, save_to_history=save,
+                                  dialog_id=known)
         if not draft.body and not draft.attachments:
-            return  # extraParams alone (e.g. call signalling on type=chat): nothing to keep
-        # The pair decides the dialog: a client-side dialog_id is not trusted for 1:1 copies. The
-        # pair's dialog id is remembered (looking it up by pair is the costly part of a send).
-        pair = (sender.app_id, min(sender.user_id, recipient.user_id),
-                max(sender.user_id, recipient.user_id))
-        known = self._dialogs.get(pair)
-        if known is not None:
-            try:
-                stored = await messages.send(requester, draft.model_copy(update={"dialog_id": known}))
-                self.stored += 1
+            return None  # extraParams alone (e.g. call signalling on type=chat): nothing to keep
+        if known is None and draft.dialog_id is not None:
+            draft = draft.model_copy(update={"dialog_id": None})
+        return draft
+
+    async def _send(self, sends: list[tuple[_Copy, MessageDraft]]) -> None:
+        messages = self.state.services.messages
+        for attempt in range(RETRIES):
+            results = await messages.send_batch(
+                [(self.requester((copy.sender.app_id, copy.sender.user_id)), draft) for copy, draft in sends])
+            again: list[tuple[_Copy, MessageDraft]] = []
+            failed: list[tuple[_Copy, MessageDraft]] = []
+            for (copy, draft), result in zip(sends, results):
+                if isinstance(result, NotFoundError) and draft.dialog_id is not None:
+                    self._dialogs.pop(copy.pair, None)  # the dialog was deleted: find or create it again
+                    again.append((copy, draft.model_copy(update={"dialog_id": None})))
+                elif isinstance(result, ChatError):
+                    self._ignore(copy, result)
+                elif isinstance(result, BaseException):
+                    failed.append((copy, draft))
+                else:
+                    self.stored += 1
+                    if draft.dialog_id is None:
+                        self._remember(copy.pair, result["chat_dialog_id"])
+            if again:
+                await self._send(again)
+            if not failed:
                 return
-            except NotFoundError:  # the dialog was deleted: find or create it again
-                self._dialogs.pop(pair, None)
-        stored = await messages.send(requester, draft.model_copy(update={"dialog_id": None}))
-        self._remember(pair, stored["chat_dialog_id"])
-        self.stored += 1
+            if attempt == RETRIES - 1:
+                logger.error("%d 1:1 copies not recorded (the store keeps failing), first %s",
+                             len(failed), failed[0][0].inner.get("id"))
+                return
+            logger.warning("%d 1:1 copies failed (attempt %d); retrying", len(failed), attempt + 1)
+            await asyncio.sleep(0.5 * 2 ** attempt)
+            sends = failed
 
     def _remember(self, pair: tuple[int, int, int], dialog_id: str) -> None:
         self._dialogs[pair] = dialog_id

@@ -1,6 +1,6 @@
 """Group commit: concurrent calls of one operation are run together, one batch at a time.
 
-`submit(item)` queues the item and waits for its own result. A batch starts one event-loop turn
+`submit(item)` queues the item and waits for its own result (`submit_many`: several, in order). A batch starts one event-loop turn
 after its first item arrived (so callers woken together share it) and takes up to `max_batch`
 items; items arriving while a batch runs form the next one. Under light load a batch is a single
 item and adds no delay; under heavy load the store sees one write per batch instead of one per item.
@@ -41,6 +41,19 @@ class Batcher(Generic[T, R]):
         if self._task is None or self._task.done():
             self._task = asyncio.ensure_future(self._drain())
         return await future
+
+    async def submit_many(self, items: list[T]) -> list[R | BaseException]:
+        """Several items in order, in as few batches as fit; one result or exception each."""
+        if _running.get() is self:
+            raise RuntimeError("a batch submitted to its own batcher (it would wait for itself)")
+        if not items:
+            return []
+        loop = asyncio.get_running_loop()
+        futures = [loop.create_future() for _ in items]
+        self._queue.extend(zip(items, futures))
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self._drain())
+        return await asyncio.gather(*futures, return_exceptions=True)
 
     async def _drain(self) -> None:
         _running.set(self)  # this task's own context

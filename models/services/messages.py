@@ -301,6 +301,11 @@ class MessageService:
         id lookup, one insert, one sequence update per dialog and one outbox write per batch."""
         return await self._batcher.submit((requester, draft))
 
+    async def send_batch(self, items: list[tuple[Requester, MessageDraft]]) -> list[Doc | BaseException]:
+        """Several sends at once, in order, sharing batches with concurrent `send`s: one result
+        per item (the stored message, or the error that item gets)."""
+        return await self._batcher.submit_many(items)
+
     async def send_many(self, items: list[tuple[Requester, MessageDraft]]) -> list[Doc | Exception]:
         """The batch behind `send`: one result per item, in order (the stored message, or the
         ChatError that item gets). Items with an id that appears earlier in the batch run after

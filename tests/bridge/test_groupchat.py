@@ -308,7 +308,7 @@ async def test_wrappers_coming_back_are_delivered_one_by_one(server, rest, xmpp)
         returned = Element("{jabber:component:accept}message",
                            {"from": component.muc_domain, "to": f"fanout@{component.muc_domain}",
                             "id": "fan-test"})
-        component._on_message(type("Stanza", (), {"xml": returned})())
+        component._on_message(returned)
         # from now on: plain stanzas, one per recipient
         component.fan_out([bob.jid], head.replace(mid, later), tail)
         return component.fanout_module
