@@ -217,6 +217,7 @@ async def one_to_one(rest: Rest, port: int, senders: list[dict], receivers: list
     if persist:
         _, health = await rest.call("GET", "/health")
         before = health.get("xmpp", {}).get("private", {}).get("stored", 0)
+    print(f"# 1:1 {'bridge' if persist else 'raw'}: sending", file=sys.stderr, flush=True)  # for profilers
     start = time.perf_counter()
     for n in range(messages):
         for sender, receiver in zip(clients_s, receivers):
@@ -282,6 +283,7 @@ async def fanout(port: int, users: list[dict], room_for, join: bool, messages: i
     for c in clients:
         c.on_stanza = count
     room = room_for(None)
+    print(f"# 1:1 {'bridge' if persist else 'raw'}: sending", file=sys.stderr, flush=True)  # for profilers
     start = time.perf_counter()
     for n in range(messages):
         sender.send(f"<message to='{room}' type='groupchat' id='{oid()}'><body>f{n}</body></message>")

@@ -76,7 +76,7 @@ class Bridge:
             "pending_stanzas": self.state.serializer.pending + private.pending,
             "relay": {"running": self.relay.running, "delivered": self.relay.delivered,
                       "skipped": self.relay.skipped},
-            "private": {"stored": private.stored, "ignored": private.ignored},
+            "private": {"stored": private.stored, "ignored": private.ignored, "pauses": private.pauses},
         }
         if component.last_error and not component.linked:
             status["error"] = component.last_error

@@ -176,6 +176,17 @@ class Component(ComponentXMPP):
         self.transport.write(data.encode("utf-8"))
         self.written += count
 
+    def pause_input(self) -> bool:
+        """Stops reading from Prosody (it keeps what it cannot send); False when not connected."""
+        if self.transport is None:
+            return False
+        self.transport.pause_reading()
+        return True
+
+    def resume_input(self) -> None:
+        if self.transport is not None and self.transport.is_reading() is False:
+            self.transport.resume_reading()
+
     def fan_out(self, targets: list[str], head: str, tail: str) -> int:
         """Writes `head + to="T" + tail` for each full JID T (pre-rendered common parts); to
         several recipients as one mod_chatbridge_fanout wrapper when the server has it."""

@@ -99,7 +99,7 @@ def render_config(settings: Settings, files: ProsodyFiles | None = None) -> Pros
         "stanza_size_limit": max(64 * 1024, 2 * settings.limits.max_message_bytes + 16 * 1024),
         "domain": xmpp.domain, "muc_domain": xmpp.muc_domain,
         "component_secret": xmpp.component_secret.get_secret_value(),
-        "firewall_script": firewall, "spool_max": int(xmpp.max_pending_stanzas),
+        "firewall_script": firewall, "spool_max": 5 * int(xmpp.max_pending_stanzas),
     }
     text = Template(_package_file("templates", "prosody.cfg.lua")).substitute(
         {k: v if isinstance(v, int) else _lua(v) for k, v in values.items()})

@@ -72,7 +72,10 @@ class XmppSettings(BaseModel):
     reconnect_backoff_max_seconds: float = 5.0
     smacks_hibernation_seconds: int = 60
     relay_max_age_seconds: int = 24 * 60 * 60  # older undelivered outbox events are skipped
-    max_pending_stanzas: int = 10000  # per process; beyond it new stanzas get resource-constraint
+    # per process; beyond it new room stanzas get resource-constraint and the bridge stops reading
+    # 1:1 copies until half are stored (Prosody keeps them; its spool keeps 5x this many for a
+    # reconnect)
+    max_pending_stanzas: int = 10000
     max_history_stanzas: int = 20  # groupchat history sent on join (`maxstanzas`, capped)
     # Room traffic to many recipients goes as one wrapper that config/mod_chatbridge_fanout.lua
     # (loaded on the component by the embedded Prosody) clones per recipient. With an external

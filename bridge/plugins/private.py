@@ -64,6 +64,7 @@ class PrivateChatPlugin(BridgePlugin):
         super().plugin_init()
         self.stored = 0
         self.ignored = 0
+        self.pauses = 0  # times reading stopped because copies came faster than they were stored
         self._dialogs: OrderedDict[tuple[int, int, int], str] = OrderedDict()  # pair → dialog id
         # spool acknowledgements, per component session (Prosody renumbers after a restart)
         self._session = 0
@@ -73,12 +74,14 @@ class PrivateChatPlugin(BridgePlugin):
         self._ack_task: asyncio.Task | None = None
         self._queue: list[_Copy] = []
         self._worker: asyncio.Task | None = None
+        self._paused = False
         self.xmpp.add_session_listener(self._new_session)
 
     def _new_session(self) -> None:
         self._session += 1
         self._highest, self._acked = 0, 0
         self._inflight = set()
+        self._paused = False  # a new connection reads
         if self._ack_task is None or self._ack_task.done():
             self._ack_task = asyncio.ensure_future(self._ack_loop())
 
@@ -123,13 +126,16 @@ class PrivateChatPlugin(BridgePlugin):
                 or sender.user_id == recipient.user_id:
             self.ignored += 1
             return
-        if len(self._queue) >= self.state.settings.max_pending_stanzas:
-            logger.error("bridge overloaded: 1:1 copy %s not persisted", inner.get("id"))
-            return  # not acknowledged: the spool sends it again after a reconnect
         token = (self._session, seq)
         if seq is not None:
             self._inflight.add(seq)
         self._queue.append(_Copy(inner, sender, recipient, token))
+        if len(self._queue) >= self.state.settings.max_pending_stanzas and not self._paused:
+            # back-pressure, never loss: Prosody keeps what it cannot send us (and the spool
+            # keeps every unacknowledged copy for a reconnect)
+            self._paused = self.xmpp.pause_input()
+            self.pauses += 1
+            logger.warning("bridge behind on 1:1 copies (%d queued): reading paused", len(self._queue))
         if self._worker is None or self._worker.done():
             self._worker = asyncio.ensure_future(self._drain())
 
@@ -153,6 +159,9 @@ class PrivateChatPlugin(BridgePlugin):
             finally:
                 for copy in batch:
                     self._done(copy.token)
+                if self._paused and len(self._queue) <= self.state.settings.max_pending_stanzas // 2:
+                    self._paused = False
+                    self.xmpp.resume_input()
 
     async def idle(self, timeout: float) -> bool:
         deadline = asyncio.get_running_loop().time() + timeout

@@ -131,3 +131,40 @@ async def test_a_deleted_private_dialog_is_created_again(server, rest, xmpp):
     status, history = await rest.call("GET", "/chat/Message.json", b["token"],
                                       params={"chat_dialog_id": again, "mark_as_read": 0})
     assert [m["_id"] for m in history["items"]] == [second]
+
+
+async def test_a_burst_beyond_the_queue_limit_pauses_reading_and_loses_nothing(server, rest, xmpp):
+    """Copies arriving faster than they are stored stop the component reading (Prosody keeps
+    them) instead of being dropped: every message of the burst is stored once, in order."""
+    a, b = await rest.new_user(), await rest.new_user()
+    alice, bob = await xmpp(a), await xmpp(b)
+    plugin = server.bridge.component.plugin["cc_private"]
+    settings = server.bridge.state.settings
+    limit, pauses = settings.max_pending_stanzas, plugin.pauses
+    await server.call_sync(lambda: setattr(settings, "max_pending_stanzas", 10))
+    try:
+        ids = [new_id() for _ in range(300)]
+        alice.send("".join(
+            f'<message to="{b["jid"]}" type="chat" id="{mid}"><body>burst {n}</body>'
+            '<extraParams xmlns="jabber:client"><save_to_history>1</save_to_history></extraParams></message>'
+            for n, mid in enumerate(ids)))
+        await bob.wait_for(lambda s: is_message(s, id=ids[-1]), timeout=20)
+
+        async def all_stored():
+            status, dialogs = await rest.call("GET", "/chat/Dialog.json", b["token"])
+            private = [d for d in dialogs["items"] if d["type"] == 3 and a["id"] in d["occupants_ids"]]
+            return private[0] if private and private[0]["last_message_id"] == ids[-1] else None
+
+        dialog = await eventually(all_stored, timeout=20)
+    finally:
+        await server.call_sync(lambda: setattr(settings, "max_pending_stanzas", limit))
+    assert plugin.pauses > pauses
+    got: list[str] = []
+    for skip in range(0, 400, 100):
+        status, page = await rest.call("GET", "/chat/Message.json", b["token"], params={
+            "chat_dialog_id": dialog["_id"], "mark_as_read": 0, "limit": 100, "skip": skip,
+            "sort_asc": "date_sent"})
+        got += [m["_id"] for m in page["items"]]
+    assert got == ids
+    status, unread = await rest.call("GET", "/chat/Message/unread.json", b["token"])
+    assert unread["total"] == len(ids)
