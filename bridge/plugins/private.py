@@ -270,6 +270,7 @@ class PrivateChatPlugin(BridgePlugin):
 
     async def _send(self, sends: list[tuple[_Copy, MessageDraft]]) -> None:
         messages = self.state.services.messages
+        sends = await self._resolve_pairs(sends)
         for attempt in range(RETRIES):
             results = await messages.send_batch(
                 [(self.requester((copy.sender.app_id, copy.sender.user_id)), draft) for copy, draft in sends])
@@ -298,6 +299,26 @@ class PrivateChatPlugin(BridgePlugin):
             logger.warning("%d 1:1 copies failed (attempt %d); retrying", len(failed), attempt + 1)
             await asyncio.sleep(0.5 * 2 ** attempt)
             sends = failed
+
+    async def _resolve_pairs(self, sends: list[tuple[_Copy, MessageDraft]]) -> list[tuple[_Copy, MessageDraft]]:
+        """Finds (or creates) the dialog of each new pair once, not once per message of the batch
+        (a burst from new conversations). A pair that fails here is left for the send to report."""
+        unknown = {copy.pair: copy for copy, draft in sends if draft.dialog_id is None}
+        if not unknown:
+            return sends
+        dialogs = self.state.services.dialogs
+        for pair, copy in unknown.items():
+            try:
+                dialog = await dialogs.find_or_create_private(
+                    self.requester((copy.sender.app_id, copy.sender.user_id)), copy.recipient.user_id)
+            except ChatError:
+                continue
+            self._remember(pair, dialog["_id"])
+        resolved = []
+        for copy, draft in sends:
+            known = self._dialogs.get(copy.pair) if draft.dialog_id is None else None
+            resolved.append((copy, draft.model_copy(update={"dialog_id": known})) if known else (copy, draft))
+        return resolved
 
     def _remember(self, pair: tuple[int, int, int], dialog_id: str) -> None:
         self._dialogs[pair] = dialog_id
