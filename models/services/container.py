@@ -29,7 +29,7 @@ from models.storage.indexes import ensure_indexes
 from models.storage.members import MemberStore
 from models.storage.messages import MessageStore
 from models.storage.mongo import Database
-from models.storage.outbox import OutboxStore
+from models.storage.outbox import LocalOutboxStore, OutboxStore
 from models.storage.secrets import SecretStore
 from models.storage.push_events import PushEventStore
 from models.storage.push_jobs import PushJobStore
@@ -75,7 +75,7 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
                    publisher: EventPublisher | None = None) -> Services:
     clock = clock or Clock()
     db = database.db
-    outbox = OutboxStore(db, local=database.embedded)
+    outbox = LocalOutboxStore(db) if database.embedded else OutboxStore(db)
     publisher = publisher or outbox
     counters = CounterStore(db)
     apps_store = AppStore(db)

@@ -1,69 +1,33 @@
-"""The `outbox` collection: domain events waiting for the bridge relay and the push worker.
+"""The outbox: domain events waiting for the bridge relay and the push worker.
 
 Each event is stored before anyone is told about it, so a consumer that restarts picks up what it
-missed. Consumers mark what they processed in `done_by` (one entry per consumer name).
+missed. Consumers mark what they processed in `done_by` (one entry per consumer name) and register
+their names in `outbox_consumers` (persistent, so every process knows them). A consumer in the
+publishing process reads from a `Tap` (a copy of each event right after it is stored) and queries
+`pending` only when it must (models/services/outbox.py: `OutboxReader`).
 
-Consumers register their names in `outbox_consumers` (persistent, so every process knows them).
-A consumer in the publishing process reads from a `Tap` (a copy of each event right after its
-insert) and queries `pending` only when it must (models/services/outbox.py: `OutboxReader`).
-`prune` removes events every registered consumer has handled (after a short grace period) and
-any event older than `max_age`, so the collection stays small. With the embedded store (`local`)
-this process sees every publish and every mark, so it keeps a ledger of them and prunes by id,
-without scanning the collection (a scan of the tens of thousands of events a busy minute leaves
-took a quarter of a second on mongomock, stalling every request); the age limit is then checked
-by a scan only every `LOCAL_FULL_PRUNE_EVERY` passes.
+Two stores with one interface:
+- `OutboxStore`, the `outbox` collection of a shared MongoDB: `prune` removes events every
+  registered consumer has handled (after a short grace period) and any event older than `max_age`.
+- `LocalOutboxStore`, for the embedded store: only this process can publish or consume, and
+  nothing the embedded store holds survives the process, so the events are kept in memory, in
+  order, and an event leaves as soon as every registered consumer has marked it (a busy minute
+  left tens of thousands of handled events in mongomock, and storing each one cost as much as
+  storing the message itself). The age limit drops events from the front, no scan needed.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
 from datetime import datetime, timedelta, timezone
 from typing import Any
+
+from bson import ObjectId
+from mongomock.filtering import filter_applies
 
 from models.events import Event
 
 TAP_LIMIT = 10_000
-LOCAL_FULL_PRUNE_EVERY = 20  # with maintenance every 30 s: the age scan every 10 minutes
-
-
-class Ledger:
-    """Local mode: the events this process stored, in order, and who marked each one done."""
-
-    def __init__(self) -> None:
-        self.order: deque[tuple[Any, datetime]] = deque()
-        self.done: dict[Any, set[str]] = {}
-
-    def stored(self, event_id: Any, created_at: datetime) -> None:
-        self.order.append((event_id, created_at))
-        self.done[event_id] = set()
-
-    def marked(self, consumer: str, event_ids: list[Any]) -> None:
-        for event_id in event_ids:
-            marks = self.done.get(event_id)
-            if marks is not None:  # unknown ids (already pruned) are not remembered
-                marks.add(consumer)
-
-    def ready(self, consumers: list[str], before: datetime) -> list[Any]:
-        """Ids of events older than `before` that every consumer marked; they leave the ledger.
-        Others stay, in order, for a later pass."""
-        if not consumers:
-            return []
-        ready, waiting = [], []
-        while self.order and self.order[0][1] < before:
-            entry = self.order.popleft()
-            if all(c in self.done.get(entry[0], ()) for c in consumers):
-                ready.append(entry[0])
-                self.done.pop(entry[0], None)
-            else:
-                waiting.append(entry)
-        self.order.extendleft(reversed(waiting))
-        return ready
-
-    def forget_before(self, before: datetime) -> None:
-        """After the age limit removed every event older than `before`."""
-        self.order = deque(e for e in self.order if e[1] >= before)
-        self.done = {event_id: self.done[event_id] for event_id, _ in self.order if event_id in self.done}
 
 
 class Tap:
@@ -84,16 +48,13 @@ class Tap:
 
 
 class OutboxStore:
-    def __init__(self, db, local: bool = False) -> None:
-        """`local`: only this process writes to this database (the embedded store), so a tap sees
-        every event and `pending` is needed only after a restart or an overflow."""
+    local = False  # other processes may publish and consume too
+
+    def __init__(self, db) -> None:
         self._col = db["outbox"]
         self._consumers = db["outbox_consumers"]
         self._listeners: list[asyncio.Event] = []
         self._taps: list[Tap] = []
-        self.local = local
-        self._ledger = Ledger() if local else None
-        self._prunes = 0
 
     async def publish(self, event: Event) -> None:
         await self.publish_many([event])
@@ -109,18 +70,18 @@ class OutboxStore:
             doc["created_at"] = now
             doc["done_by"] = []
             docs.append(doc)
-        if len(docs) == 1:
-            await self._col.insert_one(docs[0])
-        else:
-            await self._col.insert_many(docs)
-        if self._ledger is not None:
-            for doc in docs:
-                self._ledger.stored(doc["_id"], now)
+        await self._store(docs)
         for waiter in self._listeners:
             waiter.set()
         for tap in self._taps:
             for doc in docs:
-                tap.offer(dict(doc))
+                tap.offer({**doc, "done_by": []})
+
+    async def _store(self, docs: list[dict[str, Any]]) -> None:
+        if len(docs) == 1:
+            await self._col.insert_one(docs[0])
+        else:
+            await self._col.insert_many(docs)
 
     def subscribe(self) -> asyncio.Event:
         """An asyncio.Event set whenever something is published in this process."""
@@ -143,8 +104,6 @@ class OutboxStore:
 
     async def mark_done(self, consumer: str, event_id: Any) -> None:
         await self._col.update_one({"_id": event_id}, {"$addToSet": {"done_by": consumer}})
-        if self._ledger is not None:
-            self._ledger.marked(consumer, [event_id])
 
     async def mark_done_many(self, consumer: str, event_ids: list[Any]) -> None:
         if len(event_ids) == 1:
@@ -152,8 +111,6 @@ class OutboxStore:
         elif event_ids:
             await self._col.update_many({"_id": {"$in": list(event_ids)}},
                                         {"$addToSet": {"done_by": consumer}})
-            if self._ledger is not None:
-                self._ledger.marked(consumer, list(event_ids))
 
     async def register_consumer(self, consumer: str) -> None:
         await self._consumers.update_one(
@@ -163,29 +120,16 @@ class OutboxStore:
                     chunk: int = 500) -> int:
         """Deletes events handled by every registered consumer (older than the grace period) and
         events older than `max_age_seconds` whatever their state. Returns how many went. Works in
-        chunks of `chunk` events, yielding to the event loop between them (a long delete would
-        stall every request of the embedded store's process)."""
+        chunks of `chunk` events, yielding to the event loop between them."""
         now = datetime.now(timezone.utc)
         consumers = [d["_id"] async for d in self._consumers.find({})]
-        done_before = now - timedelta(seconds=done_grace_seconds)
-        too_old = {"created_at": {"$lt": now - timedelta(seconds=max_age_seconds)}}
         removed = 0
-        if self._ledger is not None:
-            ready = self._ledger.ready(consumers, done_before)
-            for start in range(0, len(ready), chunk):
-                result = await self._col.delete_many({"_id": {"$in": ready[start:start + chunk]}})
-                removed += result.deleted_count
-                await asyncio.sleep(0)
-            self._prunes += 1
-            if self._prunes % LOCAL_FULL_PRUNE_EVERY:
-                return removed
-            removed += await self._delete_matching(too_old, chunk)
-            self._ledger.forget_before(now - timedelta(seconds=max_age_seconds))
-            return removed
         if consumers:
             removed += await self._delete_matching(
-                {"done_by": {"$all": consumers}, "created_at": {"$lt": done_before}}, chunk)
-        return removed + await self._delete_matching(too_old, chunk)
+                {"done_by": {"$all": consumers},
+                 "created_at": {"$lt": now - timedelta(seconds=done_grace_seconds)}}, chunk)
+        return removed + await self._delete_matching(
+            {"created_at": {"$lt": now - timedelta(seconds=max_age_seconds)}}, chunk)
 
     async def _delete_matching(self, query: dict[str, Any], chunk: int) -> int:
         removed = 0
@@ -204,3 +148,82 @@ class OutboxStore:
 
     async def find(self, query: dict[str, Any], limit: int = 1000) -> list[dict[str, Any]]:
         return await self._col.find(query).sort("_id", 1).to_list(length=limit)
+
+
+class LocalOutboxStore(OutboxStore):
+    """The embedded store's outbox: events in this process's memory (see the module text)."""
+
+    local = True
+
+    def __init__(self, db) -> None:
+        super().__init__(db)
+        self._events: dict[ObjectId, dict[str, Any]] = {}  # in publish order (= time order)
+        self._registered: set[str] = set()
+
+    async def _store(self, docs: list[dict[str, Any]]) -> None:
+        for doc in docs:
+            doc["_id"] = ObjectId()
+            self._events[doc["_id"]] = doc
+
+    async def register_consumer(self, consumer: str) -> None:
+        await super().register_consumer(consumer)
+        self._registered.add(consumer)
+
+    async def pending(self, consumer: str, limit: int = 100) -> list[dict[str, Any]]:
+        out = []
+        for doc in self._events.values():
+            if consumer not in doc["done_by"]:
+                out.append(_copy(doc))
+                if len(out) >= limit:
+                    break
+        return out
+
+    async def mark_done(self, consumer: str, event_id: Any) -> None:
+        await self.mark_done_many(consumer, [event_id])
+
+    async def mark_done_many(self, consumer: str, event_ids: list[Any]) -> None:
+        registered = self._registered
+        for event_id in event_ids:
+            doc = self._events.get(event_id)
+            if doc is None:
+                continue
+            done = doc["done_by"]
+            if consumer not in done:
+                done.append(consumer)
+            if registered and registered.issubset(done):  # nobody else will read it
+                del self._events[event_id]
+
+    async def prune(self, done_grace_seconds: float = 60, max_age_seconds: float = 24 * 3600,
+                    chunk: int = 500) -> int:
+        """Handled events left already; events past the age limit go from the front. (The
+        grace period is for consumers in other processes: there are none.)"""
+        too_old = datetime.now(timezone.utc) - timedelta(seconds=max_age_seconds)
+        removed = 0
+        events = self._events
+        while events:
+            first = next(iter(events))
+            if events[first]["created_at"] >= too_old:
+                break
+            del events[first]
+            removed += 1
+            if removed % chunk == 0:
+                await asyncio.sleep(0)
+        return removed
+
+    async def count(self, query: dict[str, Any] | None = None) -> int:
+        if not query:
+            return len(self._events)
+        return sum(1 for doc in list(self._events.values()) if filter_applies(query, doc))
+
+    async def find(self, query: dict[str, Any], limit: int = 1000) -> list[dict[str, Any]]:
+        out = []
+        for doc in list(self._events.values()):
+            if filter_applies(query, doc):
+                out.append(_copy(doc))
+                if len(out) >= limit:
+                    break
+        return out
+
+
+def _copy(doc: dict[str, Any]) -> dict[str, Any]:
+    return {**doc, "done_by": list(doc["done_by"])}

@@ -1,22 +1,24 @@
-"""Outbox pruning: only events every registered consumer handled (after the grace period) go, and
-anything past the age limit; the same answers with the local ledger and with store queries."""
+"""The outbox in both stores: `OutboxStore` (a shared MongoDB: pruning by queries, after a grace
+period) and `LocalOutboxStore` (the embedded store: events in memory, gone once every registered
+consumer handled them). Same reads, same marks, same age limit."""
 from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
-import models.storage.outbox as outbox_module
 from models.events import Event
 from models.storage.mongo import memory_database
-from models.storage.outbox import OutboxStore
+from models.storage.outbox import LocalOutboxStore, OutboxStore
 
 
 def event(n: int) -> Event:
     return Event(kind="message_created", app_id=1, dialog_id="d" * 24, sender_id=n, payload={"n": n})
 
 
-@pytest.fixture(params=[True, False], ids=["local-ledger", "store-queries"])
+@pytest.fixture(params=[LocalOutboxStore, OutboxStore], ids=["local", "shared"])
 async def outbox(request) -> OutboxStore:
-    store = OutboxStore(memory_database(f"outbox-{request.param}").db, local=request.param)
+    store = request.param(memory_database(f"outbox-{request.param.__name__}").db)
     await store.register_consumer("bridge")
     await store.register_consumer("push")
     return store
@@ -26,38 +28,71 @@ async def ids_of(outbox: OutboxStore) -> list[int]:
     return sorted(d["sender_id"] for d in await outbox.find({}, limit=10_000))
 
 
-async def test_only_events_every_consumer_handled_are_pruned(outbox):
+async def test_only_events_every_consumer_handled_leave(outbox):
     await outbox.publish_many([event(n) for n in range(6)])
     stored = {d["sender_id"]: d["_id"] for d in await outbox.find({})}
     await outbox.mark_done_many("bridge", [stored[n] for n in (0, 1, 2, 3)])
     await outbox.mark_done_many("push", [stored[n] for n in (0, 1, 4)])
     await outbox.mark_done("push", stored[2])
-    assert await outbox.prune(done_grace_seconds=3600) == 0  # too recent
-    assert await outbox.prune(done_grace_seconds=-1) == 3  # 0, 1, 2: both consumers
-    assert await ids_of(outbox) == [3, 4, 5]
     assert [d["sender_id"] for d in await outbox.pending("push")] == [3, 5]
+    assert [d["sender_id"] for d in await outbox.pending("bridge")] == [4, 5]
+    if outbox.local:  # at once: nobody else can read them
+        assert await ids_of(outbox) == [3, 4, 5]
+    else:
+        assert await outbox.prune(done_grace_seconds=3600) == 0  # too recent
+        assert await ids_of(outbox) == [0, 1, 2, 3, 4, 5]
+        assert await outbox.prune(done_grace_seconds=-1) == 3  # 0, 1, 2: both consumers
+        assert await ids_of(outbox) == [3, 4, 5]
     await outbox.mark_done("push", stored[3])  # the straggler is handled later: it goes then
-    assert await outbox.prune(done_grace_seconds=-1) == 1
+    await outbox.prune(done_grace_seconds=-1)
     assert await ids_of(outbox) == [4, 5]
+    assert await outbox.count({"done_by": "push"}) == 1 and await outbox.count() == 2
 
 
-async def test_the_age_limit_removes_unhandled_events(outbox, monkeypatch):
-    monkeypatch.setattr(outbox_module, "LOCAL_FULL_PRUNE_EVERY", 1)
+async def test_the_age_limit_removes_unhandled_events(outbox):
     await outbox.publish_many([event(n) for n in range(3)])
     assert await outbox.prune(done_grace_seconds=-1, max_age_seconds=3600) == 0
     assert await outbox.prune(done_grace_seconds=-1, max_age_seconds=-1) == 3
     assert await ids_of(outbox) == []
-    await outbox.publish(event(9))  # the ledger forgot the removed ones; new events still count
+    await outbox.publish(event(9))  # new events still count
     [stored] = await outbox.find({})
     await outbox.mark_done_many("bridge", [stored["_id"]])
     await outbox.mark_done_many("push", [stored["_id"]])
-    assert await outbox.prune(done_grace_seconds=-1, max_age_seconds=3600) == 1
+    await outbox.prune(done_grace_seconds=-1, max_age_seconds=3600)
+    assert await outbox.count() == 0
 
 
 async def test_large_prunes_go_in_chunks(outbox):
     await outbox.publish_many([event(n) for n in range(1_200)])
     ids = [d["_id"] for d in await outbox.find({}, limit=10_000)]
+    assert len(ids) == 1_200
     for consumer in ("bridge", "push"):
         await outbox.mark_done_many(consumer, ids)
-    assert await outbox.prune(done_grace_seconds=-1, chunk=500) == 1_200
+    removed = await outbox.prune(done_grace_seconds=-1, chunk=500)
+    assert removed == (0 if outbox.local else 1_200)
     assert await outbox.count() == 0
+
+
+async def test_taps_get_each_event_once_with_its_own_marks(outbox):
+    tap = outbox.tap()
+    await outbox.publish_many([event(1), event(2)])
+    got = [tap.queue.get_nowait(), tap.queue.get_nowait()]
+    assert [d["sender_id"] for d in got] == [1, 2] and tap.queue.empty()
+    await outbox.mark_done("bridge", got[0]["_id"])
+    assert got[0]["done_by"] == []  # the tap's copy is the consumer's, not the store's
+    [first] = await outbox.find({"sender_id": 1})
+    assert first["done_by"] == ["bridge"]
+    assert (await outbox.find({"created_at": {"$lt": datetime.now(timezone.utc) + timedelta(1)}}))[0]["_id"] \
+        == got[0]["_id"]
+    outbox.untap(tap)
+    await outbox.publish(event(3))
+    assert tap.queue.empty()
+
+
+async def test_without_registered_consumers_events_stay_until_the_age_limit(outbox):
+    store = type(outbox)(memory_database("outbox-no-consumers").db)
+    await store.publish(event(1))
+    [doc] = await store.find({})
+    await store.mark_done("bridge", doc["_id"])
+    await store.prune(done_grace_seconds=-1)
+    assert await store.count() == 1
