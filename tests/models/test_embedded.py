@@ -290,3 +290,54 @@ async def test_compiled_filters_and_native_sorts_match_mongomock():
                 except Exception as exc:  # noqa: BLE001 - compared below
                     projected.append(("error", type(exc).__name__))
         assert projected[0] == projected[1], (query, projection)
+
+
+async def test_fast_inserts_match_mongomock():
+    """Inserts by BSON round trip store and answer what mongomock's own path does, refuse the same
+    documents with the same errors, and leave the caller's document alone (except its new `_id`)."""
+    from datetime import datetime, timedelta, timezone
+
+    from models.storage.embedded import fast_paths
+
+    base = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
+    good = [
+        {"_id": "a", "n": 1, "when": base, "naive": datetime(2026, 1, 1, 0, 0, 0, 999999),
+         "nested": {"list": [1, {"deep": base}, [base, "x"]], "empty": {}}, "none": None,
+         "f": 2.5, "b": True, "big": 2 ** 40, "bytes": b"\x00\x01", "oid": ObjectId("65a1b2c3d4e5f6a7b8c9d0e1")},
+        {"n": 2, "u": "one"},  # _id assigned
+        {"_id": ObjectId("65a1b2c3d4e5f6a7b8c9d0e2"), "u": "two", "s": "dots.in.values"},
+    ]
+    bad = [
+        {"_id": "a", "n": 9},  # duplicate _id
+        {"_id": "c", "u": "one"},  # duplicate on a unique index
+        {"_id": "d", "$top": 1},  # top-level $
+        {"_id": "e", "nested": {"bad\0key": 1}},  # NUL in a key
+        {"_id": "f", "s": {1, 2}},  # not a BSON type
+        {"_id": {"compound": 1}, "n": 3},  # a document as _id: mongomock's path
+    ]
+    results = {}
+    for enabled in (True, False):
+        db = memory_database(f"inserts-{enabled}").db
+        await db["things"].create_index("u", unique=True, sparse=True)
+        with fast_paths(enabled):
+            given = [dict(doc) for doc in good]
+            await db["things"].insert_one(given[0])
+            await db["things"].insert_many(given[1:])
+            assert "_id" in given[1] and given[0]["when"] is base  # the caller's values stay
+            errors = []
+            for doc in bad:
+                try:
+                    await db["things"].insert_one(dict(doc))
+                    errors.append("ok")
+                except Exception as exc:  # noqa: BLE001 - compared below
+                    errors.append(type(exc).__name__)
+            try:
+                await db["things"].insert_many([{"_id": "g"}, {"_id": "g"}, {"_id": "h"}])
+            except Exception as exc:  # noqa: BLE001
+                errors.append(type(exc).__name__)
+            stored = [d async for d in db["things"].find({}, {"_id": 0})]
+            results[enabled] = (errors, stored, await db["things"].count_documents({}))
+    fast, plain = results[True], results[False]
+    assert fast[0] == plain[0] and "ok" not in fast[0][:5]
+    assert fast[2] == plain[2]
+    assert fast[1] == plain[1]

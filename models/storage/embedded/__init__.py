@@ -13,6 +13,7 @@ Cursors with a limit stop after `skip + limit` documents instead of copying ever
 Per-document helpers that mongomock runs on every write and read (date normalisation on the way
 in, time zones on the way out, key validation, pymongo version checks) get type-dispatched
 versions that do the same thing in a fraction of the time.
+New plain documents are validated and copied by one BSON round trip (`inserts.py`).
 Updates of a few top-level, unindexed fields (`$set`, `$inc`, `$addToSet` of a scalar, `$unset`;
 sequence numbers, read positions, outbox `done_by`) are applied in place without mongomock's
 deep-copied snapshot, and `find_one` pinned by `_id` skips the cursor machinery; anything else
@@ -27,6 +28,7 @@ from models.storage.embedded import switch
 from models.storage.embedded.cursors import _native_sort, _native_sort_keys, _raw_dataset
 from models.storage.embedded.documents import _fast_document_helpers, _plain_copy
 from models.storage.embedded.filters import compile_filter
+from models.storage.embedded.inserts import fast_insert
 from models.storage.embedded.lookups import (EQUALITY_INDEXES, _id_candidates, _index_add,
                                               _index_remove, _indexed_candidates)
 from models.storage.embedded.switch import fast_paths
@@ -261,6 +263,7 @@ def speed_up_mongomock() -> None:
             del self._store[key]
         return {"connectionId": self.database.client._id, "n": len(keys), "ok": 1.0, "err": None}
 
+    Collection._insert = fast_insert(Collection._insert)
     Collection._find_and_modify = _find_and_modify
     Collection._delete = _delete
     Collection._get_dataset = _get_dataset
