@@ -7,6 +7,7 @@ Parsing is strict: anything else is None, never an exception.
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -67,6 +68,13 @@ def room_jid(app_id: int, dialog_id: str, muc_domain: str, nick: str | int = "")
 
 
 def parse_user(jid: str | None, domain: str) -> UserAddress | None:
+    if not isinstance(jid, str) or not isinstance(domain, str):
+        return None
+    return _parse_user(jid, domain)
+
+
+@functools.lru_cache(maxsize=65536)  # the same few full JIDs send most stanzas
+def _parse_user(jid: str, domain: str) -> UserAddress | None:
     parts = split(jid)
     if parts is None or parts.domain != domain.lower():
         return None

@@ -1,6 +1,7 @@
 """What every bridge plugin shares: the services, the in-memory state and the output helpers."""
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,11 @@ if TYPE_CHECKING:
     from bridge.component import Component
 
 logger = logging.getLogger(__name__)
+
+
+@functools.lru_cache(maxsize=65536)
+def _requester(app_id: int, user_id: int) -> Requester:
+    return Requester(app_id=app_id, user_id=user_id)  # frozen: one per user is enough
 
 
 @dataclass
@@ -69,7 +75,7 @@ class BridgePlugin(BasePlugin):
 
     @staticmethod
     def requester(key: UserKey) -> Requester:
-        return Requester(app_id=key[0], user_id=key[1])
+        return _requester(key[0], key[1])
 
     # -- output ------------------------------------------------------------------------------------
     def fan_out(self, targets: list[str], head: str, tail: str) -> int:
