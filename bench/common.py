@@ -52,6 +52,12 @@ def start_process(args: list[str], env: dict[str, str] | None = None) -> subproc
                             stdout=subprocess.DEVNULL, stderr=stderr)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stop_process(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:

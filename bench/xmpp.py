@@ -32,7 +32,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (cpu_probe, free_port, probe_sentence, server_command,  # noqa: E402
+from bench.common import (cpu_probe, cpu_seconds, free_port, probe_sentence, server_command,  # noqa: E402
                           start_process, stop_process, wait_http)
 from bench.rest import write_section  # noqa: E402
 
@@ -194,7 +194,7 @@ def raw_config(chatbridge_config: str, tmp: Path, c2s: int, http: int) -> str:
 
 # -- runs ------------------------------------------------------------------------------------------
 async def one_to_one(rest: Rest, port: int, senders: list[dict], receivers: list[dict],
-                     messages: int, persist: bool) -> dict:
+                     messages: int, persist: bool, server_pid: int | None = None) -> dict:
     clients_s = await connect_all(senders, port)
     clients_r = await connect_all(receivers, port)
     total = len(senders) * messages
@@ -218,6 +218,7 @@ async def one_to_one(rest: Rest, port: int, senders: list[dict], receivers: list
         _, health = await rest.call("GET", "/health")
         before = health.get("xmpp", {}).get("private", {}).get("stored", 0)
     print(f"# 1:1 {'bridge' if persist else 'raw'}: sending", file=sys.stderr, flush=True)  # for profilers
+    cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
     start = time.perf_counter()
     for n in range(messages):
         for sender, receiver in zip(clients_s, receivers):
@@ -237,6 +238,8 @@ async def one_to_one(rest: Rest, port: int, senders: list[dict], receivers: list
 
         final = await wait_until(stored, 300, 0.02)
         persisted_s = time.perf_counter() - start
+        if server_pid:  # chatbridge's own CPU per message (the /health polls included)
+            result["server_cpu_us_per_message"] = (cpu_seconds(server_pid) - cpu_before) / total * 1e6
         count_all = 0  # then the store's own answer: every receiver's unread count
         for r in receivers:
             _, body = await rest.call("GET", "/chat/Message/unread.json", r["token"])
@@ -283,7 +286,6 @@ async def fanout(port: int, users: list[dict], room_for, join: bool, messages: i
     for c in clients:
         c.on_stanza = count
     room = room_for(None)
-    print(f"# 1:1 {'bridge' if persist else 'raw'}: sending", file=sys.stderr, flush=True)  # for profilers
     start = time.perf_counter()
     for n in range(messages):
         sender.send(f"<message to='{room}' type='groupchat' id='{oid()}'><body>f{n}</body></message>")
@@ -397,7 +399,8 @@ async def run(args) -> dict:
             if args.only in (None, "1to1"):
                 senders, receivers = await rest.users(args.pairs, "s"), await rest.users(args.pairs, "r")
                 results["raw_1to1"] = await one_to_one(rest, raw_c2s, senders, receivers, args.messages, False)
-                results["bridge_1to1"] = await one_to_one(rest, c2s, senders, receivers, args.messages, True)
+                results["bridge_1to1"] = await one_to_one(rest, c2s, senders, receivers, args.messages, True,
+                                                          server.pid)
             if args.only == "1to1":
                 print(results)
                 return results
