@@ -65,8 +65,9 @@ class OutboxStore:
             return
         now = datetime.now(timezone.utc)
         docs = []
+        fields = tuple(Event.model_fields)
         for event in events:
-            doc = event.model_dump()
+            doc = {name: getattr(event, name) for name in fields}  # the store copies (BSON) itself
             doc["created_at"] = now
             doc["done_by"] = []
             docs.append(doc)
