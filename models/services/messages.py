@@ -438,7 +438,7 @@ class MessageService:
     async def _created_event(self, requester: Requester, draft: MessageDraft, access: DialogAccess,
                              doc: Doc) -> Event:
         recipients = [uid for uid in await self._audience(access) if uid != requester.user_id]
-        return Event.model_construct(  # every field built here, of its type: no validation
+        return Event(
             kind="message_created", app_id=requester.app_id, dialog_id=access.dialog_id,
             sender_id=requester.user_id, recipient_ids=recipients,
             payload={"message": message_wire(doc), "custom": dict(draft.custom),
