@@ -113,11 +113,24 @@ def parse_extra_params(element: Element | None) -> dict[str, Any]:
     return params
 
 
-def draft_from_stanza(message: Element, **overrides: Any) -> MessageDraft:
-    """A `<message>` (id, body, extraParams) as a MessageDraft; raises InvalidError (field named)."""
-    params = parse_extra_params(child(message, "extraParams"))
+def children(element: Element) -> dict[str, Element]:
+    """The first child of each local name (one pass instead of one `child` call per name)."""
+    out: dict[str, Element] = {}
+    for sub in element:
+        name = localname(sub.tag)
+        if name not in out:
+            out[name] = sub
+    return out
+
+
+def draft_from_stanza(message: Element, params: dict[str, Any] | None = None,
+                      body: Element | None = None, **overrides: Any) -> MessageDraft:
+    """A `<message>` (id, body, extraParams) as a MessageDraft; raises InvalidError (field named).
+    `params` / `body`: the already parsed extraParams and the `<body>` element, when the caller
+    has them."""
+    params = dict(params) if params is not None else parse_extra_params(child(message, "extraParams"))
     params.pop("send_to_chat", None)
-    body = text_of(child(message, "body"))
+    body = text_of(body if body is not None else child(message, "body"))
     stanza_id = message.get("id") or None
     if stanza_id is not None and not _looks_like_object_id(stanza_id):
         stanza_id = None  # not a ConnectyCube id: the server assigns one

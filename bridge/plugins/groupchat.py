@@ -258,7 +258,7 @@ class GroupChatPlugin(BridgePlugin):
         room = await self._room_for(sender, address)
         params = parse_extra_params(child(element, "extraParams"))
         save = str(params.get("save_to_history", "")).strip().lower() in ("1", "true")
-        draft = draft_from_stanza(element, dialog_id=room.dialog_id, save_to_history=save)
+        draft = draft_from_stanza(element, params, dialog_id=room.dialog_id, save_to_history=save)
         if not draft.body and not draft.attachments and not draft.custom:
             raise InvalidError("can't be blank", field="message")
         requester = self.requester((sender.app_id, sender.user_id))

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable
 from xml.etree.ElementTree import Element
 
-from bridge.convert import NS_FORWARD, attr, child, draft_from_stanza, localname, parse_extra_params, text_of
+from bridge.convert import (NS_FORWARD, attr, child, children, draft_from_stanza, localname,
+                            parse_extra_params, text_of)
 from bridge.jids import UserAddress, parse_user
 from bridge.plugins.base import BridgePlugin
 from models.errors import ChatError, NotFoundError
@@ -175,10 +176,11 @@ class PrivateChatPlugin(BridgePlugin):
         first waits for the messages before it, so it always finds them."""
         sends: list[tuple[_Copy, MessageDraft]] = []
         for copy in batch:
+            kids = children(copy.inner)
             try:
-                op = self._operation(copy)
+                op = self._operation(copy, kids)
                 if op is None:
-                    draft = self._draft(copy)
+                    draft = self._draft(copy, kids)
                     if draft is not None:
                         sends.append((copy, draft))
                     continue
@@ -212,15 +214,17 @@ class PrivateChatPlugin(BridgePlugin):
                                attempt + 1, exc_info=True)
                 await asyncio.sleep(0.5 * 2 ** attempt)
 
-    def _operation(self, copy: _Copy) -> Callable[[], Awaitable[None]] | None:
+    def _operation(self, copy: _Copy, kids: dict[str, Element]) -> Callable[[], Awaitable[None]] | None:
         """A marker or an edit as a call to make, or None for a message to store."""
-        inner, sender = copy.inner, copy.sender
+        if "received" not in kids and "displayed" not in kids and "replace" not in kids:
+            return None
+        sender = copy.sender
         messages = self.state.services.messages
         requester = self.requester((sender.app_id, sender.user_id))
         echoes = self.state.echoes
         for name, kind, mark in (("received", "messages_delivered", messages.mark_delivered),
                                  ("displayed", "messages_read", messages.mark_read)):
-            marker = child(inner, name)
+            marker = kids.get(name)
             if marker is not None:
                 target = marker.get("id") or ""
                 if not target:
@@ -234,34 +238,33 @@ class PrivateChatPlugin(BridgePlugin):
                         echoes.cancel(expected)
                         raise
                 return mark_one
-        replace = child(inner, "replace")
+        replace = kids.get("replace")
         if replace is not None:
             target = replace.get("id") or ""
 
             async def edit() -> None:
                 expected = echoes.expect("message_updated", sender.app_id, sender.user_id, [target])
                 try:
-                    await messages.edit(requester, target, text_of(child(inner, "body")) or "")
+                    await messages.edit(requester, target, text_of(kids.get("body")) or "")
                 except ChatError:
                     echoes.cancel(expected)
                     raise
             return edit
         return None
 
-    def _draft(self, copy: _Copy) -> MessageDraft | None:
+    def _draft(self, copy: _Copy, kids: dict[str, Element]) -> MessageDraft | None:
         """The message to store, or None (notifications, signalling). The pair decides the
         dialog: a client-side dialog_id is not trusted for 1:1 copies; the pair's dialog id is
         remembered (looking it up by pair is the costly part of a send)."""
-        inner = copy.inner
-        if child(inner, "remove") is not None or child(inner, "reactions") is not None:
+        if "remove" in kids or "reactions" in kids:
             return None  # notifications only: history changes come through REST
-        if child(inner, "body") is None and child(inner, "extraParams") is None:
+        if "body" not in kids and "extraParams" not in kids:
             return None
-        params = parse_extra_params(child(inner, "extraParams"))
+        params = parse_extra_params(kids.get("extraParams"))
         save = str(params.get("save_to_history", "")).strip().lower() in ("1", "true")
         known = self._dialogs.get(copy.pair)
-        draft = draft_from_stanza(inner, recipient_id=copy.recipient.user_id, save_to_history=save,
-                                  dialog_id=known)
+        draft = draft_from_stanza(copy.inner, params, kids.get("body"), recipient_id=copy.recipient.user_id,
+                                  save_to_history=save, dialog_id=known)
         if not draft.body and not draft.attachments:
             return None  # extraParams alone (e.g. call signalling on type=chat): nothing to keep
         if known is None and draft.dialog_id is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from typing import Awaitable, Callable, Generic, TypeVar
+from typing import Any, Awaitable, Callable, Generic, TypeVar
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class Batcher(Generic[T, R]):
                  max_batch: int = 256) -> None:
         self._run = run
         self._max = max_batch
-        self._queue: list[tuple[T, asyncio.Future]] = []
+        self._queue: list[tuple[T, Any]] = []  # (item, its future or its (group, index))
         self._task: asyncio.Task | None = None
         self.batches = 0
         self.items = 0
@@ -48,12 +48,11 @@ class Batcher(Generic[T, R]):
             raise RuntimeError("a batch submitted to its own batcher (it would wait for itself)")
         if not items:
             return []
-        loop = asyncio.get_running_loop()
-        futures = [loop.create_future() for _ in items]
-        self._queue.extend(zip(items, futures))
+        group = _Group(len(items), asyncio.get_running_loop().create_future())
+        self._queue.extend((item, (group, index)) for index, item in enumerate(items))
         if self._task is None or self._task.done():
             self._task = asyncio.ensure_future(self._drain())
-        return await asyncio.gather(*futures, return_exceptions=True)
+        return await group.future
 
     async def _drain(self) -> None:
         _running.set(self)  # this task's own context
@@ -68,16 +67,43 @@ class Batcher(Generic[T, R]):
                 if len(results) != len(items):
                     raise RuntimeError(f"batch returned {len(results)} results for {len(items)} items")
             except asyncio.CancelledError as exc:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+                for _, sink in batch:
+                    _settle(sink, exc)
                 raise
             except Exception as exc:  # noqa: BLE001 - each caller gets the failure
                 results = [exc] * len(items)
-            for (_, future), result in zip(batch, results):
-                if future.done():  # the caller gave up
-                    continue
-                if isinstance(result, BaseException):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
+            for (_, sink), result in zip(batch, results):
+                _settle(sink, result)
+
+
+class _Group:
+    """The results of one `submit_many`: its future is set once every item has one."""
+
+    __slots__ = ("results", "missing", "future")
+
+    def __init__(self, size: int, future: asyncio.Future) -> None:
+        self.results: list = [None] * size
+        self.missing = size
+        self.future = future
+
+
+def _settle(sink, result) -> None:
+    """Hands one result to its caller: a future (`submit`) or a slot of a group (`submit_many`)."""
+    if isinstance(sink, asyncio.Future):
+        if sink.done():  # the caller gave up
+            return
+        if isinstance(result, BaseException):
+            sink.set_exception(result)
+        else:
+            sink.set_result(result)
+        return
+    group, index = sink
+    if group.future.done():
+        return
+    if isinstance(result, asyncio.CancelledError):
+        group.future.cancel()  # the batcher stopped: the rest of the group will not run
+        return
+    group.results[index] = result
+    group.missing -= 1
+    if group.missing == 0:
+        group.future.set_result(group.results)

@@ -236,16 +236,14 @@ def _check_value(value: Any, field: str, depth: int) -> None:
 
 # -- wire shape shared by REST, event payloads and the bridge -------------------------------------
 def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
+    return None if value is None else _iso_of(value)
+
+
+@functools.lru_cache(maxsize=256)  # a batch of messages shares its timestamps
+def _iso_of(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return _iso_second(value.astimezone(timezone.utc).replace(microsecond=0))
-
-
-@functools.lru_cache(maxsize=64)  # a batch of messages shares its timestamps
-def _iso_second(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def message_wire(doc: Doc) -> Doc:
@@ -450,6 +448,8 @@ class MessageService:
         limit = self._limits.max_message_bytes
         if len(draft.body.encode("utf-8", "surrogatepass")) > limit:
             raise InvalidError(f"is too long (maximum is {limit} bytes)", field="message")
+        if not draft.attachments and not draft.custom:
+            return
         extra = json.dumps([draft.attachments, draft.custom], ensure_ascii=False, default=str)
         if len(extra.encode("utf-8", "surrogatepass")) > limit:
             raise InvalidError(f"attachments and custom parameters exceed {limit} bytes", field="base")

@@ -58,3 +58,29 @@ async def test_a_cancelled_caller_does_not_stop_its_item():
     task.cancel()
     await asyncio.sleep(0.1)
     assert done == [5]
+
+
+async def test_submit_many_keeps_order_shares_batches_and_spans_several():
+    seen: list[list[int]] = []
+
+    async def run(items: list[int]) -> list[object]:
+        seen.append(list(items))
+        await asyncio.sleep(0)
+        return [KeyError(i) if i % 5 == 0 else -i for i in items]
+
+    batcher: Batcher[int, int] = Batcher(run, max_batch=4)
+    group, single, empty = await asyncio.gather(batcher.submit_many([1, 2, 3, 4, 5, 6]), batcher.submit(7),
+                                                batcher.submit_many([]))
+    assert group[:4] == [-1, -2, -3, -4] and isinstance(group[4], KeyError) and group[5] == -6
+    assert single == -7 and empty == []
+    assert seen == [[1, 2, 3, 4], [5, 6, 7]]  # the group spans two batches; the single joins
+    assert isinstance((await batcher.submit_many([10]))[0], KeyError)  # errors are results
+
+
+async def test_submit_many_gets_the_failure_of_a_failing_run():
+    async def run(items: list[int]) -> list[object]:
+        raise ConnectionError("store down")
+
+    batcher: Batcher[int, int] = Batcher(run)
+    results = await batcher.submit_many([1, 2])
+    assert [type(r) for r in results] == [ConnectionError, ConnectionError]
