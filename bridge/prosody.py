@@ -103,6 +103,11 @@ def render_config(settings: Settings, files: ProsodyFiles | None = None) -> Pros
     }
     text = Template(_package_file("templates", "prosody.cfg.lua")).substitute(
         {k: v if isinstance(v, int) else _lua(v) for k, v in values.items()})
+    if xmpp.prosody_include:
+        include = Path(xmpp.prosody_include).expanduser().resolve()
+        if not include.is_file():
+            raise ValueError(f"CHAT_XMPP__PROSODY_INCLUDE: no such file: {include}")
+        text += f'\n-- CHAT_XMPP__PROSODY_INCLUDE\nInclude "{_lua(include)}"\n'
     # The file holds the component secret and the auth credentials: owner only.
     fd = os.open(files.config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:

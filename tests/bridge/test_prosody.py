@@ -35,6 +35,22 @@ def test_config_is_rendered_into_the_data_dir(tmp_path):
     assert rules[forward - 1] == "RULEDEP=st"
 
 
+async def test_an_include_of_your_own_is_added_and_prosody_runs_with_it(tmp_path):
+    own = tmp_path / "own.cfg.lua"
+    own.write_text('Component "conference.localhost" "muc"\n\tmuc_room_locking = false\n')
+    settings = make_settings(tmp_path, prosody_include=str(own), start_timeout_seconds=10)
+    text = render_config(settings).config.read_text()
+    assert text.rstrip().endswith(f'Include "{own.resolve()}"')
+    process = ProsodyProcess(settings)
+    try:
+        await process.start()  # Prosody refuses to start on a config error
+        assert process.pid is not None
+    finally:
+        await process.stop()
+    with pytest.raises(ValueError, match="PROSODY_INCLUDE"):
+        render_config(make_settings(tmp_path, prosody_include=str(tmp_path / "missing.lua")))
+
+
 async def test_missing_prosody_is_a_clear_error(tmp_path):
     settings = make_settings(tmp_path, prosody_command="no-such-prosody-binary")
     with pytest.raises(ProsodyError, match="make system-deps"):
