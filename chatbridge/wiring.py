@@ -91,7 +91,7 @@ async def maintenance_part(services: Services, app: web.Application | None, inte
 @contextlib.asynccontextmanager
 async def gc_part(services: Services, app: web.Application | None):
     """The garbage-collector policy (chatbridge/gc_policy.py), started once everything is built."""
-    async with gc_freezer(services.settings.gc_freeze_seconds):
+    async with gc_freezer(services.settings.gc_freeze_seconds, services.settings.gc_thaw_seconds):
         yield
 
 

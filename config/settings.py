@@ -213,4 +213,5 @@ class Settings(BaseSettings):
     # out of the garbage collector's full passes (gc.freeze): without it a full pass walks every
     # stored document of the embedded store and stalls the event loop (~90 ms at 100k objects).
     # 0 turns it off.
-    gc_freeze_seconds: float = Field(default=10.0, ge=0)
+    gc_freeze_seconds: float = Field(default=1.0, ge=0)
+    gc_thaw_seconds: float = Field(default=600.0, ge=0)
