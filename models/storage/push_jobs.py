@@ -32,6 +32,8 @@ DUPLICATE_KEY = 11000
 # each statement also costs O(collection)); 100 balances the two.
 CHUNK = 100
 
+CLAIM_ROUNDS = 4  # claims that lost every job they read to other workers look again
+
 
 class PushJobStore:
     def __init__(self, db, embedded: bool = False) -> None:
@@ -52,23 +54,34 @@ class PushJobStore:
             return exc.details.get("nInserted", len(docs) - len(errors))
 
     async def claim(self, token: str, now: datetime, lease_until: datetime, limit: int) -> list[Doc]:
-        """Leases up to `limit` ready jobs to `token` and returns them."""
+        """Leases up to `limit` ready jobs to `token` and returns them. Workers claiming at the same
+        time read the same first ready jobs and only one lease each wins: the others look again
+        (what they lost is no longer ready), a few rounds at most."""
         ready: Doc = {"state": PENDING, "due_at": {"$lte": now}}
-        ids = self._peek_ready(now, limit) if self._embedded else None
-        if ids is None:
-            cursor = self._col.find(ready, {"_id": 1})
-            if not self._embedded:
-                cursor = cursor.sort("due_at", 1)
-            ids = [d["_id"] for d in await cursor.limit(limit).to_list(length=limit)]
-        if not ids:
-            return []
         claimed: list[Doc] = []
-        for part in _chunks(ids):
-            await self._col.update_many(
-                {"_id": {"$in": part}, **ready},
-                {"$set": {"lease": token, "due_at": lease_until, "leased_at": now},
-                 "$inc": {"attempts": 1}})
-            claimed += await self._col.find({"_id": {"$in": part}, "lease": token}).to_list(length=None)
+        for _ in range(CLAIM_ROUNDS):
+            want = limit - len(claimed)
+            if want <= 0:
+                break
+            ids = self._peek_ready(now, want) if self._embedded else None
+            if ids is None:
+                cursor = self._col.find(ready, {"_id": 1})
+                if not self._embedded:
+                    cursor = cursor.sort("due_at", 1)
+                ids = [d["_id"] for d in await cursor.limit(want).to_list(length=want)]
+            if not ids:
+                break
+            won = 0
+            for part in _chunks(ids):
+                result = await self._col.update_many(
+                    {"_id": {"$in": part}, **ready},
+                    {"$set": {"lease": token, "due_at": lease_until, "leased_at": now},
+                     "$inc": {"attempts": 1}})
+                if result.modified_count:
+                    won += result.modified_count
+                    claimed += await self._col.find({"_id": {"$in": part}, "lease": token}).to_list(length=None)
+            if won == len(ids):  # no other worker took any: what was ready is ours
+                break
         return claimed
 
     def _peek_ready(self, now: datetime, limit: int) -> list[Any] | None:
