@@ -12,8 +12,10 @@
 | dialog_updated / _deleted | room cache invalidated; removed occupants kicked (status 301) |
 
 Group deliveries go to every online resource of the recipients (Prosody refuses groupchat to
-bare JIDs); user-originated ones go through Prosody to bare JIDs, so offline recipients get them
-from mod_offline at login. Events the bridge itself caused from XMPP traffic are skipped
+bare JIDs); in a broadcast dialog, to every online user of the app but those who deleted it for
+themselves (the event's `recipient_ids` stay its occupants: the room tells who else).
+User-originated ones go through Prosody to bare JIDs, so offline recipients get them from
+mod_offline at login. Events the bridge itself caused from XMPP traffic are skipped
 (`Echoes`). A batch is marked done only after Prosody confirmed it (ping round trip); when the
 link drops, the batch is delivered again after the reconnect (at least once, in order).
 Confirmations are pipelined: up to `IN_FLIGHT` delivered batches wait for theirs while the next
@@ -31,8 +33,10 @@ from typing import Any
 from bridge.component import Component
 from bridge.convert import attr, body_xml, extra_params_xml
 from bridge.plugins.base import BridgeState
-from models.services.access import PRIVATE
+from models.errors import NotFoundError
+from models.services.access import BROADCAST, PRIVATE
 from models.services.outbox import OutboxReader
+from models.services.rooms import Room
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +45,7 @@ BATCH = 200
 IN_FLIGHT = 8
 POLL_SECONDS = 1.0
 MAX_RECEIPTS_PER_EVENT = 200
+ROOM_KINDS = ("message_created", "message_updated", "message_deleted", "reactions_updated")
 
 
 class Relay:
@@ -53,6 +58,7 @@ class Relay:
         self.delivered = 0
         self.skipped = 0
         self.last_error: str | None = None
+        self._rooms: dict[tuple[int, str], Room | None] = {}  # broadcast rooms of this batch
 
     @property
     def running(self) -> bool:
@@ -86,6 +92,7 @@ class Relay:
                     events = await self._reader.next_batch(POLL_SECONDS)
                     if not events:
                         continue
+                    await self._load_rooms(events)
                     for event in events:
                         self._deliver(event)
                     # waits when IN_FLIGHT batches are unconfirmed (back-pressure)
@@ -120,6 +127,22 @@ class Relay:
                 self.last_error = str(exc)
                 self._reader.restart()
                 logger.exception("relay: marking events done failed")
+
+    async def _load_rooms(self, events: list[dict[str, Any]]) -> None:
+        """The rooms of broadcast dialogs in this batch (who deleted them for themselves), read
+        before the synchronous delivery."""
+        self._rooms = {}
+        for event in events:
+            payload = event.get("payload") or {}
+            if event.get("kind") not in ROOM_KINDS or not event.get("dialog_id") or \
+                    int(payload.get("dialog_type") or 0) != BROADCAST:
+                continue
+            key = (int(event["app_id"]), str(event["dialog_id"]))
+            if key not in self._rooms:
+                try:
+                    self._rooms[key] = await self._state.rooms.get(*key)
+                except NotFoundError:  # deleted meanwhile: its occupants only
+                    self._rooms[key] = None
 
     # -- one event ----------------------------------------------------------------------------------
     def _deliver(self, event: dict[str, Any]) -> None:
@@ -174,6 +197,9 @@ class Relay:
         users = set(event.get("recipient_ids") or [])
         if include_sender and event.get("sender_id"):
             users.add(int(event["sender_id"]))
+        room = self._rooms.get((app_id, dialog_id))
+        if room is not None:  # broadcast: every online user of the app who receives it
+            users = plugin.receivers(room, users)
         room_jid = plugin.room_jid(app_id, dialog_id, nick if nick not in (None, "", 0) else "")
         plugin.fan_out(plugin.full_jids(app_id, sorted(users)),
                        f'<message from="{attr(room_jid)}" type="groupchat" id="{attr(stanza_id)}"',

@@ -21,19 +21,22 @@ RoomKey = tuple[int, str]  # (app_id, dialog_id)
 
 
 class Online:
-    """Available resources per user, from privileged presence."""
+    """Available resources per user, from privileged presence (and the online users of each
+    application, for broadcast rooms)."""
 
-    __slots__ = ("_resources", "_last_seen")
+    __slots__ = ("_resources", "_last_seen", "_by_app")
 
     def __init__(self) -> None:
         self._resources: dict[UserKey, set[str]] = {}
         self._last_seen: dict[UserKey, float] = {}
+        self._by_app: dict[int, set[int]] = {}
 
     def available(self, key: UserKey, resource: str) -> bool:
         """Records an available resource; True when the user just came online."""
         resources = self._resources.get(key)
         if resources is None:
             self._resources[key] = {resource}
+            self._by_app.setdefault(key[0], set()).add(key[1])
             return True
         resources.add(resource)
         return False
@@ -47,6 +50,11 @@ class Online:
         if resources:
             return False
         del self._resources[key]
+        app_users = self._by_app.get(key[0])
+        if app_users is not None:
+            app_users.discard(key[1])
+            if not app_users:
+                del self._by_app[key[0]]
         self._last_seen[key] = now
         return True
 
@@ -62,8 +70,13 @@ class Online:
     def users(self) -> list[UserKey]:
         return list(self._resources)
 
+    def users_of(self, app_id: int) -> set[int]:
+        """Ids of the application's online users (the live set: copy it to keep it)."""
+        return self._by_app.get(app_id) or set()
+
     def clear(self) -> None:
         self._resources.clear()
+        self._by_app.clear()
 
     def __len__(self) -> int:
         return len(self._resources)

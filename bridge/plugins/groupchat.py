@@ -1,6 +1,7 @@
 """`cc_groupchat`: rooms `{appId}_{dialogId}@muc.{domain}` for group, public and broadcast dialogs.
 
-- Join (presence to `room/nick`): only occupants (subscribers of public dialogs) get in, named by
+- Join (presence to `room/nick`): only occupants (subscribers of public dialogs; every user of the
+  app for a broadcast dialog) get in, named by
   their numeric user id whatever nick they asked for. The self-presence carries status 110 both
   the standard way and as `<xmlns><code>110</code></xmlns>` (what the ConnectyCube SDK reads) and
   echoes the join id; `<history maxstanzas>` is honoured (capped); errors are presence errors with
@@ -8,7 +9,9 @@
 - Messages: persisted through `MessageService.send` (the same call REST makes; stored when
   `save_to_history=1`), then fanned out with the stored id, `dialog_id` and `date_sent` to every
   online resource of every dialog occupant, the sender's own included (joined or not: the SDK no
-  longer joins). Broadcast dialogs accept messages only from admins.
+  longer joins). Broadcast dialogs accept messages only from admins and deliver them (and their
+  edits and removals) to every online user of the app, but those who deleted the dialog for
+  themselves.
 - Edits (`<replace>`) update the stored body, deletes (`<remove>`) are relayed (history deletion
   is REST's job), typing is relayed to the other occupants and never stored.
 - `disco#items` lists the room's online occupants; kicks (status 301) follow dialog changes.
@@ -80,7 +83,14 @@ class GroupChatPlugin(BridgePlugin):
         return found
 
     def audience_jids(self, room: Room, also: Iterable[int] = ()) -> list[str]:
-        return self.full_jids(room.app_id, set(room.audience) | set(also))
+        """Online resources of everyone who receives the room's messages, and of `also`."""
+        return self.full_jids(room.app_id, self.receivers(room, also))
+
+    def receivers(self, room: Room, also: Iterable[int] = ()) -> set[int]:
+        users = set(room.audience) | set(also)
+        if room.everyone:  # broadcast: every online user of the app
+            users |= {u for u in self.state.online.users_of(room.app_id) if room.receives(u)}
+        return users
 
     @staticmethod
     def _item(room: Room | None, user_id: int, full_jid: str = "") -> str:

@@ -2,6 +2,8 @@
 
 Shared by the dialog, message, blob and bridge code paths so every transport applies the same rules.
 Objects of another application or dialogs the caller may not see answer "not found" (no probing).
+Broadcast dialogs (type 1) are read by every user of their application ("readers"): history,
+read / delivered marks, reactions, mute and "delete for me"; only admins post (seed 004).
 """
 from __future__ import annotations
 
@@ -48,6 +50,12 @@ class DialogAccess:
         return self.user_id in (self.dialog.get("occupants_ids") or [])
 
     @property
+    def is_reader(self) -> bool:
+        """Receives and reads the dialog's messages: an occupant (subscriber of a public dialog),
+        or any user of the app for a broadcast dialog."""
+        return self.type == BROADCAST or self.is_occupant
+
+    @property
     def allow_preview(self) -> bool:
         return bool((self.dialog.get("permissions") or {}).get("allow_preview"))
 
@@ -72,8 +80,9 @@ class AccessService:
 
     async def dialog_for(self, requester: Requester, dialog_id: Any, *,
                          preview: bool = False) -> DialogAccess:
-        """The dialog as seen by this user: occupants (subscribers for public dialogs) only; with
-        `preview=True` also anyone in the app when the dialog allows preview or is public."""
+        """The dialog as seen by this user: occupants (subscribers for public dialogs) and, for a
+        broadcast dialog, every user of the app; with `preview=True` also anyone in the app when
+        the dialog allows preview or is public."""
         if not requester.is_user:
             raise ForbiddenError("A user session is required")
         if not is_object_id(dialog_id):
@@ -83,7 +92,7 @@ class AccessService:
             raise NotFoundError("Dialog not found")
         member = await self._members.get(dialog_id, requester.user_id)
         access = DialogAccess(dialog=dialog, member=member, user_id=requester.user_id)
-        if access.is_occupant:
+        if access.is_reader:
             return access
         if preview and (access.allow_preview or access.type == PUBLIC):
             return access

@@ -18,11 +18,15 @@ the owner. A private dialog has no admins: both occupants may pin and set extens
 such as `friend_id`), which the table does not forbid and apps use.
 
 Deleting without `force` is "delete for me": a private dialog is hidden for the caller (it comes
-back with the next message); a group or broadcast occupant leaves it; a public subscriber
-unsubscribes. The owner of a group, public or broadcast dialog cannot leave it (there would be no
-owner any more): for the owner it is hidden, like a private dialog.
+back with the next message); a group occupant leaves it; a public subscriber unsubscribes; a
+broadcast occupant leaves it and, like any other reader of a broadcast, no longer sees it
+(`hidden` + `left` on their membership: new messages do not bring it back, being added as an
+occupant does). The owner of a group, public or broadcast dialog cannot leave it (there would be
+no owner any more): for the owner it is hidden, like a private dialog.
 
-Broadcast dialogs are listed for their occupants (like groups), not for every user of the app.
+Broadcast dialogs are listed for every user of their app (seed 004: "If there is a broadcast chat
+in the app, this chat will be retrieved for all users"), joined to the caller's memberships in the
+list query; a reader without a membership document counts unread messages from position 0.
 """
 from __future__ import annotations
 
@@ -125,18 +129,19 @@ class DialogService:
     # -- reads -----------------------------------------------------------------------------------
     async def list(self, requester: Requester, params: dict[str, Any]) -> DialogPage:
         _require_user(requester)
-        dialog_ids, members = await self._my_dialogs(requester)
+        dialog_ids, members, hidden = await self._my_dialogs(requester)
         query = dialog_query(params)
         skip, limit = page_params(params, 100, self._limits.max_list_limit)
         sort = sort_params(params, DIALOG_SORTS, DEFAULT_SORT)
-        total = await self._dialogs.count_in(requester.app_id, dialog_ids, query)
-        docs = await self._dialogs.find_in(requester.app_id, dialog_ids, query, sort, skip, limit)
+        total = await self._dialogs.count_in(requester.app_id, dialog_ids, query, hidden)
+        docs = await self._dialogs.find_in(requester.app_id, dialog_ids, query, sort, skip, limit,
+                                           hidden)
         return DialogPage(await self._views(requester, docs, members), total, skip, limit)
 
     async def count(self, requester: Requester, params: dict[str, Any]) -> int:
         _require_user(requester)
-        dialog_ids, _ = await self._my_dialogs(requester)
-        return await self._dialogs.count_in(requester.app_id, dialog_ids, dialog_query(params))
+        dialog_ids, _, hidden = await self._my_dialogs(requester)
+        return await self._dialogs.count_in(requester.app_id, dialog_ids, dialog_query(params), hidden)
 
     async def view(self, requester: Requester, dialog: dict[str, Any]) -> DialogView:
         """The dialog as `requester` sees it (for answers to create / update / subscribe)."""
@@ -146,14 +151,16 @@ class DialogService:
 
     async def occupants(self, requester: Requester, dialog_id: Any,
                         params: dict[str, Any]) -> tuple[list[User], int, int]:
-        """Members of a public dialog (anyone in the app may look), or of a dialog the caller is in."""
+        """Members of a public dialog (anyone in the app may look), or of a dialog the caller reads
+        (the occupants of a broadcast dialog, not its readers)."""
         access = await self._access.dialog_for(requester, dialog_id, preview=True)
-        if access.type != PUBLIC and not access.is_occupant:
+        if access.type != PUBLIC and not access.is_reader:
             raise NotFoundError("Dialog not found")
         skip, limit = page_params(params, 100, self._limits.max_list_limit)
         if limit == 0:
             return [], skip, limit
-        members = await self._members.for_dialog(access.dialog_id, skip, limit)
+        only = list(access.dialog.get("occupants_ids") or []) if access.type == BROADCAST else None
+        members = await self._members.for_dialog(access.dialog_id, skip, limit, only)
         ids = [m["user_id"] for m in members]
         by_id = {u.id: u for u in await self._users.get_many(requester.app_id, ids)}
         return [by_id[i] for i in ids if i in by_id], skip, limit
@@ -449,10 +456,15 @@ class DialogService:
         return result
 
     # -- helpers ---------------------------------------------------------------------------------
-    async def _my_dialogs(self, requester: Requester) -> tuple[list[str], dict[str, dict[str, Any]]]:
-        members = await self._members.for_user(requester.app_id, requester.user_id)
-        by_dialog = {m["dialog_id"]: m for m in members}
-        return list(by_dialog), by_dialog
+    async def _my_dialogs(self, requester: Requester
+                          ) -> tuple[list[str], dict[str, dict[str, Any]], list[str]]:
+        """The caller's visible memberships (ids, documents by dialog) and the dialogs they hid:
+        the list query adds the app's broadcast dialogs except the hidden ones."""
+        members = await self._members.for_user(requester.app_id, requester.user_id,
+                                               include_hidden=True)
+        by_dialog = {m["dialog_id"]: m for m in members if not m.get("hidden")}
+        hidden = [m["dialog_id"] for m in members if m.get("hidden")]
+        return list(by_dialog), by_dialog, hidden
 
     async def _views(self, requester: Requester, dialogs: list[dict[str, Any]],
                      members: dict[str, dict[str, Any]]) -> list[DialogView]:
@@ -565,10 +577,17 @@ class DialogService:
         if access.type == PUBLIC:
             await self.unsubscribe(requester, access.dialog_id)
             return
+        if access.type == BROADCAST:  # every reader: hidden for good (see the module docstring)
+            await self._members.ensure(requester.app_id, access.dialog_id, me,
+                                       {"joined_at": self._clock.now()})
+            await self._members.update(access.dialog_id, me, {"hidden": True, "left": True})
+            if not access.is_occupant:
+                return
         dialog = await self._dialogs.update(access.dialog["app_id"], access.dialog_id, {
             "$pull": {"occupants_ids": me, "admins_ids": me},
             "$set": {"updated_at": self._clock.now()}})
-        await self._members.remove(access.dialog_id, [me])
+        if access.type != BROADCAST:
+            await self._members.remove(access.dialog_id, [me])
         if dialog is not None:
             await self._publish("dialog_updated", requester, access.dialog_id,
                                 _union(dialog.get("occupants_ids") or [], [me]),
@@ -595,10 +614,10 @@ class DialogService:
         return await self._dialogs.update(app_id, dialog_id, {"$set": {"occupants_count": count}})
 
     async def _ensure_member(self, access: DialogAccess) -> dict[str, Any]:
-        """Occupants always have a membership; recreate it if it went missing."""
-        await self._members.add(access.dialog["app_id"], access.dialog_id, [access.user_id],
-                                {"joined_at": self._clock.now()})
-        member = await self._members.get(access.dialog_id, access.user_id)
+        """Occupants always have a membership; recreate it if it went missing. A broadcast reader
+        gets theirs on first use (mute, clear history, delete for me)."""
+        member = await self._members.ensure(access.dialog["app_id"], access.dialog_id,
+                                            access.user_id, {"joined_at": self._clock.now()})
         access.member = member
         return member or {}
 

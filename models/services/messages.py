@@ -511,7 +511,7 @@ class MessageService:
         if cleared:
             query["seq"] = {"$gt": cleared}
         app_id = requester.app_id
-        if not access.is_occupant:  # preview: the newest 20, oldest first; paging params ignored
+        if not access.is_reader:  # preview: the newest 20, oldest first; paging params ignored
             docs = await self._messages.find(app_id, query, [("seq", -1), ("_id", -1)], 0, PREVIEW_LIMIT)
             if counting:
                 return MessagePage([], 0, PREVIEW_LIMIT, count=len(docs))
@@ -559,8 +559,10 @@ class MessageService:
         """Moves the member's last_read_seq to just before their oldest unread message (or to
         `upto_seq`, the newest message just read, when none is left), so unread counts stay
         `seq > last_read_seq` minus read_ids (see SCHEMA.md)."""
-        member = access.member
-        if member is None or upto_seq <= 0:
+        if upto_seq <= 0:
+            return
+        member = await self._reader_member(access)
+        if member is None:
             return
         position = max(int(member.get("last_read_seq") or 0), int(member.get("cleared_seq") or 0))
         if upto_seq <= position:
@@ -569,6 +571,15 @@ class MessageService:
         target = upto_seq if first_unread is None else first_unread - 1
         if target > position:
             await self._members.advance_read(access.dialog_id, access.user_id, target)
+
+    async def _reader_member(self, access: DialogAccess) -> Doc | None:
+        """The caller's membership; a broadcast reader without one gets it now (it holds their
+        read position: nothing read yet, 0)."""
+        if access.member is None and access.type == BROADCAST:
+            access.member = await self._members.ensure(
+                access.dialog["app_id"], access.dialog_id, access.user_id,
+                {"joined_at": self._clock.now()})
+        return access.member
 
     async def _publish_marks(self, kind: str, access: DialogAccess, docs: list[Doc],
                              extra: Doc | None = None) -> None:
@@ -630,7 +641,7 @@ class MessageService:
         docs = await self._messages.find(app_id, query, [("seq", 1)], 0, MAX_EVENT_IDS)
         if docs:
             await self._messages.update_many(app_id, query, self._read_update(access, viewer))
-        if access.member is not None:
+        if await self._reader_member(access) is not None:
             await self._members.advance_read(access.dialog_id, viewer, upto)
         if docs:
             await self._publish_marks("messages_read", access, docs, {"up_to_seq": upto})
@@ -696,7 +707,7 @@ class MessageService:
             access = await self._access.dialog_for(requester, dialog_id)
         except (NotFoundError, ForbiddenError):
             return None
-        return access if access.is_occupant else None
+        return access if access.is_reader else None
 
     # -- edit --------------------------------------------------------------------------------------
     async def _edit(self, requester: Requester, message_id: str, body: str, dialog_id: str | None) -> Doc:
@@ -807,8 +818,14 @@ class MessageService:
                                                    requester.user_id)
             members = {d: m for d, m in members.items() if m.get("app_id") == requester.app_id}
         else:
-            members = {m["dialog_id"]: m for m in await self._members.for_user(requester.app_id,
-                                                                                 requester.user_id)}
+            members = {m["dialog_id"]: m for m in await self._members.for_user(
+                requester.app_id, requester.user_id, include_hidden=True)}
+        # broadcast dialogs of the app are the caller's too: without a membership, nothing read
+        for dialog_id in await self._dialogs.broadcast_ids(requester.app_id):
+            if dialog_id not in members and (not wanted or dialog_id in wanted):
+                members[dialog_id] = {"dialog_id": dialog_id, "user_id": requester.user_id}
+        if not wanted:
+            members = {d: m for d, m in members.items() if not m.get("hidden")}
         counts: dict[str, int] = {}
         for dialog_id, member in members.items():
             counts[dialog_id] = await self.unread_for_member(member)

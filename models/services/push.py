@@ -2,7 +2,10 @@
 
 Chat alerts come from `message_created` events of the outbox: each recipient who is offline (see
 `PresenceRegistry`), is not the sender, has not muted the dialog, gets one job per device
-subscription, unless the message is `silent`. Jobs carry a provider-neutral `notification`:
+subscription, unless the message is `silent`. A broadcast dialog (type 1) reaches every user of
+the app: its event names only the occupants, so the alert pages through the app's subscriptions
+(`BROADCAST_PAGE` at a time, each page queued before the next is read; job ids make a retried
+event idempotent), skipping users who muted the dialog or deleted it for themselves. Jobs carry a provider-neutral `notification`:
 
     title, body, badge, sound, thread_id, category, collapse_id: str | int | None
     content_available, mutable_content: bool
@@ -28,7 +31,7 @@ from typing import Any
 from config.settings import PushSettings
 from models.clock import Clock
 from models.push import ALERT_CHANNELS, PushJob
-from models.services.access import PRIVATE, PUBLIC
+from models.services.access import BROADCAST, PRIVATE, PUBLIC
 from models.services.presence import PresenceRegistry
 from models.storage.dialogs import DialogStore
 from models.storage.members import MemberStore
@@ -41,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 Doc = dict[str, Any]
 E2E_KEYS = ("e2ee", "is_e2ee")
+BROADCAST_PAGE = 500  # subscriptions read at once for a broadcast alert
 
 
 @dataclass
@@ -225,6 +229,8 @@ class PushService:
         dialog_type = int(dialog.get("type") or 0)
         if dialog_type == PUBLIC and not self._settings.public_dialog_alerts:
             return 0
+        if dialog_type == BROADCAST:
+            return await self._broadcast_alert(dialog, message, message_id, sender_id, channels)
         recipients = [int(u) for u in (event.get("recipient_ids") or dialog.get("occupants_ids") or [])]
         recipients = [u for u in dict.fromkeys(recipients) if u != sender_id]
         recipients = self._presence.offline_among(app_id, recipients)
@@ -238,7 +244,44 @@ class PushService:
         subs = [s for s in subs if s["user_id"] not in muted]
         if not subs:
             return 0
-        sender = await self._users.get(app_id, sender_id) if sender_id else None
+        alert = await self._alert_content(dialog, message, message_id, sender_id)
+        queued = await self._queue_alerts(app_id, subs, alert)
+        logger.debug("message %s: %d push jobs for %d offline recipients", message_id, queued,
+                     len({s["user_id"] for s in subs}))
+        return queued
+
+    async def _broadcast_alert(self, dialog: Doc, message: Doc, message_id: str, sender_id: int,
+                               channels: list[str]) -> int:
+        """Every offline, subscribed user of the app but the sender, those who muted the dialog
+        and those who deleted it for themselves; one page of subscriptions at a time."""
+        app_id, dialog_id = int(dialog["app_id"]), str(dialog["_id"])
+        alert: Doc | None = None
+        queued, after = 0, None
+        while True:
+            page = await self._subs.page_for_app(app_id, channels, after, BROADCAST_PAGE)
+            if not page:
+                break
+            after = page[-1]["_id"]
+            users = {s["user_id"] for s in page if s["user_id"] != sender_id}
+            offline = set(self._presence.offline_among(app_id, sorted(users)))
+            members = await self._members.for_dialog(dialog_id, user_ids=sorted(offline)) \
+                if offline else []
+            quiet = {m["user_id"] for m in members
+                     if m.get("notifications") is False or m.get("left") or m.get("hidden")}
+            subs = [s for s in page if s["user_id"] in offline and s["user_id"] not in quiet]
+            if subs:
+                alert = alert or await self._alert_content(dialog, message, message_id, sender_id)
+                queued += await self._queue_alerts(app_id, subs, alert)
+            if len(page) < BROADCAST_PAGE:
+                break
+        logger.debug("broadcast message %s: %d push jobs", message_id, queued)
+        return queued
+
+    async def _alert_content(self, dialog: Doc, message: Doc, message_id: str,
+                             sender_id: int) -> Doc:
+        """What every recipient's notification of this message shares (all but the badge)."""
+        sender = await self._users.get(int(dialog["app_id"]), sender_id) if sender_id else None
+        dialog_type, dialog_id = int(dialog.get("type") or 0), str(dialog["_id"])
         sender_name = _display_name(sender, sender_id)
         title = sender_name if dialog_type == PRIVATE else (dialog.get("name") or sender_name)
         body = None
@@ -249,6 +292,10 @@ class PushService:
             if dialog_type != PRIVATE and dialog.get("name"):
                 text = f"{sender_name}: {text}" if text else text
             body = truncate(text, self._settings.body_max_chars) if text.strip() else None
+        return {"title": truncate(title, 100), "body": body, "dialog_id": dialog_id,
+                "message_id": message_id, "sender_id": sender_id, "dialog_type": dialog_type}
+
+    async def _queue_alerts(self, app_id: int, subs: list[Doc], alert: Doc) -> int:
         now = self._clock.now()
         expires = self.expires_at(now)
         badges: dict[int, int] = {}
@@ -258,34 +305,35 @@ class PushService:
             if uid not in badges:
                 badges[uid] = await self.unread_total(app_id, uid)
             notification = {
-                "title": truncate(title, 100), "body": body, "badge": badges[uid],
-                "sound": "default", "thread_id": dialog_id, "push_type": "alert",
-                "mutable_content": body is None,
-                "data": {"dialog_id": dialog_id, "message_id": message_id,
-                         "sender_id": sender_id, "dialog_type": dialog_type},
+                "title": alert["title"], "body": alert["body"], "badge": badges[uid],
+                "sound": "default", "thread_id": alert["dialog_id"], "push_type": "alert",
+                "mutable_content": alert["body"] is None,
+                "data": {"dialog_id": alert["dialog_id"], "message_id": alert["message_id"],
+                         "sender_id": alert["sender_id"], "dialog_type": alert["dialog_type"]},
             }
-            docs.append(job_doc(sub, notification, key=f"m{message_id}:{sub['_id']}",
+            docs.append(job_doc(sub, notification, key=f"m{alert['message_id']}:{sub['_id']}",
                                 kind="chat", now=now, expires_at=expires))
-        queued = await self.enqueue(docs)
-        logger.debug("message %s: %d push jobs for %d offline recipients", message_id, queued,
-                     len({s["user_id"] for s in subs}))
-        return queued
+        return await self.enqueue(docs)
 
     async def unread_total(self, app_id: int, user_id: int) -> int:
-        """The user's unread messages over their visible dialogs (the badge). Dialogs whose
-        sequence has not moved past the member's read position cost no count query."""
-        members = await self._members.for_user(app_id, user_id)
+        """The user's unread messages over their visible dialogs, the app's broadcast dialogs
+        included (the badge). Dialogs whose sequence has not moved past the member's read
+        position cost no count query."""
+        members = {m["dialog_id"]: m for m in await self._members.for_user(
+            app_id, user_id, include_hidden=True)}
+        for dialog_id in await self._dialogs.broadcast_ids(app_id):
+            members.setdefault(dialog_id, {"dialog_id": dialog_id})
+        members = {d: m for d, m in members.items() if not m.get("hidden")}
         if not members:
             return 0
-        dialogs = {d["_id"]: d for d in await self._dialogs.get_many(
-            app_id, [m["dialog_id"] for m in members])}
+        dialogs = {d["_id"]: d for d in await self._dialogs.get_many(app_id, list(members))}
         total = 0
-        for member in members:
-            dialog = dialogs.get(member["dialog_id"])
+        for dialog_id, member in members.items():
+            dialog = dialogs.get(dialog_id)
             if dialog is None:
                 continue
             position = max(int(member.get("last_read_seq") or 0), int(member.get("cleared_seq") or 0))
             if int(dialog.get("seq") or 0) <= position:
                 continue
-            total += await self._messages.count_unread(member["dialog_id"], user_id, position)
+            total += await self._messages.count_unread(dialog_id, user_id, position)
         return total

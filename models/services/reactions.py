@@ -2,6 +2,9 @@
 
 Stored on the message as `reactions: {emoji: [userId]}`; each change publishes
 `reactions_updated` for the bridge, which renders the `<reactions>` stanza (protocol §5.14).
+Whoever reads a dialog's messages may react: occupants, subscribers of a public dialog, and every
+user of the app in a broadcast dialog (members react in every other type; a reaction is feedback,
+not a post, so the broadcast rule "only admins post" does not apply to it).
 """
 from __future__ import annotations
 
@@ -72,7 +75,7 @@ class ReactionService:
         add = check_reaction(add, "add") if add not in (None, "") else None
         remove = check_reaction(remove, "remove") if remove not in (None, "") else None
         doc, access = await self._message(requester, message_id, preview=True)
-        if not access.is_occupant:
+        if not access.is_reader:  # broadcast readers react too (reacting is not posting)
             raise ForbiddenError("Only occupants can react to messages")
         user = requester.user_id
         previous = [emoji for emoji, users in (doc.get("reactions") or {}).items() if user in users]

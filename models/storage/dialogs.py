@@ -17,6 +17,7 @@ from models.storage.ids import ids_in_query as _in_query
 from models.storage.ids import oid_or_none as _oid
 
 Doc = dict[str, Any]
+BROADCAST = 1  # dialog type read by every user of the app (models.services.access.BROADCAST)
 
 
 class DialogStore(AppScopedStore):
@@ -34,12 +35,21 @@ class DialogStore(AppScopedStore):
         return _out(await self._col.find_one({"app_id": app_id, "private_key": private_key}))
 
     async def find_in(self, app_id: int, dialog_ids: list[str], query: Doc,
-                      sort: list[tuple[str, int]], skip: int, limit: int) -> list[Doc]:
-        """Like `find`, restricted to the given dialogs (a user's memberships)."""
-        return await self._page(_scoped(app_id, dialog_ids, query), sort, skip, limit)
+                      sort: list[tuple[str, int]], skip: int, limit: int,
+                      broadcasts_except: list[str] | None = None) -> list[Doc]:
+        """Like `find`, restricted to the given dialogs (a user's memberships); with
+        `broadcasts_except`, also every broadcast dialog of the app but those."""
+        return await self._page(_scoped(app_id, dialog_ids, query, broadcasts_except),
+                                sort, skip, limit)
 
-    async def count_in(self, app_id: int, dialog_ids: list[str], query: Doc) -> int:
-        return await self._col.count_documents(_scoped(app_id, dialog_ids, query))
+    async def count_in(self, app_id: int, dialog_ids: list[str], query: Doc,
+                       broadcasts_except: list[str] | None = None) -> int:
+        return await self._col.count_documents(_scoped(app_id, dialog_ids, query, broadcasts_except))
+
+    async def broadcast_ids(self, app_id: int) -> list[str]:
+        """Ids of the app's broadcast dialogs (type 1: every user of the app reads them)."""
+        return [str(d["_id"]) async for d in self._col.find({"app_id": app_id, "type": BROADCAST},
+                                                             {"_id": 1})]
 
     async def next_seq(self, app_id: int, dialog_id: str, last_message: Doc) -> int:
         """Takes the next message sequence number and records the last message, atomically."""
@@ -76,9 +86,14 @@ class DialogStore(AppScopedStore):
         return result.deleted_count == 1
 
 
-def _scoped(app_id: int, dialog_ids: list[str], query: Doc) -> Doc:
+def _scoped(app_id: int, dialog_ids: list[str], query: Doc,
+            broadcasts_except: list[str] | None = None) -> Doc:
     oids = [o for o in (_oid(d) for d in dialog_ids) if o is not None]
     scope: Doc = {"app_id": app_id, "_id": {"$in": oids}}
+    if broadcasts_except is not None:
+        hidden = [o for o in (_oid(d) for d in broadcasts_except) if o is not None]
+        scope = {"app_id": app_id, "$or": [{"_id": {"$in": oids}},
+                                           {"type": BROADCAST, "_id": {"$nin": hidden}}]}
     query = _in_query(query)
     return {"$and": [scope, query]} if query else scope
 

@@ -24,11 +24,15 @@ INDEXES: dict[str, list[IndexModel]] = {
                     ("last_message_date_sent", DESCENDING)], name="by_occupant"),
         IndexModel([("app_id", ASCENDING), ("private_key", ASCENDING)], unique=True,
                    partialFilterExpression={"private_key": {"$type": "string"}}, name="private_pair"),
+        # every user's dialog list joins the app's broadcast dialogs (type 1)
+        IndexModel([("app_id", ASCENDING), ("type", ASCENDING)], name="by_type"),
     ],
     "dialog_members": [
         IndexModel([("app_id", ASCENDING), ("user_id", ASCENDING), ("dialog_id", ASCENDING)],
                    unique=True, name="member"),
         IndexModel([("dialog_id", ASCENDING)], name="by_dialog"),
+        IndexModel([("dialog_id", ASCENDING), ("left", ASCENDING)], name="left",
+                   partialFilterExpression={"left": True}),
     ],
     "messages": [
         IndexModel([("chat_dialog_id", ASCENDING), ("_id", ASCENDING)], name="dialog_order"),
@@ -45,6 +49,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("app_id", ASCENDING), ("channel", ASCENDING), ("udid", ASCENDING)],
                    unique=True, name="device"),
         IndexModel([("app_id", ASCENDING), ("user_id", ASCENDING)], name="owner"),
+        # broadcast alerts page through every subscription of the app
+        IndexModel([("app_id", ASCENDING), ("_id", ASCENDING)], name="app_pages"),
         IndexModel([("app_id", ASCENDING), ("channel", ASCENDING), ("token", ASCENDING)],
                    partialFilterExpression={"token": {"$type": "string"}}, name="token"),
         IndexModel([("app_id", ASCENDING), ("channel", ASCENDING), ("web.endpoint", ASCENDING)],

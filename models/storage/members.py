@@ -1,7 +1,10 @@
 """The `dialog_members` collection: one document per (dialog, user). See SCHEMA.md.
 
 It answers "dialogs of user U" (the hottest query) and holds each member's own state: read
-position, notification setting, hidden ("deleted for me"), cleared history position.
+position, notification setting, hidden ("deleted for me"), cleared history position. Readers of a
+broadcast dialog who are not occupants get one lazily (first read position, mute or hide); a
+reader who deleted a broadcast for themselves is `hidden` and `left`: messages do not show it to
+them again (`unhide_all` skips them), only being added to it again does.
 """
 from __future__ import annotations
 
@@ -32,8 +35,18 @@ class MemberStore:
                 {"$setOnInsert": {"app_id": app_id, "dialog_id": dialog_id, "user_id": uid,
                                   "last_read_seq": 0, "cleared_seq": 0, "notifications": True,
                                   **defaults},
-                 "$set": {"hidden": False}},
+                 "$set": {"hidden": False, "left": False}},
                 upsert=True)
+
+    async def ensure(self, app_id: int, dialog_id: str, user_id: int, defaults: Doc) -> Doc:
+        """The member's document, created with `defaults` when missing (an existing one, hidden
+        or not, is returned as it is)."""
+        return await self._col.find_one_and_update(
+            {"_id": member_id(dialog_id, user_id)},
+            {"$setOnInsert": {"app_id": app_id, "dialog_id": dialog_id, "user_id": user_id,
+                              "last_read_seq": 0, "cleared_seq": 0, "notifications": True,
+                              **defaults}},
+            upsert=True, return_document=ReturnDocument.AFTER)
 
     async def get(self, dialog_id: str, user_id: int) -> Doc | None:
         return await self._col.find_one({"_id": member_id(dialog_id, user_id)})
@@ -50,8 +63,10 @@ class MemberStore:
         await self._col.update_many(query, {"$set": fields})
 
     async def unhide_all(self, dialog_id: str) -> None:
-        """Shows the dialog again to every member who hid it ("deleted for me")."""
-        await self._col.update_many({"dialog_id": dialog_id, "hidden": True}, {"$set": {"hidden": False}})
+        """Shows the dialog again to every member who hid it ("deleted for me"), except readers
+        who left a broadcast dialog."""
+        await self._col.update_many({"dialog_id": dialog_id, "hidden": True, "left": {"$ne": True}},
+                                    {"$set": {"hidden": False}})
 
     async def advance_read(self, dialog_id: str, user_id: int, seq: int) -> None:
         """Moves the member's read position forward (never back)."""
@@ -71,11 +86,20 @@ class MemberStore:
             query["hidden"] = {"$ne": True}
         return await self._col.find(query).to_list(length=None)
 
-    async def for_dialog(self, dialog_id: str, skip: int = 0, limit: int = 0) -> list[Doc]:
-        cursor = self._col.find({"dialog_id": dialog_id}).sort("user_id", 1).skip(skip)
+    async def for_dialog(self, dialog_id: str, skip: int = 0, limit: int = 0,
+                         user_ids: list[int] | None = None) -> list[Doc]:
+        query: Doc = {"dialog_id": dialog_id}
+        if user_ids is not None:
+            query["user_id"] = {"$in": list(user_ids)}
+        cursor = self._col.find(query).sort("user_id", 1).skip(skip)
         if limit:
             cursor = cursor.limit(limit)
         return await cursor.to_list(length=None)
+
+    async def left_users(self, dialog_id: str) -> list[int]:
+        """Users who deleted this (broadcast) dialog for themselves."""
+        return [d["user_id"] async for d in self._col.find({"dialog_id": dialog_id, "left": True},
+                                                            {"user_id": 1})]
 
     async def count_for_dialog(self, dialog_id: str) -> int:
         return await self._col.count_documents({"dialog_id": dialog_id})

@@ -58,6 +58,15 @@ class SubscriptionStore:
             query["environment"] = environment
         return await self._col.find(query).sort("_id", 1).to_list(length=None)
 
+    async def page_for_app(self, app_id: int, channels: list[str] | tuple[str, ...],
+                           after_id: int | None, limit: int) -> list[Doc]:
+        """Subscriptions of the whole application on these channels, by `_id`, `limit` after
+        `after_id` (for alerts that reach every user: broadcast dialogs)."""
+        query: Doc = {"app_id": app_id, "channel": {"$in": list(channels)}}
+        if after_id is not None:
+            query["_id"] = {"$gt": after_id}
+        return await self._col.find(query).sort("_id", 1).limit(limit).to_list(length=limit)
+
     async def delete(self, app_id: int, user_id: int, subscription_id: int) -> bool:
         result = await self._col.delete_one(
             {"_id": subscription_id, "app_id": app_id, "user_id": user_id})

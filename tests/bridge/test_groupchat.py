@@ -122,6 +122,43 @@ async def test_broadcast_accepts_only_admins(server, rest, xmpp):
     await bob.wait_for(lambda s: is_message(s, id=ok, type="groupchat"))
 
 
+async def test_broadcast_reaches_every_online_user_of_the_app(server, rest, xmpp):
+    a, b, c, d = (await rest.new_user(), await rest.new_user(), await rest.new_user(),
+                  await rest.new_user())
+    dialog = await group(rest, a, b, dtype=1)  # carol and dave are not occupants
+    status, _ = await rest.call("DELETE", f"/chat/Dialog/{dialog['_id']}.json", d["token"])
+    assert status == 200  # dave deleted it for himself
+    alice, carol, dave = await xmpp(a), await xmpp(c), await xmpp(d)
+    join_id = join(carol, dialog["_id"])  # any user of the app may join
+    [joined] = await carol.wait_for(lambda s: is_presence(s, id=join_id))
+    assert joined.get("type") is None and codes(joined)[0] == {"110"}
+    mid = new_id()
+    alice.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{mid}"><body>news</body>'
+               '<extraParams xmlns="jabber:client"><save_to_history>1</save_to_history></extraParams>'
+               "</message>")
+    [got] = await carol.wait_for(lambda s: is_message(s, id=mid, type="groupchat"))
+    assert got.get("from") == room(dialog["_id"], a["id"]) and sub(got, "body").text == "news"
+    # over REST with send_to_chat=1: the relay delivers it to every online user too
+    status, sent = await rest.call("POST", "/chat/Message.json", a["token"], json={
+        "chat_dialog_id": dialog["_id"], "message": "more news", "send_to_chat": 1})
+    assert status == 201, sent
+    [got] = await carol.wait_for(lambda s: is_message(s, id=sent["_id"], type="groupchat"))
+    assert sub(got, "body").text == "more news"
+    await dave.absent(lambda s: is_message(s, id=mid) or is_message(s, id=sent["_id"]), wait=0.3)
+    # a reader cannot post, and reads the history
+    nope = new_id()
+    carol.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{nope}"><body>x</body></message>')
+    [error] = await carol.wait_for(lambda s: is_message(s, id=nope, type="error"))
+    assert error.find("{jabber:client}error").get("code") == "403"
+    status, history = await rest.call("GET", "/chat/Message.json", c["token"],
+                                      params={"chat_dialog_id": dialog["_id"]})
+    assert status == 200 and [m["_id"] for m in history["items"]] == [mid, sent["_id"]]
+    # every user of the (shared) test app reads it: gone, so other tests' unread totals hold
+    status, _ = await rest.call("DELETE", f"/chat/Dialog/{dialog['_id']}.json", a["token"],
+                                params={"force": 1})
+    assert status == 200
+
+
 async def test_leave_kick_and_occupant_presence(server, rest, xmpp):
     a, b = await rest.new_user(), await rest.new_user()
     dialog = await group(rest, a, b)

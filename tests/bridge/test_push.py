@@ -70,3 +70,20 @@ async def test_offline_private_recipient_gets_a_push_job(server, rest, xmpp):
     alice.send(f'<message to="{b["jid"]}" type="chat" id="{mid}"><body>are you there?</body>'
                '<extraParams xmlns="jabber:client"><save_to_history>1</save_to_history></extraParams></message>')
     assert await jobs_for_message(server, events, mid, [b["id"]]) == {b["id"]: 1}
+
+
+async def test_offline_user_of_the_app_gets_a_broadcast_push_job(server, rest, xmpp):
+    a, b, c = await rest.new_user(), await rest.new_user(), await rest.new_user()
+    dialog = await rest.dialog(a["token"], [], dtype=1)  # bob and carol are not occupants
+    alice, carol = await xmpp(a), await xmpp(c)  # bob is offline
+    events = await tap(server)
+    mid = new_id()
+    alice.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{mid}"><body>news</body>'
+               '<extraParams xmlns="jabber:client"><save_to_history>1</save_to_history></extraParams></message>')
+    await carol.wait_for(lambda s: is_message(s, id=mid))
+    jobs = await jobs_for_message(server, events, mid, [a["id"], b["id"], c["id"]])
+    assert jobs.get(b["id"]) == 1 and c["id"] not in jobs and a["id"] not in jobs
+    # every user of the (shared) test app reads it: gone, so other tests' unread totals hold
+    status, _ = await rest.call("DELETE", f"/chat/Dialog/{dialog['_id']}.json", a["token"],
+                                params={"force": 1})
+    assert status == 200

@@ -171,7 +171,7 @@ async def test_who_may_post(svc):
     await send(svc, owner, broadcast, "news")
     with pytest.raises(ForbiddenError):
         await send(svc, member, broadcast, "can I?")
-    with pytest.raises(NotFoundError):
+    with pytest.raises(ForbiddenError):  # every user of the app reads a broadcast; admins post
         await send(svc, outsider, broadcast, "hello?")
     public = await group(svc, owner, dtype=4)
     with pytest.raises(ForbiddenError):

@@ -150,3 +150,34 @@ async def test_through_the_real_rest_api_and_message_service(api, env, webpush):
     assert got["payload"]["data"]["message"] == "via REST"
     assert got["payload"]["data"]["title"] == "Alice A"
     assert got["payload"]["data"]["message_id"] == message["_id"]
+
+
+async def test_broadcast_alerts_every_offline_subscribed_user_of_the_app(env, services, monkeypatch):
+    """The event names the occupants only; the alert pages through the app's subscriptions."""
+    monkeypatch.setattr("models.services.push.BROADCAST_PAGE", 2)  # several pages
+    alice, bob, carol, dave, erin, frank = [
+        await env.user(n) for n in ("Alice", "Bob", "Carol", "Dave", "Erin", "Frank")]
+    for uid, name in ((alice, "a"), (bob, "b"), (carol, "c"), (dave, "d"), (erin, "e")):
+        await env.subscribe_web(uid, name)
+    await env.subscribe_web(bob, "b2", udid="bob-phone")  # two devices: two jobs
+    stranger = await env.user("Stranger", app_id=2)
+    await env.subscribe(stranger, {"notification_channel": "gcm",
+                                   "device": {"platform": "android", "udid": "s"},
+                                   "push_token": {"environment": "production",
+                                                  "client_identification_sequence": "tok"}},
+                        app_id=2)
+    news = await env.dialog(alice, [alice], type=1, name="News")
+    await env.members.ensure(1, news, carol, {"notifications": False})  # carol muted it
+    await env.members.ensure(1, news, erin, {"hidden": True, "left": True})  # erin deleted it
+    services.presence.connected(1, dave, "dave-ws")  # dave is online
+    message_id = await env.message(news, alice, "big news")
+    [event] = await services.outbox.pending("push")
+    assert event["recipient_ids"] == []  # no occupant but the sender
+    await env.fanout.run_once()
+    jobs = await _jobs_by_user(env)
+    assert set(jobs) == {bob} and len(jobs[bob]) == 2  # frank has no subscription
+    notification = jobs[bob][0]["notification"]
+    assert notification["title"] == "News" and notification["body"] == "Alice: big news"
+    assert notification["badge"] == 1  # the broadcast counts for a reader without membership
+    assert notification["data"]["message_id"] == message_id and notification["data"]["dialog_type"] == 1
+    assert await services.push.handle_event(event) == 0  # a replayed event queues nothing twice

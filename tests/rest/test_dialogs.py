@@ -691,3 +691,108 @@ def test_dialog_to_json_is_per_user():
     assert group["occupants_ids"] == [7, 8] and "occupants_count" not in group
     assert group["last_message_status"] == "sent"
     assert dialog_to_json({**dialog, "type": GROUP}, None, 0)["last_message_status"] is None
+
+
+# -- broadcast dialogs: every user of the app reads them ---------------------------------------------
+async def say(api, who, dialog_id: str, text: str, status: int = 201) -> dict[str, Any]:
+    code, body = await api.call("POST", "/chat/Message.json", who["token"],
+                                json={"chat_dialog_id": dialog_id, "message": text})
+    assert code == status, body
+    return body
+
+
+async def listed(api, who, query: str = "") -> dict[str, Any]:
+    status, body = await api.call("GET", f"/chat/Dialog.json{query}", who["token"])
+    assert status == 200, body
+    return body
+
+
+async def test_broadcast_is_listed_for_every_user_of_its_app(api, people, clock):
+    o, b, c, x = people["owner"], people["bob"], people["carol"], people["xeno"]
+    bc = await create(api, o, type=BROADCAST, name="News", occupants_ids=[b["id"]])
+    clock.advance(5)
+    g = await group(api, people, "bob")  # carol is in neither dialog
+    other_app = await create(api, x, type=BROADCAST, name="Elsewhere")
+    clock.advance(5)
+    mine = await create(api, c, type=GROUP, name="Mine", occupants_ids=[people["dave"]["id"]])
+    body = await listed(api, c)
+    assert [d["_id"] for d in body["items"]] == [mine["_id"], bc["_id"]]
+    assert body["total_entries"] == 2 and body["items"][1]["unread_messages_count"] == 0
+    assert g["_id"] not in [d["_id"] for d in body["items"]]
+    assert await listed(api, c, "?count=1") == {"items_count": 2}
+    assert [d["_id"] for d in (await listed(api, c, "?type=1"))["items"]] == [bc["_id"]]
+    assert (await listed(api, c, "?type=2&count=1")) == {"items_count": 1}
+    assert [d["_id"] for d in (await listed(api, c, "?name[in]=News,Elsewhere"))["items"]] == [bc["_id"]]
+    paged = await listed(api, c, "?limit=1&skip=1&sort_asc=created_at")
+    assert paged["total_entries"] == 2 and [d["_id"] for d in paged["items"]] == [mine["_id"]]
+    # the other app's users see their own broadcast only
+    assert [d["_id"] for d in (await listed(api, x))["items"]] == [other_app["_id"]]
+    status, body = await api.call("GET", f"/chat/Dialog/{bc['_id']}/occupants.json", c["token"])
+    assert status == 200 and sorted(u["id"] for u in body["items"]) == sorted([o["id"], b["id"]])
+
+
+async def test_broadcast_reader_reads_history_and_unread_drops(api, people, services):
+    o, c, x = people["owner"], people["carol"], people["xeno"]
+    bc = await create(api, o, type=BROADCAST, name="News")
+    first = await say(api, o, bc["_id"], "one")
+    await say(api, o, bc["_id"], "two")
+    assert (await listed(api, c))["items"][0]["unread_messages_count"] == 2
+    status, body = await api.call("GET", "/chat/Message/unread.json", c["token"])
+    assert status == 200 and body == {"total": 2}
+    status, body = await api.call("GET", f"/chat/Message/unread.json?chat_dialog_ids={bc['_id']}",
+                                  c["token"])
+    assert body == {"total": 2, bc["_id"]: 2}
+    assert await MemberStore(services.database.db).get(bc["_id"], c["id"]) is None
+    status, body = await api.call("GET", f"/chat/Message.json?chat_dialog_id={bc['_id']}", c["token"])
+    assert status == 200 and [m["message"] for m in body["items"]] == ["one", "two"]
+    member = await MemberStore(services.database.db).get(bc["_id"], c["id"])
+    assert member is not None and member["last_read_seq"] == 2  # created on first read
+    seen = (await listed(api, c))["items"][0]
+    assert seen["unread_messages_count"] == 0 and seen["last_message"] == "two"
+    await say(api, o, bc["_id"], "three")
+    assert (await listed(api, c))["items"][0]["unread_messages_count"] == 1
+    status, _ = await api.call("PUT", "/chat/Message.json", c["token"],
+                               json={"chat_dialog_id": bc["_id"], "read": 1})
+    assert status == 200
+    assert (await listed(api, c))["items"][0]["unread_messages_count"] == 0
+    # readers react (reacting is not posting); they cannot post, edit or delete for everyone
+    status, _ = await api.call("PUT", f"/chat/Message/{first['_id']}/reactions.json", c["token"],
+                               json={"add": "👍"})
+    assert status == 200
+    await say(api, c, bc["_id"], "me too", status=403)
+    status, body = await api.call("DELETE", f"/chat/Message/{first['_id']}.json?force=1", c["token"])
+    assert status == 200 and body["WrongPermissions"]["ids"] == [first["_id"]], body
+    status, _ = await api.call("PUT", f"/chat/Dialog/{bc['_id']}.json", c["token"], json={"name": "x"})
+    assert status == 403
+    # another application's user: not found
+    status, _ = await api.call("GET", f"/chat/Message.json?chat_dialog_id={bc['_id']}", x["token"])
+    assert status == 404
+    await say(api, x, bc["_id"], "hi", status=404)
+    status, body = await api.call("DELETE", f"/chat/Dialog/{bc['_id']}.json", x["token"])
+    assert status == 200 and body["NotFound"]["ids"] == [bc["_id"]]
+
+
+async def test_broadcast_deleted_for_me_is_hidden_for_that_user_only(api, people, services):
+    o, b, c, d = people["owner"], people["bob"], people["carol"], people["dave"]
+    bc = await create(api, o, type=BROADCAST, name="News", occupants_ids=[b["id"]])
+    await say(api, o, bc["_id"], "one")
+    for who in (c, b):  # a reader, then an occupant
+        status, body = await api.call("DELETE", f"/chat/Dialog/{bc['_id']}.json", who["token"])
+        assert status == 200, body
+        assert (await listed(api, who))["items"] == []
+        assert await listed(api, who, "?count=1") == {"items_count": 0}
+    status, body = await api.call("GET", "/chat/Message/unread.json", c["token"])
+    assert body == {"total": 0}
+    # new messages do not bring it back (unlike a hidden private dialog)
+    await say(api, o, bc["_id"], "two")
+    assert (await listed(api, c))["items"] == [] and (await listed(api, b))["items"] == []
+    dialog = await DialogStore(services.database.db).get(1, bc["_id"])
+    assert dialog["occupants_ids"] == [o["id"]]  # bob left
+    # everyone else still sees it
+    assert [i["_id"] for i in (await listed(api, d))["items"]] == [bc["_id"]]
+    assert (await listed(api, d))["items"][0]["unread_messages_count"] == 2
+    assert [i["_id"] for i in (await listed(api, o))["items"]] == [bc["_id"]]
+    # an admin adding the user again shows it to them again
+    status, _ = await put(api, o, bc["_id"], {"push_all": {"occupants_ids": [c["id"]]}})
+    assert status == 200
+    assert [i["_id"] for i in (await listed(api, c))["items"]] == [bc["_id"]]
