@@ -28,6 +28,7 @@ run: deps system-deps
 test: deps system-deps node-deps
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+	bash scripts/wire-store-tests.sh
 
 bench: deps system-deps
 	$(BIN)/python bench/rest.py --write docs/benchmarks.md
@@ -35,4 +36,4 @@ bench: deps system-deps
 	$(BIN)/python bench/push.py --write docs/benchmarks.md
 
 clean:
-	rm -rf $(VENV) node_modules var
+	rm -rf $(VENV) .venv-wire node_modules var

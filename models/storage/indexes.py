@@ -7,6 +7,12 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 
 logger = logging.getLogger(__name__)
 
+# Indexes earlier versions created that nothing uses any more: dropped at start-up. `messages.search`
+# was a text index, but search matches case-insensitive substrings (`$regex`), which a text index
+# cannot serve; it only cost every insert a tokenisation (and MongoDB-compatible servers without
+# text indexes refused to start).
+OBSOLETE: dict[str, list[str]] = {"messages": ["search"]}
+
 INDEXES: dict[str, list[IndexModel]] = {
     "users": [
         IndexModel([("app_id", ASCENDING), ("login", ASCENDING)], unique=True,
@@ -37,7 +43,6 @@ INDEXES: dict[str, list[IndexModel]] = {
     "messages": [
         IndexModel([("chat_dialog_id", ASCENDING), ("_id", ASCENDING)], name="dialog_order"),
         IndexModel([("chat_dialog_id", ASCENDING), ("seq", ASCENDING)], name="dialog_seq"),
-        IndexModel([("app_id", ASCENDING), ("message", "text")], name="search", sparse=True),
     ],
     "blobs": [
         # uploads and signed downloads look a uid up before they know the application
@@ -68,11 +73,16 @@ INDEXES: dict[str, list[IndexModel]] = {
 async def ensure_indexes(db, embedded: bool) -> None:
     for collection, models in INDEXES.items():
         if embedded:
-            # mongomock ignores TTL and partial filters and has no text indexes: create only what
-            # it models correctly (the services check uniqueness themselves too).
+            # mongomock ignores TTL and partial filters: create only what it models correctly
+            # (the services check uniqueness themselves too).
             models = [m for m in models if "partialFilterExpression" not in m.document
-                      and "expireAfterSeconds" not in m.document
-                      and "text" not in [v for _, v in m.document["key"].items()]]
+                      and "expireAfterSeconds" not in m.document]
         if models:
             await db[collection].create_indexes(models)
+    for collection, names in OBSOLETE.items():
+        existing = await db[collection].index_information()
+        for name in names:
+            if name in existing:
+                await db[collection].drop_index(name)
+                logger.info("dropped the obsolete index %s.%s", collection, name)
     logger.info("indexes ensured on %d collections", len(INDEXES))

@@ -32,7 +32,7 @@ DUPLICATE_KEY = 11000
 # each statement also costs O(collection)); 100 balances the two.
 CHUNK = 100
 
-CLAIM_ROUNDS = 4  # claims that lost every job they read to other workers look again
+CLAIM_ROUNDS = 16  # a claim that lost jobs it read to other workers looks again (one round each)
 
 
 class PushJobStore:
