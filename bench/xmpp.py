@@ -252,7 +252,10 @@ async def one_to_one(rest: Rest, port: int, senders: list[dict], receivers: list
     return result
 
 
-async def fanout(port: int, users: list[dict], room_for, join: bool, messages: int) -> dict:
+async def fanout(port: int, users: list[dict], room_for, join: bool, messages: int,
+                 pids: tuple[int, ...] = ()) -> dict:
+    """Deliveries of `messages` room messages to every user; `pids`: processes whose CPU time
+    (chatbridge, Prosody) is counted for the run."""
     clients = await connect_all(users, port)
     sender = clients[0]
     expected = messages * len(clients)
@@ -288,6 +291,7 @@ async def fanout(port: int, users: list[dict], room_for, join: bool, messages: i
     for c in clients:
         c.on_stanza = count
     room = room_for(None)
+    cpu_before = sum(cpu_seconds(pid) for pid in pids)
     start = time.perf_counter()
     for n in range(messages):
         sender.send(f"<message to='{room}' type='groupchat' id='{oid()}'><body>f{n}</body></message>")
@@ -298,9 +302,10 @@ async def fanout(port: int, users: list[dict], room_for, join: bool, messages: i
     except asyncio.TimeoutError:
         pass
     seconds = time.perf_counter() - start
+    cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
     for c in clients:
         await c.close()
-    return {"deliveries": got, "expected": expected, "seconds": seconds}
+    return {"deliveries": got, "expected": expected, "seconds": seconds, "cpu_seconds": cpu}
 
 
 async def rest_latency(rest: Rest, port: int, alice: dict, bob: dict, rate: int, seconds: float) -> dict:
@@ -427,17 +432,22 @@ async def run(args) -> dict:
             members = await rest.users(args.occupants, "m")
             status, dialog = await rest.call("POST", "/chat/Dialog.json", members[0]["token"], json={
                 "type": 2, "name": "bench", "occupants_ids": [m["id"] for m in members[1:]]})
+            prosody_pid = int((tmp / "data" / "prosody" / "prosody.pid").read_text().strip())
+            pids = (server.pid, prosody_pid)
             runs_bridge, runs_prosody = [], []
             for _ in range(args.repeat):  # interleaved: both see the same machine load
                 runs_bridge.append(await fanout(
                     c2s, members, lambda u: f"1_{dialog['_id']}@muc.{DOMAIN}" + (f"/{u['id']}" if u else ""),
-                    join=False, messages=args.fanout_messages))
+                    join=False, messages=args.fanout_messages, pids=pids))
                 runs_prosody.append(await fanout(
                     c2s, members, lambda u: f"bench@conference.{DOMAIN}" + (f"/{u['id']}" if u else ""),
-                    join=True, messages=args.fanout_messages))
+                    join=True, messages=args.fanout_messages, pids=pids))
             results["bridge_muc"], results["prosody_muc"] = median_run(runs_bridge), median_run(runs_prosody)
             results["muc_ratios"] = [b["deliveries"] / b["seconds"] / (p["deliveries"] / p["seconds"])
                                      for b, p in zip(runs_bridge, runs_prosody)]
+            results["muc_cpu_ratios"] = [  # deliveries per CPU-second of chatbridge + Prosody
+                (b["deliveries"] / b["cpu_seconds"]) / (p["deliveries"] / p["cpu_seconds"])
+                for b, p in zip(runs_bridge, runs_prosody) if b["cpu_seconds"] and p["cpu_seconds"]]
             if args.only == "muc":
                 print(results)
                 return results
@@ -462,6 +472,9 @@ def report(r: dict, args) -> str:
     lat, low, mem = r["latency"], r["latency_low"], r["memory"]
     run_rates = ", ".join(f"{x['persisted'] / x['persist_seconds']:,.0f}" for x in r["runs_1to1"])
     run_cpu = ", ".join(f"{x.get('server_cpu_us_per_message', 0):.0f}" for x in r["runs_1to1"])
+    cpu_ratios = r.get("muc_cpu_ratios") or []
+    muc_cpu = f"{statistics.median(cpu_ratios):.2f}" if cpu_ratios else "n/a"
+    muc_cpu_runs = ", ".join(f"{x:.2f}" for x in cpu_ratios)
     lines = [
         "## XMPP: 1:1 persistence, MUC fan-out, REST → XMPP latency, memory",
         "",
@@ -496,8 +509,12 @@ def report(r: dict, args) -> str:
         "same server costs, mod_firewall's `::deliver` chain included. Bridge rooms also persist "
         "each message before the fan-out. The bridge sends one wrapper per room event that "
         "`mod_chatbridge_fanout` clones per recipient inside Prosody (as its MUC does); both runs "
-        "are bound by Prosody's single core. (Until 2026-11-22 the baseline was a separate Prosody "
-        "without the firewall, a quarter less work per delivery; medians were 0.88–1.15 then.)",
+        "are bound by Prosody's single core. The wall-clock ratio follows this shared machine's load "
+        "from run to run, and so does the work per delivery, less: deliveries per CPU-second of "
+        f"chatbridge and Prosody together, bridge / `muc` = **{muc_cpu}** (median; runs: "
+        f"{muc_cpu_runs}); the bridge's rooms also store every message, which Prosody's `muc` does not. "
+        "(Until 2026-11-22 the baseline was a separate Prosody without the firewall, a quarter less "
+        "work per delivery; medians were 0.88–1.15 then.)",
         f"- REST `send_to_chat=1` → recipient at {args.rate} msg/s for {args.seconds:.0f} s "
         f"(achieved {lat['achieved_rate']:,.0f}/s, {lat['received']}/{lat['sent']} received): "
         f"p50 **{lat['p50']:.1f} ms**, p99 **{lat['p99']:.1f} ms** (goal p50 ≤ 3 ms, p99 ≤ 15 ms); "
