@@ -309,6 +309,7 @@ async def fanout(port: int, users: list[dict], room_for, join: bool, messages: i
 
 
 async def rest_latency(rest: Rest, port: int, alice: dict, bob: dict, rate: int, seconds: float) -> dict:
+    print(f"# latency at {rate}/s", file=sys.stderr, flush=True)  # for profilers
     [client] = await connect_all([bob], port)
     status, dialog = await rest.call("POST", "/chat/Dialog.json", alice["token"],
                                      json={"type": 3, "occupants_ids": [bob["id"]]})

@@ -69,6 +69,9 @@ class MessageStore(AppScopedStore):
         oids = [o for o in (_oid(m) for m in message_ids) if o is not None]
         if not oids:
             return {}
+        if len(oids) == 1:  # a single send: a lookup, not a query
+            doc = await self._col.find_one({"_id": oids[0]})
+            return {str(doc["_id"]): _out(doc)} if doc is not None else {}
         return {str(d["_id"]): _out(d) async for d in self._col.find({"_id": {"$in": oids}})}
 
     async def exists(self, message_id: str) -> bool:

@@ -236,7 +236,12 @@ def speed_up_mongomock() -> None:
                                             return_document, session, **kwargs)
         if fields is not None and not any(k in doc for k in fields):
             return None  # mongomock treats an empty projected match as no match (and updates nothing)
-        before = None if return_document is ReturnDocument.AFTER else _plain_copy(doc)
+        if return_document is ReturnDocument.AFTER:
+            before = None
+        elif fields is not None:  # only the projected fields need to survive the update
+            before = {k: _plain_copy(doc[k]) for k in fields if k in doc}
+        else:
+            before = _plain_copy(doc)
         _apply(doc, steps, patch)
         result = doc if before is None else before
         if fields is not None:
