@@ -7,6 +7,7 @@ read / delivered marks, reactions, mute and "delete for me"; only admins post (s
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,3 +100,35 @@ class AccessService:
         if access.type == PUBLIC:
             raise ForbiddenError("You are not subscribed to this dialog")
         raise NotFoundError("Dialog not found")
+
+
+class PrivateAccessMemo:
+    """Senders' access to private dialogs, remembered for stored sends. A private dialog's
+    occupants never change, so the answer stays right while the dialog exists; a deleted one is
+    noticed by the send itself (taking its sequence numbers fails: "Dialog not found") and
+    forgotten here. A re-created pair gets a new dialog id. Bounded; the oldest go first."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._limit = limit
+        self._by_dialog: OrderedDict[tuple[int, str], dict[int, DialogAccess]] = OrderedDict()
+        self._size = 0
+
+    def get(self, key: tuple[int, int, str]) -> DialogAccess | None:
+        users = self._by_dialog.get((key[0], key[2]))
+        return users.get(key[1]) if users is not None else None
+
+    def put(self, key: tuple[int, int, str], access: DialogAccess) -> None:
+        if access.type != PRIVATE:
+            return
+        users = self._by_dialog.setdefault((key[0], key[2]), {})
+        if key[1] not in users:
+            users[key[1]] = access
+            self._size += 1
+        while self._size > self._limit and self._by_dialog:
+            _, dropped = self._by_dialog.popitem(last=False)
+            self._size -= len(dropped)
+
+    def forget(self, app_id: int, dialog_id: str) -> None:
+        dropped = self._by_dialog.pop((app_id, dialog_id), None)
+        if dropped:
+            self._size -= len(dropped)

@@ -23,7 +23,8 @@ from models.clock import Clock
 from models.errors import ChatError, ConflictError, ForbiddenError, InvalidError, NotFoundError
 from models.events import Event, EventPublisher
 from models.requester import Requester
-from models.services.access import BROADCAST, PRIVATE, PUBLIC, AccessService, DialogAccess
+from models.services.access import (BROADCAST, PRIVATE, PUBLIC, AccessService, DialogAccess,
+                                    PrivateAccessMemo)
 from models.services.batcher import Batcher
 from models.services.filters import (FieldSpec, build_query, cast_datetime, cast_int, cast_number,
                                      cast_str, page_params, parse_flag, sort_params, split_list)
@@ -290,6 +291,7 @@ class MessageService:
         self._publisher = publisher
         self._limits = limits
         self._private = private_dialogs
+        self._private_access = PrivateAccessMemo()
         self._batcher: Batcher[tuple[Requester, MessageDraft], Doc] = Batcher(self.send_many)
 
     def set_private_dialogs(self, private_dialogs: PrivateDialogs) -> None:
@@ -341,10 +343,14 @@ class MessageService:
                 self._check_size(draft)
                 key = (requester.app_id, requester.user_id, draft.dialog_id or "")
                 access = accesses.get(key) if draft.dialog_id is not None else None
+                if access is None and draft.dialog_id is not None and draft.save_to_history:
+                    access = self._private_access.get(key)
                 if access is None:
                     access = await self._target(requester, draft)
                     if draft.dialog_id is not None:
                         accesses[key] = access
+                        if access.type == PRIVATE:
+                            self._private_access.put(key, access)
                 if not access.can_post():
                     raise ForbiddenError("You don't have permission to send messages to this dialog")
                 ready.append((index, requester, draft, access))
@@ -379,6 +385,7 @@ class MessageService:
                     "last_message_date_sent": last["date_sent"], "updated_at": now}, len(docs))
             except LookupError:
                 missing.add((app_id, dialog_id))
+                self._private_access.forget(app_id, dialog_id)
                 continue
             if hidden:
                 unhide.append(dialog_id)

@@ -272,6 +272,25 @@ async def test_private_dialog_deletes(svc):
     assert result.not_found == [msg["_id"]]
 
 
+async def test_a_remembered_private_dialog_that_was_deleted_is_not_found(svc):
+    """Senders' access to private dialogs is remembered between sends; a dialog deleted for
+    everyone meanwhile still answers "not found", and the next send by recipient makes a new one."""
+    alice, bob = await user(svc, "alice"), await user(svc, "bob")
+    first = await svc.messages.send(alice, make_draft(recipient_id=bob.user_id, body="one"))
+    dialog_id = first["chat_dialog_id"]
+    await send(svc, alice, dialog_id, "two")  # remembered from here
+    result = await svc.dialogs.delete(alice, [dialog_id], force=True)
+    assert result.deleted == [dialog_id]
+    for _ in range(2):  # the first send finds out, the second asks the store again
+        with pytest.raises(NotFoundError):
+            await send(svc, alice, dialog_id, "three")
+    again = await svc.messages.send(alice, make_draft(recipient_id=bob.user_id, body="four"))
+    assert again["chat_dialog_id"] != dialog_id
+    outsider = await user(svc, "eve")
+    with pytest.raises(NotFoundError):  # never remembered for someone else
+        await send(svc, outsider, again["chat_dialog_id"], "let me in")
+
+
 def test_draft_parsing_is_lax_but_checked():
     draft = draft_from_params({
         "chat_dialog_id": "65a0000000000000000000d1", "message": 42, "send_to_chat": "1",
