@@ -392,7 +392,7 @@ async def run(args) -> dict:
            "CHAT_DATA_DIR": str(tmp / "data"), "CHAT_BLOBS__PATH": str(tmp / "blobs"),
            "CHAT_XMPP__C2S_PORT": str(c2s), "CHAT_XMPP__HTTP_PORT": str(xhttp),
            "CHAT_XMPP__COMPONENT_PORT": str(comp), "CHAT_XMPP__COMPONENT_SECRET": SECRET,
-           "CHAT_XMPP__AUTH_PASSWORD": AUTH_PASSWORD, "CHAT_PUSH__ENABLED": "false",
+           "CHAT_XMPP__AUTH_PASSWORD": AUTH_PASSWORD,  # push on, as `make run` has it
            "CHAT_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING")}
     server = start_process(server_command(["-m", "chatbridge", "serve"]), env)
     raw = None
@@ -481,7 +481,7 @@ def report(r: dict, args) -> str:
         "",
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()} ({os.cpu_count()} cores), "
         f"Python {platform.python_version()}, `bench/xmpp.py`: `chatbridge serve` (embedded Prosody, "
-        "**mongomock-motor in-memory store**) in a child process, a second Prosody with the same "
+        "**mongomock-motor in-memory store**, push fan-out on as by default) in a child process, a second Prosody with the same "
         "configuration minus the firewall and the bridge (plus its own `muc` module) for the "
         "baselines, raw XMPP clients in the benchmark process. " + probe_sentence(r["probe"]),
         "",
