@@ -303,7 +303,8 @@ class PrivateChatPlugin(BridgePlugin):
             await asyncio.sleep(0.5 * 2 ** attempt)
             sends = failed
 
-    async def _resolve_pairs(self, sends: list[tuple[_Copy, MessageDraft]]) -> list[tuple[_Copy, MessageDraft]]:
+    async def _resolve_pairs(self, sends: list[tuple[_Copy, MessageDraft]]
+                             ) -> list[tuple[_Copy, MessageDraft]]:
         """Finds (or creates) the dialog of each new pair once, not once per message of the batch
         (a burst from new conversations). A pair that fails here is left for the send to report."""
         unknown = {copy.pair: copy for copy, draft in sends if draft.dialog_id is None}

@@ -1,6 +1,7 @@
 """Group commit: concurrent calls of one operation are run together, one batch at a time.
 
-`submit(item)` queues the item and waits for its own result (`submit_many`: several, in order). A batch starts one event-loop turn
+`submit(item)` queues the item and waits for its own result (`submit_many`: several, in
+order). A batch starts one event-loop turn
 after its first item arrived (so callers woken together share it) and takes up to `max_batch`
 items; items arriving while a batch runs form the next one. Under light load a batch is a single
 item and adds no delay; under heavy load the store sees one write per batch instead of one per item.
