@@ -183,7 +183,7 @@ def raw_config(chatbridge_config: str, tmp: Path, c2s: int, http: int) -> str:
     text = chatbridge_config
     text = text.replace('"firewall";', "").replace('"privilege"; "delegation";', "")
     text = re.sub(r"\n\tfirewall_scripts = .*", "", text)
-    text = re.sub(r'\n-- CHAT_XMPP__PROSODY_INCLUDE.*', "", text, flags=re.S)
+    text = re.sub(r'\n-- CHAT_XMPP__PROSODY_INCLUDE\nInclude "[^"\n]*"\n', "\n", text)
     text = re.sub(r'\nComponent ".*', "", text, flags=re.S)
     text = re.sub(r"c2s_ports = \{ \d+ \}", f"c2s_ports = {{ {c2s} }}", text)
     text = re.sub(r"http_ports = \{ \d+ \}", f"http_ports = {{ {http} }}", text)

@@ -107,7 +107,11 @@ def render_config(settings: Settings, files: ProsodyFiles | None = None) -> Pros
         include = Path(xmpp.prosody_include).expanduser().resolve()
         if not include.is_file():
             raise ValueError(f"CHAT_XMPP__PROSODY_INCLUDE: no such file: {include}")
-        text += f'\n-- CHAT_XMPP__PROSODY_INCLUDE\nInclude "{_lua(include)}"\n'
+        # after the global options (it may change them) and before the hosts (it may add its own)
+        marker = '\nVirtualHost "'
+        at = text.index(marker)
+        text = (text[:at] + f'\n-- CHAT_XMPP__PROSODY_INCLUDE\nInclude "{_lua(include)}"\n'
+                + text[at:])
     # The file holds the component secret and the auth credentials: owner only.
     fd = os.open(files.config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:

@@ -83,8 +83,8 @@ class XmppSettings(BaseModel):
     # back to the bridge undelivered, the bridge switches to one stanza per recipient by itself.
     fanout_module: bool = True
     fanout_min_targets: int = Field(default=2, ge=1)  # fewer recipients: plain stanzas
-    # a Lua file of your own Prosody settings, included at the end of the generated config
-    # (certificates, extra modules or hosts); "" = none
+    # a Lua file of your own Prosody settings, included after the generated global options and
+    # before its hosts (certificates, global options, extra hosts or components); "" = none
     prosody_include: str = ""
 
     @property
