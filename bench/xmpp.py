@@ -532,8 +532,12 @@ def report(r: dict, args) -> str:
         "machine's speed (the probe above) because 500 sends/s keep chatbridge's one core busy "
         "(on mongomock a single send's store work alone is 0.35–0.65 ms, plus HTTP and the relay), "
         "so queues form when the machine slows: `--only latency` runs on 2026-11-22 gave p50 / p99 "
-        "2.1 / 8.2 ms with the probe at 0.14 s, 4.0 / 41 ms at 0.37 s and 8.5 / 148 ms at 0.38 s; "
-        "in this full run the latency phase also follows 45,000 stored 1:1 messages.",
+        "2.1 / 8.2 ms with the probe at 0.14 s, 4.0 / 41 ms at 0.37 s and 8.5 / 148 ms at 0.38 s. "
+        "In a full run the latency phase follows the 1:1 bursts, and one stall of 100–250 ms early "
+        "in it holds the deliveries of that moment while the REST answers stay fast (their p99 "
+        "3.5–7 ms in such runs): outside chatbridge's send path; Prosody's generational GC after "
+        "the burst is a suspect (with `gc = { mode = \"incremental\" }` the same sequence gave "
+        "p99 76 ms instead of 186 ms), not resolved.",
         "- What moved these numbers: concurrent sends are group-committed (one id lookup, one "
         "insert, one sequence update per dialog, one outbox write per batch); the bridge handles "
         "1:1 copies as raw elements (no slixmpp stanza objects or matchers) and stores them in "
