@@ -190,7 +190,10 @@ class PrivateChatPlugin(BridgePlugin):
             if sends:
                 await self._send(sends)
                 sends = []
-            await self._retrying(copy, op)
+            try:
+                await self._retrying(copy, op)
+            except Exception:  # noqa: BLE001 - the rest of the batch still goes in
+                logger.exception("1:1 copy %s not recorded (the store keeps failing)", copy.inner.get("id"))
         if sends:
             await self._send(sends)
 
