@@ -16,6 +16,12 @@ from tests.bridge.conftest import APP_ID, is_message, new_id
 from tests.bridge.test_groupchat import room
 
 
+def send_stored(client, to: str, kind: str, mid: str, body: str) -> None:
+    """A message with save_to_history=1, as the SDK sends it."""
+    client.send(f'<message to="{to}" type="{kind}" id="{mid}"><body>{body}</body>'
+                '<extraParams xmlns="jabber:client"><save_to_history>1</save_to_history></extraParams></message>')
+
+
 async def tap(server):
     """Events as they are published (the embedded outbox forgets an event once the relay, its only
     consumer in these tests, handled it)."""
@@ -56,8 +62,7 @@ async def test_offline_group_member_gets_a_push_job_online_one_does_not(server, 
     alice, carol = await xmpp(a), await xmpp(c)  # bob is offline
     events = await tap(server)
     mid = new_id()
-    alice.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{mid}"><body>ping</body>'
-               '<extraParams xmlns="jabber:client"><save_to_history>1</save_to_history></extraParams></message>')
+    send_stored(alice, room(dialog["_id"]), "groupchat", mid, "ping")
     await carol.wait_for(lambda s: is_message(s, id=mid))
     assert await jobs_for_message(server, events, mid, [b["id"], c["id"]]) == {b["id"]: 1}
 
@@ -67,8 +72,7 @@ async def test_offline_private_recipient_gets_a_push_job(server, rest, xmpp):
     alice = await xmpp(a)
     events = await tap(server)
     mid = new_id()
-    alice.send(f'<message to="{b["jid"]}" type="chat" id="{mid}"><body>are you there?</body>'
-               '<extraParams xmlns="jabber:client"><save_to_history>1</save_to_history></extraParams></message>')
+    send_stored(alice, b["jid"], "chat", mid, "are you there?")
     assert await jobs_for_message(server, events, mid, [b["id"]]) == {b["id"]: 1}
 
 
@@ -78,8 +82,7 @@ async def test_offline_user_of_the_app_gets_a_broadcast_push_job(server, rest, x
     alice, carol = await xmpp(a), await xmpp(c)  # bob is offline
     events = await tap(server)
     mid = new_id()
-    alice.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{mid}"><body>news</body>'
-               '<extraParams xmlns="jabber:client"><save_to_history>1</save_to_history></extraParams></message>')
+    send_stored(alice, room(dialog["_id"]), "groupchat", mid, "news")
     await carol.wait_for(lambda s: is_message(s, id=mid))
     jobs = await jobs_for_message(server, events, mid, [a["id"], b["id"], c["id"]])
     assert jobs.get(b["id"]) == 1 and c["id"] not in jobs and a["id"] not in jobs

@@ -146,10 +146,11 @@ class PushEnv:
             "notification_channel": channel, "device": {"platform": "ios", "udid": udid},
             "push_token": {"environment": environment, "client_identification_sequence": token}})
 
-    async def subscribe_gcm(self, user_id: int, token: str, udid: str):
+    async def subscribe_gcm(self, user_id: int, token: str, udid: str, app_id: int = 1):
         return await self.subscribe(user_id, {
             "notification_channel": "gcm", "device": {"platform": "android", "udid": udid},
-            "push_token": {"environment": "production", "client_identification_sequence": token}})
+            "push_token": {"environment": "production", "client_identification_sequence": token}},
+            app_id=app_id)
 
     async def dialog(self, owner: int, occupants: list[int], *, type: int = 3, name: str | None = None,
                      extensions: dict | None = None, app_id: int = 1) -> str:

@@ -106,11 +106,7 @@ async def test_public_dialogs_and_other_apps_get_no_alerts(env, services):
     await env.message(public, alice, "hello lobby")
     # an event naming a user of another application reaches nobody there
     stranger = await env.user("Stranger", app_id=2)
-    await env.subscribe(stranger, {"notification_channel": "gcm",
-                                   "device": {"platform": "android", "udid": "s"},
-                                   "push_token": {"environment": "production",
-                                                  "client_identification_sequence": "tok"}},
-                        app_id=2)
+    await env.subscribe_gcm(stranger, "tok", "s", app_id=2)
     dialog = await env.dialog(alice, [alice, bob])
     await env.message(dialog, alice, "hi", recipients=[bob, stranger])
     await env.fanout.run_once()
@@ -161,11 +157,7 @@ async def test_broadcast_alerts_every_offline_subscribed_user_of_the_app(env, se
         await env.subscribe_web(uid, name)
     await env.subscribe_web(bob, "b2", udid="bob-phone")  # two devices: two jobs
     stranger = await env.user("Stranger", app_id=2)
-    await env.subscribe(stranger, {"notification_channel": "gcm",
-                                   "device": {"platform": "android", "udid": "s"},
-                                   "push_token": {"environment": "production",
-                                                  "client_identification_sequence": "tok"}},
-                        app_id=2)
+    await env.subscribe_gcm(stranger, "tok", "s", app_id=2)
     news = await env.dialog(alice, [alice], type=1, name="News")
     await env.members.ensure(1, news, carol, {"notifications": False})  # carol muted it
     await env.members.ensure(1, news, erin, {"hidden": True, "left": True})  # erin deleted it
