@@ -178,11 +178,11 @@ def oid() -> str:
 
 
 def raw_config(chatbridge_config: str, tmp: Path, c2s: int, http: int) -> str:
-    """Prosody alone (the 1:1 routing baseline): the same configuration without the firewall, the
-    bridge component and our include."""
+    """Prosody alone (the 1:1 routing baseline): the same configuration without the copies for the
+    bridge, the bridge component and our include."""
     text = chatbridge_config
-    text = text.replace('"firewall";', "").replace('"privilege"; "delegation";', "")
-    text = re.sub(r"\n\tfirewall_scripts = .*", "", text)
+    text = text.replace('"chatbridge_copies";', "").replace('"privilege"; "delegation";', "")
+    text = re.sub(r"\n\tchatbridge_copy_host = .*", "", text)
     text = re.sub(r'\n-- CHAT_XMPP__PROSODY_INCLUDE\nInclude "[^"\n]*"\n', "\n", text)
     text = re.sub(r'\nComponent ".*', "", text, flags=re.S)
     text = re.sub(r"c2s_ports = \{ \d+ \}", f"c2s_ports = {{ {c2s} }}", text)
@@ -196,7 +196,8 @@ def raw_config(chatbridge_config: str, tmp: Path, c2s: int, http: int) -> str:
 
 # -- runs ------------------------------------------------------------------------------------------
 async def one_to_one(rest: Rest, port: int, senders: list[dict], receivers: list[dict],
-                     messages: int, persist: bool, server_pid: int | None = None) -> dict:
+                     messages: int, persist: bool, server_pid: int | None = None,
+                     prosody_pid: int | None = None) -> dict:
     clients_s = await connect_all(senders, port)
     clients_r = await connect_all(receivers, port)
     total = len(senders) * messages
@@ -221,6 +222,8 @@ async def one_to_one(rest: Rest, port: int, senders: list[dict], receivers: list
         before = health.get("xmpp", {}).get("private", {}).get("stored", 0)
     print(f"# 1:1 {'bridge' if persist else 'raw'}: sending", file=sys.stderr, flush=True)  # for profilers
     cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
+    prosody_before = cpu_seconds(prosody_pid) if prosody_pid else 0.0
+    clients_before = time.process_time()
     start = time.perf_counter()
     for n in range(messages):
         for sender, receiver in zip(clients_s, receivers):
@@ -231,7 +234,8 @@ async def one_to_one(rest: Rest, port: int, senders: list[dict], receivers: list
     except asyncio.TimeoutError:
         pass
     delivered_s = time.perf_counter() - start
-    result = {"sent": total, "delivered": got, "deliver_seconds": delivered_s}
+    result = {"sent": total, "delivered": got, "deliver_seconds": delivered_s,
+              "clients_cpu_us_per_message": (time.process_time() - clients_before) / total * 1e6}
     if persist:
         async def stored() -> int:  # the bridge's own counter: cheap to poll
             _, health = await rest.call("GET", "/health")
@@ -247,6 +251,8 @@ async def one_to_one(rest: Rest, port: int, senders: list[dict], receivers: list
             _, body = await rest.call("GET", "/chat/Message/unread.json", r["token"])
             count_all += body["total"]
         result.update(persisted=count_all, persist_seconds=persisted_s, complete=bool(final))
+    if prosody_pid:  # up to the end: Prosody also hands the copies to the component
+        result["prosody_cpu_us_per_message"] = (cpu_seconds(prosody_pid) - prosody_before) / total * 1e6
     for c in clients_s + clients_r:
         await c.close()
     return result
@@ -406,6 +412,7 @@ async def run(args) -> dict:
         raw_path.write_text(raw_config(config, tmp, raw_c2s, raw_http))
         (tmp / "raw-data").mkdir()
         raw = start_process([shutil.which("prosody"), "-F", "--config", str(raw_path)])
+        prosody_pid = int((tmp / "data" / "prosody" / "prosody.pid").read_text().strip())
         await asyncio.sleep(1.0)
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as session:
             rest = Rest(session, base)
@@ -414,9 +421,10 @@ async def run(args) -> dict:
                 for n in range(args.repeat_1to1):  # interleaved, new pairs each time (new dialogs too)
                     senders = await rest.users(args.pairs, f"s{n}-")
                     receivers = await rest.users(args.pairs, f"r{n}-")
-                    runs_raw.append(await one_to_one(rest, raw_c2s, senders, receivers, args.messages, False))
+                    runs_raw.append(await one_to_one(rest, raw_c2s, senders, receivers, args.messages, False,
+                                                     prosody_pid=raw.pid))
                     runs_1to1.append(await one_to_one(rest, c2s, senders, receivers, args.messages, True,
-                                                      server.pid))
+                                                      server.pid, prosody_pid))
                 by_rate = sorted(runs_raw, key=lambda r: r["delivered"] / r["deliver_seconds"])
                 results["raw_1to1"] = by_rate[len(by_rate) // 2]
                 by_rate = sorted(runs_1to1, key=lambda r: r["persisted"] / r["persist_seconds"])
@@ -433,7 +441,6 @@ async def run(args) -> dict:
             members = await rest.users(args.occupants, "m")
             status, dialog = await rest.call("POST", "/chat/Dialog.json", members[0]["token"], json={
                 "type": 2, "name": "bench", "occupants_ids": [m["id"] for m in members[1:]]})
-            prosody_pid = int((tmp / "data" / "prosody" / "prosody.pid").read_text().strip())
             pids = (server.pid, prosody_pid)
             runs_bridge, runs_prosody = [], []
             for _ in range(args.repeat):  # interleaved: both see the same machine load

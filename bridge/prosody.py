@@ -1,6 +1,6 @@
 """The embedded XMPP server: Prosody as a supervised child process.
 
-`render_config` writes Prosody's configuration, our two Lua modules and the firewall rules into
+`render_config` writes Prosody's configuration and our Lua modules (auth, 1:1 copies, spool, fan-out) into
 `{data_dir}/prosody` (own data dir, pid file, loopback ports from settings). `ProsodyProcess`
 starts `prosody -F --config ...`, waits until its ports accept connections, relays its warnings to
 our log, restarts it with a log line (and backoff) when it dies, and stops it by PID.
@@ -23,8 +23,8 @@ from config.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-LUA_MODULES = ("mod_auth_chatbridge.lua", "mod_chatbridge_spool.lua", "mod_chatbridge_fanout.lua")
-COPY_LOCALPART = "chat"  # forwarded 1:1 copies arrive at chat@{muc domain} (no "_": never a room)
+LUA_MODULES = ("mod_auth_chatbridge.lua", "mod_chatbridge_copies.lua", "mod_chatbridge_spool.lua",
+               "mod_chatbridge_fanout.lua")
 STOP_TIMEOUT = 10.0
 
 
@@ -64,16 +64,12 @@ def auth_url(settings: Settings) -> str:
     return f"http://{host}:{settings.http.port}/xmpp-auth"
 
 
-def copy_jid(settings: Settings) -> str:
-    return f"{COPY_LOCALPART}@{settings.xmpp.muc_domain}"
-
-
 def _package_file(*parts: str) -> str:
     return resources.files("config").joinpath(*parts).read_text(encoding="utf-8")
 
 
 def render_config(settings: Settings, files: ProsodyFiles | None = None) -> ProsodyFiles:
-    """Writes the config, the Lua modules and the firewall script; returns their paths."""
+    """Writes the config and the Lua modules; returns their paths."""
     xmpp = settings.xmpp
     files = files or ProsodyFiles.under(settings.data_dir)
     plugins = files.root / "plugins"
@@ -82,9 +78,7 @@ def render_config(settings: Settings, files: ProsodyFiles | None = None) -> Pros
     (files.root / "certs").mkdir(exist_ok=True)
     for name in LUA_MODULES:
         (plugins / name).write_text(_package_file(name), encoding="utf-8")
-    firewall = files.root / "chatbridge.pfw"
-    firewall.write_text(Template(_package_file("templates", "chatbridge.pfw")).substitute(
-        copy_jid=copy_jid(settings)), encoding="utf-8")
+    (files.root / "chatbridge.pfw").unlink(missing_ok=True)  # the mod_firewall rules of earlier versions
     values = {
         "pidfile": files.pidfile, "certs": files.root / "certs", "data_path": files.root / "data",
         "plugin_path": plugins,
@@ -99,7 +93,7 @@ def render_config(settings: Settings, files: ProsodyFiles | None = None) -> Pros
         "stanza_size_limit": max(64 * 1024, 2 * settings.limits.max_message_bytes + 16 * 1024),
         "domain": xmpp.domain, "muc_domain": xmpp.muc_domain,
         "component_secret": xmpp.component_secret.get_secret_value(),
-        "firewall_script": firewall, "spool_max": 5 * int(xmpp.max_pending_stanzas),
+        "spool_max": 5 * int(xmpp.max_pending_stanzas),
     }
     text = Template(_package_file("templates", "prosody.cfg.lua")).substitute(
         {k: v if isinstance(v, int) else _lua(v) for k, v in values.items()})

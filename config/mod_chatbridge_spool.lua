@@ -1,34 +1,51 @@
--- chatbridge: no firewall copy is lost on the component link (loaded on the bridge's Component).
+-- chatbridge: no 1:1 copy is lost on the component link (loaded on the bridge's Component).
 --
--- The forwarded copies of 1:1 messages (addressed to {localpart}@component, see
--- config/templates/chatbridge.pfw) are numbered (`id="cbs-N"`) and kept here until the bridge
--- acknowledges them with
+-- mod_chatbridge_copies (on the VirtualHost) hands every copy here as a string (event
+-- "chatbridge-copy"). Each is numbered (`id="cbs-N"`), kept until the bridge acknowledges it with
 --   <message to="spool@{component}"><ack xmlns="urn:chatbridge:spool:0" h="N"/></message>
--- (everything up to N is persisted). While the component is disconnected new copies are only
--- kept; when it authenticates again every unacknowledged copy is sent again, in order (copies
--- that were in flight when the link dropped included). The bridge de-duplicates by message id.
+-- (everything up to N is persisted) and written to the component link when it is up. While the
+-- component is disconnected new copies are only kept; when it authenticates again every
+-- unacknowledged copy is sent again, in order (copies that were in flight when the link dropped
+-- included). The bridge de-duplicates by message id.
 -- At most chatbridge_spool_max copies are kept (the oldest go first, with a warning).
+-- Stanzas routed to chat@{component} by anyone else are dropped: copies come only from here.
 -- Room traffic is not spooled: mod_component bounces it so the sending client learns about it.
 
-local st = require "util.stanza";
+local xml_escape = require "util.stanza".xml_escape;
 
 local max_spooled = module:get_option_number("chatbridge_spool_max", 10000);
-local spooled_parts = module:get_option_set("chatbridge_spool_localparts", { "chat" });
-local ack_part = "spool";
+-- Prosody writes a connection's buffer only when epoll next reports it writable, after every
+-- readable connection of the current batch was handled: a burst from many clients (up to 64 KiB
+-- read from each) kept every copy from the bridge for seconds while it sat idle (measured:
+-- bench/xmpp.py). Every `flush_every` copies the component link is written at once instead.
+local flush_every = module:get_option_number("chatbridge_spool_flush_every", 32);
+local copy_part, ack_part = "chat", "spool";
 local xmlns_spool = "urn:chatbridge:spool:0";
+local copy_to = xml_escape(copy_part .. "@" .. module.host);
 
-local queue, head, tail = {}, 1, 0; -- queue[i] = { seq = n, stanza = copy }
+local queue, head, tail = {}, 1, 0; -- queue[i] = { seq = n, xml = copy }
 local next_seq = 0;
 local dropped = 0;
+local unflushed = 0;
+local blocked = false; -- the last eager write left data behind: the bridge is not reading
 
 local function component_env()
 	local host = prosody.hosts[module.host];
 	return host and host.modules and host.modules.component;
 end
 
-local function connected()
-	local env = component_env();
-	return env and env.connected;
+local function has_pending(conn)
+	local buffer = conn.writebuffer;
+	if type(buffer) == "table" then return buffer[1] ~= nil; end
+	return buffer ~= nil and buffer ~= "";
+end
+
+local function flush(session)
+	local conn = session.conn;
+	if not (conn and conn.onwritable) or conn._writing then return; end -- not net.server_epoll
+	if blocked and has_pending(conn) then return; end -- epoll writes it when the bridge reads
+	if has_pending(conn) then conn:onwritable(); end
+	blocked = has_pending(conn);
 end
 
 local function acknowledge(h)
@@ -37,6 +54,33 @@ local function acknowledge(h)
 		head = head + 1;
 	end
 end
+
+module:hook("chatbridge-copy", function (event)
+	next_seq = next_seq + 1;
+	local xml = "<message to='" .. copy_to .. "' from='" .. xml_escape(event.from) .. "' id='cbs-" .. next_seq
+		.. "'><forwarded xmlns='urn:xmpp:forward:0'>" .. event.xml .. "</forwarded></message>";
+	if tail - head + 1 >= max_spooled then
+		queue[head] = nil;
+		head = head + 1;
+		dropped = dropped + 1;
+		if dropped == 1 or dropped % 1000 == 0 then
+			module:log("warn", "bridge component not acknowledging: %d copies dropped", dropped);
+		end
+	end
+	tail = tail + 1;
+	queue[tail] = { seq = next_seq, xml = xml };
+	local env = component_env();
+	local session = env and env.connected and env.session;
+	if session then
+		session.send(xml);
+		unflushed = unflushed + 1;
+		if unflushed >= flush_every then
+			unflushed = 0;
+			flush(session);
+		end
+	end
+	return true;
+end);
 
 local function handle(event)
 	local stanza, origin = event.stanza, event.origin;
@@ -49,25 +93,10 @@ local function handle(event)
 		end
 		return true;
 	end
-	if not node or not spooled_parts:contains(node) then
-		return; -- mod_component handles it
+	if node == copy_part then
+		return true; -- only mod_chatbridge_copies makes copies
 	end
-	next_seq = next_seq + 1;
-	stanza.attr.id = "cbs-" .. next_seq;
-	if tail - head + 1 >= max_spooled then
-		queue[head] = nil;
-		head = head + 1;
-		dropped = dropped + 1;
-		if dropped == 1 or dropped % 1000 == 0 then
-			module:log("warn", "bridge component not acknowledging: %d copies dropped", dropped);
-		end
-	end
-	tail = tail + 1;
-	queue[tail] = { seq = next_seq, stanza = st.clone(stanza) };
-	if connected() then
-		return; -- mod_component sends it now; it stays here until acknowledged
-	end
-	return true;
+	-- anything else: mod_component handles it
 end
 
 module:hook("message/bare", handle, 10);
@@ -75,12 +104,11 @@ module:hook("message/full", handle, 10);
 
 module:hook("component-authenticated", function (event)
 	local count = tail - head + 1;
+	unflushed, blocked = 0, false;
 	if count <= 0 then return; end
 	module:log("info", "bridge component connected: sending %d unacknowledged copies", count);
 	for i = head, tail do
-		local copy = st.clone(queue[i].stanza);
-		copy.attr.xmlns = nil;
-		event.session.send(copy);
+		event.session.send(queue[i].xml);
 	end
 	dropped = 0;
 end, -10);

@@ -37,7 +37,9 @@ s2s_ports = {}
 
 modules_enabled = {
 	"saslauth"; "disco"; "ping"; "carbons"; "smacks"; "offline"; "posix";
-	"http"; "websocket"; "privilege"; "delegation"; "firewall";
+	"http"; "websocket"; "privilege"; "delegation";
+	-- ours: a copy of every 1:1 chat message for the bridge (config/mod_chatbridge_copies.lua)
+	"chatbridge_copies";
 	-- XEP-0016 privacy lists (the SDK's chat.privacylist.*): the default list is enforced.
 	"privacy_lists";
 }
@@ -70,7 +72,7 @@ VirtualHost "$domain"
 		["https://connectycube.com/protocol/status_streaming"] = { jid = "$muc_domain" };
 		["http://tigase.org/protocol/mobile#v2"] = { jid = "$muc_domain" };
 	}
-	firewall_scripts = { "$firewall_script" }
+	chatbridge_copy_host = "$muc_domain"
 
 Component "$muc_domain"
 	component_secret = "$component_secret"

@@ -1,5 +1,5 @@
-"""The embedded Prosody: rendered config, token auth through our Lua module, the firewall copy
-trap (RULEDEP=st), supervision (restart after a crash, stop by PID)."""
+"""The embedded Prosody: rendered config, token auth through our Lua module, 1:1 copies that
+never touch delivery, supervision (restart after a crash, stop by PID)."""
 from __future__ import annotations
 
 import asyncio
@@ -29,10 +29,10 @@ def test_config_is_rendered_into_the_data_dir(tmp_path):
     assert auth_url(settings) == f"http://127.0.0.1:{settings.http.port}/xmpp-auth"
     assert f'pidfile = "{files.pidfile}"' in text
     assert stat.S_IMODE(os.stat(files.config).st_mode) == 0o600  # holds secrets
-    assert (files.root / "plugins" / "mod_auth_chatbridge.lua").exists()
-    rules = (files.root / "chatbridge.pfw").read_text().splitlines()
-    forward = rules.index(f"FORWARD=chat@{xmpp.muc_domain}")
-    assert rules[forward - 1] == "RULEDEP=st"
+    for name in ("auth_chatbridge", "chatbridge_copies", "chatbridge_spool", "chatbridge_fanout"):
+        assert (files.root / "plugins" / f"mod_{name}.lua").exists()
+    assert '"chatbridge_copies";' in text and f'chatbridge_copy_host = "{xmpp.muc_domain}"' in text
+    assert '"firewall"' not in text
 
 
 async def test_an_include_of_your_own_is_added_and_prosody_runs_with_it(tmp_path):
@@ -109,7 +109,7 @@ async def test_chat_message_still_arrives_and_its_copy_is_stored_once(server, re
     alice.send(stanza)
     alice.send(stanza)  # a retry with the same id
     got = await bob.wait_for(lambda s: is_message(s, id=mid), count=2)
-    assert sub(got[0], "body").text == "hello <&>"  # the original, untouched by the firewall
+    assert sub(got[0], "body").text == "hello <&>"  # the original, untouched by the copy
     assert got[0].get("from") == alice.jid
 
     async def stored(services):
@@ -156,7 +156,7 @@ async def test_chat_without_save_to_history_is_delivered_not_stored(server, rest
                                       params={"chat_dialog_id": private[0]["_id"]})
     assert [m["_id"] for m in history["items"]] == [marker]
     first = next(s for s in bob.stanzas if is_message(s, id=mid))
-    assert extra(first) == {}  # delivered as sent: the firewall copy does not change it
+    assert extra(first) == {}  # delivered as sent: the copy does not change it
 
 
 async def test_prosody_is_restarted_after_a_crash(server, rest, xmpp):
