@@ -1,7 +1,7 @@
 """Loop prevention between XMPP traffic and the outbox relay.
 
-- Stanzas the relay injects as a user (XEP-0356) pass Prosody's firewall and come back to us as
-  copies: their ids are remembered so the copies are ignored.
+- Stanzas the relay injects as a user (XEP-0356) are copied by Prosody like any 1:1 message and
+  come back to us: their ids are remembered so the copies are ignored.
 - A receipt, edit or group message sent over XMPP is already delivered by Prosody (or by our own
   fan-out); the service still publishes its event (`messages_read`, `message_updated`, ...) for
   other consumers. The plugin announces the event it is about to cause and the relay skips it.

@@ -1,6 +1,6 @@
-"""`cc_private`: 1:1 chat, from the firewall's copies (config/templates/chatbridge.pfw).
+"""`cc_private`: 1:1 chat, from Prosody's copies (config/mod_chatbridge_copies.lua).
 
-Prosody delivers 1:1 messages itself; mod_firewall forwards us a XEP-0297 copy of each one
+Prosody delivers 1:1 messages itself; mod_chatbridge_copies forwards us a XEP-0297 copy of each one
 (`<message from="{domain}" to="chat@muc.{domain}"><forwarded><message .../>`). From the copy:
 - messages with a body / attachments go through `MessageService.send` (stored when
   `save_to_history=1`, in the private dialog of the pair, created on first message; the client's

@@ -1,4 +1,4 @@
-"""1:1 chat over real Prosody: receipts and edits from the firewall copies change the store, are
+"""1:1 chat over real Prosody: receipts and edits from Prosody's copies change the store, are
 delivered once (by Prosody, never again by the relay); typing is routed, never stored."""
 from __future__ import annotations
 

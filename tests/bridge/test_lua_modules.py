@@ -1,0 +1,66 @@
+"""Our Prosody modules on their own: loaded by lua5.4 with Prosody's util.stanza in a stand-in module
+environment (tests/bridge/lua/prosody_env.lua), so failures that a running server hides (a copy that
+breaks, a bridge that stops reading) are checked directly. The end-to-end paths are in
+test_prosody.py, test_private.py and test_reconnect.py."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HARNESS = Path(__file__).resolve().parent / "lua"
+
+
+def run_lua(script: str, module: str, *args: str) -> list[list[str]]:
+    lua = shutil.which("lua5.4")
+    assert lua, "lua5.4 comes with Debian's prosody package: run `make system-deps`"
+    done = subprocess.run([lua, str(HARNESS / script), str(ROOT / "config" / module), *args],
+                          capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 0, done.stderr
+    return [line.split("\t") for line in done.stdout.splitlines()]
+
+
+def test_copies_are_one_serialisation_and_never_change_the_original():
+    lines = run_lua("copies.lua", "mod_chatbridge_copies.lua", "ok")
+    handed = [line for line in lines if line[0] == "handed"]
+    assert [line[1:3] for line in handed] == [["chatbridge-copy", "localhost"]] * 3
+    first = handed[0][3]
+    assert first.startswith("<message ") and "xmlns='jabber:client'" in first
+    assert "<body>hi &lt;&amp;&gt;</body>" in first and "<save_to_history>1</save_to_history>" in first
+    # typing alone (m2) and groupchat (m3) are not copied; a body with a chat state and a marker are
+    assert ["id='m4'" in handed[1][3], "id='m5'" in handed[2][3]] == [True, True]
+    # the handler never stops delivery and leaves the original's namespace as it was
+    assert [line for line in lines if line[0] == "returned"] == [["returned", "nil", "xmlns", "nil"]] * 5
+    assert ["priorities", "0.1", "0.1"] in lines  # after privacy lists (500), before delivery (0)
+    assert not [line for line in lines if line[0] == "log"]
+
+
+@pytest.mark.parametrize("mode, logged", [
+    ("failing", "error 1:1 copy failed (1 so far; the message itself is delivered): "),
+    ("missing", "error no mod_chatbridge_spool on muc.localhost: 1:1 copies are not reaching the bridge"),
+])
+def test_a_copy_that_fails_is_logged_once_and_delivery_goes_on(mode, logged):
+    lines = run_lua("copies.lua", "mod_chatbridge_copies.lua", mode)
+    assert [line for line in lines if line[0] == "returned"] == [["returned", "nil", "xmlns", "nil"]] * 5
+    logs = [line[1] for line in lines if line[0] == "log"]
+    assert len(logs) == 1 and logs[0].startswith(logged)
+
+
+def test_spool_numbers_keeps_writes_early_and_sends_again_after_a_reconnect():
+    lines = {line[0]: line[1:] for line in run_lua("spool.lua", "mod_chatbridge_spool.lua")}
+    assert lines["handled"] == ["true", "true"]
+    assert lines["sent"] == ["2", "<message to='chat@muc.localhost' from='localhost' id='cbs-1'>"
+                             "<forwarded xmlns='urn:xmpp:forward:0'><message id='m1'/></forwarded></message>"]
+    assert lines["writes"] == ["1"]  # every 2nd copy (chatbridge_spool_flush_every = 2) is written now
+    assert lines["writes while blocked"] == ["2"]  # a write left data behind: no more tries
+    assert lines["forged copy"] == ["true"]  # routed to chat@ by anyone: dropped
+    assert lines["room message"] == ["nil"]  # mod_component's
+    assert lines["ack from a user"] == ["true"]  # swallowed, acknowledges nothing
+    # at most chatbridge_spool_max = 3 kept (m4..m6); an ack of 4 leaves m5 and m6
+    assert lines["resent before ack"][0] == "3" and "id='cbs-4'" in lines["resent before ack"][1]
+    assert lines["resent after ack"][0] == "2"
+    assert "id='cbs-5'" in lines["resent after ack"][1] and "id='cbs-6'" in lines["resent after ack"][2]
+    assert lines["sent while disconnected"] == ["0"]
