@@ -1,7 +1,8 @@
 """Loop prevention between XMPP traffic and the outbox relay.
 
-- Stanzas the relay injects as a user (XEP-0356) are copied by Prosody like any 1:1 message and
-  come back to us: their ids are remembered so the copies are ignored.
+- Stanzas the relay injects as a user (XEP-0356) are not copied back to us by our Prosody module
+  (config/mod_chatbridge_copies.lua); should a server copy them anyway, their ids are remembered
+  so those copies are ignored.
 - A receipt, edit or group message sent over XMPP is already delivered by Prosody (or by our own
   fan-out); the service still publishes its event (`messages_read`, `message_updated`, ...) for
   other consumers. The plugin announces the event it is about to cause and the relay skips it.

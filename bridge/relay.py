@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 CONSUMER = "bridge"
 BATCH = 200
-IN_FLIGHT = 8
+IN_FLIGHT = 64  # batches delivered and not yet confirmed (CONFIRM_DELAY lets several share a ping)
 POLL_SECONDS = 1.0
 MAX_RECEIPTS_PER_EVENT = 200
 ROOM_KINDS = ("message_created", "message_updated", "message_deleted", "reactions_updated")

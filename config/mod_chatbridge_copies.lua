@@ -10,6 +10,9 @@
 -- Delivery of the original is never touched: the copy is made in a protected call and the
 -- handler returns nothing, so the message goes on to its recipient whatever happens here.
 -- Typing notifications (chat states without a body) are not copied: they are never stored.
+-- Neither are messages no client sent: the bridge's own, sent as a user through mod_privilege
+-- (their origin is a session that never bound a resource), are stored already and would only
+-- come back to it (a copy, a parse and an acknowledgement per REST message, all for nothing).
 --
 -- (This replaced a mod_firewall FORWARD rule: building, cloning and serialising a stanza tree per
 -- copy cost Prosody about half of its time per message; one serialisation of the original here
@@ -45,8 +48,9 @@ local function copy(stanza)
 end
 
 local function on_message(event)
-	local stanza = event.stanza;
+	local stanza, origin = event.stanza, event.origin;
 	if stanza.attr.type ~= "chat" then return; end
+	if origin and origin.type == "c2s" and not origin.full_jid then return; end -- injected by the bridge
 	if not stanza:get_child("body") and stanza:get_child(nil, xmlns_chatstates) then return; end
 	local ok, err = pcall(copy, stanza);
 	if not ok then

@@ -11,8 +11,9 @@ if mode ~= "missing" then
 	end } }
 end
 dofile(arg[1])
-local function send(stanza)
-	local ret = env.fire("message/bare", { stanza = stanza })
+local client = { type = "c2s", full_jid = "1-1@localhost/r" }
+local function send(stanza, origin)
+	local ret = env.fire("message/bare", { stanza = stanza, origin = origin or client })
 	print("returned", tostring(ret), "xmlns", tostring(stanza.attr.xmlns))
 end
 local attrs = { to = "2-1@localhost", from = "1-1@localhost/r", type = "chat" }
@@ -22,5 +23,7 @@ send(message("m2"):tag("composing", { xmlns = "http://jabber.org/protocol/chatst
 send(message("m3", "groupchat"):body("g"))
 send(message("m4"):body("with state"):tag("active", { xmlns = "http://jabber.org/protocol/chatstates" }))
 send(message("m5"):tag("displayed", { xmlns = "urn:xmpp:chat-markers:0", id = "m1" }))
+-- sent by the bridge as the user (mod_privilege's session never binds a resource): not copied
+send(message("m6"):body("relayed"), { type = "c2s", username = "1-1", host = "localhost" })
 print("priorities", env.hooks["message/bare"].priority, env.hooks["message/full"].priority)
 for _, line in ipairs(env.logs) do print("log", line) end
