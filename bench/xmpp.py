@@ -173,6 +173,9 @@ def median_run(runs: list[dict]) -> dict:
     return ordered[len(ordered) // 2]
 
 
+POOL_CONNECTIONS = 32
+
+
 def oid() -> str:
     return os.urandom(12).hex()
 
@@ -314,7 +317,8 @@ async def fanout(port: int, users: list[dict], room_for, join: bool, messages: i
     return {"deliveries": got, "expected": expected, "seconds": seconds, "cpu_seconds": cpu}
 
 
-async def rest_latency(rest: Rest, port: int, alice: dict, bob: dict, rate: int, seconds: float) -> dict:
+async def rest_latency(rest: Rest, port: int, alice: dict, bob: dict, rate: int, seconds: float,
+                       pids: tuple[int, ...] = ()) -> dict:
     print(f"# latency at {rate}/s", file=sys.stderr, flush=True)  # for profilers
     [client] = await connect_all([bob], port)
     status, dialog = await rest.call("POST", "/chat/Dialog.json", alice["token"],
@@ -328,9 +332,13 @@ async def rest_latency(rest: Rest, port: int, alice: dict, bob: dict, rate: int,
             latencies.append((time.perf_counter() - sent_at.pop(mid)) * 1000)
 
     client.on_stanza = on_message
+    # the load generator's HTTP connections are opened before the clock starts (a long-running
+    # client has them): opened on demand they cost seconds of queueing at the start of a run
+    await asyncio.gather(*(rest.call("GET", "/health") for _ in range(POOL_CONNECTIONS)))
     await asyncio.sleep(0.5)
     total = int(rate * seconds)
     interval = 1.0 / rate
+    cpu_before = [cpu_seconds(pid) for pid in pids] + [time.process_time()]
     start = time.perf_counter()
     tasks = []
 
@@ -350,6 +358,8 @@ async def rest_latency(rest: Rest, port: int, alice: dict, bob: dict, rate: int,
         tasks.append(asyncio.create_task(post(oid())))
     await asyncio.gather(*tasks)
     await wait_until(lambda: _done(sent_at), 10)
+    cpu_us = [round((after - before) / total * 1e6) for before, after in
+              zip(cpu_before, [cpu_seconds(pid) for pid in pids] + [time.process_time()])]
     await client.close()
     latencies.sort()
     answered.sort()
@@ -359,7 +369,8 @@ async def rest_latency(rest: Rest, port: int, alice: dict, bob: dict, rate: int,
 
     return {"sent": total, "received": len(latencies), "p50": pick(latencies, 50),
             "p99": pick(latencies, 99), "rest_p50": pick(answered, 50), "rest_p99": pick(answered, 99),
-            "achieved_rate": total / (time.perf_counter() - start)}
+            "achieved_rate": total / (time.perf_counter() - start),
+            "cpu_us_per_message": cpu_us}  # chatbridge, Prosody, this process
 
 
 async def _done(pending: dict) -> bool:
@@ -435,7 +446,8 @@ async def run(args) -> dict:
                 return results
             if args.only == "latency":
                 alice, bob = (await rest.users(2, "lat"))
-                results["latency"] = await rest_latency(rest, c2s, alice, bob, args.rate, args.seconds)
+                results["latency"] = await rest_latency(rest, c2s, alice, bob, args.rate, args.seconds,
+                                                        (server.pid, prosody_pid))
                 print(results)
                 return results
             members = await rest.users(args.occupants, "m")
@@ -460,8 +472,8 @@ async def run(args) -> dict:
                 print(results)
                 return results
             alice, bob = (await rest.users(2, "lat"))
-            results["latency_low"] = await rest_latency(rest, c2s, alice, bob, 50, args.seconds)
-            results["latency"] = await rest_latency(rest, c2s, alice, bob, args.rate, args.seconds)
+            results["latency_low"] = await rest_latency(rest, c2s, alice, bob, 50, args.seconds, pids)
+            results["latency"] = await rest_latency(rest, c2s, alice, bob, args.rate, args.seconds, pids)
         results["memory"] = memory_per_user()
     finally:
         if raw is not None:
