@@ -9,6 +9,9 @@ are moved to the permanent generation (`gc.freeze`), which full passes skip. Ref
 still frees them when they are dropped; only cyclic garbage that was alive when frozen is kept,
 which is why young generations are collected first, and why every `thaw` seconds everything is
 unfrozen, fully collected once (one pause that grows with the data: it is logged) and frozen again.
+While the freezer runs, automatic full passes are ten times rarer (`FULL_PASS_THRESHOLD`): between
+two freezes they only walked that second's survivors again and again, and found nothing (measured
+on a 1:1 burst: 8-13 passes of 30-50 ms per 15,000 messages, none collecting an object).
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import time
 from chatbridge.background import running
 
 logger = logging.getLogger(__name__)
+FULL_PASS_THRESHOLD = 100  # young (generation 1) passes per automatic full pass; CPython's is 10
 
 
 def freeze_survivors() -> float:
@@ -47,6 +51,8 @@ async def gc_freezer(interval: float, thaw_every: float = 600.0):
     if interval <= 0:
         yield
         return
+    thresholds = gc.get_threshold()
+    gc.set_threshold(thresholds[0], thresholds[1], FULL_PASS_THRESHOLD)
     gc.collect()
     gc.freeze()
 
@@ -70,3 +76,4 @@ async def gc_freezer(interval: float, thaw_every: float = 600.0):
             yield
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)

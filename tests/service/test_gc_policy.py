@@ -5,7 +5,7 @@ import asyncio
 import gc
 import weakref
 
-from chatbridge.gc_policy import freeze_survivors, gc_freezer, thaw
+from chatbridge.gc_policy import FULL_PASS_THRESHOLD, freeze_survivors, gc_freezer, thaw
 
 
 class Node:
@@ -16,7 +16,9 @@ class Node:
 async def test_freezer_freezes_survivors_and_unfreezes_on_exit():
     gc.unfreeze()
     kept = [Node() for _ in range(100)]
+    before = gc.get_threshold()
     async with gc_freezer(0.05):
+        assert gc.get_threshold() == (before[0], before[1], FULL_PASS_THRESHOLD)  # rarer full passes
         frozen_at_start = gc.get_freeze_count()
         assert frozen_at_start > 0
         more = [Node() for _ in range(1000)]
@@ -24,7 +26,7 @@ async def test_freezer_freezes_survivors_and_unfreezes_on_exit():
         await asyncio.sleep(0.2)
         # frozen objects are out of the collector's generations (full passes skip them)
         assert not any(type(o) is Node for o in gc.get_objects())
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
     assert sum(1 for o in gc.get_objects() if type(o) is Node) == 1100
     assert kept and more
 
