@@ -137,8 +137,11 @@ def draft_from_stanza(message: Element, params: dict[str, Any] | None = None,
     return draft_from_params(params, id=stanza_id, body=body, **overrides)
 
 
+_OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
+
+
 def _looks_like_object_id(value: str) -> bool:
-    return len(value) == 24 and all(c in "0123456789abcdefABCDEF" for c in value)
+    return _OBJECT_ID.fullmatch(value) is not None
 
 
 def _scalar(value: Any) -> str:
