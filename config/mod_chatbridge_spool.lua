@@ -42,7 +42,7 @@ end
 
 local function flush(session)
 	local conn = session.conn;
-	if not (conn and conn.onwritable) or conn._writing then return; end -- not net.server_epoll
+	if not (conn and conn.onwritable) or conn._writing or conn._write_lock then return; end -- not server_epoll, busy
 	if blocked and has_pending(conn) then return; end -- epoll writes it when the bridge reads
 	if has_pending(conn) then conn:onwritable(); end
 	blocked = has_pending(conn);
