@@ -330,11 +330,14 @@ async def rest_latency(rest: Rest, port: int, alice: dict, bob: dict, rate: int,
                                      json={"type": 3, "occupants_ids": [bob["id"]]})
     sent_at: dict[str, float] = {}
     latencies: list[float] = []
+    timeline: list[tuple[float, float]] = []  # (sent at, latency ms)
 
     def on_message(element: Element) -> None:
         mid = element.get("id")
         if mid in sent_at:
-            latencies.append((time.perf_counter() - sent_at.pop(mid)) * 1000)
+            began = sent_at.pop(mid)
+            latencies.append((time.perf_counter() - began) * 1000)
+            timeline.append((began, latencies[-1]))
 
     client.on_stanza = on_message
     # the load generator's HTTP connections are opened before the clock starts (a long-running
@@ -387,7 +390,18 @@ async def rest_latency(rest: Rest, port: int, alice: dict, bob: dict, rate: int,
             "p99": pick(latencies, 99), "rest_p50": pick(answered, 50), "rest_p99": pick(answered, 99),
             "achieved_rate": total / (time.perf_counter() - start),
             "cpu_us_per_message": cpu_us,  # chatbridge, Prosody, this process
-            "failed": failed, "steal": steal_share(machine_before, machine_times())}
+            "failed": failed, "steal": steal_share(machine_before, machine_times()),
+            "worst_by_second": _worst_by_second(timeline, start)}
+
+
+def _worst_by_second(timeline: list[tuple[float, float]], start: float) -> list[float]:
+    """The highest latency (ms) among the messages sent in each second of the run: a stall shows
+    as one bad second, a slow machine as bad seconds throughout."""
+    worst: dict[int, float] = {}
+    for began, latency in timeline:
+        second = int(began - start)
+        worst[second] = max(worst.get(second, 0.0), latency)
+    return [round(worst[k], 1) for k in sorted(worst)]
 
 
 async def _done(pending: dict) -> bool:
@@ -565,7 +579,8 @@ def report(r: dict, args) -> str:
         f"the REST answer alone: p50 {lat['rest_p50']:.1f} ms, p99 {lat['rest_p99']:.1f} ms. "
         f"CPU per message: chatbridge {lat_cpu[0]} µs, Prosody {lat_cpu[1]} µs, the load generator "
         f"{lat_cpu[2]} µs (all on the same two cores); hypervisor steal during the phase "
-        f"{lat.get('steal', 0):.0%}. "
+        f"{lat.get('steal', 0):.0%}; the worst latency among the messages of each second: "
+        f"{', '.join(f'{x:.0f}' for x in lat.get('worst_by_second', []))} ms. "
         f"At 50 msg/s ({low['received']}/{low['sent']} received): p50 {low['p50']:.1f} ms, "
         f"p99 {low['p99']:.1f} ms. Times are taken in the benchmark process (a Python client on the "
         "same two cores) and include the REST call (session check, store writes, outbox), the relay "
