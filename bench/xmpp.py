@@ -178,6 +178,7 @@ def median_run(runs: list[dict]) -> dict:
 
 POOL_CONNECTIONS = 32
 ONE_TO_ONE_NOTES = ""  # what other runs of the day showed (filled in by hand when recording)
+LATENCY_NOTES = ""
 
 
 def oid() -> str:
@@ -590,18 +591,14 @@ def report(r: dict, args) -> str:
         f"At 50 msg/s ({low['received']}/{low['sent']} received): p50 {low['p50']:.1f} ms, "
         f"p99 {low['p99']:.1f} ms. Times are taken in the benchmark process (a Python client on the "
         "same two cores) and include the REST call (session check, store writes, outbox), the relay "
-        "and Prosody. The p99 tail used to be Nagle's algorithm on Prosody's sockets (bursts of "
-        "15–20 messages held ~40 ms for the peer's delayed ACK, p99 ~41 ms); the Prosody "
-        "configuration now sets `network_settings = { nagle = false }`. Latency follows the "
-        "machine's speed (the probe above) because 500 sends/s keep chatbridge's one core busy "
-        "(on mongomock a single send's store work alone is 0.35–0.65 ms, plus HTTP and the relay), "
-        "so queues form when the machine slows: `--only latency` runs on 2026-11-22 gave p50 / p99 "
-        "2.1 / 8.2 ms with the probe at 0.14 s, 4.0 / 41 ms at 0.37 s and 8.5 / 148 ms at 0.38 s. "
-        "In a full run the latency phase follows the 1:1 bursts, and one stall of 100–250 ms early "
-        "in it holds the deliveries of that moment while the REST answers stay fast (their p99 "
-        "3.5–7 ms in such runs): outside chatbridge's send path; Prosody's generational GC after "
-        "the burst is a suspect (with `gc = { mode = \"incremental\" }` the same sequence gave "
-        "p99 76 ms instead of 186 ms), not resolved.",
+        "and Prosody. The load generator is a minimal keep-alive HTTP client whose connections are "
+        "opened, and whose own garbage is frozen, before the clock starts (aiohttp's client cost "
+        "~0.8 ms of CPU per request; its full collections after the 1:1 bursts took ~80 ms). "
+        "Earlier p99 tails came from Nagle's algorithm on Prosody's sockets (now "
+        "`network_settings = { nagle = false }`) and from one ping per relayed batch (now shared). "
+        "What is left: 500 sends/s keep chatbridge ~70 % busy on one core while Prosody and the "
+        "load generator share the rest, so the tail follows the machine: hypervisor steal, and "
+        "three busy processes on two cores. " + LATENCY_NOTES,
         "- What moved these numbers: Prosody hands the bridge its 1:1 copies from our own module "
         "(one serialisation of the original; the mod_firewall rule it replaced built, cloned and "
         "serialised a stanza tree per copy: Prosody's CPU per message 221–294 → 144–213 µs in the "

@@ -141,3 +141,24 @@ async def test_system_message_to_a_group_reaches_each_other_occupant(server, res
         assert params["notice"] == "renamed" and params["dialog_id"] == dialog["_id"]
         assert got.get("from") == a["jid"]
     await alice.absent(lambda s: is_message(s, type="headline"), wait=0.3)
+
+
+async def test_confirmations_within_a_moment_share_one_ping(server, rest, xmpp):
+    component = server.bridge.component
+
+    async def two_batches(_services):
+        written = component.written
+        first, second = component.confirm_later(), component.confirm_later()
+        shared = first is second and len(component._pings) >= 1
+        ok = await component.confirmed(first) and await component.confirmed(second)
+        return shared, ok, component.written - written
+
+    shared, ok, writes = await server.call(two_batches)
+    assert shared and ok  # Prosody answered the one ping written after both batches
+    assert writes == 1
+
+    async def next_batch(_services):  # a later batch gets a ping of its own
+        pending = component.confirm_later()
+        return await component.confirmed(pending)
+
+    assert await server.call(next_batch)
