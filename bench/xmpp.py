@@ -179,8 +179,10 @@ def median_run(runs: list[dict]) -> dict:
 POOL_CONNECTIONS = 32
 # what other runs of the day showed (filled in by hand when recording)
 ONE_TO_ONE_NOTES = (
-    "Other runs on 2026-11-22 with this code: **5,303 and 6,036 msg/s** (chatbridge 175 and 154 µs, "
-    "Prosody 123 and 127 µs per message) while Prosody alone routed 11,553–12,226 msg/s; "
+    "Other runs on 2026-11-22 with this code: **6,036 msg/s** (chatbridge 154 µs, Prosody 127 µs per "
+    "message) while Prosody alone routed 12,226 msg/s, and 5,303 msg/s with "
+    "`CHAT_XMPP__MAX_PENDING_STANZAS=1000` (no clear difference from the default 10,000 in four "
+    "interleaved runs); "
     "2,500–4,100 msg/s while it routed 6,400–10,300 (the machine's slow spells, which also come "
     "without steal). Persisted / Prosody alone in the same run: 0.39–0.49 today, 0.32 in the "
     "previous recorded run (before the copy module and the early writes). So the goal is met "
