@@ -235,7 +235,7 @@ class Component(ComponentXMPP):
         """Asks Prosody to confirm everything written so far (a ping: Prosody answers stanzas in
         order) without waiting; `confirmed` waits for the answer. None when the link is down.
         Callers within CONFIRM_DELAY share one ping, written after all of their stanzas: at 500
-        relayed messages a second a ping each was a quarter of Prosody's work per message."""
+        relayed messages a second a ping each meant one more stanza each way per message."""
         if not self.linked:
             return None
         if self._next_confirm is None:
