@@ -1,9 +1,9 @@
 """The embedded XMPP server: Prosody as a supervised child process.
 
-`render_config` writes Prosody's configuration and our Lua modules (auth, 1:1 copies, spool, fan-out) into
-`{data_dir}/prosody` (own data dir, pid file, loopback ports from settings). `ProsodyProcess`
-starts `prosody -F --config ...`, waits until its ports accept connections, relays its warnings to
-our log, restarts it with a log line (and backoff) when it dies, and stops it by PID.
+`render_config` writes Prosody's configuration and our Lua modules (auth, 1:1 copies, spool,
+fan-out) into `{data_dir}/prosody` (own data dir, pid file, loopback ports from settings).
+`ProsodyProcess` starts `prosody -F --config ...`, waits until its ports accept connections, relays
+its warnings to our log, restarts it with a log line (and backoff) when it dies, and stops it by PID.
 """
 from __future__ import annotations
 
@@ -78,7 +78,6 @@ def render_config(settings: Settings, files: ProsodyFiles | None = None) -> Pros
     (files.root / "certs").mkdir(exist_ok=True)
     for name in LUA_MODULES:
         (plugins / name).write_text(_package_file(name), encoding="utf-8")
-    (files.root / "chatbridge.pfw").unlink(missing_ok=True)  # the mod_firewall rules of earlier versions
     values = {
         "pidfile": files.pidfile, "certs": files.root / "certs", "data_path": files.root / "data",
         "plugin_path": plugins,
