@@ -174,9 +174,12 @@ class KeepAliveClient:
                 if line[:15].lower() == b"content-length:":
                     length = int(line[15:])
             body = await reader.readexactly(length) if length else b""
-        except BaseException:
+        except Exception:  # the connection's state is unknown: a fresh one takes its place
             writer.close()
             self._idle.put_nowait(await asyncio.open_connection(self.host, self.port))
+            raise
+        except BaseException:  # cancelled: closed, the pool is one smaller
+            writer.close()
             raise
         self._idle.put_nowait((reader, writer))
         return status, body
