@@ -19,7 +19,7 @@ from xml.etree.ElementTree import Element
 from slixmpp import ComponentXMPP
 
 import bridge.plugins  # noqa: F401 - registers the cc_* plugins
-from bridge.convert import attr, child, localname
+from bridge.convert import attr, child, esc, localname
 from bridge.errors import CONDITIONS, Condition, error_reply
 from bridge.jids import parse_room
 from config.logging import request_id
@@ -205,7 +205,7 @@ class Component(ComponentXMPP):
             self._sent_fanouts[wrapper_id] = (chunk, head, tail)
             while len(self._sent_fanouts) > FANOUT_REMEMBERED:
                 self._sent_fanouts.pop(next(iter(self._sent_fanouts)))
-            recipients = "".join(f'<to jid="{attr(t)}"/>' for t in chunk)
+            recipients = f'<to>{esc(chr(10).join(chunk))}</to>'  # one JID per line (none holds one)
             self.write(f'<message from="{attr(self.muc_domain)}" to="fanout@{attr(self.muc_domain)}" '
                        f'id="{wrapper_id}"><fanout xmlns="{NS_FANOUT}">{recipients}{inner}'
                        "</fanout></message>")
