@@ -261,11 +261,23 @@ class Component(ComponentXMPP):
             return False
         ping_id, future = pending
         try:
-            return await asyncio.wait_for(future, timeout)
+            # shielded: batches within CONFIRM_DELAY share the future, and a timeout must not
+            # cancel it under the others (their wait then raised CancelledError)
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
         except (asyncio.TimeoutError, ConnectionError):
             return False
         finally:
-            self._pings.pop(ping_id, None)
+            if future.done():  # else another batch sharing it still waits for the answer
+                self._pings.pop(ping_id, None)
+
+    def drop_link(self, reason: str) -> None:
+        """Closes a link that no longer answers; the usual reconnect follows (and what waited for
+        a confirmation is delivered again)."""
+        if self.transport is None:
+            return
+        logger.error("bridge component: %s; dropping the link to reconnect", reason)
+        self.last_error = reason
+        self.abort()
 
     def _fail_pings(self, reason: str) -> None:
         self._next_confirm = None
@@ -337,7 +349,7 @@ class Component(ComponentXMPP):
     def _on_iq(self, element: Element) -> None:
         kind = element.get("type")
         if kind in ("result", "error"):
-            future = self._pings.get(element.get("id") or "")
+            future = self._pings.pop(element.get("id") or "", None)
             if future is not None and not future.done():
                 future.set_result(kind == "result")
             return

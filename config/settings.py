@@ -72,6 +72,9 @@ class XmppSettings(BaseModel):
     reconnect_backoff_max_seconds: float = 5.0
     smacks_hibernation_seconds: int = 60
     relay_max_age_seconds: int = 24 * 60 * 60  # older undelivered outbox events are skipped
+    # how long relayed stanzas wait for Prosody's confirmation before the link is dropped and made
+    # again (they are then delivered again); a shorter stall of Prosody is only waited for
+    relay_confirm_timeout_seconds: float = Field(default=30.0, gt=0)
     # per process; beyond it new room stanzas get resource-constraint and the bridge stops reading
     # 1:1 copies until half are stored (Prosody keeps them; its spool keeps 5x this many for a
     # reconnect)

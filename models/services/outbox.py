@@ -7,7 +7,11 @@ Events published by this process arrive on a tap right after their insert, witho
 - every `poll_seconds` when other processes can publish too (a shared MongoDB; with the embedded
   store only this process can).
 A batch is marked done in one write; recently done ids are remembered so an event read both from
-the tap and from `pending` is handled once.
+the tap and from `pending` is handled once. Events handed out and not done yet (a relay batch
+waiting for Prosody's confirmation) are not handed out again, except after `restart()`; a
+catch-up goes on after the last event it read, so it moves past events still in flight
+(it re-read the same first batch until its confirmation came: a reconnect after a 35 s stall of
+Prosody sent each waiting message ~60 times).
 """
 from __future__ import annotations
 
@@ -32,6 +36,8 @@ class OutboxReader:
         self._catch_up = True
         self._last_poll = 0.0
         self._recent: OrderedDict[str, None] = OrderedDict()
+        self._handed: set[str] = set()  # returned by next_batch, not done yet
+        self._after: Any = None  # the catch-up's position: the last event id it read
 
     async def start(self) -> None:
         """Registers the consumer (registered consumers keep the outbox from pruning what they
@@ -42,21 +48,32 @@ class OutboxReader:
         self._outbox.untap(self._tap)
 
     def restart(self) -> None:
-        """The next batch comes from the store (after a reconnect or a failure)."""
+        """The next batch comes from the store (after a reconnect or a failure), from the first
+        event not done: what was handed out and not done is handed out again."""
         self._catch_up = True
+        self._after = None
+        self._handed.clear()
 
     async def next_batch(self, wait: float) -> list[dict[str, Any]]:
         """Up to `batch` events not handled yet, waiting up to `wait` seconds for one; may be empty."""
         poll_due = not self._outbox.local and time.monotonic() - self._last_poll >= self._poll
         if self._catch_up or self._tap.missed or poll_due:
             self._tap.missed = False  # what it dropped is in the store, read now
-            events = await self._outbox.pending(self.consumer, self._batch)
+            after = self._after if self._catch_up else None
+            events = await self._outbox.pending(self.consumer, self._batch, after)
             self._last_poll = time.monotonic()
             self._catch_up = len(events) >= self._batch
+            self._after = events[-1]["_id"] if self._catch_up else None
         else:
             timeout = wait if self._outbox.local else min(wait, self._poll)
             events = await self._from_tap(timeout)
-        return [e for e in events if str(e.get("_id")) not in self._recent]
+        fresh = []
+        for event in events:
+            key = str(event.get("_id"))
+            if key not in self._recent and key not in self._handed:
+                self._handed.add(key)
+                fresh.append(event)
+        return fresh
 
     async def _from_tap(self, timeout: float) -> list[dict[str, Any]]:
         queue = self._tap.queue
@@ -76,7 +93,9 @@ class OutboxReader:
         if not events:
             return
         for event in events:
-            self._recent[str(event["_id"])] = None
+            key = str(event["_id"])
+            self._recent[key] = None
+            self._handed.discard(key)
         while len(self._recent) > RECENT_IDS:
             self._recent.popitem(last=False)
         await self._outbox.mark_done_many(self.consumer, [e["_id"] for e in events])

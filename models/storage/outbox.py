@@ -99,8 +99,13 @@ class OutboxStore:
         with contextlib.suppress(ValueError):
             self._taps.remove(tap)
 
-    async def pending(self, consumer: str, limit: int = 100) -> list[dict[str, Any]]:
-        cursor = self._col.find({"done_by": {"$ne": consumer}}).sort("_id", 1).limit(limit)
+    async def pending(self, consumer: str, limit: int = 100, after: Any = None) -> list[dict[str, Any]]:
+        """The first `limit` events `consumer` has not marked done, in order; only those after
+        the event id `after` when given."""
+        query: dict[str, Any] = {"done_by": {"$ne": consumer}}
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        cursor = self._col.find(query).sort("_id", 1).limit(limit)
         return await cursor.to_list(length=limit)
 
     async def mark_done(self, consumer: str, event_id: Any) -> None:
@@ -158,21 +163,33 @@ class LocalOutboxStore(OutboxStore):
 
     def __init__(self, db) -> None:
         super().__init__(db)
-        self._events: dict[ObjectId, dict[str, Any]] = {}  # in publish order (= time order)
+        self._events: dict[ObjectId, dict[str, Any]] = {}  # in publish order (= id order)
         self._registered: set[str] = set()
+        self._last_id: ObjectId | None = None
+
+    def _next_id(self) -> ObjectId:
+        """Strictly increasing ids (ObjectId's counter starts at random and may wrap within a
+        second): `pending(after=...)` relies on id order being publish order."""
+        oid = ObjectId()
+        if self._last_id is not None and oid <= self._last_id:
+            oid = ObjectId((int.from_bytes(self._last_id.binary, "big") + 1).to_bytes(12, "big"))
+        self._last_id = oid
+        return oid
 
     async def _store(self, docs: list[dict[str, Any]]) -> None:
         for doc in docs:
-            doc["_id"] = ObjectId()
+            doc["_id"] = self._next_id()
             self._events[doc["_id"]] = doc
 
     async def register_consumer(self, consumer: str) -> None:
         await super().register_consumer(consumer)
         self._registered.add(consumer)
 
-    async def pending(self, consumer: str, limit: int = 100) -> list[dict[str, Any]]:
+    async def pending(self, consumer: str, limit: int = 100, after: Any = None) -> list[dict[str, Any]]:
         out = []
-        for doc in self._events.values():
+        for doc in self._events.values():  # in insertion order, which is id order here
+            if after is not None and doc["_id"] <= after:
+                continue
             if consumer not in doc["done_by"]:
                 out.append(_copy(doc))
                 if len(out) >= limit:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 
 from tests.bridge.conftest import is_message, new_id
 
@@ -58,3 +60,99 @@ async def test_link_drop_during_traffic_loses_nothing(server, rest, xmpp):
     assert sorted(stored) == sorted(ids + rest_ids)  # each exactly once
     received = [s.get("id") for s in bob.stanzas if is_message(s) and s.get("id") in rest_ids]
     assert sorted(set(received)) == sorted(rest_ids)
+
+
+async def _stall_prosody(server, seconds: float, during) -> None:
+    """Prosody stops (SIGSTOP) for `seconds` while `during()` runs, then goes on."""
+    pid = server.bridge.prosody.status()["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        await during()
+        await asyncio.sleep(seconds)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+async def _rest_burst(rest, token: str, dialog_id: str, n: int) -> list[str]:
+    ids = []
+    for k in range(n):
+        status, sent = await rest.call("POST", "/chat/Message.json", token, json={
+            "chat_dialog_id": dialog_id, "message": f"stall {k}", "send_to_chat": 1})
+        assert status == 201
+        ids.append(sent["_id"])
+    return ids
+
+
+async def test_a_stalled_prosody_is_waited_for_not_flooded(server, rest, xmpp):
+    """Prosody stops answering for a while with the link up: relayed messages are confirmed once
+    it resumes, each delivered once (a short confirmation timeout used to deliver everything
+    waiting again and again)."""
+    a, b = await rest.new_user(), await rest.new_user()
+    bob = await xmpp(b)
+    private = await rest.dialog(a["token"], [b["id"]], dtype=3)
+    relay, component = server.bridge.relay, server.bridge.component
+    sessions, delivered = component.sessions, relay.delivered
+    ids: list[str] = []
+
+    async def send():
+        ids.extend(await _rest_burst(rest, a["token"], private["_id"], 20))
+
+    await _stall_prosody(server, 1.5, send)
+    for mid in ids:
+        await bob.wait_for(lambda s, m=mid: is_message(s, id=m), timeout=10)
+    assert component.sessions == sessions  # the link stayed
+    assert relay.delivered - delivered == len(ids)
+    received = [s.get("id") for s in bob.stanzas if is_message(s) and s.get("id") in ids]
+    assert sorted(received) == sorted(ids)
+
+
+async def test_a_link_that_stops_confirming_is_made_again(server, rest, xmpp):
+    """Past `relay_confirm_timeout_seconds` without Prosody's answer the component drops the
+    link and reconnects; what waited is delivered again after the reconnect, not lost."""
+    relay, component = server.bridge.relay, server.bridge.component
+    relay.confirm_timeout = 0.5  # read by each wait from now on
+    try:
+        a, b = await rest.new_user(), await rest.new_user()
+        bob = await xmpp(b)
+        private = await rest.dialog(a["token"], [b["id"]], dtype=3)
+        await asyncio.sleep(0.2)  # the dialog's event is confirmed (with the short timeout)
+        sessions, delivered = component.sessions, relay.delivered
+        ids: list[str] = []
+
+        async def send():
+            ids.extend(await _rest_burst(rest, a["token"], private["_id"], 20))
+
+        await _stall_prosody(server, 2.0, send)
+        for mid in ids:
+            await bob.wait_for(lambda s, m=mid: is_message(s, id=m), timeout=15)
+    finally:
+        relay.confirm_timeout = server.settings.xmpp.relay_confirm_timeout_seconds
+    for _ in range(300):
+        if component.sessions > sessions and server.bridge.status()["connected"]:
+            break
+        await asyncio.sleep(0.02)
+    assert component.sessions > sessions  # dropped and made again
+    assert relay.delivered - delivered <= 2 * len(ids)  # at least once, not a flood
+
+
+async def test_batches_sharing_a_ping_each_time_out_cleanly(server):
+    """Two relay batches share one ping; the first one's timeout must not cancel the second's
+    wait (it raised CancelledError, which ended the relay's confirmation task for good)."""
+    component = server.bridge.component
+
+    async def both(_services):
+        first, second = component.confirm_later(), component.confirm_later()
+        assert first is second
+        return await asyncio.gather(component.confirmed(first, 0.2), component.confirmed(second, 0.4),
+                                    return_exceptions=True)
+
+    async def run():
+        assert await server.call(both) == [False, False]
+
+    await _stall_prosody(server, 0.1, run)
+
+    async def later(_services):  # the late answer is matched; the next ping works
+        return await component.confirmed(component.confirm_later(), 5.0)
+
+    assert await server.call(later) is True
+    assert component._pings == {}

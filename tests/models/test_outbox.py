@@ -96,3 +96,33 @@ async def test_without_registered_consumers_events_stay_until_the_age_limit(outb
     await store.mark_done("bridge", doc["_id"])
     await store.prune(done_grace_seconds=-1)
     assert await store.count() == 1
+
+
+async def test_pending_after_an_id_reads_on_from_there(outbox):
+    await outbox.publish_many([event(n) for n in range(5)])
+    first = await outbox.pending("bridge", 2)
+    assert [d["sender_id"] for d in first] == [0, 1]
+    rest = await outbox.pending("bridge", 10, after=first[-1]["_id"])
+    assert [d["sender_id"] for d in rest] == [2, 3, 4]
+
+
+async def test_a_reader_hands_out_an_event_once_until_it_restarts(outbox):
+    """Events waiting to be marked done (a relay batch waiting for Prosody's confirmation) are
+    not handed out again by a catch-up, which moves on past them; after `restart()` everything
+    not done comes again, in order."""
+    from models.services.outbox import OutboxReader
+
+    reader = OutboxReader(outbox, "bridge", batch=2)
+    await reader.start()
+    await outbox.publish_many([event(n) for n in range(5)])
+    batches = []
+    for _ in range(4):
+        batches.append([e["sender_id"] for e in await reader.next_batch(0.01)])
+    assert batches == [[0, 1], [2, 3], [4], []]  # catch-up from the store, then the tap
+    reader.restart()
+    again = await reader.next_batch(0.01)
+    assert [e["sender_id"] for e in again] == [0, 1]
+    await reader.done(again)
+    reader.restart()
+    assert [e["sender_id"] for e in await reader.next_batch(0.01)] == [2, 3]
+    reader.close()
