@@ -154,7 +154,8 @@ def write_section(path: Path, section: str) -> None:
     if title in text:
         start = text.index(title)
         nxt = text.find("\n## ", start + len(title))
-        text = text[:start] + section + (text[nxt + 1:] if nxt != -1 else "")
+        rest = text[nxt + 1:] if nxt != -1 else ""
+        text = text[:start] + section.rstrip("\n") + "\n" + ("\n" + rest if rest else "")
     else:
         text = text.rstrip("\n") + "\n\n" + section
     path.write_text(text)
