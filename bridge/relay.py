@@ -66,6 +66,7 @@ class Relay:
         # on a short timeout only repeated them (measured: a 7 s stall of Prosody at 50 messages/s
         # sent each one ~19 times, and under load the repeats kept Prosody busy and the relay behind).
         self.confirm_timeout = state.settings.relay_confirm_timeout_seconds
+        self._lost_in_session = -1  # the link session whose loss was last logged
 
     @property
     def running(self) -> bool:
@@ -132,13 +133,17 @@ class Relay:
                 if await self._xmpp.confirmed(pending, self.confirm_timeout):
                     await self._reader.done(events)
                     continue
-                if self._xmpp.linked:
+                timed_out = pending is not None and not pending[1].done()  # else the link dropped
+                if timed_out and self._xmpp.linked:
                     # Prosody is alive but stalled (or lost the ping): what it has not handled is
                     # on a link we no longer trust. Reconnecting delivers it again, once.
                     self._xmpp.drop_link(f"Prosody did not confirm relayed stanzas within "
                                          f"{self.confirm_timeout:g}s")
-                logger.warning("relay: XMPP link lost before Prosody confirmed %d events; "
-                               "they are delivered again after the reconnect", len(events))
+                if self._lost_in_session != self._xmpp.sessions:  # once per link, not per batch
+                    self._lost_in_session = self._xmpp.sessions
+                    logger.warning("relay: XMPP link lost before Prosody confirmed %d events; they "
+                                   "(and later unconfirmed batches) are delivered again after the "
+                                   "reconnect", len(events))
                 self._reader.restart()
             except asyncio.CancelledError:
                 raise
