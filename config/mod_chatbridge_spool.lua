@@ -6,7 +6,9 @@
 -- (everything up to N is persisted) and written to the component link when it is up. While the
 -- component is disconnected new copies are only kept; when it authenticates again every
 -- unacknowledged copy is sent again, in order (copies that were in flight when the link dropped
--- included). The bridge de-duplicates by message id.
+-- included). The bridge de-duplicates by message id; for a message whose client id is not a
+-- ConnectyCube id it derives one from the copy's `boot` (this module's instance), number and
+-- `stamp` (when it was spooled): a copy sent again carries the same attributes, so it is stored once.
 -- At most chatbridge_spool_max copies are kept (the oldest go first, with a warning).
 -- Stanzas routed to chat@{component} by anyone else are dropped: copies come only from here.
 -- Room traffic is not spooled: mod_component bounces it so the sending client learns about it.
@@ -25,6 +27,8 @@ local copy_to = xml_escape(copy_part .. "@" .. module.host);
 
 local queue, head, tail = {}, 1, 0; -- queue[i] = { seq = n, xml = copy }
 local next_seq = 0;
+-- numbers restart with the module: `boot` tells this instance's copies from an earlier one's
+local boot = string.format("%x%06x", os.time(), math.random(0, 0xffffff));
 local dropped = 0;
 local unflushed = 0;
 local blocked = false; -- the last eager write left data behind: the bridge is not reading
@@ -58,6 +62,7 @@ end
 module:hook("chatbridge-copy", function (event)
 	next_seq = next_seq + 1;
 	local xml = "<message to='" .. copy_to .. "' from='" .. xml_escape(event.from) .. "' id='cbs-" .. next_seq
+		.. "' boot='" .. boot .. "' stamp='" .. os.time()
 		.. "'><forwarded xmlns='urn:xmpp:forward:0'>" .. event.xml .. "</forwarded></message>";
 	if tail - head + 1 >= max_spooled then
 		queue[head] = nil;

@@ -12,12 +12,14 @@ Copies are handled in arrival order, in batches: the messages of a batch are sto
 
 Prosody's mod_chatbridge_spool numbers the copies (`id="cbs-N"`) and keeps them until we
 acknowledge them (`<ack h="N"/>`: every copy up to N is handled); unacknowledged ones are sent
-again after a reconnect, so a dropped link loses nothing (repeats are de-duplicated by message id).
+again after a reconnect, so a dropped link loses nothing (repeats are de-duplicated by message id;
+a plain XMPP client's message gets an id derived from its copy, `copy_message_id`).
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -45,7 +47,8 @@ class _Copy:
     inner: Element
     sender: UserAddress
     recipient: UserAddress
-    token: tuple[int, int | None]
+    token: tuple[int, int | None]  # (link session, spool number)
+    origin: tuple[str, str] | None = None  # the spool's (boot, stamp): see `copy_message_id`
 
     @property
     def pair(self) -> tuple[int, int, int]:
@@ -130,7 +133,9 @@ class PrivateChatPlugin(BridgePlugin):
         token = (self._session, seq)
         if seq is not None:
             self._inflight.add(seq)
-        self._queue.append(_Copy(inner, sender, recipient, token))
+        boot, stamp = element.get("boot"), element.get("stamp")
+        origin = (boot, stamp) if boot and stamp and seq is not None else None
+        self._queue.append(_Copy(inner, sender, recipient, token, origin))
         if len(self._queue) >= self.state.settings.max_pending_stanzas and not self._paused:
             # back-pressure, never loss: Prosody keeps what it cannot send us (and the spool
             # keeps every unacknowledged copy for a reconnect)
@@ -270,6 +275,8 @@ class PrivateChatPlugin(BridgePlugin):
                                   save_to_history=save, dialog_id=known)
         if not draft.body and not draft.attachments:
             return None  # extraParams alone (e.g. call signalling on type=chat): nothing to keep
+        if draft.id is None and copy.origin is not None:  # a plain XMPP client's id (or none)
+            draft = draft.model_copy(update={"id": copy_message_id(*copy.origin, copy.token[1])})
         if known is None and draft.dialog_id is not None:
             draft = draft.model_copy(update={"dialog_id": None})
         return draft
@@ -332,6 +339,15 @@ class PrivateChatPlugin(BridgePlugin):
         self._dialogs.move_to_end(pair)
         while len(self._dialogs) > PAIR_CACHE:
             self._dialogs.popitem(last=False)
+
+
+def copy_message_id(boot: str, stamp: str, seq: int | None) -> str:
+    """The stored id of a copied message whose client id is not a ConnectyCube id: the same for
+    every resend of the copy (the spool keeps its attributes), so a repeat after a reconnect is
+    stored once. Shaped like an ObjectId: the spool's time, then a hash of (boot, number)."""
+    seconds = int(stamp) if stamp.isdigit() and int(stamp) < 2 ** 32 else 0
+    digest = hashlib.blake2b(f"{boot}:{seq}".encode(), digest_size=8).digest()
+    return (seconds.to_bytes(4, "big") + digest).hex()
 
 
 def _spool_seq(stanza_id: str | None) -> int | None:

@@ -156,3 +156,48 @@ async def test_batches_sharing_a_ping_each_time_out_cleanly(server):
 
     assert await server.call(later) is True
     assert component._pings == {}
+
+
+async def test_copies_with_plain_xmpp_ids_are_stored_once_across_a_reconnect(server, rest, xmpp):
+    """A plain XMPP client's ids are not ConnectyCube ids: the bridge stores its messages under
+    an id derived from the spool's copy, so copies Prosody sends again after a reconnect (stored,
+    not acknowledged yet) are recognised as repeats."""
+    a, b = await rest.new_user(), await rest.new_user()
+    alice, bob = await xmpp(a), await xmpp(b)
+    component = server.bridge.component
+    plugin = component.plugin["cc_private"]
+    extra_xml = "<extraParams xmlns='jabber:client'><save_to_history>1</save_to_history></extraParams>"
+    await server.call_sync(lambda: plugin._ack_task.cancel())  # nothing acknowledged meanwhile
+    try:
+        before, sessions = plugin.stored, component.sessions
+        for n in range(5):
+            alice.send(f'<message to="{b["jid"]}" type="chat" id="plain-{n}"><body>p{n}</body>{extra_xml}</message>')
+        alice.send(f'<message to="{b["jid"]}" type="chat"><body>no id</body>{extra_xml}</message>')
+        for _ in range(300):
+            if plugin.stored - before >= 6:
+                break
+            await asyncio.sleep(0.02)
+        assert plugin.stored - before == 6
+
+        def drop():
+            component._backoff = 0.2
+            component.abort()
+
+        server.loop.call_soon_threadsafe(drop)
+        for _ in range(300):  # Prosody sends the six copies again on the new link
+            if component.sessions > sessions and plugin.stored - before >= 12:
+                break
+            await asyncio.sleep(0.02)
+        assert plugin.stored - before == 12
+    finally:
+        def restart_acks():
+            if plugin._ack_task is None or plugin._ack_task.done():
+                plugin._ack_task = asyncio.ensure_future(plugin._ack_loop())
+        await server.call_sync(restart_acks)
+    status, dialogs = await rest.call("GET", "/chat/Dialog.json", b["token"])
+    [private] = [d for d in dialogs["items"] if d["type"] == 3 and a["id"] in d["occupants_ids"]]
+    status, history = await rest.call("GET", "/chat/Message.json", b["token"], params={
+        "chat_dialog_id": private["_id"], "limit": 100, "mark_as_read": 0})
+    bodies = sorted(m["message"] for m in history["items"])
+    assert bodies == sorted([f"p{n}" for n in range(5)] + ["no id"])  # each once
+    assert all(len(m["_id"]) == 24 for m in history["items"])
