@@ -163,7 +163,7 @@ async def test_copies_with_plain_xmpp_ids_are_stored_once_across_a_reconnect(ser
     an id derived from the spool's copy, so copies Prosody sends again after a reconnect (stored,
     not acknowledged yet) are recognised as repeats."""
     a, b = await rest.new_user(), await rest.new_user()
-    alice, bob = await xmpp(a), await xmpp(b)
+    alice, _bob = await xmpp(a), await xmpp(b)  # bob online: no offline storage, no push
     component = server.bridge.component
     plugin = component.plugin["cc_private"]
     extra_xml = "<extraParams xmlns='jabber:client'><save_to_history>1</save_to_history></extraParams>"
