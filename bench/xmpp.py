@@ -191,7 +191,7 @@ LATENCY_NOTES = (
     "state after the 1:1 bursts and collected the whole heap every second, 20–40 ms each "
     "(measured with a 5 ms timer inside Prosody, each late message matched to one), p99 11.4, 16.6, "
     "21.1, 22.5 and 27.1 ms in five full runs; with the template's incremental settings now, "
-    "8.5, 9.5 and 10.5 ms (probe 0.11–0.14 s), its atomic step still taking 10–30 ms about every "
+    "3.7, 6.8, 8.5, 9.5 and 10.5 ms in other full runs (probe 0.11–0.14 s), its atomic step still taking 10–30 ms about every "
     "second under load. `--only latency` (no bursts before it): p99 2.4–2.7 ms.")
 
 
@@ -645,12 +645,13 @@ def report(r: dict, args) -> str:
         "room fan-out wrappers list their recipients as one JID per line (a parsed `<to/>` element "
         "each cost Prosody about a tenth of a delivery: its CPU per room delivery 37 → 32–34 µs, "
         "the ratio 0.95–0.99 → 1.04–1.15); Prosody's collector runs incrementally at Lua's own pace.",
-        "- Where the time goes now: the bridge and Prosody now work at the same time, each on one of "
-        "the two cores (the benchmark's clients take a share of both); 1:1 persistence is bound by "
-        "the bridge process: about a fifth each for parsing the copies (expat), building the drafts, "
-        "the mongomock insert and the rest of the send (ids, sequence numbers, the message_created "
-        "event), and a sixth for the garbage collector walking what survives (stored documents, "
-        "queued copies). A real MongoDB was not available on this machine.",
+        "- Where the time goes now (py-spy on chatbridge during the 1:1 bursts, 2026-12-06): the "
+        "bridge and Prosody work at the same time, each on one of the two cores (the benchmark's "
+        "clients take a share of both); 1:1 persistence is bound by the bridge process. Of its busy "
+        "time: reading the copies 20 % (expat and slixmpp's loop 10 %, the copy's checks 9 %), "
+        "building the drafts 13 %, the send 42 % (the mongomock insert 21 %, the message_created "
+        "event 7 %, the outbox write 7 %), the outbox consumers (relay, push fan-out) 10 %, the "
+        "benchmark's /health polls 7 %. A real MongoDB was not available on this machine.",
         f"- Memory per online user ({mem['users']:,} simulated presences; online map + PresenceRegistry, "
         f"tracemalloc): **{mem['per_user']:.0f} bytes** (goal ≤ 1 KiB).",
         "",
