@@ -361,3 +361,19 @@ async def test_wrappers_coming_back_are_delivered_one_by_one(server, rest, xmpp)
         assert got.get("to") == bob.jid
     finally:
         component.fanout_module = True
+
+
+async def test_fan_out_reaches_resources_with_xml_special_characters(server, rest, xmpp):
+    """The wrapper lists recipients as text, one JID per line: a resource with `&`, `<`, `>`
+    and quotes is escaped on the way in and delivered to as it is."""
+    a, b = await rest.new_user(), await rest.new_user()
+    dialog = await group(rest, a, b)
+    alice = await xmpp(a)
+    odd = await xmpp({**b, "jid": f'{b["jid"]}/desk & <1> "x"'})
+    assert odd.resource == 'desk & <1> "x"'
+    plain = await xmpp(b)
+    mid = new_id()
+    alice.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{mid}"><body>odd</body></message>')
+    for client in (odd, plain, alice):
+        [got] = await client.wait_for(lambda s: is_message(s, id=mid))
+        assert got.get("to") == client.jid
