@@ -93,13 +93,6 @@ class Relay:
         try:
             while True:
                 try:
-                    if confirmer.done():  # never expected; without it nothing would be marked done
-                        logger.error("relay: the confirmation task ended (%r); starting it again",
-                                     confirmer.exception() if not confirmer.cancelled() else "cancelled")
-                        self._reader.restart()
-                        in_flight = asyncio.Queue(IN_FLIGHT)
-                        confirmer = asyncio.create_task(self._confirm_loop(in_flight),
-                                                        name="bridge-relay-confirm")
                     if not self._xmpp.linked:
                         self._reader.restart()
                         await asyncio.sleep(0.05)

@@ -73,35 +73,37 @@ async def _stall_prosody(server, seconds: float, during) -> None:
         os.kill(pid, signal.SIGCONT)
 
 
-async def _rest_burst(rest, token: str, dialog_id: str, n: int) -> list[str]:
-    ids = []
-    for k in range(n):
-        status, sent = await rest.call("POST", "/chat/Message.json", token, json={
-            "chat_dialog_id": dialog_id, "message": f"stall {k}", "send_to_chat": 1})
-        assert status == 201
-        ids.append(sent["_id"])
-    return ids
+async def _burst_during_stall(server, rest, xmpp, stall: float, timeout: float):
+    """20 REST messages to an online user while Prosody is stopped for `stall` seconds; waits
+    until the user has each. Returns (ids, the user's client, the component's sessions and the
+    relay's deliveries before the burst)."""
+    a, b = await rest.new_user(), await rest.new_user()
+    bob = await xmpp(b)
+    private = await rest.dialog(a["token"], [b["id"]], dtype=3)
+    await asyncio.sleep(0.2)  # the dialog's event is confirmed
+    sessions, delivered = server.bridge.component.sessions, server.bridge.relay.delivered
+    ids: list[str] = []
+
+    async def send():
+        for k in range(20):
+            status, sent = await rest.call("POST", "/chat/Message.json", a["token"], json={
+                "chat_dialog_id": private["_id"], "message": f"stall {k}", "send_to_chat": 1})
+            assert status == 201
+            ids.append(sent["_id"])
+
+    await _stall_prosody(server, stall, send)
+    for mid in ids:
+        await bob.wait_for(lambda s, m=mid: is_message(s, id=m), timeout=timeout)
+    return ids, bob, sessions, delivered
 
 
 async def test_a_stalled_prosody_is_waited_for_not_flooded(server, rest, xmpp):
     """Prosody stops answering for a while with the link up: relayed messages are confirmed once
     it resumes, each delivered once (a short confirmation timeout used to deliver everything
     waiting again and again)."""
-    a, b = await rest.new_user(), await rest.new_user()
-    bob = await xmpp(b)
-    private = await rest.dialog(a["token"], [b["id"]], dtype=3)
-    relay, component = server.bridge.relay, server.bridge.component
-    sessions, delivered = component.sessions, relay.delivered
-    ids: list[str] = []
-
-    async def send():
-        ids.extend(await _rest_burst(rest, a["token"], private["_id"], 20))
-
-    await _stall_prosody(server, 1.5, send)
-    for mid in ids:
-        await bob.wait_for(lambda s, m=mid: is_message(s, id=m), timeout=10)
-    assert component.sessions == sessions  # the link stayed
-    assert relay.delivered - delivered == len(ids)
+    ids, bob, sessions, delivered = await _burst_during_stall(server, rest, xmpp, 1.5, timeout=10)
+    assert server.bridge.component.sessions == sessions  # the link stayed
+    assert server.bridge.relay.delivered - delivered == len(ids)
     received = [s.get("id") for s in bob.stanzas if is_message(s) and s.get("id") in ids]
     assert sorted(received) == sorted(ids)
 
@@ -112,19 +114,7 @@ async def test_a_link_that_stops_confirming_is_made_again(server, rest, xmpp):
     relay, component = server.bridge.relay, server.bridge.component
     relay.confirm_timeout = 0.5  # read by each wait from now on
     try:
-        a, b = await rest.new_user(), await rest.new_user()
-        bob = await xmpp(b)
-        private = await rest.dialog(a["token"], [b["id"]], dtype=3)
-        await asyncio.sleep(0.2)  # the dialog's event is confirmed (with the short timeout)
-        sessions, delivered = component.sessions, relay.delivered
-        ids: list[str] = []
-
-        async def send():
-            ids.extend(await _rest_burst(rest, a["token"], private["_id"], 20))
-
-        await _stall_prosody(server, 2.0, send)
-        for mid in ids:
-            await bob.wait_for(lambda s, m=mid: is_message(s, id=m), timeout=15)
+        ids, _bob, sessions, delivered = await _burst_during_stall(server, rest, xmpp, 2.0, timeout=15)
     finally:
         relay.confirm_timeout = server.settings.xmpp.relay_confirm_timeout_seconds
     for _ in range(300):
@@ -163,7 +153,8 @@ async def test_copies_with_plain_xmpp_ids_are_stored_once_across_a_reconnect(ser
     an id derived from the spool's copy, so copies Prosody sends again after a reconnect (stored,
     not acknowledged yet) are recognised as repeats."""
     a, b = await rest.new_user(), await rest.new_user()
-    alice, _bob = await xmpp(a), await xmpp(b)  # bob online: no offline storage, no push
+    alice = await xmpp(a)
+    await xmpp(b)  # bob online: no offline storage, no push
     component = server.bridge.component
     plugin = component.plugin["cc_private"]
     extra_xml = "<extraParams xmlns='jabber:client'><save_to_history>1</save_to_history></extraParams>"
