@@ -42,20 +42,19 @@ local function handle(event)
 	local copy = st.clone(inner);
 	copy.attr.xmlns = nil;
 	local count = 0;
+	local function deliver(jid)
+		if count < max_targets then
+			count = count + 1;
+			copy.attr.to = jid;
+			module:send(copy);
+		end
+	end
 	for target in fanout:childtags("to") do
-		local jid = target.attr.jid;
-		if jid then
-			if count < max_targets then
-				count = count + 1;
-				copy.attr.to = jid;
-				module:send(copy);
-			end
+		if target.attr.jid then
+			deliver(target.attr.jid);
 		else
 			for listed in (target:get_text() or ""):gmatch("[^\n]+") do
-				if count >= max_targets then break; end
-				count = count + 1;
-				copy.attr.to = listed;
-				module:send(copy);
+				deliver(listed);
 			end
 		end
 	end
