@@ -23,7 +23,8 @@ class Bridge:
         settings = services.settings
         self.settings = settings.xmpp
         self.state = BridgeState(services=services, settings=settings.xmpp)
-        self.prosody = ProsodyProcess(settings) if settings.xmpp.embedded else None
+        self.prosody = (ProsodyProcess(settings, store_id=services.store_id or None)
+                        if settings.xmpp.embedded else None)
         # Embedded: Prosody's component port is on loopback whatever CHAT_XMPP__HOST binds.
         host = loopback(settings.xmpp.host) if settings.xmpp.embedded else settings.xmpp.host
         self.component = Component(settings.xmpp, {

@@ -1,19 +1,28 @@
 """The embedded XMPP server: Prosody as a supervised child process.
 
 `render_config` writes Prosody's configuration and our Lua modules (auth, 1:1 copies, spool,
-fan-out) into `{data_dir}/prosody` (own data dir, pid file, loopback ports from settings).
+fan-out) into `{data_dir}/prosody` (pid file, loopback ports from settings).
 `ProsodyProcess` starts `prosody -F --config ...`, waits until its ports accept connections, relays
 its warnings to our log, restarts it with a log line (and backoff) when it dies, and stops it by PID.
+
+What Prosody stores (offline messages, privacy lists, rosters) belongs to the chatbridge store it
+serves: it lives in `{data_dir}/prosody/data/{store_id}`. The embedded store is new in every
+process, so its Prosody state is too (an earlier run's is deleted at start: user ids start again at
+1 and would inherit it); a MongoDB database keeps one id, so its Prosody state follows it and a
+different database never sees another's. One process at a time runs the Prosody of a data
+directory: `{data_dir}/prosody/lock` is held while it runs, and a second one refuses to start.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import shutil
 import signal
 import time
+import uuid
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -28,17 +37,76 @@ LUA_MODULES = ("mod_auth_chatbridge.lua", "mod_chatbridge_copies.lua", "mod_chat
 STOP_TIMEOUT = 10.0
 
 
+EMBEDDED_PREFIX = "embedded-"
+
+
 @dataclass(frozen=True)
 class ProsodyFiles:
     root: Path
     config: Path
     pidfile: Path
     log_file: Path
+    data: Path  # Prosody's own storage, one folder per chatbridge store
+    lock: Path
 
     @classmethod
-    def under(cls, data_dir: Path) -> "ProsodyFiles":
+    def under(cls, data_dir: Path, store_id: str | None = None) -> "ProsodyFiles":
+        """`store_id`: the chatbridge store's id (`Services.store_id`); none: a fresh embedded one."""
+        store_id = store_id or f"{EMBEDDED_PREFIX}{uuid.uuid4().hex}"
+        if not store_id.replace("-", "").isalnum():
+            raise ValueError(f"not a store id: {store_id!r}")
         root = (data_dir / "prosody").resolve()
-        return cls(root, root / "prosody.cfg.lua", root / "prosody.pid", root / "prosody.log")
+        return cls(root, root / "prosody.cfg.lua", root / "prosody.pid", root / "prosody.log",
+                   root / "data" / store_id, root / "lock")
+
+    def forget_other_embedded_stores(self) -> None:
+        """Deletes Prosody state of earlier embedded stores (and of the flat layout before store
+        ids): the users it belonged to are gone, and new users with their ids must not get it."""
+        parent = self.data.parent
+        if not parent.is_dir():
+            return
+        for entry in parent.iterdir():
+            if entry == self.data or entry.name.startswith("store-"):
+                continue
+            logger.info("deleting Prosody state of an earlier embedded store: %s", entry)
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+
+class DataDirLock:
+    """An exclusive lock on `{data_dir}/prosody/lock` for as long as one process runs its Prosody
+    (flock: released by the kernel when the process dies, however it dies)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        if self._fd is not None:
+            return
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            data_dir = self._path.parent.parent
+            raise ProsodyError(
+                f"the data directory {data_dir} is in use by another chatbridge process "
+                f"(pid {holder}) and its embedded Prosody; stop that one, or give this one its "
+                "own CHAT_DATA_DIR and ports") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
 
 
 def _lua(value: object) -> str:
@@ -74,12 +142,12 @@ def render_config(settings: Settings, files: ProsodyFiles | None = None) -> Pros
     files = files or ProsodyFiles.under(settings.data_dir)
     plugins = files.root / "plugins"
     plugins.mkdir(parents=True, exist_ok=True)
-    (files.root / "data").mkdir(exist_ok=True)
+    files.data.mkdir(parents=True, exist_ok=True, mode=0o700)
     (files.root / "certs").mkdir(exist_ok=True)
     for name in LUA_MODULES:
         (plugins / name).write_text(_package_file(name), encoding="utf-8")
     values = {
-        "pidfile": files.pidfile, "certs": files.root / "certs", "data_path": files.root / "data",
+        "pidfile": files.pidfile, "certs": files.root / "certs", "data_path": files.data,
         "plugin_path": plugins,
         "run_as_root": "true" if os.geteuid() == 0 else "false",
         "log_level": xmpp.prosody_log_level, "log_file": files.log_file,
@@ -167,9 +235,11 @@ class ProsodyError(RuntimeError):
 class ProsodyProcess:
     """One supervised Prosody. `start()` returns once its ports accept connections."""
 
-    def __init__(self, settings: Settings, files: ProsodyFiles | None = None) -> None:
+    def __init__(self, settings: Settings, files: ProsodyFiles | None = None,
+                 store_id: str | None = None) -> None:
         self._settings = settings
-        self._files = files or ProsodyFiles.under(settings.data_dir)
+        self._files = files or ProsodyFiles.under(settings.data_dir, store_id)
+        self._lock = DataDirLock(self._files.lock)
         self._process: asyncio.subprocess.Process | None = None
         self._supervisor: asyncio.Task | None = None
         self._reader: asyncio.Task | None = None
@@ -195,7 +265,14 @@ class ProsodyProcess:
             raise ProsodyError(f"{self._settings.xmpp.prosody_command!r} not found: install it with "
                                "`make system-deps` (scripts/system-deps.sh) or set CHAT_XMPP__EMBEDDED=false")
         self._stopping = False
-        await self._spawn()
+        self._lock.acquire()
+        try:
+            if self._files.data.name.startswith(EMBEDDED_PREFIX):
+                self._files.forget_other_embedded_stores()
+            await self._spawn()
+        except BaseException:
+            self._lock.release()
+            raise
         self._supervisor = asyncio.create_task(self._supervise(), name="prosody-supervisor")
 
     async def _spawn(self) -> None:
@@ -284,12 +361,16 @@ class ProsodyProcess:
                     backoff = min(backoff * 2, self._settings.xmpp.restart_backoff_max_seconds)
 
     async def _stop_stale(self) -> None:
-        """A Prosody left running by an earlier crash of ours (same config file) is stopped."""
+        """A Prosody left running by an earlier crash of ours (same config file) is stopped. Only
+        called while this process holds the data directory's lock: a live Prosody of another
+        running chatbridge cannot be on this pid file (that process would hold the lock)."""
         try:
             pid = int(self._files.pidfile.read_text().strip())
         except (OSError, ValueError):
             return
-        if pid <= 1 or not _alive(pid) or str(self._files.config) not in _cmdline(pid):
+        cmdline = _cmdline(pid)
+        if (pid <= 1 or pid == self.pid or not _alive(pid) or "prosody" not in cmdline
+                or str(self._files.config) not in cmdline):
             return
         logger.warning("stopping a stale Prosody (pid %s) left by an earlier run", pid)
         os.kill(pid, signal.SIGTERM)
@@ -332,3 +413,4 @@ class ProsodyProcess:
         if self._process is not None:
             await self._terminate(self._process)
             logger.info("Prosody stopped (exit code %s)", self._process.returncode)
+        self._lock.release()

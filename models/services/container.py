@@ -1,7 +1,8 @@
 """The composition of stores and services for one process (`build_services`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 
 from config.settings import Settings
 from models.clock import Clock
@@ -58,12 +59,21 @@ class Services:
     push: PushService
     push_events: PushEventService
     rooms: RoomService
+    # Names this store's contents for state kept outside it (Prosody's data directory): set by
+    # `start()`. The embedded store is new in every process, so it gets a new id every time; a
+    # MongoDB database keeps the id its first process created.
+    store_id: str = field(default="")
 
     async def start(self) -> None:
-        """Indexes and the default application (idempotent)."""
+        """Indexes, the default application and the store's id (idempotent)."""
         await ensure_indexes(self.database.db, self.database.embedded)
         await self.apps.ensure_default(self.settings.app)
-        await self.blobs.share_url_secret(SecretStore(self.database.db))
+        secrets = SecretStore(self.database.db)
+        await self.blobs.share_url_secret(secrets)
+        if self.database.embedded:
+            self.store_id = f"embedded-{uuid.uuid4().hex}"
+        else:
+            self.store_id = "store-" + await secrets.get_or_create("store_id", uuid.uuid4().hex)
 
     async def maintain(self) -> None:
         """Periodic housekeeping: prune handled outbox events, sweep abandoned upload files."""
