@@ -7,7 +7,18 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Origin(BaseModel):
+    """Where a change came from: the transport and, for XMPP, the id of the stanza that caused it.
+    A consumer that already delivered the change itself (the bridge, for stanzas it handled)
+    skips events of its own origin."""
+
+    model_config = ConfigDict(frozen=True)
+
+    transport: str  # "rest" | "xmpp"
+    stanza_id: str | None = None
 
 
 class Event(BaseModel):
@@ -19,6 +30,7 @@ class Event(BaseModel):
     sender_id: int = 0
     recipient_ids: list[int] = Field(default_factory=list)
     payload: dict[str, Any] = Field(default_factory=dict)
+    origin: Origin | None = None
 
 
 class EventPublisher(Protocol):

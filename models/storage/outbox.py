@@ -68,6 +68,9 @@ class OutboxStore:
         fields = tuple(Event.model_fields)
         for event in events:
             doc = {name: getattr(event, name) for name in fields}  # the store copies (BSON) itself
+            if event.origin is not None:  # consumers read it as {"transport", "stanza_id"}
+                doc["origin"] = {"transport": event.origin.transport,
+                                 "stanza_id": event.origin.stanza_id}
             doc["created_at"] = now
             doc["done_by"] = []
             docs.append(doc)
