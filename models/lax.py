@@ -3,6 +3,7 @@ seconds or ISO-8601 for a time. Shared by the REST request models and the bridge
 so both accept the same encodings; each turns what it read into a command (models/*.py)."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -98,3 +99,11 @@ def string(value: Any, field: str) -> str:
     if isinstance(value, bool) or isinstance(value, (dict, list)):
         raise InvalidError("must be a string", field=field)
     return value if isinstance(value, str) else str(value)
+
+
+_OBJECT_ID = re.compile(r"^[0-9a-fA-F]{24}$")
+
+
+def is_object_id(value: Any) -> bool:
+    """A 24-hex id (the form of message, dialog and client-chosen ids)."""
+    return isinstance(value, str) and _OBJECT_ID.match(value) is not None

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from models.errors import ForbiddenError
+
 
 class Requester(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -15,3 +17,9 @@ class Requester(BaseModel):
     @property
     def is_user(self) -> bool:
         return self.user_id > 0
+
+
+def require_user(requester: Requester) -> None:
+    """Services that act for a user refuse application sessions with this one answer."""
+    if not requester.is_user:
+        raise ForbiddenError("A user session is required")

@@ -11,14 +11,17 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from models.dialogs import DialogType
 from models.errors import ForbiddenError, NotFoundError
-from models.requester import Requester
+from models.requester import Requester, require_user
 from models.storage.dialogs import DialogStore
 from models.storage.ids import is_object_id
 from models.storage.members import MemberStore
+from models.storage.messages import MessageStore
 
-BROADCAST, GROUP, PRIVATE, PUBLIC = 1, 2, 3, 4
-DIALOG_TYPES = (BROADCAST, GROUP, PRIVATE, PUBLIC)
+BROADCAST, GROUP, PRIVATE, PUBLIC = (DialogType.BROADCAST, DialogType.GROUP, DialogType.PRIVATE,
+                                     DialogType.PUBLIC)
+Doc = dict[str, Any]
 
 
 @dataclass
@@ -32,8 +35,8 @@ class DialogAccess:
         return self.dialog["_id"]
 
     @property
-    def type(self) -> int:
-        return int(self.dialog["type"])
+    def type(self) -> DialogType:
+        return DialogType(int(self.dialog["type"]))
 
     @property
     def is_owner(self) -> bool:
@@ -60,6 +63,11 @@ class DialogAccess:
     def allow_preview(self) -> bool:
         return bool((self.dialog.get("permissions") or {}).get("allow_preview"))
 
+    @property
+    def cleared_seq(self) -> int:
+        """The caller's "clear history" position: messages up to it are gone for them."""
+        return int((self.member or {}).get("cleared_seq") or 0)
+
     def require_admin(self, what: str = "do this") -> None:
         if self.type == PRIVATE or not self.is_admin:
             raise ForbiddenError(f"You don't have permission to {what}")
@@ -75,17 +83,17 @@ class DialogAccess:
 
 
 class AccessService:
-    def __init__(self, dialogs: DialogStore, members: MemberStore) -> None:
+    def __init__(self, dialogs: DialogStore, members: MemberStore, messages: MessageStore) -> None:
         self._dialogs = dialogs
         self._members = members
+        self._messages = messages
 
     async def dialog_for(self, requester: Requester, dialog_id: Any, *,
                          preview: bool = False) -> DialogAccess:
         """The dialog as seen by this user: occupants (subscribers for public dialogs) and, for a
         broadcast dialog, every user of the app; with `preview=True` also anyone in the app when
         the dialog allows preview or is public."""
-        if not requester.is_user:
-            raise ForbiddenError("A user session is required")
+        require_user(requester)
         if not is_object_id(dialog_id):
             raise NotFoundError("Dialog not found")
         dialog = await self._dialogs.get(requester.app_id, dialog_id)
@@ -100,6 +108,46 @@ class AccessService:
         if access.type == PUBLIC:
             raise ForbiddenError("You are not subscribed to this dialog")
         raise NotFoundError("Dialog not found")
+
+    async def reader_access(self, requester: Requester, dialog_id: str) -> DialogAccess | None:
+        """The dialog's access if the caller reads it, else None (no error: for lookups by id)."""
+        try:
+            access = await self.dialog_for(requester, dialog_id)
+        except (NotFoundError, ForbiddenError):
+            return None
+        return access if access.is_reader else None
+
+    async def audience(self, access: DialogAccess) -> list[int]:
+        """Everyone who receives the dialog's messages: occupants, or subscribers of a public one."""
+        return await self.audience_of(access.dialog)
+
+    async def audience_of(self, dialog: Doc) -> list[int]:
+        if int(dialog.get("type") or 0) == PUBLIC:
+            return [m["user_id"] for m in await self._members.for_dialog(dialog["_id"])]
+        return list(dialog.get("occupants_ids") or [])
+
+    async def visible_messages(self, requester: Requester, ids: list[str], dialog_id: str | None
+                               ) -> list[tuple[DialogAccess, list[Doc]]]:
+        """The messages among `ids` this user may see (not deleted for them, not cleared), grouped
+        by dialog in the dialog's order; only dialogs they read; `dialog_id`: that one only."""
+        docs = await self._messages.get_many(requester.app_id, [i for i in ids if is_object_id(i)])
+        by_dialog: dict[str, list[Doc]] = {}
+        for doc in docs:
+            if dialog_id is not None and doc["chat_dialog_id"] != dialog_id:
+                continue
+            if requester.user_id in (doc.get("deleted_for") or []):
+                continue
+            by_dialog.setdefault(doc["chat_dialog_id"], []).append(doc)
+        out: list[tuple[DialogAccess, list[Doc]]] = []
+        for did, group in by_dialog.items():
+            access = await self.reader_access(requester, did)
+            if access is None:
+                continue
+            cleared = access.cleared_seq
+            group = [d for d in group if int(d.get("seq") or 0) > cleared]
+            if group:
+                out.append((access, sorted(group, key=lambda d: int(d.get("seq") or 0))))
+        return out
 
 
 class PrivateAccessMemo:

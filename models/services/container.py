@@ -16,10 +16,12 @@ from models.services.presence import PresenceRegistry
 from models.services.push import PushService
 from models.services.push_events import PushEventService
 from models.services.reactions import ReactionService
+from models.services.receipts import ReceiptService
 from models.services.rooms import RoomService
 from models.services.search import SearchService
 from models.services.sessions import SessionService
 from models.services.subscriptions import SubscriptionService
+from models.services.system_messages import SystemMessageService
 from models.services.users import UserService
 from models.storage.apps import AppStore
 from models.storage.blobs import BlobStore
@@ -52,6 +54,8 @@ class Services:
     blobs: BlobService
     dialogs: DialogService
     messages: MessageService
+    receipts: ReceiptService
+    system_messages: SystemMessageService
     reactions: ReactionService
     search: SearchService
     presence: PresenceRegistry
@@ -93,15 +97,16 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
     sessions = SessionService(SessionStore(db), apps_store, counters, users, clock, settings.session)
     blobs = BlobService(BlobStore(db), LocalFileStore(settings.blobs.path), counters, clock,
                         settings.blobs, settings.http.base_url, settings.limits.max_list_limit)
-    dialog_store, member_store = DialogStore(db), MemberStore(db)
-    dialogs = DialogService(dialog_store, member_store, MessageStore(db), users,
-                            AccessService(dialog_store, member_store), clock, publisher,
-                            settings.limits, settings.xmpp.muc_domain)
-    message_store, user_store = MessageStore(db), UserStore(db)
-    access = AccessService(dialog_store, member_store)
-    messages = MessageService(message_store, dialog_store, member_store, user_store, access, clock,
+    dialog_store, member_store, message_store = DialogStore(db), MemberStore(db), MessageStore(db)
+    user_store = UserStore(db)
+    access = AccessService(dialog_store, member_store, message_store)
+    dialogs = DialogService(dialog_store, member_store, message_store, users, access, clock,
+                            publisher, settings.limits, settings.xmpp.muc_domain)
+    receipts = ReceiptService(message_store, dialog_store, member_store, access, clock, publisher,
+                              settings.limits)
+    messages = MessageService(message_store, dialog_store, user_store, access, receipts, clock,
                               publisher, settings.limits, private_dialogs=dialogs)
-    reactions = ReactionService(message_store, member_store, access, publisher)
+    reactions = ReactionService(message_store, access, publisher)
     search = SearchService(message_store, dialog_store, member_store, user_store, dialogs, settings.limits)
     presence, sub_store = PresenceRegistry(), SubscriptionStore(db)
     push = PushService(PushJobStore(db, database.embedded), sub_store, dialog_store, member_store,
@@ -111,7 +116,9 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
     return Services(
         settings=settings, database=database, clock=clock, publisher=publisher, outbox=outbox,
         apps=AppService(apps_store, clock), users=users, sessions=sessions, blobs=blobs,
-        dialogs=dialogs, messages=messages, reactions=reactions, search=search,
+        dialogs=dialogs, messages=messages, receipts=receipts,
+        system_messages=SystemMessageService(user_store, access, publisher, settings.limits),
+        reactions=reactions, search=search,
         presence=presence, subscriptions=SubscriptionService(sub_store, counters, clock, settings.push),
         push=push, push_events=push_events, rooms=RoomService(access, dialog_store, member_store),
     )

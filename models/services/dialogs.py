@@ -32,60 +32,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from config.settings import LimitSettings
 from models.clock import Clock
-from models.errors import BadRequestError, ConflictError, ForbiddenError, InvalidError, NotFoundError
+from models.dialogs import (LAST_MESSAGE_FIELDS, DialogChanges, DialogDraft, DialogQuery, IdChanges)
+from models.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
 from models.events import Event, EventPublisher
-from models.requester import Requester
-from models.services.access import (BROADCAST, DIALOG_TYPES, GROUP, PRIVATE, PUBLIC, AccessService,
-                                    DialogAccess)
-from models.services.filters import (FieldSpec, build_query, cast_bool, cast_datetime, cast_int,
-                                     cast_number, cast_str, page_params, sort_params, split_list)
+from models.lax import cast_int
+from models.requester import Requester, require_user
+from models.services.access import BROADCAST, GROUP, PRIVATE, PUBLIC, AccessService, DialogAccess
 from models.services.users import UserService
 from models.storage.dialogs import DialogStore
-from models.storage.ids import is_object_id, new_id
+from models.storage.ids import new_id
 from models.storage.members import MemberStore
 from models.storage.messages import MessageStore
 from models.users import User
 
 logger = logging.getLogger(__name__)
 
-TEXT_LIMITS = {"name": 255, "photo": 2000, "description": 2000}
-MAX_EXTENSIONS = 10
-MAX_EXTENSION_KEY = 64
-MAX_EXTENSION_VALUE = 1000
-EXTENSION_KEY_RE = re.compile(r"^[A-Za-z0-9_\-]+$")
-LAST_MESSAGE_FIELDS = ("last_message", "last_message_id", "last_message_user_id",
-                       "last_message_date_sent")
-
-
-def _cast_object_id(value: Any) -> str:
-    text = cast_str(value).strip()
-    if not is_object_id(text):
-        raise ValueError("not an id")
-    return text
-
-
-STRING_OPS = {"eq", "lt", "lte", "gt", "gte", "ne", "in", "nin", "all", "ctn", "start_with", "or"}
-VALUE_OPS = STRING_OPS - {"ctn", "start_with"}
-DIALOG_FILTERS = {
-    "_id": FieldSpec(_cast_object_id),
-    "type": FieldSpec(cast_int),
-    "name": FieldSpec(cast_str),
-    "user_id": FieldSpec(cast_int),
-    "occupants_ids": FieldSpec(cast_int),
-    "created_at": FieldSpec(cast_datetime),
-    "updated_at": FieldSpec(cast_datetime),
-    "last_message_date_sent": FieldSpec(cast_number),
-}
-STRING_FILTERS = {"name"}
-DIALOG_SORTS = {"last_message_date_sent": "last_message_date_sent", "date_sent": "last_message_date_sent",
-                "created_at": "created_at", "updated_at": "updated_at"}
-DEFAULT_SORT = [("last_message_date_sent", -1), ("updated_at", -1), ("_id", -1)]
+DEFAULT_SORT = (("last_message_date_sent", -1), ("updated_at", -1), ("_id", -1))
 
 
 @dataclass
@@ -127,21 +94,20 @@ class DialogService:
         self._muc_domain = muc_domain
 
     # -- reads -----------------------------------------------------------------------------------
-    async def list(self, requester: Requester, params: dict[str, Any]) -> DialogPage:
-        _require_user(requester)
+    async def list(self, requester: Requester, query: DialogQuery) -> DialogPage:
+        require_user(requester)
         dialog_ids, members, hidden = await self._my_dialogs(requester)
-        query = dialog_query(params)
-        skip, limit = page_params(params, 100, self._limits.max_list_limit)
-        sort = sort_params(params, DIALOG_SORTS, DEFAULT_SORT)
-        total = await self._dialogs.count_in(requester.app_id, dialog_ids, query, hidden)
-        docs = await self._dialogs.find_in(requester.app_id, dialog_ids, query, sort, skip, limit,
-                                           hidden)
+        skip, limit = query.skip, min(query.limit, self._limits.max_list_limit)
+        sort = query.sort or DEFAULT_SORT
+        total = await self._dialogs.count_in(requester.app_id, dialog_ids, query.conditions, hidden)
+        docs = await self._dialogs.find_in(requester.app_id, dialog_ids, query.conditions, sort,
+                                           skip, limit, hidden)
         return DialogPage(await self._views(requester, docs, members), total, skip, limit)
 
-    async def count(self, requester: Requester, params: dict[str, Any]) -> int:
-        _require_user(requester)
+    async def count(self, requester: Requester, query: DialogQuery) -> int:
+        require_user(requester)
         dialog_ids, _, hidden = await self._my_dialogs(requester)
-        return await self._dialogs.count_in(requester.app_id, dialog_ids, dialog_query(params), hidden)
+        return await self._dialogs.count_in(requester.app_id, dialog_ids, query.conditions, hidden)
 
     async def view(self, requester: Requester, dialog: dict[str, Any]) -> DialogView:
         """The dialog as `requester` sees it (for answers to create / update / subscribe)."""
@@ -149,14 +115,14 @@ class DialogService:
         members = {dialog["_id"]: member} if member else {}
         return (await self._views(requester, [dialog], members))[0]
 
-    async def occupants(self, requester: Requester, dialog_id: Any,
-                        params: dict[str, Any]) -> tuple[list[User], int, int]:
+    async def occupants(self, requester: Requester, dialog_id: Any, skip: int,
+                        limit: int) -> tuple[list[User], int, int]:
         """Members of a public dialog (anyone in the app may look), or of a dialog the caller reads
         (the occupants of a broadcast dialog, not its readers)."""
         access = await self._access.dialog_for(requester, dialog_id, preview=True)
         if access.type != PUBLIC and not access.is_reader:
             raise NotFoundError("Dialog not found")
-        skip, limit = page_params(params, 100, self._limits.max_list_limit)
+        limit = min(limit, self._limits.max_list_limit)
         if limit == 0:
             return [], skip, limit
         only = list(access.dialog.get("occupants_ids") or []) if access.type == BROADCAST else None
@@ -171,31 +137,33 @@ class DialogService:
         return bool(member.get("notifications", True))
 
     # -- creation --------------------------------------------------------------------------------
-    async def create(self, requester: Requester, params: Any) -> tuple[DialogView, bool]:
+    async def create(self, requester: Requester, draft: DialogDraft) -> tuple[DialogView, bool]:
         """Creates a dialog; returns (view, created). A private dialog with the same pair of users
         is answered again (created=False) and shown again to the caller if they had hidden it."""
-        _require_user(requester)
-        if not isinstance(params, dict):
-            raise BadRequestError("The body must be an object")
-        dtype = _parse_type(params.get("type"))
+        require_user(requester)
+        dtype = draft.type
         me = requester.user_id
-        occupants = self._user_ids(params.get("occupants_ids"), "occupants_ids",
-                                   self._limits.max_occupants)
-        others = [u for u in occupants if u != me]
-        admins = self._user_ids(params.get("admins_ids"), "admins_ids", self._limits.max_admins)
+        if len(draft.occupants_ids) > self._limits.max_occupants:
+            raise InvalidError(f"too many ids (maximum is {self._limits.max_occupants})",
+                               field="occupants_ids")
+        if len(draft.admins_ids) > self._limits.max_admins:
+            raise InvalidError(f"too many ids (maximum is {self._limits.max_admins})",
+                               field="admins_ids")
+        others = [u for u in draft.occupants_ids if u != me]
+        admins = list(draft.admins_ids)
         if dtype == PRIVATE:
             if len(others) != 1:
                 raise InvalidError("a private dialog needs exactly one other occupant",
                                    field="occupants_ids")
             if admins:
                 raise InvalidError("private dialogs have no admins", field="admins_ids")
-            extras = {"description": _text(params, "description")} if "description" in params else {}
-            if "extensions" in params:
-                extras["extensions"] = _parse_extensions(params["extensions"])
+            extras = {"description": draft.description} if "description" in draft.given else {}
+            if "extensions" in draft.given:
+                extras["extensions"] = draft.extensions
             doc, created = await self._private(requester, others[0], extras)
             return await self.view(requester, doc), created
 
-        name = _text(params, "name")
+        name = draft.name
         if not name:
             raise InvalidError("can't be blank", field="name")
         members = [me] + others
@@ -212,14 +180,14 @@ class DialogService:
             "app_id": requester.app_id,
             "type": dtype,
             "name": name,
-            "description": _text(params, "description"),
-            "photo": _text(params, "photo"),
+            "description": draft.description,
+            "photo": draft.photo,
             "user_id": me,
             "occupants_ids": [] if dtype == PUBLIC else members,
             "admins_ids": admins,
             "pinned_messages_ids": [],
-            "extensions": _parse_extensions(params.get("extensions")),
-            "permissions": _parse_permissions(params.get("permissions")),
+            "extensions": draft.extensions,
+            "permissions": draft.permissions,
             "xmpp_room_jid": self.room_jid(requester.app_id, dialog_id),
             "seq": 0,
             **{f: None for f in LAST_MESSAGE_FIELDS},
@@ -238,7 +206,7 @@ class DialogService:
 
     async def find_or_create_private(self, requester: Requester, other_user_id: int) -> dict[str, Any]:
         """The private dialog of the caller and `other_user_id` (created on first use)."""
-        _require_user(requester)
+        require_user(requester)
         try:
             other = cast_int(other_user_id)
         except (ValueError, TypeError) as exc:
@@ -250,42 +218,36 @@ class DialogService:
         return f"{app_id}_{dialog_id}@{self._muc_domain}"
 
     # -- updates ---------------------------------------------------------------------------------
-    async def update(self, requester: Requester, dialog_id: Any, params: Any) -> DialogView:
+    async def update(self, requester: Requester, dialog_id: Any, change: DialogChanges) -> DialogView:
         access = await self._access.dialog_for(requester, dialog_id)
-        if not isinstance(params, dict):
-            raise BadRequestError("The body must be an object")
         dialog = access.dialog
         dtype = access.type
         me = requester.user_id
         sets: dict[str, Any] = {}
-        for key in TEXT_LIMITS:
-            if key not in params:
-                continue
+        for key, value in change.texts.items():
             if dtype == PRIVATE:
                 raise ForbiddenError(f"You don't have permission to change {key}")
             if dtype != GROUP:
                 access.require_admin(f"change {key}")
-            value = _text(params, key)
             if key == "name" and not value:
                 raise InvalidError("can't be blank", field="name")
             sets[key] = value
-        if "extensions" in params:
+        if change.set_extensions:
             if dtype in (PUBLIC, BROADCAST):
                 access.require_admin("change extensions")
-            sets["extensions"] = _parse_extensions(params["extensions"])
-        if "permissions" in params:
+            sets["extensions"] = change.extensions
+        if change.set_permissions:
             access.require_admin("change permissions")
-            sets["permissions"] = _parse_permissions(params["permissions"])
+            sets["permissions"] = change.permissions
 
-        push = _ops(params, "push_all")
-        pull = _ops(params, "pull_all")
         max_ids = self._limits.max_ids_per_request
-        add_users = self._user_ids(push.get("occupants_ids"), "occupants_ids", max_ids)
-        remove_users = self._user_ids(pull.get("occupants_ids"), "occupants_ids", max_ids)
-        add_admins = self._user_ids(push.get("admins_ids"), "admins_ids", max_ids)
-        remove_admins = self._user_ids(pull.get("admins_ids"), "admins_ids", max_ids)
-        add_pins = _message_ids(push.get("pinned_messages_ids"), max_ids)
-        remove_pins = _message_ids(pull.get("pinned_messages_ids"), max_ids)
+        for name, ids in (("occupants_ids", change.occupants), ("admins_ids", change.admins),
+                          ("pinned_messages_ids", change.pins)):
+            if len(ids.add) > max_ids or len(ids.remove) > max_ids:
+                raise InvalidError(f"too many ids (maximum is {max_ids})", field=name)
+        add_users, remove_users = list(change.occupants.add), list(change.occupants.remove)
+        add_admins, remove_admins = list(change.admins.add), list(change.admins.remove)
+        add_pins, remove_pins = list(change.pins.add), list(change.pins.remove)
 
         occupants = list(dialog.get("occupants_ids") or [])
         admins = list(dialog.get("admins_ids") or [])
@@ -347,35 +309,21 @@ class DialogService:
                             {"added_ids": add_users, "removed_ids": remove_users, "fields": changed})
         return await self.view(requester, updated)
 
-    async def update_admins(self, requester: Requester, dialog_id: Any, params: Any) -> DialogView:
-        """PUT /chat/Dialog/{id}/admins: `push_all` / `pull_all` of `admins_ids`, owner only."""
-        if not isinstance(params, dict):
-            raise BadRequestError("The body must be an object")
-        push = _ops(params, "push_all")
-        pull = _ops(params, "pull_all")
+    async def update_admins(self, requester: Requester, dialog_id: Any,
+                            admins: IdChanges) -> DialogView:
+        """PUT /chat/Dialog/{id}/admins: admins added and removed, owner only."""
         access = await self._access.dialog_for(requester, dialog_id)
         access.require_owner("change admins")
-        body = {}
-        if "admins_ids" in push:
-            body["push_all"] = {"admins_ids": push["admins_ids"]}
-        if "admins_ids" in pull:
-            body["pull_all"] = {"admins_ids": pull["admins_ids"]}
-        if not body:
+        if not admins:
             raise InvalidError("can't be blank", field="admins_ids")
-        return await self.update(requester, dialog_id, body)
+        return await self.update(requester, dialog_id, DialogChanges(admins=admins))
 
-    async def set_notifications(self, requester: Requester, dialog_id: Any, enabled: Any) -> bool:
-        if enabled is None or enabled == "":
-            raise InvalidError("can't be blank", field="enabled")
-        try:
-            value = cast_bool(enabled)
-        except ValueError as exc:
-            raise InvalidError("must be 0 or 1", field="enabled") from exc
+    async def set_notifications(self, requester: Requester, dialog_id: Any, enabled: bool) -> bool:
         access = await self._access.dialog_for(requester, dialog_id)
         if access.member is None:
             await self._ensure_member(access)
-        await self._members.update(access.dialog_id, requester.user_id, {"notifications": value})
-        return value
+        await self._members.set_notifications(access.dialog_id, requester.user_id, enabled)
+        return enabled
 
     async def subscribe(self, requester: Requester, dialog_id: Any) -> DialogView:
         dialog = await self._public_dialog(requester, dialog_id)
@@ -388,7 +336,7 @@ class DialogService:
                                     {"joined_at": self._clock.now(), "subscribed": True,
                                      "last_read_seq": int(dialog.get("seq") or 0)})
         elif member.get("hidden"):
-            await self._members.update(dialog["_id"], me, {"hidden": False})
+            await self._members.show(dialog["_id"], me)
         dialog = await self._recount(requester.app_id, dialog["_id"]) or dialog
         if member is None:
             await self._publish("dialog_updated", requester, dialog["_id"], [me],
@@ -404,7 +352,7 @@ class DialogService:
             return
         await self._members.remove(dialog["_id"], [me])
         if me in (dialog.get("admins_ids") or []):
-            await self._dialogs.update(requester.app_id, dialog["_id"], {"$pull": {"admins_ids": me}})
+            await self._dialogs.remove_admin(requester.app_id, dialog["_id"], me)
         await self._recount(requester.app_id, dialog["_id"])
         await self._publish("dialog_updated", requester, dialog["_id"], [me],
                             {"added_ids": [], "removed_ids": [me], "fields": ["occupants_count"]})
@@ -416,9 +364,8 @@ class DialogService:
             if not access.is_owner:
                 raise ForbiddenError("You don't have permission to clear the history for everyone")
             await self._messages.delete_dialog(access.dialog_id)
-            dialog = await self._dialogs.update(requester.app_id, access.dialog_id, {"$set": {
-                **{f: None for f in LAST_MESSAGE_FIELDS}, "pinned_messages_ids": [],
-                "updated_at": self._clock.now()}})
+            dialog = await self._dialogs.clear_history(requester.app_id, access.dialog_id,
+                                                       self._clock.now())
             if dialog is not None:
                 await self._publish("dialog_updated", requester, access.dialog_id,
                                     await self._audience(dialog),
@@ -430,11 +377,11 @@ class DialogService:
         seq = int(access.dialog.get("seq") or 0)
         cleared = int((access.member or {}).get("cleared_seq") or 0)
         if seq > cleared:
-            await self._members.update(access.dialog_id, requester.user_id, {"cleared_seq": seq})
+            await self._members.clear_history(access.dialog_id, requester.user_id, seq)
 
     # -- deletion --------------------------------------------------------------------------------
     async def delete(self, requester: Requester, dialog_ids: list[str], force: bool) -> DeleteResult:
-        _require_user(requester)
+        require_user(requester)
         result = DeleteResult()
         for dialog_id in dict.fromkeys(dialog_ids):
             try:
@@ -553,15 +500,8 @@ class DialogService:
 
     async def _apply(self, access: DialogAccess, sets: dict[str, Any], adds: dict[str, list],
                      pulls: dict[str, list]) -> dict[str, Any]:
-        """$set and $addToSet in one update, then $pull (one field can't take both at once)."""
-        app_id = access.dialog["app_id"]
-        update: dict[str, Any] = {"$set": {**sets, "updated_at": self._clock.now()}}
-        if adds:
-            update["$addToSet"] = {k: {"$each": v} for k, v in adds.items()}
-        doc = await self._dialogs.update(app_id, access.dialog_id, update)
-        if doc is not None and pulls:
-            doc = await self._dialogs.update(app_id, access.dialog_id,
-                                             {"$pull": {k: {"$in": v} for k, v in pulls.items()}})
+        doc = await self._dialogs.change(access.dialog["app_id"], access.dialog_id, sets, adds,
+                                         pulls, self._clock.now())
         if doc is None:  # deleted meanwhile
             raise NotFoundError("Dialog not found")
         return doc
@@ -571,7 +511,7 @@ class DialogService:
         if access.type == PRIVATE or access.is_owner:
             if access.member is None:
                 await self._ensure_member(access)
-            await self._members.update(access.dialog_id, me, {"hidden": True})
+            await self._members.hide(access.dialog_id, me)
             await self._dialogs.mark_hidden(requester.app_id, access.dialog_id)
             return
         if access.type == PUBLIC:
@@ -580,12 +520,11 @@ class DialogService:
         if access.type == BROADCAST:  # every reader: hidden for good (see the module docstring)
             await self._members.ensure(requester.app_id, access.dialog_id, me,
                                        {"joined_at": self._clock.now()})
-            await self._members.update(access.dialog_id, me, {"hidden": True, "left": True})
+            await self._members.leave_broadcast(access.dialog_id, me)
             if not access.is_occupant:
                 return
-        dialog = await self._dialogs.update(access.dialog["app_id"], access.dialog_id, {
-            "$pull": {"occupants_ids": me, "admins_ids": me},
-            "$set": {"updated_at": self._clock.now()}})
+        dialog = await self._dialogs.remove_occupant(access.dialog["app_id"], access.dialog_id, me,
+                                                     self._clock.now())
         if access.type != BROADCAST:
             await self._members.remove(access.dialog_id, [me])
         if dialog is not None:
@@ -611,7 +550,7 @@ class DialogService:
 
     async def _recount(self, app_id: int, dialog_id: str) -> dict[str, Any] | None:
         count = await self._members.count_for_dialog(dialog_id)
-        return await self._dialogs.update(app_id, dialog_id, {"$set": {"occupants_count": count}})
+        return await self._dialogs.set_occupants_count(app_id, dialog_id, count)
 
     async def _ensure_member(self, access: DialogAccess) -> dict[str, Any]:
         """Occupants always have a membership; recreate it if it went missing. A broadcast reader
@@ -622,9 +561,7 @@ class DialogService:
         return member or {}
 
     async def _audience(self, dialog: dict[str, Any]) -> list[int]:
-        if int(dialog.get("type") or 0) == PUBLIC:
-            return [m["user_id"] for m in await self._members.for_dialog(dialog["_id"])]
-        return list(dialog.get("occupants_ids") or [])
+        return await self._access.audience_of(dialog)
 
     async def _require_users(self, app_id: int, user_ids: list[int], field_name: str) -> None:
         if not user_ids:
@@ -642,9 +579,6 @@ class DialogService:
         if any(m not in found for m in message_ids):
             raise InvalidError("messages not found in this dialog", field="pinned_messages_ids")
 
-    def _user_ids(self, value: Any, field_name: str, max_len: int) -> list[int]:
-        return _parse_user_ids(value, field_name, max_len)
-
     async def _publish(self, kind: str, requester: Requester, dialog_id: str,
                        recipients: list[int], payload: dict[str, Any]) -> None:
         await self._publisher.publish(Event(kind=kind, app_id=requester.app_id, dialog_id=dialog_id,
@@ -653,91 +587,6 @@ class DialogService:
 
 
 # -- pure helpers --------------------------------------------------------------------------------
-def dialog_query(params: dict[str, Any]) -> dict[str, Any]:
-    """ConnectyCube dialog filters → a Mongo query (`extensions[key]` included)."""
-    for name, raw in params.items():
-        if name in DIALOG_FILTERS and isinstance(raw, dict):
-            allowed = STRING_OPS if name in STRING_FILTERS else VALUE_OPS
-            bad = [op for op in raw if op not in allowed]
-            if bad:
-                raise InvalidError(f"unsupported operator '{bad[0]}'", field=name)
-    query = build_query(params, DIALOG_FILTERS)
-    extensions = params.get("extensions")
-    if extensions is not None:
-        if not isinstance(extensions, dict):
-            raise InvalidError("use extensions[<name>]=<value>", field="extensions")
-        specs: dict[str, FieldSpec] = {}
-        values: dict[str, Any] = {}
-        for key, raw in extensions.items():
-            if not _valid_extension_key(key):
-                raise InvalidError("is invalid", field="extensions")
-            specs[f"extensions.{key}"] = FieldSpec(cast_str)
-            values[f"extensions.{key}"] = raw
-        query.update(build_query(values, specs))
-    return query
-
-
-def _require_user(requester: Requester) -> None:
-    if not requester.is_user:
-        raise ForbiddenError("A user session is required")
-
-
-def _parse_type(value: Any) -> int:
-    if value is None or value == "":
-        raise InvalidError("can't be blank", field="type")
-    try:
-        dtype = cast_int(value)
-    except (ValueError, TypeError) as exc:
-        raise InvalidError("is invalid", field="type") from exc
-    if dtype not in DIALOG_TYPES:
-        raise InvalidError("must be 1 (broadcast), 2 (group), 3 (private) or 4 (public)", field="type")
-    return dtype
-
-
-def _parse_user_ids(value: Any, field_name: str, max_len: int) -> list[int]:
-    """`"8, 9"`, `[8, "9"]`, `8` or a dict-shaped array (`{"0": 8}`) → distinct positive ints."""
-    if isinstance(value, dict):
-        value = list(value.values())
-    items = split_list(value)
-    if len(items) > max_len:
-        raise InvalidError(f"too many ids (maximum is {max_len})", field=field_name)
-    out: list[int] = []
-    for item in items:
-        try:
-            user_id = cast_int(item)
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise InvalidError("must be a list of user ids", field=field_name) from exc
-        if user_id <= 0:
-            raise InvalidError("must be a list of user ids", field=field_name)
-        if user_id not in out:
-            out.append(user_id)
-    return out
-
-
-def _message_ids(value: Any, max_len: int) -> list[str]:
-    if isinstance(value, dict):
-        value = list(value.values())
-    items = split_list(value)
-    if len(items) > max_len:
-        raise InvalidError(f"too many ids (maximum is {max_len})", field="pinned_messages_ids")
-    out: list[str] = []
-    for item in items:
-        if not is_object_id(item):
-            raise InvalidError("must be a list of message ids", field="pinned_messages_ids")
-        if item not in out:
-            out.append(item)
-    return out
-
-
-def _ops(params: dict[str, Any], key: str) -> dict[str, Any]:
-    value = params.get(key)
-    if value is None or value == "":
-        return {}
-    if not isinstance(value, dict):
-        raise InvalidError("must be an object", field=key)
-    return value
-
-
 def _no_overlap(add: list, remove: list, field_name: str) -> None:
     if set(add) & set(remove):
         raise InvalidError("the same id can't be added and removed at once", field=field_name)
@@ -745,60 +594,6 @@ def _no_overlap(add: list, remove: list, field_name: str) -> None:
 
 def _union(first: list[int], second: list[int]) -> list[int]:
     return list(dict.fromkeys([*first, *second]))
-
-
-def _text(params: dict[str, Any], key: str) -> str | None:
-    value = params.get(key)
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise InvalidError("must be a string", field=key)
-    text = str(value).strip()
-    limit = TEXT_LIMITS[key]
-    if len(text) > limit:
-        raise InvalidError(f"is too long (maximum is {limit} characters)", field=key)
-    return text or None
-
-
-def _valid_extension_key(key: Any) -> bool:
-    return isinstance(key, str) and 0 < len(key) <= MAX_EXTENSION_KEY and \
-        bool(EXTENSION_KEY_RE.match(key))
-
-
-def _parse_extensions(value: Any) -> dict[str, str] | None:
-    """A flat object; values are kept as strings (as ConnectyCube casts them). null resets."""
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise InvalidError("must be an object", field="extensions")
-    if len(value) > MAX_EXTENSIONS:
-        raise InvalidError(f"too many fields (maximum is {MAX_EXTENSIONS})", field="extensions")
-    out: dict[str, str] = {}
-    for key, raw in value.items():
-        if not _valid_extension_key(key):
-            raise InvalidError(f"invalid field name (letters, digits, '_' and '-', up to "
-                               f"{MAX_EXTENSION_KEY})", field="extensions")
-        if raw is None:
-            continue
-        if isinstance(raw, (dict, list)):
-            raise InvalidError("values must be strings", field="extensions")
-        text = ("true" if raw else "false") if isinstance(raw, bool) else str(raw)
-        if len(text) > MAX_EXTENSION_VALUE:
-            raise InvalidError(f"value is too long (maximum is {MAX_EXTENSION_VALUE} characters)",
-                               field="extensions")
-        out[key] = text
-    return out
-
-
-def _parse_permissions(value: Any) -> dict[str, bool] | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise InvalidError("must be an object", field="permissions")
-    try:
-        return {"allow_preview": cast_bool(value.get("allow_preview", False))}
-    except ValueError as exc:
-        raise InvalidError("allow_preview must be true or false", field="permissions") from exc
 
 
 def _set_last_message(dialog: dict[str, Any], message: dict[str, Any] | None) -> None:

@@ -12,11 +12,10 @@ import unicodedata
 from typing import Any
 
 from models.errors import ForbiddenError, InvalidError, NotFoundError
-from models.events import Event, EventPublisher
-from models.requester import Requester
-from models.services.access import PUBLIC, AccessService, DialogAccess
+from models.events import Event, EventPublisher, Origin
+from models.requester import Requester, require_user
+from models.services.access import AccessService, DialogAccess
 from models.storage.ids import is_object_id
-from models.storage.members import MemberStore
 from models.storage.messages import MessageStore
 
 Doc = dict[str, Any]
@@ -36,17 +35,15 @@ def check_reaction(value: Any, field: str) -> str:
 
 
 class ReactionService:
-    def __init__(self, messages: MessageStore, members: MemberStore, access: AccessService,
+    def __init__(self, messages: MessageStore, access: AccessService,
                  publisher: EventPublisher) -> None:
         self._messages = messages
-        self._members = members
         self._access = access
         self._publisher = publisher
 
     async def _message(self, requester: Requester, message_id: str, *,
                        preview: bool) -> tuple[Doc, DialogAccess]:
-        if not requester.is_user:
-            raise ForbiddenError("A user session is required")
+        require_user(requester)
         doc = await self._messages.get(requester.app_id, message_id) if is_object_id(message_id) else None
         if doc is None or requester.user_id in (doc.get("deleted_for") or []):
             raise NotFoundError("Message not found")
@@ -54,8 +51,7 @@ class ReactionService:
             access = await self._access.dialog_for(requester, doc["chat_dialog_id"], preview=preview)
         except (NotFoundError, ForbiddenError) as exc:
             raise NotFoundError("Message not found") from exc
-        cleared = int((access.member or {}).get("cleared_seq") or 0)
-        if int(doc.get("seq") or 0) <= cleared:
+        if int(doc.get("seq") or 0) <= access.cleared_seq:
             raise NotFoundError("Message not found")
         return doc, access
 
@@ -64,16 +60,14 @@ class ReactionService:
         doc, _ = await self._message(requester, message_id, preview=True)
         return {emoji: list(users) for emoji, users in (doc.get("reactions") or {}).items() if users}
 
-    async def update(self, requester: Requester, message_id: str, params: Any) -> None:
-        """`{add?, remove?}`. Adding replaces the caller's previous reaction on this message."""
-        if not isinstance(params, dict):
-            raise InvalidError("must be an object", field="base")
-        add = params.get("add")
-        remove = params.get("remove")
-        if add in (None, "") and remove in (None, ""):
+    async def update(self, requester: Requester, message_id: str, add: str | None,
+                     remove: str | None, origin: Origin | None = None) -> None:
+        """Adding `add` replaces the caller's previous reaction on this message; `remove` takes
+        one away. Both are checked with `check_reaction`."""
+        if add is None and remove is None:
             raise InvalidError("add or remove is required", field="base")
-        add = check_reaction(add, "add") if add not in (None, "") else None
-        remove = check_reaction(remove, "remove") if remove not in (None, "") else None
+        add = check_reaction(add, "add") if add is not None else None
+        remove = check_reaction(remove, "remove") if remove is not None else None
         doc, access = await self._message(requester, message_id, preview=True)
         if not access.is_reader:  # broadcast readers react too (reacting is not posting)
             raise ForbiddenError("Only occupants can react to messages")
@@ -88,13 +82,10 @@ class ReactionService:
         updated = await self._messages.react(requester.app_id, doc["_id"], user, added, to_remove)
         if updated is None:
             raise NotFoundError("Message not found")
-        if access.type == PUBLIC:
-            audience = [m["user_id"] for m in await self._members.for_dialog(access.dialog_id)]
-        else:
-            audience = list(access.dialog.get("occupants_ids") or [])
+        audience = await self._access.audience(access)
         await self._publisher.publish(Event(
             kind="reactions_updated", app_id=requester.app_id, dialog_id=access.dialog_id,
-            sender_id=user, recipient_ids=[u for u in audience if u != user],
+            sender_id=user, recipient_ids=[u for u in audience if u != user], origin=origin,
             payload={"message_id": doc["_id"], "user_id": user, "add": added,
                      "remove": to_remove[0] if to_remove else None, "removed": to_remove,
-                     "dialog_type": access.type, "message_sender_id": doc.get("sender_id")}))
+                     "dialog_type": int(access.type), "message_sender_id": doc.get("sender_id")}))

@@ -7,9 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from config.settings import LimitSettings
-from models.errors import ForbiddenError, InvalidError
-from models.requester import Requester
-from models.services.filters import cast_datetime, cast_int, split_list
+from models.requester import Requester, require_user
 from models.storage.dialogs import DialogStore
 from models.storage.ids import is_object_id
 from models.storage.members import MemberStore
@@ -18,6 +16,20 @@ from models.storage.users import UserStore
 from models.users import User
 
 Doc = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """What to look for (validated by the transport: `MIN_TEXT`..`MAX_TEXT` characters), in which
+    of the caller's dialogs (none: all), and `date_sent` bounds (Unix seconds, inclusive)."""
+
+    text: str
+    dialog_ids: tuple[str, ...] = ()
+    limit: int | None = None  # None: the list limit
+    earliest: int | None = None
+    latest: int | None = None
+
+
 MIN_TEXT = 3
 MAX_TEXT = 200
 MAX_DIALOG_IDS = 10
@@ -46,80 +58,29 @@ class SearchService:
         self._dialog_views = dialog_views
         self._limits = limits
 
-    async def search(self, requester: Requester, params: dict[str, Any]) -> SearchResult:
-        if not requester.is_user:
-            raise ForbiddenError("A user session is required")
-        text = params.get("search_text")
-        if isinstance(text, list):
-            text = text[0] if text else None
-        if not isinstance(text, str) or len(text.strip()) < MIN_TEXT:
-            raise InvalidError(f"is too short (minimum is {MIN_TEXT} characters)", field="search_text")
-        text = text.strip()
-        if len(text) > MAX_TEXT:
-            raise InvalidError(f"is too long (maximum is {MAX_TEXT} characters)", field="search_text")
-        limit = self._limit(params)
-        wanted = [str(d) for d in split_list(params.get("chat_dialog_ids"))]
-        if len(wanted) > MAX_DIALOG_IDS:
-            raise InvalidError(f"too many ids (maximum is {MAX_DIALOG_IDS})", field="chat_dialog_ids")
-        date_query = self._dates(params)
-
+    async def search(self, requester: Requester, query: SearchQuery) -> SearchResult:
+        require_user(requester)
+        text = query.text
+        limit = min(query.limit or self._limits.max_list_limit, self._limits.max_list_limit)
         members = {m["dialog_id"]: m for m in await self._members.for_user(requester.app_id,
                                                                              requester.user_id)}
-        if wanted:
-            members = {d: m for d, m in members.items() if d in wanted}
+        if query.dialog_ids:
+            members = {d: m for d, m in members.items() if d in query.dialog_ids}
         result = SearchResult()
         if not members:
             return result
-        pattern = {"$regex": re.escape(text), "$options": "i"}
-        dialogs = await self._dialogs.find(requester.app_id, {"_id": {"$in": list(members)}},
-                                           [("_id", 1)], 0, len(members))
+        dialogs = sorted(await self._dialogs.get_many(requester.app_id, list(members)),
+                         key=lambda d: d["_id"])
         named = [d for d in dialogs if re.search(re.escape(text), d.get("name") or "", re.IGNORECASE)]
         named.sort(key=lambda d: d.get("last_message_date_sent") or 0, reverse=True)
         result.dialogs = [await self._dialog_views.view(requester, d) for d in named[:limit]]
 
-        visible = [{"chat_dialog_id": d, "seq": {"$gt": int(m.get("cleared_seq") or 0)}}
-                   for d, m in members.items() if is_object_id(d)]
-        query: Doc = {"$or": visible, "message": pattern, "deleted_for": {"$ne": requester.user_id}}
-        if date_query:
-            query["date_sent"] = date_query
-        result.messages = await self._messages.find(
-            requester.app_id, query, [("date_sent", -1), ("seq", -1), ("_id", -1)], 0, limit)
-
+        positions = {d: int(m.get("cleared_seq") or 0) for d, m in members.items() if is_object_id(d)}
+        result.messages = await self._messages.search(requester.app_id, positions, text,
+                                                      requester.user_id,
+                                                      (query.earliest, query.latest), limit)
         peers = sorted({uid for d in dialogs for uid in (d.get("occupants_ids") or [])})
         if peers:
-            docs = await self._users.find(requester.app_id, {
-                "_id": {"$in": peers}, "$or": [{"login": pattern}, {"full_name": pattern}]},
-                [("_id", 1)], 0, limit)
+            docs = await self._users.search_among(requester.app_id, peers, text, limit)
             result.users = [User.model_validate(d) for d in docs]
         return result
-
-    def _limit(self, params: dict[str, Any]) -> int:
-        raw = params.get("limit")
-        if raw in (None, ""):
-            return self._limits.max_list_limit
-        try:
-            limit = cast_int(raw)
-        except (ValueError, TypeError) as exc:
-            raise InvalidError("must be an integer", field="limit") from exc
-        if limit <= 0:
-            raise InvalidError("must be positive", field="limit")
-        return min(limit, self._limits.max_list_limit)
-
-    @staticmethod
-    def _dates(params: dict[str, Any]) -> Doc:
-        """`start_date` is the later bound (lte), `end_date` the earlier one (gte): Unix seconds of
-        `date_sent`. ISO strings (with milliseconds, as the SDK sends them) or Unix seconds."""
-        query: Doc = {}
-        bounds = {}
-        for key, op in (("start_date", "$lte"), ("end_date", "$gte")):
-            raw = params.get(key)
-            if raw in (None, ""):
-                continue
-            try:
-                bounds[key] = int(cast_datetime(raw).timestamp())
-            except (ValueError, TypeError, OverflowError) as exc:
-                raise InvalidError("must be an ISO 8601 date", field=key) from exc
-            query[op] = bounds[key]
-        if len(bounds) == 2 and bounds["end_date"] > bounds["start_date"]:
-            raise InvalidError("must be earlier than start_date", field="end_date")
-        return query

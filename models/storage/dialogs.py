@@ -10,7 +10,9 @@ from typing import Any
 from bson import ObjectId
 from pymongo import ReturnDocument
 
+from models.queries import Condition, Sort
 from models.storage.errors import duplicates_as_conflict
+from models.storage.filters import compile_conditions
 from models.storage.scoped import AppScopedStore
 from models.storage.ids import id_to_str as _out
 from models.storage.ids import ids_in_query as _in_query
@@ -34,17 +36,19 @@ class DialogStore(AppScopedStore):
     async def find_private(self, app_id: int, private_key: str) -> Doc | None:
         return _out(await self._col.find_one({"app_id": app_id, "private_key": private_key}))
 
-    async def find_in(self, app_id: int, dialog_ids: list[str], query: Doc,
-                      sort: list[tuple[str, int]], skip: int, limit: int,
+    async def find_in(self, app_id: int, dialog_ids: list[str], conditions: tuple[Condition, ...],
+                      sort: Sort, skip: int, limit: int,
                       broadcasts_except: list[str] | None = None) -> list[Doc]:
-        """Like `find`, restricted to the given dialogs (a user's memberships); with
+        """The given dialogs (a user's memberships) matching `conditions`; with
         `broadcasts_except`, also every broadcast dialog of the app but those."""
-        return await self._page(_scoped(app_id, dialog_ids, query, broadcasts_except),
-                                sort, skip, limit)
+        return await self._page(_scoped(app_id, dialog_ids, compile_conditions(conditions),
+                                        broadcasts_except), list(sort), skip, limit)
 
-    async def count_in(self, app_id: int, dialog_ids: list[str], query: Doc,
+    async def count_in(self, app_id: int, dialog_ids: list[str], conditions: tuple[Condition, ...],
                        broadcasts_except: list[str] | None = None) -> int:
-        return await self._col.count_documents(_scoped(app_id, dialog_ids, query, broadcasts_except))
+        return await self._col.count_documents(_scoped(app_id, dialog_ids,
+                                                       compile_conditions(conditions),
+                                                       broadcasts_except))
 
     async def broadcast_ids(self, app_id: int) -> list[str]:
         """Ids of the app's broadcast dialogs (type 1: every user of the app reads them)."""
@@ -77,6 +81,55 @@ class DialogStore(AppScopedStore):
 
     async def set_fields(self, app_id: int, dialog_id: str, fields: Doc) -> None:
         await self._col.update_one({"_id": _oid(dialog_id), "app_id": app_id}, {"$set": fields})
+
+    async def set_last_message(self, app_id: int, dialog_id: str, message: Doc | None) -> None:
+        """Records `message` (or none) as the dialog's last message."""
+        await self.set_fields(app_id, dialog_id, {
+            "last_message": message.get("message") if message else None,
+            "last_message_id": message["_id"] if message else None,
+            "last_message_user_id": message.get("sender_id") if message else None,
+            "last_message_date_sent": message.get("date_sent") if message else None})
+
+    async def set_last_message_body(self, app_id: int, dialog_id: str, body: str) -> None:
+        """The last message was edited."""
+        await self.set_fields(app_id, dialog_id, {"last_message": body})
+
+    async def _update(self, app_id: int, dialog_id: str, update: Doc) -> Doc | None:
+        return await self.update(app_id, dialog_id, update)
+
+    async def change(self, app_id: int, dialog_id: str, sets: Doc, adds: dict[str, list],
+                     pulls: dict[str, list], now: Any) -> Doc | None:
+        """Sets fields and adds ids to list fields in one update, then pulls ids (one field can't
+        take both at once); returns the changed dialog (None: it is gone)."""
+        update: Doc = {"$set": {**sets, "updated_at": now}}
+        if adds:
+            update["$addToSet"] = {k: {"$each": v} for k, v in adds.items()}
+        doc = await self._update(app_id, dialog_id, update)
+        if doc is not None and pulls:
+            doc = await self._update(app_id, dialog_id,
+                                     {"$pull": {k: {"$in": v} for k, v in pulls.items()}})
+        return doc
+
+    async def remove_occupant(self, app_id: int, dialog_id: str, user_id: int, now: Any) -> Doc | None:
+        """The user leaves: no longer an occupant nor an admin."""
+        return await self._update(app_id, dialog_id, {
+            "$pull": {"occupants_ids": user_id, "admins_ids": user_id}, "$set": {"updated_at": now}})
+
+    async def remove_admin(self, app_id: int, dialog_id: str, user_id: int) -> None:
+        await self._update(app_id, dialog_id, {"$pull": {"admins_ids": user_id}})
+
+    async def set_occupants_count(self, app_id: int, dialog_id: str, count: int) -> Doc | None:
+        return await self._update(app_id, dialog_id, {"$set": {"occupants_count": count}})
+
+    async def clear_history(self, app_id: int, dialog_id: str, now: Any) -> Doc | None:
+        """The history was deleted for everyone: no last message, no pins."""
+        return await self._update(app_id, dialog_id, {"$set": {
+            "last_message": None, "last_message_id": None, "last_message_user_id": None,
+            "last_message_date_sent": None, "pinned_messages_ids": [], "updated_at": now}})
+
+    async def unpin(self, app_id: int, dialog_id: str, message_ids: list[str]) -> None:
+        await self._col.update_one({"_id": _oid(dialog_id), "app_id": app_id},
+                                   {"$pull": {"pinned_messages_ids": {"$in": message_ids}}})
 
     async def delete(self, app_id: int, dialog_id: str) -> bool:
         oid = _oid(dialog_id)

@@ -56,6 +56,24 @@ class MemberStore:
             {"_id": member_id(dialog_id, user_id)}, {"$set": fields},
             return_document=ReturnDocument.AFTER)
 
+    async def set_notifications(self, dialog_id: str, user_id: int, enabled: bool) -> None:
+        await self.update(dialog_id, user_id, {"notifications": enabled})
+
+    async def hide(self, dialog_id: str, user_id: int) -> None:
+        """"Delete for me": hidden until the next message (see `unhide_all`)."""
+        await self.update(dialog_id, user_id, {"hidden": True})
+
+    async def show(self, dialog_id: str, user_id: int) -> None:
+        await self.update(dialog_id, user_id, {"hidden": False})
+
+    async def leave_broadcast(self, dialog_id: str, user_id: int) -> None:
+        """A reader deleted a broadcast dialog for themselves: hidden for good."""
+        await self.update(dialog_id, user_id, {"hidden": True, "left": True})
+
+    async def clear_history(self, dialog_id: str, user_id: int, seq: int) -> None:
+        """Messages up to `seq` are gone for this member."""
+        await self.update(dialog_id, user_id, {"cleared_seq": seq})
+
     async def update_many(self, dialog_id: str, user_ids: list[int] | None, fields: Doc) -> None:
         query: Doc = {"dialog_id": dialog_id}
         if user_ids is not None:

@@ -6,12 +6,15 @@ makes sends idempotent (a duplicate returns the stored message).
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from models.queries import Condition, Sort
+from models.storage.filters import compile_conditions
 from models.storage.scoped import AppScopedStore
 from models.storage.ids import id_to_str as _out
 from models.storage.ids import ids_in_query as _in_query
@@ -78,12 +81,131 @@ class MessageStore(AppScopedStore):
         oid = _oid(message_id)
         return oid is not None and await self._col.count_documents({"_id": oid}, limit=1) > 0
 
-    async def update_many(self, app_id: int, query: Doc, update: Doc) -> int:
+    async def _update_many(self, app_id: int, query: Doc, update: Doc) -> int:
         result = await self._col.update_many({"app_id": app_id, **_in_query(query)}, update)
         return result.modified_count
 
-    async def delete_many(self, app_id: int, query: Doc) -> int:
-        result = await self._col.delete_many({"app_id": app_id, **_in_query(query)})
+    # -- history -------------------------------------------------------------------------------
+    @staticmethod
+    def _history_query(dialog_id: str, viewer: int, after_seq: int,
+                       conditions: tuple[Condition, ...], read: bool | None) -> Doc:
+        query = compile_conditions(conditions)
+        if read is not None:
+            query["read_ids"] = viewer if read else {"$ne": viewer}
+        query["chat_dialog_id"] = dialog_id
+        query["deleted_for"] = {"$ne": viewer}
+        if after_seq:
+            query["seq"] = {"$gt": after_seq}
+        return query
+
+    async def page_history(self, app_id: int, dialog_id: str, viewer: int, after_seq: int,
+                           conditions: tuple[Condition, ...], read: bool | None, sort: Sort,
+                           skip: int, limit: int) -> list[Doc]:
+        """A page of the messages of one dialog `viewer` sees: not deleted for them, after their
+        cleared position (`after_seq`), matching `conditions` (and `read` by them, if given)."""
+        query = self._history_query(dialog_id, viewer, after_seq, conditions, read)
+        return await self._page({"app_id": app_id, **_in_query(query)}, list(sort), skip, limit)
+
+    async def count_history(self, app_id: int, dialog_id: str, viewer: int, after_seq: int,
+                            conditions: tuple[Condition, ...], read: bool | None) -> int:
+        query = self._history_query(dialog_id, viewer, after_seq, conditions, read)
+        return await self._col.count_documents({"app_id": app_id, **_in_query(query)})
+
+    async def search(self, app_id: int, positions: dict[str, int], text: str, viewer: int,
+                     date_sent: tuple[int | None, int | None], limit: int) -> list[Doc]:
+        """Newest first: messages whose body contains `text` (case-insensitive) in the given
+        dialogs, each after its cleared position (`positions`: dialog id -> seq), not deleted for
+        `viewer`, `date_sent` within (earliest, latest) when given."""
+        visible = [{"chat_dialog_id": d, "seq": {"$gt": seq}} for d, seq in positions.items()]
+        query: Doc = {"$or": visible, "message": {"$regex": re.escape(text), "$options": "i"},
+                      "deleted_for": {"$ne": viewer}}
+        earliest, latest = date_sent
+        bounds: Doc = {}
+        if latest is not None:
+            bounds["$lte"] = latest
+        if earliest is not None:
+            bounds["$gte"] = earliest
+        if bounds:
+            query["date_sent"] = bounds
+        return await self._page({"app_id": app_id, **query},
+                                [("date_sent", -1), ("seq", -1), ("_id", -1)], 0, limit)
+
+    # -- read and delivered marks ----------------------------------------------------------------
+    @staticmethod
+    def _read_update(viewer: int, now: Any, count_view: bool) -> Doc:
+        update: Doc = {"$addToSet": {"read_ids": viewer, "delivered_ids": viewer},
+                       "$set": {"updated_at": now}}
+        if count_view:
+            update["$inc"] = {"views_count": 1}
+        return update
+
+    async def mark_read(self, app_id: int, message_ids: list[str], viewer: int, now: Any,
+                        count_view: bool) -> None:
+        """`viewer` has read these messages (also delivered; `count_view`: one more view)."""
+        await self._update_many(app_id, {"_id": {"$in": message_ids}, "read_ids": {"$ne": viewer}},
+                                self._read_update(viewer, now, count_view))
+
+    @classmethod
+    def _unread_range(cls, dialog_id: str, viewer: int, after_seq: int, upto_seq: int) -> Doc:
+        query = cls.unread_query(dialog_id, viewer, after_seq)
+        query["seq"] = {"$gt": after_seq, "$lte": upto_seq}
+        return query
+
+    async def unread_in_range(self, app_id: int, dialog_id: str, viewer: int, after_seq: int,
+                              upto_seq: int, limit: int) -> list[Doc]:
+        """The first `limit` messages of the dialog in (after_seq, upto_seq] `viewer` has not read."""
+        return await self._page({"app_id": app_id, **self._unread_range(dialog_id, viewer, after_seq,
+                                                                        upto_seq)},
+                                [("seq", 1)], 0, limit)
+
+    async def mark_range_read(self, app_id: int, dialog_id: str, viewer: int, after_seq: int,
+                              upto_seq: int, now: Any, count_view: bool) -> None:
+        await self._update_many(app_id, self._unread_range(dialog_id, viewer, after_seq, upto_seq),
+                                self._read_update(viewer, now, count_view))
+
+    async def mark_delivered(self, app_id: int, message_ids: list[str], viewer: int, now: Any) -> None:
+        await self._update_many(app_id, {"_id": {"$in": message_ids},
+                                         "delivered_ids": {"$ne": viewer}},
+                                {"$addToSet": {"delivered_ids": viewer}, "$set": {"updated_at": now}})
+
+    @staticmethod
+    def _undelivered_query(dialog_id: str, viewer: int, after_seq: int) -> Doc:
+        return {"chat_dialog_id": dialog_id, "seq": {"$gt": after_seq},
+                "sender_id": {"$ne": viewer}, "delivered_ids": {"$ne": viewer},
+                "deleted_for": {"$ne": viewer}}
+
+    async def undelivered(self, app_id: int, dialog_id: str, viewer: int, after_seq: int,
+                          limit: int) -> list[Doc]:
+        """The first `limit` messages of others after `after_seq` not yet delivered to `viewer`."""
+        return await self._page({"app_id": app_id,
+                                 **self._undelivered_query(dialog_id, viewer, after_seq)},
+                                [("seq", 1)], 0, limit)
+
+    async def mark_all_delivered(self, app_id: int, dialog_id: str, viewer: int, after_seq: int,
+                                 now: Any) -> None:
+        await self._update_many(app_id, self._undelivered_query(dialog_id, viewer, after_seq),
+                                {"$addToSet": {"delivered_ids": viewer}, "$set": {"updated_at": now}})
+
+    # -- edits and deletes -----------------------------------------------------------------------
+    async def set_body(self, app_id: int, message_id: str, body: str, now: Any) -> Doc | None:
+        """The author's edit: the new body, `edited_at`; returns the edited message."""
+        oid = _oid(message_id)
+        if oid is None:
+            return None
+        return _out(await self._col.find_one_and_update(
+            {"_id": oid, "app_id": app_id},
+            {"$set": {"message": body, "updated_at": now, "edited_at": now}},
+            return_document=ReturnDocument.AFTER))
+
+    async def hide_for(self, app_id: int, message_ids: list[str], user_id: int) -> None:
+        """"Delete for me": the messages stay, `user_id` no longer sees them."""
+        await self._update_many(app_id, {"_id": {"$in": message_ids}},
+                                {"$addToSet": {"deleted_for": user_id}})
+
+    async def delete_in_dialog(self, app_id: int, dialog_id: str, message_ids: list[str]) -> int:
+        """Deletes for everyone (only messages of that dialog)."""
+        result = await self._col.delete_many({"app_id": app_id, **_in_query(
+            {"_id": {"$in": message_ids}, "chat_dialog_id": dialog_id})})
         return result.deleted_count
 
     @staticmethod

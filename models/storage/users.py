@@ -55,3 +55,12 @@ class UserStore:
     async def delete(self, app_id: int, user_id: int) -> bool:
         result = await self._col.delete_one({"_id": user_id, "app_id": app_id})
         return result.deleted_count == 1
+
+    async def search_among(self, app_id: int, user_ids: list[int], text: str, limit: int) -> list[Doc]:
+        """Of these users, those whose login or full name contains `text` (case-insensitive)."""
+        import re
+
+        pattern = {"$regex": re.escape(text), "$options": "i"}
+        return await self.find(app_id, {"_id": {"$in": user_ids},
+                                        "$or": [{"login": pattern}, {"full_name": pattern}]},
+                               [("_id", 1)], 0, limit)

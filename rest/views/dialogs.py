@@ -6,12 +6,14 @@ from typing import Any
 
 from aiohttp import web
 
+from models.lax import parse_flag
 from models.services.dialogs import DialogView
-from models.services.filters import parse_flag
 from rest.auth import user_requester
 from rest.keys import services_key
 from rest.params import all_params, body_params, ids_from_path, json_response, query_params
-from rest.schemas.dialogs import delete_result_to_json, dialog_to_json
+from rest.schemas.dialogs import (admin_changes, delete_result_to_json, dialog_changes,
+                                  dialog_query, dialog_draft, dialog_to_json, notifications_flag)
+from rest.schemas.filters import page_params
 from rest.schemas.users import user_to_json
 
 
@@ -27,25 +29,30 @@ def _flag(params: dict[str, Any], name: str) -> bool:
 async def list_dialogs(request: web.Request) -> web.Response:
     caller = await user_requester(request)
     params = query_params(request)
-    dialogs = request.app[services_key].dialogs
-    if _flag(params, "count"):
-        return json_response({"items_count": await dialogs.count(caller, params)})
-    page = await dialogs.list(caller, params)
+    services = request.app[services_key]
+    dialogs = services.dialogs
+    query = dialog_query(params, services.settings.limits.max_list_limit)
+    if query.count_only:
+        return json_response({"items_count": await dialogs.count(caller, query)})
+    page = await dialogs.list(caller, query)
     return json_response({"total_entries": page.total, "skip": page.skip, "limit": page.limit,
                           "items": [_json(v) for v in page.items]})
 
 
 async def create_dialog(request: web.Request) -> web.Response:
     caller = await user_requester(request)
-    view, created = await request.app[services_key].dialogs.create(
-        caller, await body_params(request))
+    services = request.app[services_key]
+    limits = services.settings.limits
+    draft = dialog_draft(await body_params(request), limits.max_occupants, limits.max_admins)
+    view, created = await services.dialogs.create(caller, draft)
     return json_response(_json(view), status=201 if created else 200)
 
 
 async def update_dialog(request: web.Request) -> web.Response:
     caller = await user_requester(request)
-    view = await request.app[services_key].dialogs.update(
-        caller, request.match_info["dialog_id"], await body_params(request))
+    services = request.app[services_key]
+    change = dialog_changes(await body_params(request), services.settings.limits.max_ids_per_request)
+    view = await services.dialogs.update(caller, request.match_info["dialog_id"], change)
     return json_response(_json(view))
 
 
@@ -61,8 +68,9 @@ async def delete_dialogs(request: web.Request) -> web.Response:
 
 async def update_admins(request: web.Request) -> web.Response:
     caller = await user_requester(request)
-    view = await request.app[services_key].dialogs.update_admins(
-        caller, request.match_info["dialog_id"], await body_params(request))
+    services = request.app[services_key]
+    admins = admin_changes(await body_params(request), services.settings.limits.max_ids_per_request)
+    view = await services.dialogs.update_admins(caller, request.match_info["dialog_id"], admins)
     return json_response(_json(view))
 
 
@@ -77,7 +85,7 @@ async def update_notifications(request: web.Request) -> web.Response:
     caller = await user_requester(request)
     body = await body_params(request)
     enabled = await request.app[services_key].dialogs.set_notifications(
-        caller, request.match_info["dialog_id"], body.get("enabled"))
+        caller, request.match_info["dialog_id"], notifications_flag(body))
     return json_response({"notifications": {"enabled": int(enabled)}})
 
 
@@ -95,8 +103,10 @@ async def unsubscribe(request: web.Request) -> web.Response:
 
 async def public_occupants(request: web.Request) -> web.Response:
     caller = await user_requester(request)
-    users, skip, limit = await request.app[services_key].dialogs.occupants(
-        caller, request.match_info["dialog_id"], query_params(request))
+    services = request.app[services_key]
+    skip, limit = page_params(query_params(request), 100, services.settings.limits.max_list_limit)
+    users, skip, limit = await services.dialogs.occupants(caller, request.match_info["dialog_id"],
+                                                          skip, limit)
     return json_response({"skip": skip, "limit": limit, "items": [user_to_json(u) for u in users]})
 
 

@@ -6,17 +6,21 @@ from __future__ import annotations
 from aiohttp import web
 
 from models.errors import InvalidError
-from models.services.filters import cast_bool
-from models.services.messages import draft_from_params
+from models.lax import cast_bool
 from rest.auth import user_requester
 from rest.keys import services_key
 from rest.params import all_params, body_params, ids_from_path, json_response, query_params
-from rest.schemas.messages import delete_result_to_json, message_to_json
+from rest.schemas.messages import (CreateMessageBody, HistoryParams, SystemMessageBody,
+                                   UpdateMessagesParams, delete_result_to_json, message_to_json,
+                                   unread_dialog_ids)
 
 
 async def list_messages(request: web.Request) -> web.Response:
     caller = await user_requester(request)
-    page = await request.app[services_key].messages.history(caller, query_params(request))
+    services = request.app[services_key]
+    query = HistoryParams.model_validate(query_params(request)).to_command(
+        services.settings.limits.max_list_limit)
+    page = await services.messages.history(caller, query)
     if page.count is not None:
         return json_response({"items_count": page.count})
     return json_response({"skip": page.skip, "limit": page.limit,
@@ -25,7 +29,7 @@ async def list_messages(request: web.Request) -> web.Response:
 
 async def create_message(request: web.Request) -> web.Response:
     caller = await user_requester(request)
-    draft = draft_from_params(await body_params(request))
+    draft = CreateMessageBody.model_validate(await body_params(request)).to_command()
     doc = await request.app[services_key].messages.send(caller, draft)
     return json_response(message_to_json(doc, caller.user_id), status=201)
 
@@ -37,7 +41,8 @@ async def update_messages(request: web.Request) -> web.Response:
     ids = None
     if "ids" in request.match_info:
         ids = ids_from_path(request, "ids", services.settings.limits.max_ids_per_request)
-    await services.messages.update(caller, ids, await all_params(request))
+    change = UpdateMessagesParams.model_validate(await all_params(request)).to_command(ids)
+    await services.messages.update(caller, change)
     return json_response({})
 
 
@@ -58,11 +63,12 @@ async def delete_messages(request: web.Request) -> web.Response:
 async def unread_count(request: web.Request) -> web.Response:
     caller = await user_requester(request)
     params = query_params(request)
-    counts = await request.app[services_key].messages.unread_counts(caller, params.get("chat_dialog_ids"))
+    counts = await request.app[services_key].receipts.unread_counts(caller, unread_dialog_ids(params))
     return json_response(counts)
 
 
 async def create_system_message(request: web.Request) -> web.Response:
     caller = await user_requester(request)
-    result = await request.app[services_key].messages.send_system(caller, await body_params(request))
+    draft = SystemMessageBody.model_validate(await body_params(request)).to_command()
+    result = await request.app[services_key].system_messages.send(caller, draft)
     return json_response(result)

@@ -6,6 +6,7 @@ from aiohttp import web
 from rest.auth import user_requester
 from rest.keys import services_key
 from rest.params import body_params, json_response
+from rest.schemas.reactions import ReactionsBody
 
 
 async def list_reactions(request: web.Request) -> web.Response:
@@ -16,6 +17,6 @@ async def list_reactions(request: web.Request) -> web.Response:
 
 async def update_reactions(request: web.Request) -> web.Response:
     caller = await user_requester(request)
-    await request.app[services_key].reactions.update(caller, request.match_info["id"],
-                                                     await body_params(request))
+    body = ReactionsBody.model_validate(await body_params(request))
+    await request.app[services_key].reactions.update(caller, request.match_info["id"], *body.change())
     return json_response({})

@@ -8,12 +8,13 @@ from rest.keys import services_key
 from rest.params import json_response, query_params
 from rest.schemas.dialogs import dialog_to_json
 from rest.schemas.messages import message_to_json
+from rest.schemas.search import search_query
 from rest.schemas.users import user_to_json
 
 
 async def search(request: web.Request) -> web.Response:
     caller = await user_requester(request)
-    found = await request.app[services_key].search.search(caller, query_params(request))
+    found = await request.app[services_key].search.search(caller, search_query(query_params(request)))
     return json_response({"results": {
         "dialogs": [dialog_to_json(v.dialog, v.member, v.unread) for v in found.dialogs],
         "messages": [message_to_json(doc, caller.user_id) for doc in found.messages],

@@ -114,7 +114,7 @@ async def test_chat_message_still_arrives_and_its_copy_is_stored_once(server, re
 
     async def stored(services):
         for _ in range(100):
-            status = await services.messages.unread_counts(Requester(app_id=1, user_id=b["id"]), None)
+            status = await services.receipts.unread_counts(Requester(app_id=1, user_id=b["id"]), None)
             if status["total"]:
                 return status
             await asyncio.sleep(0.05)

@@ -13,6 +13,7 @@ from models.storage.dialogs import DialogStore
 from models.storage.ids import new_id
 from models.storage.members import MemberStore
 from models.storage.messages import MessageStore
+from tests.services.commands import dialog_change, dialog_list, new_dialog
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def publisher() -> RecordingPublisher:
 def dialogs(services, stores, clock, publisher) -> DialogService:
     dialog_store, members, messages = stores
     return DialogService(dialog_store, members, messages, services.users,
-                         AccessService(dialog_store, members), clock, publisher,
+                         AccessService(dialog_store, members, messages), clock, publisher,
                          services.settings.limits, services.settings.xmpp.muc_domain)
 
 
@@ -89,9 +90,9 @@ async def test_find_or_create_private_rejects_bad_partners(dialogs, users):
 
 async def test_create_group_members_and_event(dialogs, users, stores, publisher):
     ann, ben, cat = users["ann"], users["ben"], users["cat"]
-    view, created = await dialogs.create(ann, {
+    view, created = await dialogs.create(ann, new_dialog({
         "type": "2", "name": " Team ", "occupants_ids": f"{ben.user_id}, {cat.user_id}",
-        "admins_ids": [ben.user_id]})
+        "admins_ids": [ben.user_id]}))
     assert created
     doc = view.dialog
     assert doc["name"] == "Team" and doc["user_id"] == ann.user_id and doc["admins_ids"] == [ben.user_id]
@@ -108,15 +109,15 @@ async def test_create_group_members_and_event(dialogs, users, stores, publisher)
 
 async def test_public_dialog_subscribers_are_memberships(dialogs, users, stores):
     ann, ben = users["ann"], users["ben"]
-    view, _ = await dialogs.create(ann, {"type": PUBLIC, "name": "Lobby"})
+    view, _ = await dialogs.create(ann, new_dialog({"type": PUBLIC, "name": "Lobby"}))
     dialog_id = view.dialog["_id"]
     assert view.dialog["occupants_ids"] == [] and view.dialog["occupants_count"] == 1
     subscribed = await dialogs.subscribe(ben, dialog_id)
     assert subscribed.dialog["occupants_count"] == 2 and subscribed.member["user_id"] == ben.user_id
-    page = await dialogs.list(ben, {})
+    page = await dialogs.list(ben, dialog_list({}))
     assert [v.dialog["_id"] for v in page.items] == [dialog_id]
     await dialogs.unsubscribe(ben, dialog_id)
-    assert (await dialogs.list(ben, {})).items == []
+    assert (await dialogs.list(ben, dialog_list({}))).items == []
     assert (await stores[0].get(1, dialog_id))["occupants_count"] == 1
     with pytest.raises(NotFoundError):
         await dialogs.subscribe(users["zed"], dialog_id)
@@ -124,15 +125,15 @@ async def test_public_dialog_subscribers_are_memberships(dialogs, users, stores)
 
 async def test_views_unread_cleared_and_deleted_for_me(dialogs, users, stores):
     ann, ben, cat = users["ann"], users["ben"], users["cat"]
-    view, _ = await dialogs.create(ann, {"type": GROUP, "name": "g",
-                                         "occupants_ids": [ben.user_id, cat.user_id]})
+    view, _ = await dialogs.create(ann, new_dialog({"type": GROUP, "name": "g",
+                                         "occupants_ids": [ben.user_id, cat.user_id]}))
     dialog_id = view.dialog["_id"]
     await send(stores, dialog_id, ann.user_id, "one")
     second = await send(stores, dialog_id, ann.user_id, "two", read_ids=[ann.user_id, cat.user_id])
     last = await send(stores, dialog_id, ben.user_id, "three")
 
     async def seen(who):
-        return (await dialogs.list(who, {})).items[0]
+        return (await dialogs.list(who, dialog_list({}))).items[0]
 
     ben_view = await seen(ben)
     assert ben_view.unread == 2 and ben_view.dialog["last_message_id"] == last
@@ -153,30 +154,30 @@ async def test_views_unread_cleared_and_deleted_for_me(dialogs, users, stores):
 
 async def test_update_occupants_changes_memberships_and_publishes(dialogs, users, stores, publisher):
     ann, ben, cat, dan = users["ann"], users["ben"], users["cat"], users["dan"]
-    view, _ = await dialogs.create(ann, {"type": GROUP, "name": "g", "occupants_ids": [ben.user_id]})
+    view, _ = await dialogs.create(ann, new_dialog({"type": GROUP, "name": "g", "occupants_ids": [ben.user_id]}))
     dialog_id = view.dialog["_id"]
-    updated = await dialogs.update(ben, dialog_id, {"push_all": {"occupants_ids": [cat.user_id, dan.user_id]}})
+    updated = await dialogs.update(ben, dialog_id, dialog_change({"push_all": {"occupants_ids": [cat.user_id, dan.user_id]}}))
     assert updated.dialog["occupants_ids"] == [ann.user_id, ben.user_id, cat.user_id, dan.user_id]
     assert await stores[1].get(dialog_id, dan.user_id) is not None
     event = publisher.events[-1]
     assert event.kind == "dialog_updated" and sorted(event.payload["added_ids"]) == sorted([cat.user_id, dan.user_id])
     with pytest.raises(ForbiddenError):
-        await dialogs.update(ben, dialog_id, {"pull_all": {"occupants_ids": [dan.user_id]}})
-    await dialogs.update(ann, dialog_id, {"pull_all": {"occupants_ids": [dan.user_id]}})
+        await dialogs.update(ben, dialog_id, dialog_change({"pull_all": {"occupants_ids": [dan.user_id]}}))
+    await dialogs.update(ann, dialog_id, dialog_change({"pull_all": {"occupants_ids": [dan.user_id]}}))
     assert await stores[1].get(dialog_id, dan.user_id) is None
     event = publisher.events[-1]
     assert event.payload["removed_ids"] == [dan.user_id] and dan.user_id in event.recipient_ids
     # the removed user no longer sees the dialog
     with pytest.raises(NotFoundError):
-        await dialogs.update(dan, dialog_id, {"name": "x"})
+        await dialogs.update(dan, dialog_id, dialog_change({"name": "x"}))
     with pytest.raises(NotFoundError):
-        await dialogs.update(users["zed"], dialog_id, {"name": "x"})
+        await dialogs.update(users["zed"], dialog_id, dialog_change({"name": "x"}))
 
 
 async def test_leave_and_force_delete(dialogs, users, stores, publisher):
     ann, ben, cat = users["ann"], users["ben"], users["cat"]
-    view, _ = await dialogs.create(ann, {"type": GROUP, "name": "g",
-                                         "occupants_ids": [ben.user_id, cat.user_id]})
+    view, _ = await dialogs.create(ann, new_dialog({"type": GROUP, "name": "g",
+                                         "occupants_ids": [ben.user_id, cat.user_id]}))
     dialog_id = view.dialog["_id"]
     await send(stores, dialog_id, ben.user_id, "hi")
     result = await dialogs.delete(cat, [dialog_id], force=False)

@@ -8,7 +8,8 @@ from models.errors import ConflictError, ForbiddenError, InvalidError, NotFoundE
 from models.events import RecordingPublisher
 from models.requester import Requester
 from models.services.container import build_services
-from models.services.messages import draft_from_params, make_draft
+from models.messages import draft_from_params, make_draft
+from tests.services.commands import history, message_update, new_dialog, unread_ids
 from models.storage.dialogs import DialogStore
 from models.storage.members import MemberStore
 from models.storage.messages import MessageStore
@@ -34,8 +35,8 @@ async def user(svc, name: str, app_id: int = 1) -> Requester:
 
 
 async def group(svc, owner: Requester, *others: Requester, dtype: int = 2, **extra) -> str:
-    view, _ = await svc.dialogs.create(owner, {"type": dtype, "name": "team",
-                                               "occupants_ids": [o.user_id for o in others], **extra})
+    view, _ = await svc.dialogs.create(owner, new_dialog({"type": dtype, "name": "team",
+                                               "occupants_ids": [o.user_id for o in others], **extra}))
     return view.dialog["_id"]
 
 
@@ -86,13 +87,13 @@ async def test_history_order_is_stable_for_equal_date_sent(svc):
     for n, mid in enumerate(ids):
         await send(svc, alice, dialog_id, f"m{n}", id=mid, date_sent=1700000000)
     await send(svc, alice, dialog_id, "older", date_sent=1600000000)
-    page = await svc.messages.history(bob, {"chat_dialog_id": dialog_id, "mark_as_read": "0"})
+    page = await svc.messages.history(bob, history({"chat_dialog_id": dialog_id, "mark_as_read": "0"}))
     assert [d["message"] for d in page.items] == ["older", "m0", "m1", "m2"]
-    page = await svc.messages.history(bob, {"chat_dialog_id": dialog_id, "sort_desc": "date_sent",
-                                            "mark_as_read": "0"})
+    page = await svc.messages.history(bob, history({"chat_dialog_id": dialog_id, "sort_desc": "date_sent",
+                                            "mark_as_read": "0"}))
     assert [d["message"] for d in page.items] == ["m2", "m1", "m0", "older"]
-    page = await svc.messages.history(bob, {"chat_dialog_id": dialog_id, "limit": "2", "skip": "1",
-                                            "mark_as_read": "0"})
+    page = await svc.messages.history(bob, history({"chat_dialog_id": dialog_id, "limit": "2", "skip": "1",
+                                            "mark_as_read": "0"}))
     assert [d["message"] for d in page.items] == ["m0", "m1"] and (page.skip, page.limit) == (1, 2)
 
 
@@ -103,45 +104,45 @@ async def test_mark_read_rules_and_unread_counts(svc, events):
     await send(svc, alice, dialog_id, "own message is never unread")
     messages, _, members = stores(svc)
 
-    assert await svc.messages.unread_counts(alice, None) == {"total": 3}
-    assert await svc.messages.unread_counts(bob, None) == {"total": 1}
+    assert await svc.receipts.unread_counts(alice, unread_ids(None)) == {"total": 3}
+    assert await svc.receipts.unread_counts(bob, unread_ids(None)) == {"total": 1}
     # mark_as_read=0 reads without marking
-    await svc.messages.history(alice, {"chat_dialog_id": dialog_id, "mark_as_read": "0"})
-    assert await svc.messages.unread_counts(alice, [dialog_id]) == {"total": 3, dialog_id: 3}
+    await svc.messages.history(alice, history({"chat_dialog_id": dialog_id, "mark_as_read": "0"}))
+    assert await svc.receipts.unread_counts(alice, unread_ids([dialog_id])) == {"total": 3, dialog_id: 3}
     assert "messages_read" not in events.kinds()
 
     # carol reads only the second message: her read position can't jump over the first
-    await svc.messages.update(carol, [sent[1]["_id"]], {"read": "1"})
+    await svc.messages.update(carol, message_update([sent[1]["_id"]], {"read": "1"}))
     assert (await members.get(dialog_id, carol.user_id))["last_read_seq"] == 0
-    assert await svc.messages.unread_counts(carol, f"{dialog_id}") == {"total": 3, dialog_id: 3}
-    await svc.messages.update(carol, [sent[0]["_id"]], {"read": 1})
+    assert await svc.receipts.unread_counts(carol, unread_ids(f"{dialog_id}")) == {"total": 3, dialog_id: 3}
+    await svc.messages.update(carol, message_update([sent[0]["_id"]], {"read": 1}))
     assert (await members.get(dialog_id, carol.user_id))["last_read_seq"] == 2
-    assert await svc.messages.unread_counts(carol, None) == {"total": 2}
+    assert await svc.receipts.unread_counts(carol, unread_ids(None)) == {"total": 2}
     read_event = [e for e in events.events if e.kind == "messages_read"][0]
     assert read_event.sender_id == carol.user_id and read_event.recipient_ids == [bob.user_id]
     assert read_event.payload["message_ids"] == [sent[1]["_id"]]
 
     # a history read marks what it returned (read implies delivered)
-    page = await svc.messages.history(alice, {"chat_dialog_id": dialog_id})
+    page = await svc.messages.history(alice, history({"chat_dialog_id": dialog_id}))
     assert all(alice.user_id in d["read_ids"] for d in page.items)
     stored = await messages.get(1, sent[2]["_id"])
     assert alice.user_id in stored["read_ids"] and alice.user_id in stored["delivered_ids"]
     assert (await members.get(dialog_id, alice.user_id))["last_read_seq"] == 4
-    assert await svc.messages.unread_counts(alice, None) == {"total": 0}
+    assert await svc.receipts.unread_counts(alice, unread_ids(None)) == {"total": 0}
     # a read filter, as the viewer sees it
-    unread_page = await svc.messages.history(carol, {"chat_dialog_id": dialog_id, "read": "0",
-                                                     "mark_as_read": "0"})
+    unread_page = await svc.messages.history(carol, history({"chat_dialog_id": dialog_id, "read": "0",
+                                                     "mark_as_read": "0"}))
     assert [d["message"] for d in unread_page.items] == ["m2", "own message is never unread"]
 
     # new message → unread again; PUT without ids marks everything in the dialog
     await send(svc, bob, dialog_id, "m3")
-    assert (await svc.messages.unread_counts(carol, [dialog_id]))[dialog_id] == 3
-    await svc.messages.update(carol, None, {"read": "1", "chat_dialog_id": dialog_id})
-    assert await svc.messages.unread_counts(carol, [dialog_id]) == {"total": 0, dialog_id: 0}
+    assert (await svc.receipts.unread_counts(carol, unread_ids([dialog_id])))[dialog_id] == 3
+    await svc.messages.update(carol, message_update(None, {"read": "1", "chat_dialog_id": dialog_id}))
+    assert await svc.receipts.unread_counts(carol, unread_ids([dialog_id])) == {"total": 0, dialog_id: 0}
     assert (await members.get(dialog_id, carol.user_id))["last_read_seq"] == 5
 
     # unknown and foreign dialog ids are left out of the answer
-    assert await svc.messages.unread_counts(carol, ["nope", "65a0000000000000000000d1"]) == {"total": 0}
+    assert await svc.receipts.unread_counts(carol, unread_ids(["nope", "65a0000000000000000000d1"])) == {"total": 0}
 
 
 async def test_recipient_id_uses_the_private_dialog(svc):
@@ -209,8 +210,8 @@ async def test_edit_only_by_the_sender(svc, events):
     dialog_id = await group(svc, alice, bob)
     msg = await send(svc, alice, dialog_id, "typo")
     with pytest.raises(ForbiddenError):
-        await svc.messages.update(bob, [msg["_id"]], {"message": "hijack"})
-    await svc.messages.update(alice, [msg["_id"]], {"message": "fixed"})
+        await svc.messages.update(bob, message_update([msg["_id"]], {"message": "hijack"}))
+    await svc.messages.update(alice, message_update([msg["_id"]], {"message": "fixed"}))
     messages, dialogs, _ = stores(svc)
     assert (await messages.get(1, msg["_id"]))["message"] == "fixed"
     assert (await dialogs.get(1, dialog_id))["last_message"] == "fixed"
@@ -218,9 +219,9 @@ async def test_edit_only_by_the_sender(svc, events):
     assert len(updated) == 1 and updated[0].payload["message"] == "fixed"
     assert updated[0].recipient_ids == [bob.user_id] and updated[0].payload["last"] is True
     with pytest.raises(InvalidError):
-        await svc.messages.update(alice, [msg["_id"], msg["_id"]], {"message": "two"})
+        await svc.messages.update(alice, message_update([msg["_id"], msg["_id"]], {"message": "two"}))
     with pytest.raises(NotFoundError):
-        await svc.messages.update(alice, ["65a0000000000000000000d1"], {"message": "ghost"})
+        await svc.messages.update(alice, message_update(["65a0000000000000000000d1"], {"message": "ghost"}))
 
 
 async def test_delete_permissions_and_last_message(svc, events):
@@ -243,14 +244,14 @@ async def test_delete_permissions_and_last_message(svc, events):
     assert sorted(deleted_event.recipient_ids) == sorted([owner.user_id, admin.user_id, ben.user_id])
 
     # without force: hidden for the caller only, and no longer unread for them
-    assert (await svc.messages.unread_counts(owner, None))["total"] == 2
+    assert (await svc.receipts.unread_counts(owner, unread_ids(None)))["total"] == 2
     result = await svc.messages.delete(owner, [by_ben["_id"]], force=False)
     assert result.deleted == [by_ben["_id"]]
-    page = await svc.messages.history(owner, {"chat_dialog_id": dialog_id, "mark_as_read": "0"})
+    page = await svc.messages.history(owner, history({"chat_dialog_id": dialog_id, "mark_as_read": "0"}))
     assert [d["_id"] for d in page.items] == [by_ann["_id"]]
-    assert (await svc.messages.unread_counts(owner, None))["total"] == 1
+    assert (await svc.receipts.unread_counts(owner, unread_ids(None)))["total"] == 1
     assert (await svc.messages.delete(owner, [by_ben["_id"]], force=False)).not_found == [by_ben["_id"]]
-    page = await svc.messages.history(ann, {"chat_dialog_id": dialog_id, "mark_as_read": "0"})
+    page = await svc.messages.history(ann, history({"chat_dialog_id": dialog_id, "mark_as_read": "0"}))
     assert len(page.items) == 2
 
     # an admin may delete anyone's message for everyone; the last one going empties last_message
