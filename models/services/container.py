@@ -1,7 +1,6 @@
 """The composition of stores and services for one process (`build_services`)."""
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 
 from config.settings import Settings
@@ -28,14 +27,12 @@ from models.storage.blobs import BlobStore
 from models.storage.counters import CounterStore
 from models.storage.dialogs import DialogStore
 from models.storage.files import LocalFileStore
-from models.storage.indexes import ensure_indexes
 from models.storage.members import MemberStore
 from models.storage.messages import MessageStore
 from models.storage.mongo import Database
-from models.storage.outbox import LocalOutboxStore, OutboxStore
+from models.storage.outbox import OutboxStore
 from models.storage.secrets import SecretStore
 from models.storage.push_events import PushEventStore
-from models.storage.push_jobs import PushJobStore
 from models.storage.sessions import SessionStore
 from models.storage.subscriptions import SubscriptionStore
 from models.storage.users import UserStore
@@ -70,14 +67,11 @@ class Services:
 
     async def start(self) -> None:
         """Indexes, the default application and the store's id (idempotent)."""
-        await ensure_indexes(self.database.db, self.database.embedded)
+        await self.database.ensure_indexes()
         await self.apps.ensure_default(self.settings.app)
         secrets = SecretStore(self.database.db)
         await self.blobs.share_url_secret(secrets)
-        if self.database.embedded:
-            self.store_id = f"embedded-{uuid.uuid4().hex}"
-        else:
-            self.store_id = "store-" + await secrets.get_or_create("store_id", uuid.uuid4().hex)
+        self.store_id = await self.database.store_id()
 
     async def maintain(self) -> None:
         """Periodic housekeeping: prune handled outbox events, sweep abandoned upload files."""
@@ -89,7 +83,7 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
                    publisher: EventPublisher | None = None) -> Services:
     clock = clock or Clock()
     db = database.db
-    outbox = LocalOutboxStore(db) if database.embedded else OutboxStore(db)
+    outbox = database.outbox_store()
     publisher = publisher or outbox
     counters = CounterStore(db)
     apps_store = AppStore(db)
@@ -109,7 +103,7 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
     reactions = ReactionService(message_store, access, publisher)
     search = SearchService(message_store, dialog_store, member_store, user_store, dialogs, settings.limits)
     presence, sub_store = PresenceRegistry(), SubscriptionStore(db)
-    push = PushService(PushJobStore(db, database.embedded), sub_store, dialog_store, member_store,
+    push = PushService(database.push_job_store(), sub_store, dialog_store, member_store,
                        message_store, user_store, presence, clock, settings.push)
     push_events = PushEventService(PushEventStore(db), user_store, sub_store, push, counters, clock,
                                    settings.push)

@@ -1,4 +1,5 @@
-"""Indexes created at start-up (idempotent). On mongomock they are only partly enforced."""
+"""Indexes created at start-up (idempotent). The embedded store creates only those mongomock
+models correctly (models/storage/embedded/indexes.py)."""
 from __future__ import annotations
 
 import logging
@@ -70,13 +71,11 @@ INDEXES: dict[str, list[IndexModel]] = {
 }
 
 
-async def ensure_indexes(db, embedded: bool) -> None:
-    for collection, models in INDEXES.items():
-        if embedded:
-            # mongomock ignores TTL and partial filters: create only what it models correctly
-            # (the services check uniqueness themselves too).
-            models = [m for m in models if "partialFilterExpression" not in m.document
-                      and "expireAfterSeconds" not in m.document]
+async def ensure_indexes(db, models_by_collection: dict[str, list[IndexModel]] | None = None) -> None:
+    """Creates `models_by_collection` (default: `INDEXES`; the embedded store passes the ones it
+    models, models/storage/embedded/indexes.py) and drops the obsolete ones."""
+    wanted = INDEXES if models_by_collection is None else models_by_collection
+    for collection, models in wanted.items():
         if models:
             await db[collection].create_indexes(models)
     for collection, names in OBSOLETE.items():
@@ -85,4 +84,4 @@ async def ensure_indexes(db, embedded: bool) -> None:
             if name in existing:
                 await db[collection].drop_index(name)
                 logger.info("dropped the obsolete index %s.%s", collection, name)
-    logger.info("indexes ensured on %d collections", len(INDEXES))
+    logger.info("indexes ensured on %d collections", len(wanted))

@@ -11,14 +11,12 @@ by document, atomically, so of several workers reading the same ids each job goe
 and a job held by a worker that died is claimed again once its lease has run out. Only the holder
 of the current lease may finish, reschedule, bury or release a job (every write filters on it).
 
-On the embedded mongomock store every query is a full scan that copies each document, which would
-make the first read cost per job what it should cost per batch; there the ids of ready jobs are
-picked by walking mongomock's own document table in insertion order and stopping at the limit
-(read-only; the claiming `update_many` still decides, so a stale pick is harmless).
+The first read is `_ready_ids`; the embedded store's `EmbeddedPushJobStore`
+(models/storage/embedded/push_jobs.py) answers it without a query.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from pymongo.errors import BulkWriteError
@@ -36,9 +34,8 @@ CLAIM_ROUNDS = 16  # a claim that lost jobs it read to other workers looks again
 
 
 class PushJobStore:
-    def __init__(self, db, embedded: bool = False) -> None:
+    def __init__(self, db) -> None:
         self._col = db["push_jobs"]
-        self._embedded = embedded
 
     async def insert_many(self, docs: list[Doc]) -> int:
         """Inserts new jobs; a job whose `_id` is already queued is skipped. Returns the count."""
@@ -63,12 +60,7 @@ class PushJobStore:
             want = limit - len(claimed)
             if want <= 0:
                 break
-            ids = self._peek_ready(now, want) if self._embedded else None
-            if ids is None:
-                cursor = self._col.find(ready, {"_id": 1})
-                if not self._embedded:
-                    cursor = cursor.sort("due_at", 1)
-                ids = [d["_id"] for d in await cursor.limit(want).to_list(length=want)]
+            ids = await self._ready_ids(ready, now, want)
             if not ids:
                 break
             won = 0
@@ -84,30 +76,10 @@ class PushJobStore:
                 break
         return claimed
 
-    def _peek_ready(self, now: datetime, limit: int) -> list[Any] | None:
-        """Embedded store only: ids of the first `limit` ready jobs in insertion order, read
-        straight from mongomock's table; None when that table is not reachable."""
-        try:
-            table = self._col.__dict__["_AsyncMongoMockCollection__collection"]._store._documents
-            documents = table.values()  # nothing awaits below, so nothing changes it meanwhile
-        except (KeyError, AttributeError):
-            return None
-        cutoff = now.astimezone(timezone.utc).replace(tzinfo=None)  # mongomock keeps naive UTC
-        ids: list[Any] = []
-        try:
-            for doc in documents:
-                due = doc.get("due_at")
-                if doc.get("state") != PENDING or due is None:
-                    continue
-                if due.tzinfo is not None:
-                    due = due.astimezone(timezone.utc).replace(tzinfo=None)
-                if due <= cutoff:
-                    ids.append(doc["_id"])
-                    if len(ids) >= limit:
-                        break
-        except (TypeError, AttributeError, RuntimeError):
-            return None
-        return ids
+    async def _ready_ids(self, ready: Doc, now: datetime, limit: int) -> list[Any]:
+        """Ids of up to `limit` ready jobs, the longest due first."""
+        cursor = self._col.find(ready, {"_id": 1}).sort("due_at", 1).limit(limit)
+        return [d["_id"] for d in await cursor.to_list(length=limit)]
 
     async def finish(self, token: str, job_ids: list[str]) -> int:
         """Deletes those of the jobs still leased to `token` (delivered, or dropped on purpose);

@@ -8,11 +8,12 @@ import pytest
 from bson import ObjectId
 from mongomock.filtering import filter_applies
 
+from models.storage.embedded.tables import document_table
 from models.storage.mongo import memory_database
 
 
 def _brute(collection, query):
-    docs = list(collection.__dict__["_AsyncMongoMockCollection__collection"]._store._documents.values())
+    docs = list(document_table(collection).values())
     return [d["_id"] for d in docs if filter_applies(query, d)]
 
 
@@ -79,7 +80,7 @@ def test_fast_document_helpers_match_mongomock():
     from bson import SON
     from mongomock import helpers as plain
 
-    from models.storage.embedded import _fast_document_helpers
+    from models.storage.embedded.documents import _fast_document_helpers
 
     fast = {key: fn for key, (_, _, fn) in _fast_document_helpers().items()}
     berlin = timezone(timedelta(hours=2))
@@ -123,7 +124,7 @@ async def test_fast_updates_and_find_one_match_mongomock():
     answer the same results."""
     from datetime import datetime, timedelta, timezone
 
-    from models.storage.embedded import fast_paths
+    from models.storage.embedded.switch import fast_paths
 
     fast_db, plain_db = memory_database("fast").db, memory_database("plain").db
     rng = random.Random(11)
@@ -212,7 +213,7 @@ async def test_compiled_filters_and_native_sorts_match_mongomock():
     the fast paths on and off."""
     from datetime import datetime, timedelta
 
-    from models.storage.embedded import fast_paths
+    from models.storage.embedded.switch import fast_paths
 
     rng = random.Random(5)
     oids = [ObjectId() for _ in range(4)]
@@ -297,7 +298,7 @@ async def test_fast_inserts_match_mongomock():
     documents with the same errors, and leave the caller's document alone (except its new `_id`)."""
     from datetime import datetime, timedelta, timezone
 
-    from models.storage.embedded import fast_paths
+    from models.storage.embedded.switch import fast_paths
 
     base = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
     good = [

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from models.events import Event
+from models.storage.embedded.outbox import LocalOutboxStore
 from models.storage.mongo import memory_database
-from models.storage.outbox import LocalOutboxStore, OutboxStore
+from models.storage.outbox import OutboxStore
 
 
 def event(n: int) -> Event:

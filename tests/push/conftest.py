@@ -16,7 +16,6 @@ from models.services.container import Services
 from models.storage.dialogs import DialogStore
 from models.storage.members import MemberStore
 from models.storage.messages import MessageStore
-from models.storage.push_jobs import PushJobStore
 from models.storage.users import UserStore
 from push.senders import close_senders, start_senders
 from push.vapid import application_server_key, generate_key_file
@@ -112,7 +111,7 @@ class PushEnv:
         self.dialogs = DialogStore(db)
         self.members = MemberStore(db)
         self.messages = MessageStore(db)
-        self.jobs = PushJobStore(db, services.database.embedded)
+        self.jobs = services.database.push_job_store()
         self.fanout = OutboxFanout(services.push, services.outbox, 0.05)
         self._next_user = 100
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from models.storage.embedded.push_jobs import EmbeddedPushJobStore
 from models.storage.mongo import memory_database
 from models.storage.push_jobs import PushJobStore
 
@@ -18,11 +19,11 @@ def job(n: int) -> dict:
             "created_at": NOW, "lease": None, "attempts": 0}
 
 
-@pytest.mark.parametrize("embedded", [True, False], ids=["table-walk", "query"])
-async def test_a_claim_that_loses_a_race_looks_again(embedded):
-    store = PushJobStore(memory_database(f"claims-{embedded}").db, embedded=embedded)
+@pytest.mark.parametrize("kind", [EmbeddedPushJobStore, PushJobStore], ids=["table-walk", "query"])
+async def test_a_claim_that_loses_a_race_looks_again(kind):
+    store = kind(memory_database(f"claims-{kind.__name__}").db)
     await store.insert_many([job(n) for n in range(12)])
-    rival = PushJobStore(store._col.database, embedded=embedded)
+    rival = kind(store._col.database)
     original = store._col.update_many
     raced = []
 
@@ -40,7 +41,7 @@ async def test_a_claim_that_loses_a_race_looks_again(embedded):
 
 
 async def test_a_claim_stops_when_nothing_more_is_ready():
-    store = PushJobStore(memory_database("claims-few").db, embedded=False)
+    store = PushJobStore(memory_database("claims-few").db)
     await store.insert_many([job(n) for n in range(3)])
     assert len(await store.claim("me", NOW, NOW + timedelta(seconds=30), 10)) == 3
     assert await store.claim("me", NOW, NOW + timedelta(seconds=30), 10) == []

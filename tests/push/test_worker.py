@@ -63,7 +63,7 @@ async def test_query_path_claims_are_disjoint_and_honour_leases(env, services, c
     from models.storage.push_jobs import PushJobStore
 
     await _group_with_browsers(env, 12)
-    store = PushJobStore(services.database.db, embedded=False)
+    store = PushJobStore(services.database.db)
     first = await store.claim("a", clock.now(), clock.now() + timedelta(seconds=30), 5)
     for job in first[:2]:  # two of them fail and come back later than the untouched ones
         assert await store.reschedule(job["_id"], "a", clock.now() + timedelta(seconds=5), "x")
