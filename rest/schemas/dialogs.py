@@ -1,4 +1,5 @@
-"""Dialog ↔ wire JSON (protocol doc §4.2 "Dialog object"; seed 004 "Chat dialog model")."""
+"""Dialog ↔ wire JSON: ConnectyCube's Dialog object, field for field (the shapes are pinned by
+tests/rest/test_dialogs.py)."""
 from __future__ import annotations
 
 from typing import Any
