@@ -266,7 +266,7 @@ def report(r: dict) -> str:
     web_cpu = 1000 / r["providers"]["web"]["cpu_median"]
     lines += [
         "",
-        f"- Goal (issue 4): ≥ 1,000 notifications/s per worker for WebPush with real encryption: "
+        f"- Goal: ≥ 1,000 notifications/s per worker for WebPush with real encryption: "
         f"median wall-clock run **{web:,.0f}/s**, CPU-bound capacity **{web_cpu:,.0f}/s** "
         f"({'met' if web >= 1000 else ('met on a free core only' if web_cpu >= 1000 else 'NOT met')}).",
         f"- {deep['queued']['pending']:,} jobs queued (chat alerts for web subscriptions): process "

@@ -1,4 +1,4 @@
-"""XMPP benchmarks (issue 3): the bridge next to Prosody alone, measured in the same run.
+"""XMPP benchmarks: the bridge next to Prosody alone, measured in the same run.
 
     .venv/bin/python bench/xmpp.py [--pairs 50] [--messages 100] [--occupants 100]
                                    [--fanout-messages 1000] [--write docs/benchmarks.md]

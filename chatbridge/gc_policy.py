@@ -2,16 +2,14 @@
 
 CPython's full (generation 2) collection walks every live container object. The embedded store
 keeps every document as Python dicts and lists, so a full pass grows with the data and stalls
-the event loop (measured: 80-90 ms with a few thousand messages stored, hit twice in five seconds
-at 500 messages/s; a burst of 46,000 stored messages spent 1.5 s in 14 full passes). Objects that
+the event loop (the measurements are in docs/benchmarks.md). Objects that
 survived start-up, and then every `interval` seconds the objects that survived a young collection,
 are moved to the permanent generation (`gc.freeze`), which full passes skip. Reference counting
 still frees them when they are dropped; only cyclic garbage that was alive when frozen is kept,
 which is why young generations are collected first, and why every `thaw` seconds everything is
 unfrozen, fully collected once (one pause that grows with the data: it is logged) and frozen again.
 While the freezer runs, automatic full passes are ten times rarer (`FULL_PASS_THRESHOLD`): between
-two freezes they only walked that second's survivors again and again, and found nothing (measured
-on a 1:1 burst: 8-13 passes of 30-50 ms per 15,000 messages, none collecting an object).
+two freezes they only walked that second's survivors again and again, and found nothing.
 """
 from __future__ import annotations
 

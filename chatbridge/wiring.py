@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import Awaitable, Callable
+from typing import Callable
 
 from aiohttp import web
 
@@ -27,7 +27,6 @@ logger = logging.getLogger(__name__)
 
 # Each part is an async context: started in order, stopped in reverse.
 Part = Callable[[Services, web.Application | None], contextlib.AbstractAsyncContextManager]
-EXTRA_PARTS: list[Part] = []
 
 
 async def build(settings: Settings) -> Services:
@@ -95,18 +94,6 @@ async def gc_part(services: Services, app: web.Application | None):
         yield
 
 
-def serve(settings: Settings) -> None:
-    asyncio.run(run_until_signal(settings, [maintenance_part, *EXTRA_PARTS, gc_part], with_http=True))
-
-
-async def run_callable(settings: Settings, fn: Callable[[Services], Awaitable[None]]) -> None:
-    services = await build(settings)
-    try:
-        await fn(services)
-    finally:
-        services.database.close()
-
-
 def push_part(workers: int | None = None, fanout: bool | None = None) -> Part:
     """The push worker(s) of a process: `chatbridge serve` runs it per `push.enabled`,
     `chatbridge push-worker` always (with its own worker count and fan-out choice)."""
@@ -122,9 +109,6 @@ def push_part(workers: int | None = None, fanout: bool | None = None) -> Part:
             yield
 
     return part
-
-
-EXTRA_PARTS.append(push_part())
 
 
 @contextlib.asynccontextmanager
@@ -147,7 +131,14 @@ async def bridge_part(services: Services, app: web.Application | None):
         await bridge.stop()
 
 
-EXTRA_PARTS.append(bridge_part)
+def serve_parts() -> list[Part]:
+    """The parts `chatbridge serve` runs, in start order (stopped in reverse; the REST
+    listener starts after all of them and stops first)."""
+    return [maintenance_part, push_part(), bridge_part, gc_part]
+
+
+def serve(settings: Settings) -> None:
+    asyncio.run(run_until_signal(settings, serve_parts(), with_http=True))
 
 
 def push_worker(settings: Settings, workers: int | None, fanout: bool) -> None:

@@ -14,9 +14,9 @@
 -- (their origin is a session that never bound a resource), are stored already and would only
 -- come back to it (a copy, a parse and an acknowledgement per REST message, all for nothing).
 --
--- (This replaced a mod_firewall FORWARD rule: building, cloning and serialising a stanza tree per
--- copy cost Prosody about half of its time per message; one serialisation of the original here
--- costs a tenth of that. Measured in bench/xmpp.py, see docs/benchmarks.md.)
+-- (This replaced a mod_firewall FORWARD rule, which built, cloned and serialised a stanza tree per
+-- copy; one serialisation of the original here costs much less. The numbers are in
+-- docs/benchmarks.md.)
 
 local copy_host = module:get_option_string("chatbridge_copy_host");
 local xmlns_chatstates = "http://jabber.org/protocol/chatstates";

@@ -7,7 +7,7 @@
 --     <fanout xmlns="urn:chatbridge:fanout:0"><to>JID\nJID\n...</to><message xmlns="jabber:client" .../></fanout>
 --   </message>
 -- (one JID per line: a line break cannot occur in a JID; `<to jid="..."/>` per recipient is
--- accepted too, but costs a parsed element each, about a tenth of a delivery.)
+-- accepted too, but costs a parsed element each: docs/benchmarks.md.)
 -- and this module clones the inner stanza for each <to/> and routes it, as Prosody's own MUC does
 -- for its occupants: Prosody parses one stanza per room event instead of one per recipient.
 -- Only the component itself may use it; anything else addressed to fanout@ is dropped.

@@ -18,8 +18,8 @@ local xml_escape = require "util.stanza".xml_escape;
 local max_spooled = module:get_option_number("chatbridge_spool_max", 10000);
 -- Prosody writes a connection's buffer only when epoll next reports it writable, after every
 -- readable connection of the current batch was handled: a burst from many clients (up to 64 KiB
--- read from each) kept every copy from the bridge for seconds while it sat idle (measured:
--- bench/xmpp.py). Every `flush_every` copies the component link is written at once instead.
+-- read from each) kept every copy from the bridge while it sat idle (docs/benchmarks.md).
+-- Every `flush_every` copies the component link is written at once instead.
 local flush_every = module:get_option_number("chatbridge_spool_flush_every", 32);
 local copy_part, ack_part = "chat", "spool";
 local xmlns_spool = "urn:chatbridge:spool:0";

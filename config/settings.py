@@ -214,7 +214,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Every this many seconds, young garbage is collected and the surviving objects are frozen
     # out of the garbage collector's full passes (gc.freeze): without it a full pass walks every
-    # stored document of the embedded store and stalls the event loop (~90 ms at 100k objects).
+    # stored document of the embedded store and stalls the event loop (chatbridge/gc_policy.py).
     # 0 turns it off.
     gc_freeze_seconds: float = Field(default=1.0, ge=0)
     gc_thaw_seconds: float = Field(default=600.0, ge=0)

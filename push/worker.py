@@ -22,19 +22,23 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from config.logging import request_id
 from config.settings import PushSettings
 from models.push import PushJob
 from models.services.outbox import OutboxReader
 from models.services.push import Claim, PushService
-from models.storage.outbox import OutboxStore
 from push.errors import PermanentPushError, PushError, TemporaryPushError, TokenRejected
 from push.retry import backoff_delay
 from push.senders import close_senders, start_senders
 from push.senders.base import Sender
 
 logger = logging.getLogger(__name__)
+
+# The services' outbox (`Services.outbox`). Push only hands it to `OutboxReader`, which owns its
+# interface; the store class itself stays behind the services layer.
+Outbox = Any
 
 OUTBOX_CONSUMER = "push"
 FANOUT_BATCH = 200
@@ -206,7 +210,7 @@ class PushWorker:
 class OutboxFanout:
     """Turns outbox events (`message_created`, `user_deleted`) into push jobs."""
 
-    def __init__(self, push: PushService, outbox: OutboxStore, poll_seconds: float) -> None:
+    def __init__(self, push: PushService, outbox: Outbox, poll_seconds: float) -> None:
         self._push = push
         self._poll = poll_seconds
         self._reader = OutboxReader(outbox, OUTBOX_CONSUMER, FANOUT_BATCH, poll_seconds)
@@ -264,7 +268,7 @@ async def _wait_any(*events: asyncio.Event, timeout: float) -> None:
 class PushRuntime:
     """The push part of one process: senders, `workers` worker loops and optionally the fan-out."""
 
-    def __init__(self, push: PushService, outbox: OutboxStore, settings: PushSettings, *,
+    def __init__(self, push: PushService, outbox: Outbox, settings: PushSettings, *,
                  workers: int | None = None, fanout: bool | None = None) -> None:
         self._push = push
         self._outbox = outbox

@@ -1,4 +1,9 @@
-"""URL table. Every route answers with and without the `.json` suffix."""
+"""URL table: every route of the REST API, in one place and in match order.
+
+Every route answers with and without the `.json` suffix. aiohttp tries routes in the order
+they are added, so within an area fixed paths come before the `{id}`-style ones they would
+otherwise be swallowed by.
+"""
 from __future__ import annotations
 
 from aiohttp import web
@@ -18,12 +23,15 @@ def add(router: web.UrlDispatcher, method: str, path: str, handler, json_only: b
 def setup_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/health", health.health)
+
+    # sessions
     add(r, "POST", "/session", sessions.create_session)
     add(r, "GET", "/session", sessions.get_session)
     add(r, "DELETE", "/session", sessions.destroy_session)
     add(r, "POST", "/login", sessions.login)
     add(r, "DELETE", "/login", sessions.logout)
 
+    # users
     add(r, "POST", "/users", users.signup)
     add(r, "GET", "/users", users.list_users_legacy)
     add(r, "GET", "/users/v2", users.list_users)
@@ -38,20 +46,11 @@ def setup_routes(app: web.Application) -> None:
     add(r, "PUT", "/users/{user_id:\\d+}", users.update_user)
     add(r, "DELETE", "/users/{user_id:\\d+}", users.delete_user)
 
+    # the XMPP server's auth module asks these (rest/views/xmpp_auth.py)
     r.add_get("/xmpp-auth/check_password", xmpp_auth.check_password)
     r.add_get("/xmpp-auth/user_exists", xmpp_auth.user_exists)
 
-    for setup in EXTRA_ROUTES:
-        setup(app)
-
-
-# Feature modules append their own `setup_*_routes(app)` here (dialogs, messages, blobs, push...).
-EXTRA_ROUTES: list = []
-
-
-def setup_blobs_routes(app: web.Application) -> None:
-    """`/blobs/upload` first; `/blobs/{key}.json` (info) before `/blobs/{uid}` (the bytes)."""
-    r = app.router
+    # blobs: `/blobs/upload` first; `/blobs/{key}.json` (info) before `/blobs/{uid}` (the bytes)
     add(r, "POST", "/blobs/upload", blobs.upload_blob)
     add(r, "POST", "/blobs", blobs.create_blob)
     add(r, "GET", "/blobs", blobs.list_blobs)
@@ -64,13 +63,7 @@ def setup_blobs_routes(app: web.Application) -> None:
     add(r, "PUT", "/blobs/{key}", blobs.update_blob)
     add(r, "DELETE", "/blobs/{key}", blobs.delete_blob)
 
-
-EXTRA_ROUTES.append(setup_blobs_routes)
-
-
-def setup_dialogs_routes(app: web.Application) -> None:
-    """`/chat/Dialog/clearHistory/{id}` and `/{id}/<action>` are distinct from `/{ids}` (one segment)."""
-    r = app.router
+    # dialogs: `clearHistory/{id}` and `/{id}/<action>` before `/{ids}` (one segment)
     add(r, "GET", "/chat/Dialog", dialogs.list_dialogs)
     add(r, "POST", "/chat/Dialog", dialogs.create_dialog)
     add(r, "DELETE", "/chat/Dialog/clearHistory/{dialog_id}", dialogs.clear_history)
@@ -83,13 +76,7 @@ def setup_dialogs_routes(app: web.Application) -> None:
     add(r, "PUT", "/chat/Dialog/{dialog_id}", dialogs.update_dialog)
     add(r, "DELETE", "/chat/Dialog/{ids}", dialogs.delete_dialogs)
 
-
-EXTRA_ROUTES.append(setup_dialogs_routes)
-
-
-def setup_messages_routes(app: web.Application) -> None:
-    """Fixed paths (`unread`, `system`) and `/{id}/reactions` before `/{ids}` (one segment)."""
-    r = app.router
+    # messages: fixed paths (`unread`, `system`) and `/{id}/reactions` before `/{ids}`
     add(r, "GET", "/chat/Message/unread", messages.unread_count)
     add(r, "POST", "/chat/Message/system", messages.create_system_message)
     add(r, "GET", "/chat/Message", messages.list_messages)
@@ -101,16 +88,8 @@ def setup_messages_routes(app: web.Application) -> None:
     add(r, "DELETE", "/chat/Message/{ids}", messages.delete_messages)
     add(r, "GET", "/chat/search", search.search)
 
-
-EXTRA_ROUTES.append(setup_messages_routes)
-
-
-def setup_push_routes(app: web.Application) -> None:
-    r = app.router
+    # push
     add(r, "POST", "/subscriptions", subscriptions.create_subscription)
     add(r, "GET", "/subscriptions", subscriptions.list_subscriptions)
     add(r, "DELETE", "/subscriptions/{subscription_id}", subscriptions.delete_subscription)
     add(r, "POST", "/events", events.create_event)
-
-
-EXTRA_ROUTES.append(setup_push_routes)

@@ -16,12 +16,12 @@ log = {
 -- Lua's collector: incremental, with Lua's own pace (a cycle when the heap has doubled) instead
 -- of Prosody's default (threshold 105, speed 500: twice the collector work). Generational mode
 -- gave the same throughput but stop-the-world major collections: after a burst of 1:1 copies it
--- stayed in its "bad collection" state and collected the whole heap every second, 20-40 ms each
--- (REST -> XMPP p99 21-27 ms instead of 8-10 ms at 500 msg/s; bench/xmpp.py, docs/benchmarks.md).
+-- stayed in its "bad collection" state and collected the whole heap every second, which was the
+-- REST -> XMPP latency tail (docs/benchmarks.md).
 gc = { mode = "incremental", threshold = 200, speed = 200 }
 network_default_read_size = 65536
 -- TCP_NODELAY on every connection: with Nagle left on (Prosody's default) small stanzas wait for
--- the peer's delayed ACK, up to 40 ms (measured: bursts of messages held ~40 ms, p99 41 ms).
+-- the peer's delayed ACK, up to 40 ms (docs/benchmarks.md).
 network_settings = { nagle = false }
 
 -- c2s and websocket listen on CHAT_XMPP__HOST; the component port stays on loopback (it trusts

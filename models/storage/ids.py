@@ -1,8 +1,6 @@
 """ObjectId helpers, so that code outside storage never imports bson."""
 from __future__ import annotations
 
-from datetime import datetime
-
 from bson import ObjectId
 from bson.errors import InvalidId
 
@@ -20,11 +18,6 @@ def to_object_id(value: str) -> ObjectId | None:
         return ObjectId(value)
     except (InvalidId, TypeError):
         return None
-
-
-def id_time(value: str) -> datetime | None:
-    oid = to_object_id(value)
-    return oid.generation_time if oid else None
 
 
 def oid_or_none(value: object) -> ObjectId | None:

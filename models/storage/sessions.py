@@ -37,9 +37,3 @@ class SessionStore:
     async def delete_for_user(self, app_id: int, user_id: int) -> int:
         result = await self._col.delete_many({"app_id": app_id, "user_id": user_id})
         return result.deleted_count
-
-    async def user_token_hashes(self, app_id: int, user_id: int, now: datetime) -> list[str]:
-        cursor = self._col.find(
-            {"app_id": app_id, "user_id": user_id, "expires_at": {"$gt": now}}, {"_id": 1}
-        )
-        return [d["_id"] async for d in cursor]

@@ -1,8 +1,8 @@
 """WebPush (RFC 8030) with VAPID (RFC 8292) and aes128gcm encryption (RFC 8291), via pywebpush.
 
 pywebpush builds and sends the request. Its encryption step goes through http_ece's generic code
-(peer key parsed again, three HKDF objects, several key serialisations: ~0.4 ms a message, the
-largest cost of a send), so `_WebPusher.encode` does the same RFC 8291 aes128gcm itself: a fresh
+(peer key parsed again, three HKDF objects, several key serialisations: the largest cost of a
+send, see docs/benchmarks.md), so `_WebPusher.encode` does the same RFC 8291 aes128gcm itself: a fresh
 ephemeral ECDH key and a random salt for every message, one 4096-byte record, HKDF-SHA256 over
 hmac. Its output is checked in the tests by http_ece's own decrypt.
 """

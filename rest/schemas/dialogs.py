@@ -1,5 +1,5 @@
-"""Dialogs over REST: requests read into commands (models/dialogs.py) and the Dialog object
-(protocol doc §4.2 "Dialog object")."""
+"""Dialogs over REST: requests read into commands (models/dialogs.py) and ConnectyCube's Dialog
+object, field for field (the shapes are pinned by tests/rest/test_dialogs.py)."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,5 +1,5 @@
 """/chat/Dialog: list, create, update, delete, admins, notifications, subscribe, public occupants,
-clear history (protocol doc §4.2)."""
+clear history (ConnectyCube's Chat Dialog API; the routes are in rest/routes.py)."""
 from __future__ import annotations
 
 from typing import Any
