@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from config.settings import LimitSettings
 from models.clock import Clock
 from models.errors import ChatError, ConflictError, ForbiddenError, InvalidError, NotFoundError
-from models.events import Event, EventPublisher
+from models.events import Event, EventPublisher, Origin
 from models.requester import Requester
 from models.services.access import (BROADCAST, PRIVATE, PUBLIC, AccessService, DialogAccess,
                                     PrivateAccessMemo)
@@ -93,6 +93,7 @@ class MessageDraft(BaseModel):
     send_to_chat: bool = False  # also deliver over XMPP (REST sends with send_to_chat=1)
     markable: bool = False
     silent: bool = False  # no push for offline recipients
+    origin: Origin | None = None  # the transport (and stanza) it came from: its event carries it
 
 
 @dataclass
@@ -175,6 +176,8 @@ def make_draft(**fields: Any) -> MessageDraft:
         _check_key(key, key)
         _check_value(value, key, 1)
     out["custom"] = dict(custom)
+    if fields.get("origin") is not None:
+        out["origin"] = fields["origin"]
     return MessageDraft(**out)
 
 
@@ -449,7 +452,7 @@ class MessageService:
             payload={"message": message_wire(doc), "custom": dict(draft.custom),
                      "dialog_type": access.type, "send_to_chat": draft.send_to_chat,
                      "save_to_history": draft.save_to_history, "markable": draft.markable,
-                     "silent": draft.silent})
+                     "silent": draft.silent}, origin=draft.origin)
 
     def _check_size(self, draft: MessageDraft) -> None:
         limit = self._limits.max_message_bytes
@@ -536,7 +539,8 @@ class MessageService:
         return MessagePage(docs, skip, limit)
 
     # -- read / delivered marks --------------------------------------------------------------------
-    async def _mark_docs_read(self, access: DialogAccess, docs: list[Doc]) -> None:
+    async def _mark_docs_read(self, access: DialogAccess, docs: list[Doc],
+                              origin: Origin | None = None) -> None:
         viewer = access.user_id
         new = [d for d in docs if viewer not in (d.get("read_ids") or []) and d.get("sender_id") != viewer]
         if new:
@@ -553,7 +557,7 @@ class MessageService:
                 doc["updated_at"] = now
         await self._compact_read_position(access, max(int(d.get("seq") or 0) for d in docs))
         if new:
-            await self._publish_marks("messages_read", access, new)
+            await self._publish_marks("messages_read", access, new, origin=origin)
 
     def _read_update(self, access: DialogAccess, viewer: int) -> Doc:
         update: Doc = {"$addToSet": {"read_ids": viewer, "delivered_ids": viewer},
@@ -589,14 +593,15 @@ class MessageService:
         return access.member
 
     async def _publish_marks(self, kind: str, access: DialogAccess, docs: list[Doc],
-                             extra: Doc | None = None) -> None:
+                             extra: Doc | None = None, origin: Origin | None = None) -> None:
         senders = sorted({d["sender_id"] for d in docs if d.get("sender_id") != access.user_id})
         await self._publisher.publish(Event(
             kind=kind, app_id=access.dialog["app_id"], dialog_id=access.dialog_id,
             sender_id=access.user_id, recipient_ids=senders,
             payload={"message_ids": [d["_id"] for d in docs[:MAX_EVENT_IDS]],
                      "senders": {d["_id"]: d.get("sender_id") for d in docs[:MAX_EVENT_IDS]},
-                     "user_id": access.user_id, "dialog_type": access.type, **(extra or {})}))
+                     "user_id": access.user_id, "dialog_type": access.type, **(extra or {})},
+            origin=origin))
 
     async def update(self, requester: Requester, ids: list[str] | None, params: dict[str, Any]) -> None:
         """PUT /chat/Message[/{ids}]: `message` edits one own message; `read=1` / `delivered=1`
@@ -653,7 +658,8 @@ class MessageService:
         if docs:
             await self._publish_marks("messages_read", access, docs, {"up_to_seq": upto})
 
-    async def _mark_docs_delivered(self, access: DialogAccess, docs: list[Doc]) -> None:
+    async def _mark_docs_delivered(self, access: DialogAccess, docs: list[Doc],
+                                   origin: Origin | None = None) -> None:
         viewer = access.user_id
         new = [d for d in docs if viewer not in (d.get("delivered_ids") or []) and d.get("sender_id") != viewer]
         if not new:
@@ -661,7 +667,7 @@ class MessageService:
         await self._messages.update_many(access.dialog["app_id"], {
             "_id": {"$in": [d["_id"] for d in new]}, "delivered_ids": {"$ne": viewer}},
             {"$addToSet": {"delivered_ids": viewer}, "$set": {"updated_at": self._clock.now()}})
-        await self._publish_marks("messages_delivered", access, new)
+        await self._publish_marks("messages_delivered", access, new, origin=origin)
 
     async def _mark_all_delivered(self, access: DialogAccess) -> None:
         viewer = access.user_id
@@ -677,15 +683,17 @@ class MessageService:
             "$addToSet": {"delivered_ids": viewer}, "$set": {"updated_at": self._clock.now()}})
         await self._publish_marks("messages_delivered", access, docs)
 
-    async def mark_read(self, requester: Requester, message_ids: list[str]) -> None:
+    async def mark_read(self, requester: Requester, message_ids: list[str], *,
+                        origin: Origin | None = None) -> None:
         """For the bridge's `<displayed>` receipts: like `PUT read=1` (unknown ids are ignored)."""
         for access, docs in await self._visible_by_dialog(requester, message_ids, None):
-            await self._mark_docs_read(access, docs)
+            await self._mark_docs_read(access, docs, origin=origin)
 
-    async def mark_delivered(self, requester: Requester, message_ids: list[str]) -> None:
+    async def mark_delivered(self, requester: Requester, message_ids: list[str], *,
+                             origin: Origin | None = None) -> None:
         """For the bridge's `<received>` receipts."""
         for access, docs in await self._visible_by_dialog(requester, message_ids, None):
-            await self._mark_docs_delivered(access, docs)
+            await self._mark_docs_delivered(access, docs, origin=origin)
 
     async def _visible_by_dialog(self, requester: Requester, ids: list[str],
                                  dialog_id: str | None) -> list[tuple[DialogAccess, list[Doc]]]:
@@ -717,7 +725,8 @@ class MessageService:
         return access if access.is_reader else None
 
     # -- edit --------------------------------------------------------------------------------------
-    async def _edit(self, requester: Requester, message_id: str, body: str, dialog_id: str | None) -> Doc:
+    async def _edit(self, requester: Requester, message_id: str, body: str, dialog_id: str | None,
+                    origin: Origin | None = None) -> Doc:
         if len(body.encode("utf-8", "surrogatepass")) > self._limits.max_message_bytes:
             raise InvalidError(f"is too long (maximum is {self._limits.max_message_bytes} bytes)",
                                field="message")
@@ -741,12 +750,13 @@ class MessageService:
             kind="message_updated", app_id=requester.app_id, dialog_id=access.dialog_id,
             sender_id=requester.user_id, recipient_ids=recipients,
             payload={"message_id": doc["_id"], "message": body, "last": is_last,
-                     "dialog_type": access.type, "user_id": requester.user_id}))
+                     "dialog_type": access.type, "user_id": requester.user_id}, origin=origin))
         return updated
 
-    async def edit(self, requester: Requester, message_id: str, body: str) -> Doc:
+    async def edit(self, requester: Requester, message_id: str, body: str, *,
+                   origin: Origin | None = None) -> Doc:
         """For the bridge's `<replace>` (XEP-0308) corrections: the author edits the stored body."""
-        return await self._edit(requester, message_id, _string(body, "message"), None)
+        return await self._edit(requester, message_id, _string(body, "message"), None, origin)
 
     # -- delete ------------------------------------------------------------------------------------
     async def delete(self, requester: Requester, ids: list[str], force: bool) -> DeleteResult:
