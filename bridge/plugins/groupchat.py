@@ -248,7 +248,7 @@ class GroupChatPlugin(BridgePlugin):
         occupancy, online = self.state.occupancy, self.state.online
         for full_jid in list(occupancy._by_jid):  # noqa: SLF001 - same package
             user = parse_user(full_jid, self.domain)
-            if user is None or user.resource not in online.resources((user.app_id, user.user_id)):
+            if user is None or user.resource not in online.connections((user.app_id, user.user_id)):
                 for key in occupancy.rooms_of(full_jid):
                     if user is not None and occupancy.leave(key, user.user_id, full_jid):
                         self._broadcast_unavailable(key, user.user_id)

@@ -425,3 +425,19 @@ async def test_a_receipt_sent_to_the_room_reaches_the_author(server, rest, xmpp)
     assert sub(read, "displayed").get("id") == mid and read.get("type") == "chat"
     await alice.absent(lambda s: is_message(s) and sub(s, "displayed") is not None and s is not read,
                        wait=0.4)
+
+
+async def test_after_a_reconnect_joins_of_connections_gone_are_pruned(server, rest, xmpp):
+    a, b = await rest.new_user(), await rest.new_user()
+    dialog = await group(rest, a, b)
+    alice = await xmpp(a)
+    join_id = join(alice, dialog["_id"])
+    await alice.wait_for(lambda s: is_presence(s, id=join_id))
+    state = server.bridge.state
+    key = (APP_ID, dialog["_id"])
+    gone = f"{b['id']}-{APP_ID}@localhost/vanished"  # joined, and did not come back
+    await server.call_sync(lambda: state.occupancy.join(key, b["id"], gone))
+    plugin = server.bridge.component.plugin["cc_groupchat"]
+    await server.call_sync(plugin._prune)  # noqa: SLF001 - what the session listener schedules
+    occupants = await server.call_sync(lambda: state.occupancy.occupants(key))
+    assert occupants == {a["id"]: {alice.jid}}
