@@ -433,17 +433,15 @@ async def _done(pending: dict) -> bool:
 
 
 def memory_per_user(users: int = 10_000) -> dict:
-    """The bridge's per-online-user state: the online map and the shared PresenceRegistry, fed by
-    `users` simulated presences (one resource each, as the SDK connects)."""
-    from bridge.rooms import Online
+    """The bridge's per-online-user state: the one online registry (PresenceRegistry, shared with
+    push and REST), fed by `users` simulated presences (one resource each, as the SDK connects)."""
     from models.services.presence import PresenceRegistry
 
-    online, registry = Online(), PresenceRegistry()
+    registry = PresenceRegistry()
     resources = [os.urandom(6).hex() for _ in range(users)]
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
     for n in range(users):
-        online.available((1, 1000 + n), resources[n])
         registry.connected(1, 1000 + n, resources[n])
     after = tracemalloc.take_snapshot()
     tracemalloc.stop()
@@ -652,7 +650,7 @@ def report(r: dict, args) -> str:
         "building the drafts 13 %, the send 42 % (the mongomock insert 21 %, the message_created "
         "event 7 %, the outbox write 7 %), the outbox consumers (relay, push fan-out) 10 %, the "
         "benchmark's /health polls 7 %. A real MongoDB was not available on this machine.",
-        f"- Memory per online user ({mem['users']:,} simulated presences; online map + PresenceRegistry, "
+        f"- Memory per online user ({mem['users']:,} simulated presences; the one online registry, "
         f"tracemalloc): **{mem['per_user']:.0f} bytes** (goal ≤ 1 KiB).",
         "",
     ]

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from bridge.component import Component
+from bridge.plugins import PLUGIN_NAMES
 from bridge.plugins.base import BridgeState
 from bridge.prosody import ProsodyProcess, loopback
 from bridge.relay import Relay
@@ -27,9 +28,8 @@ class Bridge:
                         if settings.xmpp.embedded else None)
         # Embedded: Prosody's component port is on loopback whatever CHAT_XMPP__HOST binds.
         host = loopback(settings.xmpp.host) if settings.xmpp.embedded else settings.xmpp.host
-        self.component = Component(settings.xmpp, {
-            name: {"state": self.state} for name in ("cc_presence", "cc_groupchat", "cc_private")},
-            host=host)
+        self.component = Component(settings.xmpp, {name: {"state": self.state} for name in PLUGIN_NAMES},
+                                   host=host)
         self.relay = Relay(self.component, self.state)
         self._started = False
 
@@ -56,8 +56,11 @@ class Bridge:
         self._started = False
         await self.relay.stop()
         await self.state.serializer.idle(2.0)
-        await self.component.plugin["cc_private"].idle(2.0)
-        await self.component.plugin["cc_private"].close()
+        plugins = self.component.bridge_plugins()
+        for plugin in plugins:
+            await plugin.idle(2.0)
+        for plugin in plugins:
+            await plugin.close()
         await self.component.stop()
         await self.state.serializer.close()
         if self.prosody is not None:
@@ -65,7 +68,7 @@ class Bridge:
 
     def status(self) -> dict[str, Any]:
         component = self.component
-        private = component.plugin["cc_private"]
+        plugins = component.bridge_plugins()
         status: dict[str, Any] = {
             "ok": component.linked,
             "component": self.settings.muc_domain,
@@ -74,11 +77,13 @@ class Bridge:
             "sessions": component.sessions,
             "online_users": len(self.state.online),
             "rooms": self.state.occupancy.room_count(),
-            "pending_stanzas": self.state.serializer.pending + private.pending,
+            "pending_stanzas": self.state.serializer.pending + sum(p.pending for p in plugins),
             "relay": {"running": self.relay.running, "delivered": self.relay.delivered,
                       "skipped": self.relay.skipped},
-            "private": {"stored": private.stored, "ignored": private.ignored, "pauses": private.pauses},
         }
+        for plugin in plugins:
+            if plugin.status_key:
+                status[plugin.status_key] = plugin.status()
         if component.last_error and not component.linked:
             status["error"] = component.last_error
         if self.prosody is not None:

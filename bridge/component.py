@@ -4,6 +4,8 @@ slixmpp >= 1.9 has no `process()` and components get no auto-reconnect: `Compone
 connects and keeps reconnecting with capped exponential backoff (0.1 s doubling up to
 `reconnect_backoff_max_seconds`) until `stop()`. Incoming stanzas are dispatched by address to the
 plugins (`bridge/plugins`); outgoing XML is buffered and written once per event-loop tick.
+Routing: each plugin declares the (stanza, target) pairs it handles (`BridgePlugin.handles`);
+the component classifies a stanza's target once and calls the one handler declared for it.
 `confirm()` round-trips a ping to Prosody: Prosody handles a link's stanzas in order, so its answer
 proves everything written before it was routed.
 """
@@ -18,13 +20,13 @@ from xml.etree.ElementTree import Element
 
 from slixmpp import ComponentXMPP
 
-import bridge.plugins  # noqa: F401 - registers the cc_* plugins
 from bridge.convert import attr, child, esc, localname
 from bridge.errors import CONDITIONS, Condition, error_reply
-from bridge.jids import parse_room
+from bridge.plugins import PLUGIN_NAMES, BridgePlugin
 from config.logging import request_id
 from config.settings import XmppSettings
 from models.errors import ErrorCode
+from models.jids import parse_room
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +37,6 @@ FANOUT_CHUNK = 1000  # recipients per wrapper (mod_chatbridge_fanout accepts up 
 FANOUT_REMEMBERED = 256  # wrappers kept to resend one by one if the server lacks the module
 CONFIRM_DELAY = 0.02  # seconds: relay batches confirmed by one ping (see confirm_later)
 NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
-PLUGINS = ("cc_presence", "cc_groupchat", "cc_private")
 UNAVAILABLE = CONDITIONS[ErrorCode.unavailable]
 
 
@@ -75,8 +76,17 @@ class Component(ComponentXMPP):
         self.add_event_handler("disconnected", self._cb_disconnected)
         self.add_event_handler("connection_failed", self._cb_connection_failed)
         self.add_event_handler("stream_error", self._cb_stream_error)
-        for name in PLUGINS:
+        self._routes: dict[tuple[str, str], Callable[[Element], None]] = {}
+        for name in PLUGIN_NAMES:
             self.register_plugin(name)
+            plugin = self.plugin[name]
+            for route, method in plugin.handles.items():
+                if route in self._routes:
+                    raise RuntimeError(f"{name} and another plugin both handle {route}")
+                self._routes[route] = getattr(plugin, method)
+
+    def bridge_plugins(self) -> list[BridgePlugin]:
+        return [self.plugin[name] for name in PLUGIN_NAMES]
 
     # -- connection ---------------------------------------------------------------------------------
     @property
@@ -321,28 +331,38 @@ class Component(ComponentXMPP):
         finally:
             request_id.reset(token)
 
+    def _route(self, stanza: str, target: str) -> Callable[[Element], None] | None:
+        return self._routes.get((stanza, target))
+
     def _on_message(self, element: Element) -> None:
         to = element.get("to") or ""
         if element.get("type") == "error":
             return
         local = to.split("@", 1)[0] if "@" in to else ""
+        handler = None
         if local == "fanout" and element.get("from") == self.muc_domain:
             self._fanout_returned(element)
-        elif local == "chat" and to.split("/", 1)[0] == f"chat@{self.muc_domain}":
-            self._guard(self.plugin["cc_private"].handle_copy, element)
+            return
+        if local == "chat" and to.split("/", 1)[0] == f"chat@{self.muc_domain}":
+            handler = self._route("message", "copies")
         elif parse_room(to, self.muc_domain) is not None:
-            self._guard(self.plugin["cc_groupchat"].handle_message, element)
+            handler = self._route("message", "room")
         elif child(element, "privilege") is not None and element.get("from") == self.domain:
             return  # XEP-0356 advertisement of our privileges
+        if handler is not None:
+            self._guard(handler, element)
         else:
             self.reply_error(element, CONDITIONS[ErrorCode.not_found], "no such room")
 
     def _on_presence(self, element: Element) -> None:
         to = element.get("to") or ""
+        handler = None
         if to == self.muc_domain:
-            self._guard(self.plugin["cc_presence"].handle_presence, element)
+            handler = self._route("presence", "component")
         elif parse_room(to, self.muc_domain) is not None:
-            self._guard(self.plugin["cc_groupchat"].handle_presence, element)
+            handler = self._route("presence", "room")
+        if handler is not None:
+            self._guard(handler, element)
         elif element.get("type") not in ("error", "unavailable"):
             self.reply_error(element, CONDITIONS[ErrorCode.not_found], "no such room")
 
@@ -358,18 +378,22 @@ class Component(ComponentXMPP):
             return
         payload = element[0]
         to = element.get("to") or ""
-        if localname(payload.tag) == "delegation" and element.get("from") == self.domain:
-            self._guard(self.plugin["cc_presence"].handle_delegation, element)
-        elif localname(payload.tag) == "ping":
+        if localname(payload.tag) == "ping":
             self.write(f'<iq type="result" id="{attr(element.get("id") or "")}" from="{attr(to)}" '
                        f'to="{attr(element.get("from") or "")}"/>')
-        elif to == self.muc_domain and localname(payload.tag) == "query" \
-                and payload.tag == f"{{{NS_DISCO_INFO}}}query":
+            return
+        if to == self.muc_domain and payload.tag == f"{{{NS_DISCO_INFO}}}query":
             self.write(f'<iq type="result" id="{attr(element.get("id") or "")}" from="{attr(to)}" '
                        f'to="{attr(element.get("from") or "")}"><query xmlns="{NS_DISCO_INFO}">'
                        '<identity category="conference" type="text" name="chatbridge rooms"/>'
                        f'<feature var="http://jabber.org/protocol/muc"/></query></iq>')
+            return
+        handler = None
+        if localname(payload.tag) == "delegation" and element.get("from") == self.domain:
+            handler = self._route("iq", "delegation")
         elif parse_room(to, self.muc_domain) is not None:
-            self._guard(self.plugin["cc_groupchat"].handle_iq, element)
+            handler = self._route("iq", "room")
+        if handler is not None:
+            self._guard(handler, element)
         else:
             self.reply_error(element, UNAVAILABLE)

@@ -14,7 +14,7 @@ import re
 from typing import Any, Iterable
 from xml.etree.ElementTree import Element
 
-from models.services.messages import KEY_RE, MessageDraft, draft_from_params
+from models.messages import KEY_RE, MessageDraft, draft_from_params
 
 NS_CLIENT = "jabber:client"
 NS_MARKERS = "urn:xmpp:chat-markers:0"
@@ -193,9 +193,10 @@ def message_params(doc: dict[str, Any], save_to_history: bool = True) -> dict[st
     return params
 
 
-def stanza_params(message: Element, dialog_id: str, date_sent: int) -> tuple[dict[str, Any], list]:
-    """The client's own extraParams with `dialog_id` and `date_sent` stamped (as the real server)."""
-    params = parse_extra_params(child(message, "extraParams"))
+def stanza_params(parsed: dict[str, Any], dialog_id: str, date_sent: int) -> tuple[dict[str, Any], list]:
+    """The client's own extraParams (as `parse_extra_params` gave them; not changed) with
+    `dialog_id` and `date_sent` stamped (as the real server), and the attachments apart."""
+    params = dict(parsed)
     attachments = params.pop("attachments", [])
     params["dialog_id"] = dialog_id
     params.setdefault("date_sent", str(date_sent))

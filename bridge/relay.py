@@ -15,8 +15,13 @@ Group deliveries go to every online resource of the recipients (Prosody refuses 
 bare JIDs); in a broadcast dialog, to every online user of the app but those who deleted it for
 themselves (the event's `recipient_ids` stay its occupants: the room tells who else).
 User-originated ones go through Prosody to bare JIDs, so offline recipients get them from
-mod_offline at login. Events the bridge itself caused from XMPP traffic are skipped
-(`Echoes`). A batch is marked done only after Prosody confirmed it (ping round trip); when the
+mod_offline at login.
+
+The flow is one way: an event whose origin is XMPP (`event.origin.transport == "xmpp"`, stamped by
+the plugin that handled the causing stanza) was delivered already, by Prosody (1:1 copies) or by
+the plugin's own fan-out (rooms), and is skipped; nothing is remembered, no time window. Dialog
+events are never skipped (they invalidate the room cache and kick). What the relay sends as a user
+is not copied back to the bridge (mod_chatbridge_copies skips what no client session sent). A batch is marked done only after Prosody confirmed it (ping round trip); when the
 link drops, the batch is delivered again after the reconnect (at least once, in order). A
 stalled Prosody is waited for (`relay_confirm_timeout_seconds`), then the link is dropped and
 made again.
@@ -35,8 +40,12 @@ from typing import Any
 from bridge.component import Component
 from bridge.convert import attr, body_xml, extra_params_xml
 from bridge.plugins.base import BridgeState
+from bridge.plugins.groupchat import GroupChatPlugin
 from models.errors import NotFoundError
-from models.services.access import BROADCAST, PRIVATE
+from models.events import Origin
+from models.dialogs import DialogType
+
+BROADCAST, PRIVATE = DialogType.BROADCAST, DialogType.PRIVATE
 from models.services.outbox import OutboxReader
 from models.services.rooms import Room
 
@@ -48,6 +57,7 @@ IN_FLIGHT = 64  # batches delivered and not yet confirmed (CONFIRM_DELAY lets se
 POLL_SECONDS = 1.0
 MAX_RECEIPTS_PER_EVENT = 200
 ROOM_KINDS = ("message_created", "message_updated", "message_deleted", "reactions_updated")
+DELIVERED_BY_XMPP = "xmpp"  # Origin.transport of what the bridge (or Prosody) delivered itself
 
 
 class Relay:
@@ -83,9 +93,6 @@ class Relay:
                 await self._task
             self._task = None
         self._reader.close()
-
-    async def pending(self) -> int:
-        return await self._outbox.count({"done_by": {"$ne": CONSUMER}})
 
     async def _run(self) -> None:
         in_flight: asyncio.Queue = asyncio.Queue(IN_FLIGHT)
@@ -174,7 +181,7 @@ class Relay:
         if kind in ("dialog_created", "dialog_updated", "dialog_deleted"):
             self._dialog_changed(event)
             return
-        if self._state.echoes.consume(event):
+        if _delivered_by_xmpp(event):
             self.skipped += 1
             return
         handler = {
@@ -195,13 +202,12 @@ class Relay:
             self.skipped += 1
             logger.warning("relay: cannot deliver %s event %s: %s", kind, event.get("_id"), exc)
 
-    def _groupchat(self) -> Any:
-        return self._xmpp.plugin["cc_groupchat"]
+    def _groupchat(self) -> GroupChatPlugin:
+        return self._xmpp.plugin[GroupChatPlugin.name]
 
     def _as_user(self, app_id: int, from_user: int, to_user: int, kind: str, stanza_id: str,
                  content: str) -> None:
         plugin = self._groupchat()
-        self._state.echoes.injected(stanza_id)
         plugin.send_as_user(
             f'<message xmlns="jabber:client" from="{attr(plugin.user_jid(app_id, from_user))}" '
             f'to="{attr(plugin.user_jid(app_id, to_user))}" type="{kind}" id="{attr(stanza_id)}">'
@@ -335,3 +341,11 @@ class Relay:
         for user_id in removed:
             self._groupchat().kick(app_id, dialog_id, int(user_id), actor)
 
+
+def _delivered_by_xmpp(event: dict[str, Any]) -> bool:
+    """The event's origin (the outbox keeps it as {"transport", "stanza_id"}) is XMPP traffic
+    the bridge handled and delivered."""
+    origin = event.get("origin")
+    if isinstance(origin, Origin):
+        return origin.transport == DELIVERED_BY_XMPP
+    return isinstance(origin, dict) and origin.get("transport") == DELIVERED_BY_XMPP

@@ -1,8 +1,10 @@
-"""In-memory real-time state of this bridge: who is online where, who sits in which room, a short
-cache of room audiences, and per-key serialisation of stanza handling.
+"""In-memory real-time state of this bridge: who sits in which room, a short cache of room
+audiences, and per-key serialisation of stanza handling.
 
-Who *may* be in a room lives in Mongo (RoomService); who *is* in it lives here. Everything here is
-rebuilt after a reconnect (Prosody re-sends every user's presence to the privileged component).
+Who *may* be in a room lives in Mongo (RoomService); who *is* in it lives here; who is online
+where (each user's XMPP resources) is the shared `PresenceRegistry` (models/services/presence.py).
+Everything here is rebuilt after a reconnect (Prosody re-sends every user's presence to the
+privileged component).
 """
 from __future__ import annotations
 
@@ -12,74 +14,14 @@ import time
 from collections import OrderedDict
 from typing import Awaitable, Callable, Hashable
 
+from models.services.presence import UserKey
 from models.services.rooms import Room
+
+__all__ = ["Occupancy", "Overloaded", "RoomCache", "RoomKey", "Serializer", "UserKey"]
 
 logger = logging.getLogger(__name__)
 
-UserKey = tuple[int, int]  # (app_id, user_id)
 RoomKey = tuple[int, str]  # (app_id, dialog_id)
-
-
-class Online:
-    """Available resources per user, from privileged presence (and the online users of each
-    application, for broadcast rooms)."""
-
-    __slots__ = ("_resources", "_last_seen", "_by_app")
-
-    def __init__(self) -> None:
-        self._resources: dict[UserKey, set[str]] = {}
-        self._last_seen: dict[UserKey, float] = {}
-        self._by_app: dict[int, set[int]] = {}
-
-    def available(self, key: UserKey, resource: str) -> bool:
-        """Records an available resource; True when the user just came online."""
-        resources = self._resources.get(key)
-        if resources is None:
-            self._resources[key] = {resource}
-            self._by_app.setdefault(key[0], set()).add(key[1])
-            return True
-        resources.add(resource)
-        return False
-
-    def unavailable(self, key: UserKey, resource: str, now: float) -> bool:
-        """Forgets a resource; True when the user just went offline."""
-        resources = self._resources.get(key)
-        if resources is None or resource not in resources:
-            return False
-        resources.discard(resource)
-        if resources:
-            return False
-        del self._resources[key]
-        app_users = self._by_app.get(key[0])
-        if app_users is not None:
-            app_users.discard(key[1])
-            if not app_users:
-                del self._by_app[key[0]]
-        self._last_seen[key] = now
-        return True
-
-    def resources(self, key: UserKey) -> set[str]:
-        return self._resources.get(key) or set()
-
-    def is_online(self, key: UserKey) -> bool:
-        return key in self._resources
-
-    def last_seen(self, key: UserKey) -> float | None:
-        return self._last_seen.get(key)
-
-    def users(self) -> list[UserKey]:
-        return list(self._resources)
-
-    def users_of(self, app_id: int) -> set[int]:
-        """Ids of the application's online users (the live set: copy it to keep it)."""
-        return self._by_app.get(app_id) or set()
-
-    def clear(self) -> None:
-        self._resources.clear()
-        self._by_app.clear()
-
-    def __len__(self) -> int:
-        return len(self._resources)
 
 
 class Occupancy:
@@ -129,9 +71,6 @@ class Occupancy:
 
     def occupants(self, room: RoomKey) -> dict[int, set[str]]:
         return {uid: set(jids) for uid, jids in (self._rooms.get(room) or {}).items()}
-
-    def is_joined(self, room: RoomKey, full_jid: str, user_id: int) -> bool:
-        return full_jid in ((self._rooms.get(room) or {}).get(user_id) or ())
 
     def clear(self) -> None:
         self._rooms.clear()

@@ -1,13 +1,19 @@
-"""The bridge component's behaviour, as slixmpp plugins (registered here by name)."""
+"""The bridge component's behaviour, as slixmpp plugins: this is the one list of them (the
+component registers and routes to these, the bridge configures them)."""
 from __future__ import annotations
 
 from slixmpp.plugins.base import register_plugin
 
+from bridge.plugins.base import BridgePlugin
 from bridge.plugins.groupchat import GroupChatPlugin
 from bridge.plugins.presence import PresencePlugin
 from bridge.plugins.private import PrivateChatPlugin
 
-for _plugin in (PresencePlugin, GroupChatPlugin, PrivateChatPlugin):
+PLUGINS: tuple[type[BridgePlugin], ...] = (PresencePlugin, GroupChatPlugin, PrivateChatPlugin)
+PLUGIN_NAMES: tuple[str, ...] = tuple(plugin.name for plugin in PLUGINS)
+
+for _plugin in PLUGINS:
     register_plugin(_plugin)
 
-__all__ = ["GroupChatPlugin", "PresencePlugin", "PrivateChatPlugin"]
+__all__ = ["PLUGINS", "PLUGIN_NAMES", "BridgePlugin", "GroupChatPlugin", "PresencePlugin",
+           "PrivateChatPlugin"]

@@ -1,20 +1,26 @@
-"""What every bridge plugin shares: the services, the in-memory state and the output helpers."""
+"""What every bridge plugin shares: the services, the in-memory state and the output helpers.
+
+Each plugin declares the stanzas it handles (`handles`: (stanza, target) → method name); the
+component routes to them by that table and knows no plugin by name (bridge/component.py).
+Targets: `room` (a room JID), `copies` (mod_chatbridge_copies' `chat@muc.{domain}`),
+`component` (the component's own domain) and `delegation` (a XEP-0355 wrapper from the server).
+"""
 from __future__ import annotations
 
 import functools
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from slixmpp.plugins import BasePlugin
 
 from bridge.convert import NS_FORWARD, NS_PRIVILEGE, attr
-from bridge.echoes import Echoes
-from bridge.jids import room_jid, user_jid
-from bridge.rooms import Occupancy, Online, RoomCache, Serializer, UserKey
+from bridge.rooms import Occupancy, RoomCache, Serializer, UserKey
 from config.settings import XmppSettings
+from models.jids import room_jid, user_jid
 from models.requester import Requester
 from models.services.container import Services
+from models.services.presence import PresenceRegistry
 
 if TYPE_CHECKING:
     from bridge.component import Component
@@ -27,15 +33,22 @@ def _requester(app_id: int, user_id: int) -> Requester:
     return Requester(app_id=app_id, user_id=user_id)  # frozen: one per user is enough
 
 
+# slixmpp event between plugins, data (user key, full JID): a user's connection went away
+CONNECTION_GONE = "cc_connection_gone"
+
+
 @dataclass
 class BridgeState:
     services: Services
     settings: XmppSettings
-    online: Online = field(default_factory=Online)
     occupancy: Occupancy = field(default_factory=Occupancy)
-    echoes: Echoes = field(default_factory=Echoes)
     serializer: Serializer = None  # type: ignore[assignment]
     rooms: RoomCache = None  # type: ignore[assignment]
+
+    @property
+    def online(self) -> PresenceRegistry:
+        """Who is connected where: the one registry, shared with push and REST."""
+        return self.services.presence
 
     def __post_init__(self) -> None:
         if self.serializer is None:
@@ -49,6 +62,9 @@ class BridgePlugin(BasePlugin):
 
     default_config: dict[str, Any] = {"state": None}
     xmpp: "Component"
+    # (stanza, target) → the method handling it, `handle_x(element) -> None` (see the module doc)
+    handles: ClassVar[dict[tuple[str, str], str]] = {}
+    status_key: ClassVar[str | None] = None  # this plugin's counters in the health status
 
     def plugin_init(self) -> None:
         if self.config.get("state") is None:
@@ -66,16 +82,32 @@ class BridgePlugin(BasePlugin):
 
     def full_jids(self, app_id: int, user_ids: Any) -> list[str]:
         """Every online resource of these users."""
-        online = self.state.online
+        connections = self.state.online.connections
         out: list[str] = []
         for uid in user_ids:
-            for resource in online.resources((app_id, uid)):
+            for resource in connections((app_id, uid)):
                 out.append(user_jid(uid, app_id, self.domain, resource))
         return out
 
     @staticmethod
     def requester(key: UserKey) -> Requester:
         return _requester(key[0], key[1])
+
+    # -- lifecycle (the bridge calls these on every plugin) ----------------------------------------
+    @property
+    def pending(self) -> int:
+        """Stanzas received and not handled yet, outside the shared serializer."""
+        return 0
+
+    async def idle(self, timeout: float) -> bool:
+        """Waits (up to `timeout`) until nothing is pending; False if something still is."""
+        return True
+
+    async def close(self) -> None:
+        """Stops this plugin's own tasks."""
+
+    def status(self) -> dict[str, Any]:
+        return {}
 
     # -- output ------------------------------------------------------------------------------------
     def fan_out(self, targets: list[str], head: str, tail: str) -> int:

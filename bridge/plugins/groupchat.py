@@ -15,24 +15,30 @@
 - Edits (`<replace>`) update the stored body, deletes (`<remove>`) are relayed (history deletion
   is REST's job), typing is relayed to the other occupants and never stored.
 - `disco#items` lists the room's online occupants; kicks (status 301) follow dialog changes.
-Everything for one room runs in order (`Serializer`).
+Everything for one room runs in order (`Serializer`). A refused stanza gets its error; a job that
+fails unexpectedly answers `internal-server-error` and is logged (once).
+
+What the plugin delivers itself (fan-out of messages and edits) is stamped with its origin
+(`Origin("xmpp", stanza id)`), so the relay does not deliver it again; receipts sent to a room
+are not delivered here, so they carry no origin and the relay tells each author.
 """
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any, Awaitable, Callable, Iterable
 from xml.etree.ElementTree import Element
 
 from bridge.convert import (NS_CHATSTATES, NS_DELAY, NS_MUC, NS_MUC_USER, attr, body_xml, child,
                             draft_from_stanza, extra_params_xml, localname, message_params,
                             namespace, parse_extra_params, stanza_params, text_of)
 from bridge.errors import CONDITIONS, Condition, condition_for, error_xml, public_text
-from bridge.jids import RoomAddress, UserAddress, parse_room, parse_user
-from bridge.plugins.base import BridgePlugin
+from bridge.plugins.base import CONNECTION_GONE, BridgePlugin
 from bridge.rooms import Overloaded, RoomKey, UserKey
-from models.errors import ChatError, ErrorCode, ForbiddenError, InvalidError, NotFoundError
-from models.services.access import PUBLIC
+from models.errors import ChatError, ErrorCode, InvalidError, NotFoundError
+from models.events import Origin
+from models.jids import RoomAddress, UserAddress, parse_room, parse_user
+from models.messages import HistoryQuery
 from models.services.rooms import Room
 
 logger = logging.getLogger(__name__)
@@ -52,33 +58,55 @@ def _iso(ts: Any) -> str:
 class GroupChatPlugin(BridgePlugin):
     name = "cc_groupchat"
     description = "chatbridge: dialog rooms"
+    handles = {("message", "room"): "handle_message", ("presence", "room"): "handle_presence",
+               ("iq", "room"): "handle_iq"}
 
     def plugin_init(self) -> None:
         super().plugin_init()
         self.xmpp.add_session_listener(self._schedule_prune)
+        self.xmpp.add_event_handler(CONNECTION_GONE, self._connection_gone)
 
     # -- helpers ------------------------------------------------------------------------------------
     def _addresses(self, element: Element) -> tuple[UserAddress | None, RoomAddress | None]:
         return (parse_user(element.get("from"), self.domain),
                 parse_room(element.get("to"), self.muc_domain))
 
-    def _submit(self, element: Element, room: RoomAddress, job) -> None:
+    def _submit(self, element: Element, room: RoomAddress, job: Callable[[], Awaitable[None]],
+                refuse: Callable[[Condition, str], None] | None = None) -> None:
+        """Queues the job on the room. Its refusal (a ChatError) and any unexpected failure
+        (`internal-server-error`, logged here, once) answer the sender, through `refuse` when
+        given (joins answer with a presence error)."""
+        answer = refuse or (lambda cond, text: self.xmpp.reply_error(element, cond, text))
+
+        async def run() -> None:
+            try:
+                await job()
+            except ChatError as exc:
+                answer(condition_for(exc), public_text(exc))
+            except Exception as exc:  # noqa: BLE001 - the sender gets an answer, the queue goes on
+                logger.exception("<%s> %s from %s to %s failed", localname(element.tag),
+                                 element.get("id"), element.get("from"), element.get("to"))
+                answer(condition_for(exc), public_text(exc))  # internal-server-error
         try:
-            self.state.serializer.submit(("room", room.app_id, room.dialog_id), job)
+            self.state.serializer.submit(("room", room.app_id, room.dialog_id), run)
         except Overloaded:
             self.xmpp.reply_error(element, CONDITIONS[ErrorCode.rate_limited], "server busy, retry")
 
     async def _room_for(self, sender: UserAddress, room: RoomAddress) -> Room:
-        """The room, if this user receives its messages (errors as AccessService words them)."""
+        """The room, if this user receives its messages: the decision is the dialog's access
+        rules (`Room.may_join`), a refusal is worded by the access service itself."""
         if room.app_id != sender.app_id:
             raise NotFoundError("Dialog not found")
         found = await self.state.rooms.get(room.app_id, room.dialog_id)
-        if not found.may_join(sender.user_id):  # maybe just added: the cache may be behind
-            self.state.rooms.invalidate(room.app_id, room.dialog_id)
-            found = await self.state.rooms.get(room.app_id, room.dialog_id)
-        if not found.may_join(sender.user_id):
-            if found.type == PUBLIC:
-                raise ForbiddenError("You are not subscribed to this dialog")
+        if found.may_join(sender.user_id):
+            return found
+        # refused by the cached room: the service answers (raises), unless the user was just
+        # added, when the room is read again
+        await self.state.services.rooms.check_reader(self.requester((sender.app_id, sender.user_id)),
+                                                     room.dialog_id)
+        self.state.rooms.invalidate(room.app_id, room.dialog_id)
+        found = await self.state.rooms.get(room.app_id, room.dialog_id)
+        if not found.may_join(sender.user_id):  # removed again meanwhile
             raise NotFoundError("Dialog not found")
         return found
 
@@ -112,9 +140,11 @@ class GroupChatPlugin(BridgePlugin):
             return
         kind = element.get("type")
         if kind == "unavailable":
-            self._submit(element, room, lambda: self._leave(element, sender, room))
+            self._submit(element, room, lambda: self._leave(element, sender, room),
+                         refuse=lambda cond, text: None)  # nobody to answer: logged only
         elif kind in (None, "available"):
-            self._submit(element, room, lambda: self._join(element, sender, room))
+            self._submit(element, room, lambda: self._join(element, sender, room),
+                         refuse=lambda cond, text: self._join_error(element, room, cond, text))
 
     def _join_error(self, element: Element, room: RoomAddress, cond: Condition, text: str) -> None:
         ident = f' id="{attr(element.get("id"))}"' if element.get("id") else ""
@@ -124,11 +154,7 @@ class GroupChatPlugin(BridgePlugin):
                         f"{error_xml(cond, text)}</presence>")
 
     async def _join(self, element: Element, sender: UserAddress, address: RoomAddress) -> None:
-        try:
-            room = await self._room_for(sender, address)
-        except ChatError as exc:
-            self._join_error(element, address, condition_for(exc), public_text(exc))
-            return
+        room = await self._room_for(sender, address)
         key: RoomKey = (room.app_id, room.dialog_id)
         me, full = sender.user_id, element.get("from") or ""
         occupancy = self.state.occupancy
@@ -163,8 +189,8 @@ class GroupChatPlugin(BridgePlugin):
             return
         page = await self.state.services.messages.history(
             self.requester((sender.app_id, sender.user_id)),
-            {"chat_dialog_id": room.dialog_id, "sort_desc": "date_sent", "limit": str(limit),
-             "mark_as_read": "0"})
+            HistoryQuery(dialog_id=room.dialog_id, sort=(("date_sent", -1), ("_id", -1)),
+                         limit=limit, mark_read=False))
         room_jid = self.room_jid(room.app_id, room.dialog_id)
         for doc in reversed(page.items):
             self.xmpp.write(
@@ -193,8 +219,9 @@ class GroupChatPlugin(BridgePlugin):
                      f'><x xmlns="{NS_MUC_USER}"><item affiliation="member" role="none"/>{status}'
                      "</x></presence>")
 
-    def left_everywhere(self, user: UserKey, full_jid: str) -> None:
-        """The connection went away: it leaves every room it had joined."""
+    def _connection_gone(self, gone: tuple[UserKey, str]) -> None:
+        """The connection went away (cc_presence tells): it leaves every room it had joined."""
+        user, full_jid = gone
         for key in self.state.occupancy.rooms_of(full_jid):
             if self.state.occupancy.leave(key, user[1], full_jid):
                 self._broadcast_unavailable(key, user[1])
@@ -222,7 +249,7 @@ class GroupChatPlugin(BridgePlugin):
         occupancy, online = self.state.occupancy, self.state.online
         for full_jid in list(occupancy._by_jid):  # noqa: SLF001 - same package
             user = parse_user(full_jid, self.domain)
-            if user is None or user.resource not in online.resources((user.app_id, user.user_id)):
+            if user is None or user.resource not in online.connections((user.app_id, user.user_id)):
                 for key in occupancy.rooms_of(full_jid):
                     if user is not None and occupancy.leave(key, user.user_id, full_jid):
                         self._broadcast_unavailable(key, user.user_id)
@@ -243,7 +270,7 @@ class GroupChatPlugin(BridgePlugin):
         if child(element, "replace") is not None:
             job = lambda: self._edit(element, sender, room)  # noqa: E731
         elif child(element, "remove") is not None:
-            job = lambda: self._relay_remove(element, sender, room)  # noqa: E731
+            job = lambda: self._remove(element, sender, room)  # noqa: E731
         elif child(element, "received") is not None or child(element, "displayed") is not None:
             job = lambda: self._mark(element, sender)  # noqa: E731
         elif child(element, "body") is not None or child(element, "extraParams") is not None:
@@ -254,26 +281,22 @@ class GroupChatPlugin(BridgePlugin):
             return
         self._submit(element, room, job)
 
-    async def _guarded(self, element: Element, coro) -> Any:
-        try:
-            return await coro
-        except ChatError as exc:
-            self.xmpp.reply_error(element, condition_for(exc), public_text(exc))
-        return None
+    @staticmethod
+    def _origin(element: Element) -> Origin:
+        """This stanza as the origin of what the service publishes (the relay skips it)."""
+        return Origin(transport="xmpp", stanza_id=element.get("id"))
 
     async def _send(self, element: Element, sender: UserAddress, address: RoomAddress) -> None:
-        await self._guarded(element, self._send_checked(element, sender, address))
-
-    async def _send_checked(self, element: Element, sender: UserAddress, address: RoomAddress) -> None:
         room = await self._room_for(sender, address)
-        params = parse_extra_params(child(element, "extraParams"))
+        params = parse_extra_params(child(element, "extraParams"))  # once per stanza
         save = str(params.get("save_to_history", "")).strip().lower() in ("1", "true")
-        draft = draft_from_stanza(element, params, dialog_id=room.dialog_id, save_to_history=save)
+        draft = draft_from_stanza(element, params, dialog_id=room.dialog_id, save_to_history=save,
+                                  origin=self._origin(element))
         if not draft.body and not draft.attachments and not draft.custom:
             raise InvalidError("can't be blank", field="message")
         requester = self.requester((sender.app_id, sender.user_id))
         doc = await self.state.services.messages.send(requester, draft)
-        params, attachments = stanza_params(element, room.dialog_id, int(doc.get("date_sent") or 0))
+        params, attachments = stanza_params(params, room.dialog_id, int(doc.get("date_sent") or 0))
         room_jid = self.room_jid(room.app_id, room.dialog_id)
         targets = self.audience_jids(room, also=[sender.user_id])
         self.fan_out(targets, f'<message from="{attr(room_jid)}/{sender.user_id}" type="groupchat" '
@@ -281,22 +304,14 @@ class GroupChatPlugin(BridgePlugin):
                      f">{body_xml(draft.body)}{extra_params_xml(params, attachments)}</message>")
 
     async def _edit(self, element: Element, sender: UserAddress, address: RoomAddress) -> None:
-        await self._guarded(element, self._edit_checked(element, sender, address))
-
-    async def _edit_checked(self, element: Element, sender: UserAddress, address: RoomAddress) -> None:
         room = await self._room_for(sender, address)
         replace = child(element, "replace")
         target = (replace.get("id") or "") if replace is not None else ""
         body = text_of(child(element, "body")) or ""
         requester = self.requester((sender.app_id, sender.user_id))
-        expected = self.state.echoes.expect("message_updated", sender.app_id, sender.user_id, [target])
-        try:
-            await self.state.services.messages.edit(requester, target, body)
-        except ChatError:
-            self.state.echoes.cancel(expected)
-            raise
+        await self.state.services.messages.edit(requester, target, body, origin=self._origin(element))
         last = "true" if (replace.get("last") or "").lower() == "true" else "false"
-        params, _ = stanza_params(element, room.dialog_id, 0)
+        params, _ = stanza_params(parse_extra_params(child(element, "extraParams")), room.dialog_id, 0)
         params.pop("date_sent", None)
         room_jid = self.room_jid(room.app_id, room.dialog_id)
         stanza_id = element.get("id") or self.xmpp.next_id("edit")
@@ -306,10 +321,7 @@ class GroupChatPlugin(BridgePlugin):
                      f'>{body_xml(body)}<replace xmlns="urn:xmpp:message-correct:0" '
                      f'id="{attr(target)}" last="{last}"/>{extra_params_xml(params)}</message>')
 
-    async def _relay_remove(self, element: Element, sender: UserAddress, address: RoomAddress) -> None:
-        await self._guarded(element, self._remove_checked(element, sender, address))
-
-    async def _remove_checked(self, element: Element, sender: UserAddress, address: RoomAddress) -> None:
+    async def _remove(self, element: Element, sender: UserAddress, address: RoomAddress) -> None:
         """Notification only (the SDK deletes history through REST, which relays it too)."""
         room = await self._room_for(sender, address)
         remove = child(element, "remove")
@@ -326,7 +338,8 @@ class GroupChatPlugin(BridgePlugin):
                      f"{extra_params_xml(params)}</message>")
 
     async def _mark(self, element: Element, sender: UserAddress) -> None:
-        """Receipts sent to a room (the SDK sends them 1:1): recorded; the relay tells the author."""
+        """Receipts sent to a room (the SDK sends them 1:1): recorded; the relay tells the author
+        (nothing is delivered here, so no origin: the relay must not skip these events)."""
         displayed = child(element, "displayed")
         marker = displayed if displayed is not None else child(element, "received")
         if marker is None or not marker.get("id"):
@@ -334,9 +347,9 @@ class GroupChatPlugin(BridgePlugin):
         target = marker.get("id") or ""
         requester = self.requester((sender.app_id, sender.user_id))
         if displayed is not None:
-            await self.state.services.messages.mark_read(requester, [target])
+            await self.state.services.receipts.mark_read(requester, [target])
         else:
-            await self.state.services.messages.mark_delivered(requester, [target])
+            await self.state.services.receipts.mark_delivered(requester, [target])
 
     async def _typing(self, element: Element, sender: UserAddress, address: RoomAddress) -> None:
         try:
@@ -365,14 +378,10 @@ class GroupChatPlugin(BridgePlugin):
             self.xmpp.reply_error(element, CONDITIONS[ErrorCode.unavailable])
 
     async def _disco_items(self, element: Element, sender: UserAddress, address: RoomAddress) -> None:
-        try:
-            room = await self._room_for(sender, address)
-        except ChatError as exc:
-            self.xmpp.reply_error(element, condition_for(exc), public_text(exc))
-            return
+        room = await self._room_for(sender, address)
         room_jid = self.room_jid(room.app_id, room.dialog_id)
         joined = set(self.state.occupancy.occupants((room.app_id, room.dialog_id)))
-        online = {u for u in room.audience if self.state.online.is_online((room.app_id, u))}
+        online = {u for u in room.audience if self.state.online.is_connected((room.app_id, u))}
         items = "".join(f'<item jid="{attr(room_jid)}/{uid}" name="{uid}"/>'
                         for uid in sorted(online | (joined & set(room.audience))))
         self.xmpp.write(f'<iq type="result" id="{attr(element.get("id") or "")}" from="{attr(room_jid)}" '

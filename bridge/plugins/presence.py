@@ -1,8 +1,10 @@
 """`cc_presence`: the online map, last activity and ConnectyCube's status streaming.
 
 - XEP-0356 presence: Prosody forwards every local user's available / unavailable presence to us
-  (and all current ones when the component connects). It feeds `Online` (full JIDs, for fan-out)
-  and the shared `PresenceRegistry` (push decisions, REST `/users/online`).
+  (and all current ones when the component connects). It feeds the one `PresenceRegistry`
+  (each user's resources, for the bridge's deliveries; push decisions; REST `/users/online`); a
+  connection that goes away is announced to the other plugins (`CONNECTION_GONE`: it leaves its
+  rooms).
 - XEP-0355 delegation hands us `jabber:iq:last` (XEP-0012), the status streaming subscription
   (`https://connectycube.com/protocol/status_streaming`) and the Tigase mobile switch; the answer
   goes back wrapped, and Prosody delivers it as if the server had answered.
@@ -18,10 +20,10 @@ from xml.etree.ElementTree import Element
 
 from bridge.convert import NS_DELEGATION, NS_FORWARD, attr, child, localname, namespace
 from bridge.errors import CONDITIONS, Condition, error_xml
-from bridge.jids import UserAddress, parse_user, split, user_jid
-from bridge.plugins.base import BridgePlugin
+from bridge.plugins.base import CONNECTION_GONE, BridgePlugin
 from bridge.rooms import UserKey
 from models.errors import ErrorCode, NotFoundError
+from models.jids import UserAddress, parse_user, split, user_jid
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ MAX_SUBSCRIPTIONS = 1000  # per subscriber connection
 class PresencePlugin(BridgePlugin):
     name = "cc_presence"
     description = "chatbridge: online map, last activity, status streaming"
+    handles = {("presence", "component"): "handle_presence", ("iq", "delegation"): "handle_delegation"}
 
     def plugin_init(self) -> None:
         super().plugin_init()
@@ -45,10 +48,6 @@ class PresencePlugin(BridgePlugin):
 
     def _resync(self) -> None:
         """A new component session: Prosody re-sends every current presence right away."""
-        registry = self.state.services.presence
-        for key in self.state.online.users():
-            for resource in self.state.online.resources(key):
-                registry.disconnected(key[0], key[1], resource)
         self.state.online.clear()
 
     # -- presence -----------------------------------------------------------------------------------
@@ -58,17 +57,16 @@ class PresencePlugin(BridgePlugin):
             return
         kind = element.get("type")
         key = (sender.app_id, sender.user_id)
+        online = self.state.online
         if kind is None or kind == "available":
-            self.state.services.presence.connected(sender.app_id, sender.user_id, sender.resource)
-            if self.state.online.available(key, sender.resource):
+            if online.connected(sender.app_id, sender.user_id, sender.resource):
                 logger.debug("user %s of app %s online", sender.user_id, sender.app_id)
                 self._notify(key, 0)
         elif kind == "unavailable":
             full = user_jid(sender.user_id, sender.app_id, self.domain, sender.resource)
-            self.state.services.presence.disconnected(sender.app_id, sender.user_id, sender.resource)
-            self.xmpp.plugin["cc_groupchat"].left_everywhere(key, full)
+            self.xmpp.event(CONNECTION_GONE, (key, full))
             self._unsubscribe_all(full)
-            if self.state.online.unavailable(key, sender.resource, time.time()):
+            if online.disconnected(sender.app_id, sender.user_id, sender.resource, time.time()):
                 logger.debug("user %s of app %s offline", sender.user_id, sender.app_id)
                 self._notify(key, 1)
 
@@ -76,7 +74,7 @@ class PresencePlugin(BridgePlugin):
         watchers = self._watchers.get(key)
         if not watchers:
             return
-        sender = f"{key[1]}-{key[0]}@{self.muc_domain}"
+        sender = user_jid(key[1], key[0], self.muc_domain)
         for target in list(watchers):
             self.xmpp.write(f'<iq type="result" id="{self.xmpp.next_id("last")}" from="{sender}" '
                             f'to="{attr(target)}"><query xmlns="{NS_LAST}" seconds="{seconds}"/></iq>')
@@ -108,7 +106,7 @@ class PresencePlugin(BridgePlugin):
             self._status_streaming(element, inner, payload, requester)
         elif ns == NS_MOBILE and inner.get("type") == "set":
             inactive = (payload.get("enable") or "").lower() == "true"
-            self.state.services.presence.set_active(requester.app_id, requester.user_id,
+            self.state.online.set_active(requester.app_id, requester.user_id,
                                                     requester.resource, not inactive)
             self._answer(element, inner)
         else:
@@ -129,7 +127,7 @@ class PresencePlugin(BridgePlugin):
 
     async def seconds_idle(self, key: UserKey) -> int | None:
         """0 while online; else seconds since the last presence / REST request; None: no user."""
-        if self.state.online.is_online(key):
+        if self.state.online.is_connected(key):
             return 0
         seen = self.state.online.last_seen(key)
         if seen is None:

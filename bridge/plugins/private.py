@@ -7,8 +7,13 @@ Prosody delivers 1:1 messages itself; mod_chatbridge_copies forwards us a XEP-02
   id is the stored id, so a repeated copy is stored once), which also publishes the push trigger;
 - `<received>` / `<displayed>` markers update `delivered_ids` / `read_ids` and unread counts;
 - `<replace>` edits the author's stored message.
-Copies are only accepted from the server itself; copies of stanzas the relay injected are skipped.
-Copies are handled in arrival order, in batches: the messages of a batch are stored together.
+Copies are only accepted from the server itself (mod_chatbridge_copies does not copy what the
+relay sends as a user; should a server copy it anyway, storing and marking are idempotent, and
+what that publishes again carries the bridge's origin, so nothing loops). Copies are handled in
+arrival order, in batches: the messages of a batch are stored together.
+
+Prosody delivered the original, so everything the service publishes for a copy carries its
+origin (`Origin("xmpp", id of the client's stanza)`) and the relay does not deliver it again.
 
 Prosody's mod_chatbridge_spool numbers the copies (`id="cbs-N"`) and keeps them until we
 acknowledge them (`<ack h="N"/>`: every copy up to N is handled); unacknowledged ones are sent
@@ -28,10 +33,11 @@ from xml.etree.ElementTree import Element
 
 from bridge.convert import (NS_FORWARD, attr, child, children, draft_from_stanza, localname,
                             parse_extra_params, text_of)
-from bridge.jids import UserAddress, parse_user
 from bridge.plugins.base import BridgePlugin
 from models.errors import ChatError, NotFoundError
-from models.services.messages import MessageDraft
+from models.events import Origin
+from models.jids import UserAddress, parse_user
+from models.messages import MessageDraft
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +54,7 @@ class _Copy:
     sender: UserAddress
     recipient: UserAddress
     token: tuple[int, int | None]  # (link session, spool number)
-    origin: tuple[str, str] | None = None  # the spool's (boot, stamp): see `copy_message_id`
+    spooled: tuple[str, str] | None = None  # the spool's (boot, stamp): see `copy_message_id`
 
     @property
     def pair(self) -> tuple[int, int, int]:
@@ -63,6 +69,8 @@ async def _nothing() -> None:
 class PrivateChatPlugin(BridgePlugin):
     name = "cc_private"
     description = "chatbridge: 1:1 message copies"
+    handles = {("message", "copies"): "handle_copy"}
+    status_key = "private"
 
     def plugin_init(self) -> None:
         super().plugin_init()
@@ -111,6 +119,9 @@ class PrivateChatPlugin(BridgePlugin):
     def pending(self) -> int:
         return len(self._queue)
 
+    def status(self) -> dict[str, int]:
+        return {"stored": self.stored, "ignored": self.ignored, "pauses": self.pauses}
+
     def handle_copy(self, element: Element) -> None:
         if element.get("from") != self.domain:
             logger.info("ignoring a forged copy from %s", element.get("from"))
@@ -122,8 +133,6 @@ class PrivateChatPlugin(BridgePlugin):
         inner = forwarded[0] if forwarded is not None and len(forwarded) else None
         if inner is None or localname(inner.tag) != "message" or inner.get("type") != "chat":
             return
-        if self.state.echoes.is_injected(inner.get("id")):
-            return
         sender = parse_user(inner.get("from"), self.domain)
         recipient = parse_user(inner.get("to"), self.domain)
         if sender is None or recipient is None or sender.app_id != recipient.app_id \
@@ -134,8 +143,8 @@ class PrivateChatPlugin(BridgePlugin):
         if seq is not None:
             self._inflight.add(seq)
         boot, stamp = element.get("boot"), element.get("stamp")
-        origin = (boot, stamp) if boot and stamp and seq is not None else None
-        self._queue.append(_Copy(inner, sender, recipient, token, origin))
+        spooled = (boot, stamp) if boot and stamp and seq is not None else None
+        self._queue.append(_Copy(inner, sender, recipient, token, spooled))
         if len(self._queue) >= self.state.settings.max_pending_stanzas and not self._paused:
             # back-pressure, never loss: Prosody keeps what it cannot send us (and the spool
             # keeps every unacknowledged copy for a reconnect)
@@ -228,35 +237,22 @@ class PrivateChatPlugin(BridgePlugin):
             return None
         sender = copy.sender
         messages = self.state.services.messages
+        receipts = self.state.services.receipts
         requester = self.requester((sender.app_id, sender.user_id))
-        echoes = self.state.echoes
-        for name, kind, mark in (("received", "messages_delivered", messages.mark_delivered),
-                                 ("displayed", "messages_read", messages.mark_read)):
+        origin = _origin(copy)
+        for name, mark in (("received", receipts.mark_delivered), ("displayed", receipts.mark_read)):
             marker = kids.get(name)
             if marker is not None:
                 target = marker.get("id") or ""
                 if not target:
                     return _nothing
-
-                async def mark_one(kind=kind, mark=mark, target=target) -> None:
-                    expected = echoes.expect(kind, sender.app_id, sender.user_id, [target])
-                    try:
-                        await mark(requester, [target])
-                    except ChatError:
-                        echoes.cancel(expected)
-                        raise
-                return mark_one
+                return lambda mark=mark, target=target: mark(requester, [target], origin=origin)
         replace = kids.get("replace")
         if replace is not None:
             target = replace.get("id") or ""
 
             async def edit() -> None:
-                expected = echoes.expect("message_updated", sender.app_id, sender.user_id, [target])
-                try:
-                    await messages.edit(requester, target, text_of(kids.get("body")) or "")
-                except ChatError:
-                    echoes.cancel(expected)
-                    raise
+                await messages.edit(requester, target, text_of(kids.get("body")) or "", origin=origin)
             return edit
         return None
 
@@ -272,11 +268,11 @@ class PrivateChatPlugin(BridgePlugin):
         save = str(params.get("save_to_history", "")).strip().lower() in ("1", "true")
         known = self._dialogs.get(copy.pair)
         draft = draft_from_stanza(copy.inner, params, kids.get("body"), recipient_id=copy.recipient.user_id,
-                                  save_to_history=save, dialog_id=known)
+                                  save_to_history=save, dialog_id=known, origin=_origin(copy))
         if not draft.body and not draft.attachments:
             return None  # extraParams alone (e.g. call signalling on type=chat): nothing to keep
-        if draft.id is None and copy.origin is not None:  # a plain XMPP client's id (or none)
-            draft = draft.model_copy(update={"id": copy_message_id(*copy.origin, copy.token[1])})
+        if draft.id is None and copy.spooled is not None:  # a plain XMPP client's id (or none)
+            draft = draft.model_copy(update={"id": copy_message_id(*copy.spooled, copy.token[1])})
         if known is None and draft.dialog_id is not None:
             draft = draft.model_copy(update={"dialog_id": None})
         return draft
@@ -339,6 +335,11 @@ class PrivateChatPlugin(BridgePlugin):
         self._dialogs.move_to_end(pair)
         while len(self._dialogs) > PAIR_CACHE:
             self._dialogs.popitem(last=False)
+
+
+def _origin(copy: _Copy) -> Origin:
+    """The client's stanza as the origin of what the service publishes for its copy."""
+    return Origin(transport="xmpp", stanza_id=copy.inner.get("id"))
 
 
 def copy_message_id(boot: str, stamp: str, seq: int | None) -> str:

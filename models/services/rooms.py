@@ -1,21 +1,23 @@
-"""Dialogs as real-time rooms: who may join, post and receive (for the XMPP bridge).
+"""Dialogs as real-time rooms: who may join and who receives (for the XMPP bridge).
 
-The rules are the dialog access rules of `AccessService` (occupants, subscribers of public
-dialogs, admins for broadcast posts); this service only packages them for a transport that
-addresses dialogs by room JID and needs the audience of a dialog to fan messages out.
+There is one authority for dialog access, `DialogAccess` / `AccessService` (models/services/
+access.py). A `Room` does not encode the rules again: it keeps the dialog (and, for a public
+dialog, its subscriptions) so that each of its decisions is the `DialogAccess` of that user
+(`Room.access`), and a refusal is worded by `AccessService` itself (`RoomService.check_reader`).
+What a room adds is the audience a transport fans messages out to.
 
-A broadcast dialog's room is open to every user of the app (`everyone`): its messages go to all
-of them who are online, except those who deleted it for themselves (`excluded`); `audience` stays
-its occupants (typing, disco).
+A broadcast dialog's room is open to every user of the app (`everyone`: every user is a reader
+of a broadcast dialog): its messages go to all of them who are online, except those who deleted
+it for themselves (`excluded`); `audience` stays its occupants (typing, disco).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
-from models.errors import ForbiddenError, NotFoundError
+from models.errors import NotFoundError
 from models.requester import Requester
-from models.services.access import BROADCAST, PRIVATE, PUBLIC, AccessService
+from models.services.access import BROADCAST, PUBLIC, AccessService, DialogAccess
 from models.storage.dialogs import DialogStore
 from models.storage.ids import is_object_id
 from models.storage.members import MemberStore
@@ -23,41 +25,48 @@ from models.storage.members import MemberStore
 
 @dataclass(frozen=True)
 class Room:
-    """A dialog's real-time view: its type and everyone who receives its messages."""
+    """A dialog's real-time view: the dialog and everyone who receives its messages."""
 
     app_id: int
     dialog_id: str
-    type: int
-    owner_id: int
+    # the dialog document the access rules read, with its id lists as sets (decisions are
+    # made per stanza: membership of a large group is one hash lookup)
+    dialog: Mapping[str, Any] = field(repr=False, compare=False)
     audience: frozenset[int] = field(default_factory=frozenset)
-    admins: frozenset[int] = field(default_factory=frozenset)
     excluded: frozenset[int] = field(default_factory=frozenset)
+    # membership documents, where the rules read them (a public dialog's subscriptions)
+    members: Mapping[int, Mapping[str, Any]] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def type(self) -> int:
+        return int(self.dialog["type"])
+
+    @property
+    def owner_id(self) -> int:
+        return int(self.dialog.get("user_id") or 0)
+
+    def access(self, user_id: int) -> DialogAccess:
+        """The dialog as this user may use it (the rules of every transport)."""
+        return DialogAccess(dialog=self.dialog, member=self.members.get(user_id),  # type: ignore[arg-type]
+                            user_id=user_id)
 
     def is_admin(self, user_id: int) -> bool:
-        return user_id == self.owner_id or user_id in self.admins
+        return self.access(user_id).is_admin
+
+    def may_join(self, user_id: int) -> bool:
+        """Reads the dialog: an occupant, a subscriber of a public one, anyone for a broadcast."""
+        return self.access(user_id).is_reader
 
     @property
     def everyone(self) -> bool:
         """Messages reach every (online) user of the app, not only the audience."""
         return self.type == BROADCAST
 
-    def may_join(self, user_id: int) -> bool:
-        return self.everyone or user_id in self.audience
-
     def receives(self, user_id: int) -> bool:
         """Gets the room's messages (when online)."""
         if self.everyone:
             return user_id not in self.excluded or user_id in self.audience
         return user_id in self.audience
-
-    def may_post(self, user_id: int) -> bool:
-        if self.type == BROADCAST:
-            return self.is_admin(user_id)
-        return user_id in self.audience
-
-    @property
-    def is_private(self) -> bool:
-        return self.type == PRIVATE
 
 
 class RoomService:
@@ -75,23 +84,22 @@ class RoomService:
             raise NotFoundError("Dialog not found")
         return await self._room(dialog)
 
-    async def for_member(self, requester: Requester, dialog_id: Any) -> Room:
-        """The room if the requester receives its messages (occupant, subscriber of a public
-        dialog, any user of the app for a broadcast one): ForbiddenError for a public dialog they
-        did not subscribe to, NotFoundError else."""
-        access = await self._access.dialog_for(requester, dialog_id)
-        if not access.is_reader:
-            raise ForbiddenError("You are not an occupant of this dialog")
-        return await self._room(access.dialog)
+    async def check_reader(self, requester: Requester, dialog_id: Any) -> None:
+        """Returns when the requester reads the dialog now; else raises what `AccessService`
+        answers them (ForbiddenError for a public dialog they did not subscribe to, NotFoundError
+        else). For a room that refused someone: it may have been read before they were added."""
+        await self._access.dialog_for(requester, dialog_id)
 
     async def _room(self, dialog: dict[str, Any]) -> Room:
         dtype = int(dialog.get("type") or 0)
+        members: dict[int, Mapping[str, Any]] = {}
         if dtype == PUBLIC:
-            audience = [m["user_id"] for m in await self._members.for_dialog(dialog["_id"])]
+            members = {m["user_id"]: m for m in await self._members.for_dialog(dialog["_id"])}
+            audience = frozenset(members)
         else:
-            audience = list(dialog.get("occupants_ids") or [])
+            audience = frozenset(dialog.get("occupants_ids") or [])
         excluded = await self._members.left_users(dialog["_id"]) if dtype == BROADCAST else []
-        return Room(app_id=int(dialog["app_id"]), dialog_id=dialog["_id"], type=dtype,
-                    owner_id=int(dialog.get("user_id") or 0), audience=frozenset(audience),
-                    admins=frozenset(dialog.get("admins_ids") or []),
-                    excluded=frozenset(excluded))
+        view = {**dialog, "type": dtype, "occupants_ids": frozenset(dialog.get("occupants_ids") or []),
+                "admins_ids": frozenset(dialog.get("admins_ids") or [])}
+        return Room(app_id=int(dialog["app_id"]), dialog_id=dialog["_id"], dialog=view,
+                    audience=audience, excluded=frozenset(excluded), members=members)

@@ -12,6 +12,7 @@ from typing import Any
 from config.settings import SessionSettings
 from models.clock import Clock
 from models.errors import ForbiddenError, InvalidError, NotFoundError, SessionMissingError, UnauthenticatedError
+from models.jids import parse_user_local
 from models.requester import Requester
 from models.services.filters import cast_int
 from models.services.users import UserService
@@ -158,11 +159,10 @@ class SessionService:
     async def check_xmpp_password(self, username: str, password: str) -> bool:
         """`username` is `{userId}-{appId}`; the password is a live session token of that user or
         the user's own password."""
-        try:
-            user_part, app_part = username.split("-", 1)
-            user_id, app_id = int(user_part), int(app_part)
-        except ValueError:
+        ids = parse_user_local(username)
+        if ids is None:
             return False
+        app_id, user_id = ids
         if not password:
             return False
         try:

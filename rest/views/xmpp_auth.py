@@ -10,6 +10,7 @@ import hmac
 
 from aiohttp import web
 
+from models.jids import parse_user_local
 from rest.keys import services_key
 
 
@@ -46,9 +47,11 @@ async def user_exists(request: web.Request) -> web.Response:
     if not _authorized(request):
         return _deny()
     services = request.app[services_key]
+    ids = parse_user_local(request.query.get("user", ""))
+    if ids is None:
+        return _deny(404)
     try:
-        user_part, app_part = request.query.get("user", "").split("-", 1)
-        await services.users.get_entity(int(app_part), int(user_part))
-    except Exception:  # noqa: BLE001 - any malformed or unknown name is "no"
+        await services.users.get_entity(*ids)
+    except Exception:  # noqa: BLE001 - any unknown user is "no"
         return _deny(404)
     return web.Response(text="true", content_type="text/plain")

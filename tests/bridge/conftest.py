@@ -123,7 +123,7 @@ class Server:
                           timeout: float = 5.0) -> None:
         """Until the bridge has seen this connection's presence (fan-out targets come from it)."""
         deadline = time.monotonic() + timeout
-        while (resource in self.bridge.state.online.resources((APP_ID, user_id))) != online:
+        while (resource in self.bridge.state.online.connections((APP_ID, user_id))) != online:
             if time.monotonic() > deadline:
                 raise AssertionError(f"bridge did not see user {user_id}/{resource} online={online}")
             await asyncio.sleep(0.01)

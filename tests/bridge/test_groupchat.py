@@ -377,3 +377,67 @@ async def test_fan_out_reaches_resources_with_xml_special_characters(server, res
     for client in (odd, plain, alice):
         [got] = await client.wait_for(lambda s: is_message(s, id=mid))
         assert got.get("to") == client.jid
+
+
+async def test_an_unexpected_failure_answers_internal_server_error_and_logs_once(server, rest, xmpp,
+                                                                                 caplog):
+    a, b = await rest.new_user(), await rest.new_user()
+    dialog = await group(rest, a, b)
+    alice, bob = await xmpp(a), await xmpp(b)
+    messages = server.services.messages
+
+    async def broken(requester, draft):
+        raise RuntimeError("the store went away (a detail not for clients)")
+    await server.call_sync(lambda: setattr(messages, "send", broken))
+    try:
+        failing = new_id()
+        with caplog.at_level("ERROR", logger="bridge"):
+            alice.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{failing}">'
+                       '<body>lost?</body></message>')
+            [error] = await alice.wait_for(lambda s: is_message(s, id=failing, type="error"))
+        condition = error.find("{jabber:client}error")
+        assert condition.get("code") == "500" and condition.get("type") == "wait"
+        assert condition.find("{urn:ietf:params:xml:ns:xmpp-stanzas}internal-server-error") is not None
+        assert "store went away" not in (error.findtext(".//{urn:ietf:params:xml:ns:xmpp-stanzas}text") or "")
+        logged = [r for r in caplog.records if r.exc_info and "store went away" in str(r.exc_info[1])]
+        assert len(logged) == 1, [r.getMessage() for r in logged]
+        await bob.absent(lambda s: is_message(s, id=failing), wait=0.2)
+    finally:
+        await server.call_sync(lambda: delattr(messages, "send"))  # the class's method again
+    ok = new_id()  # the room's queue goes on
+    alice.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{ok}"><body>fine</body></message>')
+    await bob.wait_for(lambda s: is_message(s, id=ok))
+
+
+async def test_a_receipt_sent_to_the_room_reaches_the_author(server, rest, xmpp):
+    """The bridge does not deliver receipts sent to a room: their events carry no XMPP origin,
+    so the relay tells the author (1:1, `<displayed>`), once."""
+    a, b = await rest.new_user(), await rest.new_user()
+    dialog = await group(rest, a, b)
+    alice, bob = await xmpp(a), await xmpp(b)
+    mid = new_id()
+    alice.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{mid}"><body>read me</body>'
+               '<extraParams xmlns="jabber:client"><save_to_history>1</save_to_history></extraParams></message>')
+    await bob.wait_for(lambda s: is_message(s, id=mid))
+    bob.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{new_id()}">'
+             f'<displayed xmlns="urn:xmpp:chat-markers:0" id="{mid}"/></message>')
+    [read] = await alice.wait_for(lambda s: is_message(s) and sub(s, "displayed") is not None)
+    assert sub(read, "displayed").get("id") == mid and read.get("type") == "chat"
+    await alice.absent(lambda s: is_message(s) and sub(s, "displayed") is not None and s is not read,
+                       wait=0.4)
+
+
+async def test_after_a_reconnect_joins_of_connections_gone_are_pruned(server, rest, xmpp):
+    a, b = await rest.new_user(), await rest.new_user()
+    dialog = await group(rest, a, b)
+    alice = await xmpp(a)
+    join_id = join(alice, dialog["_id"])
+    await alice.wait_for(lambda s: is_presence(s, id=join_id))
+    state = server.bridge.state
+    key = (APP_ID, dialog["_id"])
+    gone = f"{b['id']}-{APP_ID}@localhost/vanished"  # joined, and did not come back
+    await server.call_sync(lambda: state.occupancy.join(key, b["id"], gone))
+    plugin = server.bridge.component.plugin["cc_groupchat"]
+    await server.call_sync(plugin._prune)  # noqa: SLF001 - what the session listener schedules
+    occupants = await server.call_sync(lambda: state.occupancy.occupants(key))
+    assert occupants == {a["id"]: {alice.jid}}

@@ -1,6 +1,8 @@
-"""ConnectyCube addressing on XMPP.
+"""ConnectyCube addressing on XMPP, pure (no transport): the bridge, sessions and the XMPP
+server's auth endpoint build and parse JIDs here only.
 
-- users: `{userId}-{appId}@{domain}` (any resource; the SDK binds a long random one);
+- users: `{userId}-{appId}@{domain}` (any resource; the SDK binds a long random one); the local
+  part alone, `{userId}-{appId}`, is the user name the XMPP server authenticates;
 - rooms: `{appId}_{dialogId}@muc.{domain}`, occupants named by numeric user id
   (`{appId}_{dialogId}@muc.{domain}/{userId}`).
 Parsing is strict: anything else is None, never an exception.
@@ -11,8 +13,8 @@ import functools
 import re
 from dataclasses import dataclass
 
-_USER_RE = re.compile(r"^([1-9][0-9]{0,18})-([1-9][0-9]{0,18})$")
-_ROOM_RE = re.compile(r"^([1-9][0-9]{0,18})_([0-9a-fA-F]{24})$")
+_USER_RE = re.compile(r"^([1-9][0-9]{0,18})-([1-9][0-9]{0,18})\Z")
+_ROOM_RE = re.compile(r"^([1-9][0-9]{0,18})_([0-9a-fA-F]{24})\Z")
 MAX_RESOURCE = 1023
 
 
@@ -57,8 +59,23 @@ class RoomAddress:
     nick: str = ""  # the occupant's resource (a numeric user id for the SDK)
 
 
+def user_local(user_id: int, app_id: int) -> str:
+    """The local part of a user's JID (the user name the XMPP server authenticates)."""
+    return f"{user_id}-{app_id}"
+
+
+def parse_user_local(local: str | None) -> tuple[int, int] | None:
+    """`{userId}-{appId}` → (app_id, user_id); None for anything else."""
+    if not isinstance(local, str):
+        return None
+    match = _USER_RE.match(local)
+    if match is None:
+        return None
+    return int(match.group(2)), int(match.group(1))
+
+
 def user_jid(user_id: int, app_id: int, domain: str, resource: str = "") -> str:
-    jid = f"{user_id}-{app_id}@{domain}"
+    jid = f"{user_id}-{app_id}@{domain}"  # inline, not user_local(): fan-out builds one per resource
     return f"{jid}/{resource}" if resource else jid
 
 
@@ -78,10 +95,10 @@ def _parse_user(jid: str, domain: str) -> UserAddress | None:
     parts = split(jid)
     if parts is None or parts.domain != domain.lower():
         return None
-    match = _USER_RE.match(parts.local)
-    if match is None:
+    ids = parse_user_local(parts.local)
+    if ids is None:
         return None
-    return UserAddress(app_id=int(match.group(2)), user_id=int(match.group(1)), resource=parts.resource)
+    return UserAddress(app_id=ids[0], user_id=ids[1], resource=parts.resource)
 
 
 def parse_room(jid: str | None, muc_domain: str) -> RoomAddress | None:

@@ -1,0 +1,56 @@
+"""Events carry the origin their caller gave (the bridge skips what XMPP delivered by it): sends,
+edits, read / delivered marks; REST calls give none."""
+from __future__ import annotations
+
+import pytest
+
+from models.events import Origin, RecordingPublisher
+from models.requester import Requester
+from models.services.container import build_services
+from models.messages import make_draft
+
+XMPP = Origin(transport="xmpp", stanza_id="s-1")
+
+
+@pytest.fixture
+async def svc(settings, database, clock):
+    built = build_services(settings, database, clock=clock, publisher=RecordingPublisher())
+    await built.start()
+    return built
+
+
+async def user(svc, name: str) -> Requester:
+    created = await svc.users.create_guest(1, name)
+    return Requester(app_id=1, user_id=created.id)
+
+
+async def test_every_event_the_bridge_causes_carries_its_origin(svc):
+    alice, bob = await user(svc, "alice"), await user(svc, "bob")
+    view, _ = await svc.dialogs.create(alice, {"type": 2, "name": "t", "occupants_ids": [bob.user_id]})
+    dialog_id = view.dialog["_id"]
+    events = svc.publisher.events
+    sent = await svc.messages.send(alice, make_draft(dialog_id=dialog_id, body="hi", origin=XMPP))
+    plain = await svc.messages.send(alice, make_draft(dialog_id=dialog_id, body="rest"))
+    [batched] = await svc.messages.send_batch([(alice, make_draft(dialog_id=dialog_id, body="b",
+                                                                  origin=XMPP))])
+    await svc.messages.edit(alice, sent["_id"], "fixed", origin=XMPP)
+    await svc.receipts.mark_delivered(bob, [sent["_id"]], origin=XMPP)
+    await svc.receipts.mark_read(bob, [sent["_id"], batched["_id"]], origin=XMPP)
+    await svc.receipts.mark_read(bob, [plain["_id"]])
+    def about(event) -> object:
+        if event.kind == "message_created":
+            return event.payload["message"]["_id"]
+        if event.kind == "message_updated":
+            return event.payload["message_id"]
+        return tuple(event.payload["message_ids"])
+    origins = {(e.kind, about(e)): e.origin for e in events if e.kind != "dialog_created"}
+    assert len(origins) == len([e for e in events if e.kind != "dialog_created"])
+    assert origins == {
+        ("message_created", sent["_id"]): XMPP,
+        ("message_created", plain["_id"]): None,
+        ("message_created", batched["_id"]): XMPP,
+        ("message_updated", sent["_id"]): XMPP,
+        ("messages_delivered", (sent["_id"],)): XMPP,
+        ("messages_read", (sent["_id"], batched["_id"])): XMPP,
+        ("messages_read", (plain["_id"],)): None,
+    }
