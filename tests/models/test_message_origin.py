@@ -8,6 +8,7 @@ from models.events import Origin, RecordingPublisher
 from models.requester import Requester
 from models.services.container import build_services
 from models.messages import make_draft
+from tests.services.commands import new_dialog
 
 XMPP = Origin(transport="xmpp", stanza_id="s-1")
 
@@ -26,7 +27,7 @@ async def user(svc, name: str) -> Requester:
 
 async def test_every_event_the_bridge_causes_carries_its_origin(svc):
     alice, bob = await user(svc, "alice"), await user(svc, "bob")
-    view, _ = await svc.dialogs.create(alice, {"type": 2, "name": "t", "occupants_ids": [bob.user_id]})
+    view, _ = await svc.dialogs.create(alice, new_dialog({"type": 2, "name": "t", "occupants_ids": [bob.user_id]}))
     dialog_id = view.dialog["_id"]
     events = svc.publisher.events
     sent = await svc.messages.send(alice, make_draft(dialog_id=dialog_id, body="hi", origin=XMPP))
