@@ -10,6 +10,7 @@ from models.services.access import AccessService
 from models.services.apps import AppService
 from models.services.blobs import BlobService
 from models.services.dialogs import DialogService
+from models.services.memberships import MembershipService
 from models.services.messages import MessageService
 from models.services.presence import PresenceRegistry
 from models.services.push import PushService
@@ -50,6 +51,7 @@ class Services:
     sessions: SessionService
     blobs: BlobService
     dialogs: DialogService
+    memberships: MembershipService
     messages: MessageService
     receipts: ReceiptService
     system_messages: SystemMessageService
@@ -94,8 +96,10 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
     dialog_store, member_store, message_store = DialogStore(db), MemberStore(db), MessageStore(db)
     user_store = UserStore(db)
     access = AccessService(dialog_store, member_store, message_store)
+    memberships = MembershipService(dialog_store, member_store, message_store, access, clock,
+                                    publisher, settings.limits)
     dialogs = DialogService(dialog_store, member_store, message_store, users, access, clock,
-                            publisher, settings.limits, settings.xmpp.muc_domain)
+                            publisher, settings.limits, settings.xmpp.muc_domain, memberships)
     receipts = ReceiptService(message_store, dialog_store, member_store, access, clock, publisher,
                               settings.limits)
     messages = MessageService(message_store, dialog_store, user_store, access, receipts, clock,
@@ -110,7 +114,7 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
     return Services(
         settings=settings, database=database, clock=clock, publisher=publisher, outbox=outbox,
         apps=AppService(apps_store, clock), users=users, sessions=sessions, blobs=blobs,
-        dialogs=dialogs, messages=messages, receipts=receipts,
+        dialogs=dialogs, memberships=memberships, messages=messages, receipts=receipts,
         system_messages=SystemMessageService(user_store, access, publisher, settings.limits),
         reactions=reactions, search=search,
         presence=presence, subscriptions=SubscriptionService(sub_store, counters, clock, settings.push),

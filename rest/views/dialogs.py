@@ -76,7 +76,7 @@ async def update_admins(request: web.Request) -> web.Response:
 
 async def get_notifications(request: web.Request) -> web.Response:
     caller = await user_requester(request)
-    enabled = await request.app[services_key].dialogs.notifications(
+    enabled = await request.app[services_key].memberships.notifications(
         caller, request.match_info["dialog_id"])
     return json_response({"notifications": {"enabled": int(enabled)}})
 
@@ -84,20 +84,22 @@ async def get_notifications(request: web.Request) -> web.Response:
 async def update_notifications(request: web.Request) -> web.Response:
     caller = await user_requester(request)
     body = await body_params(request)
-    enabled = await request.app[services_key].dialogs.set_notifications(
+    enabled = await request.app[services_key].memberships.set_notifications(
         caller, request.match_info["dialog_id"], notifications_flag(body))
     return json_response({"notifications": {"enabled": int(enabled)}})
 
 
 async def subscribe(request: web.Request) -> web.Response:
     caller = await user_requester(request)
-    view = await request.app[services_key].dialogs.subscribe(caller, request.match_info["dialog_id"])
+    services = request.app[services_key]
+    dialog = await services.memberships.subscribe(caller, request.match_info["dialog_id"])
+    view = await services.dialogs.view(caller, dialog)
     return json_response(_json(view))
 
 
 async def unsubscribe(request: web.Request) -> web.Response:
     caller = await user_requester(request)
-    await request.app[services_key].dialogs.unsubscribe(caller, request.match_info["dialog_id"])
+    await request.app[services_key].memberships.unsubscribe(caller, request.match_info["dialog_id"])
     return json_response({})
 
 
@@ -113,6 +115,6 @@ async def public_occupants(request: web.Request) -> web.Response:
 async def clear_history(request: web.Request) -> web.Response:
     caller = await user_requester(request)
     force = _flag(await all_params(request), "force")
-    await request.app[services_key].dialogs.clear_history(
+    await request.app[services_key].memberships.clear_history(
         caller, request.match_info["dialog_id"], force)
     return json_response({})

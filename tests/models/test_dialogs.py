@@ -9,6 +9,7 @@ from models.events import RecordingPublisher
 from models.requester import Requester
 from models.services.access import AccessService, GROUP, PRIVATE, PUBLIC
 from models.services.dialogs import DialogService
+from models.services.memberships import MembershipService
 from models.storage.dialogs import DialogStore
 from models.storage.ids import new_id
 from models.storage.members import MemberStore
@@ -30,9 +31,11 @@ def publisher() -> RecordingPublisher:
 @pytest.fixture
 def dialogs(services, stores, clock, publisher) -> DialogService:
     dialog_store, members, messages = stores
-    return DialogService(dialog_store, members, messages, services.users,
-                         AccessService(dialog_store, members, messages), clock, publisher,
-                         services.settings.limits, services.settings.xmpp.muc_domain)
+    access = AccessService(dialog_store, members, messages)
+    memberships = MembershipService(dialog_store, members, messages, access, clock, publisher,
+                                    services.settings.limits)
+    return DialogService(dialog_store, members, messages, services.users, access, clock, publisher,
+                         services.settings.limits, services.settings.xmpp.muc_domain, memberships)
 
 
 @pytest.fixture
@@ -112,15 +115,15 @@ async def test_public_dialog_subscribers_are_memberships(dialogs, users, stores)
     view, _ = await dialogs.create(ann, new_dialog({"type": PUBLIC, "name": "Lobby"}))
     dialog_id = view.dialog["_id"]
     assert view.dialog["occupants_ids"] == [] and view.dialog["occupants_count"] == 1
-    subscribed = await dialogs.subscribe(ben, dialog_id)
+    subscribed = await dialogs.view(ben, await dialogs._memberships.subscribe(ben, dialog_id))
     assert subscribed.dialog["occupants_count"] == 2 and subscribed.member["user_id"] == ben.user_id
     page = await dialogs.list(ben, dialog_list({}))
     assert [v.dialog["_id"] for v in page.items] == [dialog_id]
-    await dialogs.unsubscribe(ben, dialog_id)
+    await dialogs._memberships.unsubscribe(ben, dialog_id)
     assert (await dialogs.list(ben, dialog_list({}))).items == []
     assert (await stores[0].get(1, dialog_id))["occupants_count"] == 1
     with pytest.raises(NotFoundError):
-        await dialogs.subscribe(users["zed"], dialog_id)
+        await dialogs._memberships.subscribe(users["zed"], dialog_id)
 
 
 async def test_views_unread_cleared_and_deleted_for_me(dialogs, users, stores):
@@ -145,7 +148,7 @@ async def test_views_unread_cleared_and_deleted_for_me(dialogs, users, stores):
     cat_view = await seen(cat)
     assert cat_view.dialog["last_message_id"] == second and cat_view.unread == 1
     # cleared history: nothing unread, no last message, for cat only
-    await dialogs.clear_history(cat, dialog_id)
+    await dialogs._memberships.clear_history(cat, dialog_id)
     cat_view = await seen(cat)
     assert cat_view.unread == 0 and cat_view.dialog["last_message"] is None
     assert (await seen(ben)).dialog["last_message_id"] == last

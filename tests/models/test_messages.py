@@ -177,7 +177,7 @@ async def test_who_may_post(svc):
     public = await group(svc, owner, dtype=4)
     with pytest.raises(ForbiddenError):
         await send(svc, outsider, public, "not subscribed")
-    await svc.dialogs.subscribe(outsider, public)
+    await svc.memberships.subscribe(outsider, public)
     assert (await send(svc, outsider, public, "subscribed"))["recipient_id"] == 0
     with pytest.raises(NotFoundError):
         await send(svc, outsider, "not-an-id", "x")
