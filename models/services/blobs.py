@@ -153,7 +153,8 @@ class BlobService:
         query = urlencode({"key": blob.uid, "token": token})
         return UploadAccess(url=f"{self._base_url}/blobs/upload?{query}", expires_at=expires)
 
-    async def check_upload(self, uid: Any, token: Any, caller: Requester | None = None) -> Blob:
+    async def check_upload(self, uid: str | None, token: str | None,
+                           caller: Requester | None = None) -> Blob:
         """The blob an upload may write into, before any byte is read. 404 unknown key, 401 no
         token, 403 wrong / used / expired token or a session of another owner."""
         if not isinstance(uid, str) or not uid:
@@ -179,7 +180,7 @@ class BlobService:
         return blob
 
     async def upload(self, blob: Blob, token: str, chunks: AsyncIterator[bytes],
-                     content_type: Any = None) -> Blob:
+                     content_type: str | None = None) -> Blob:
         """Streams `chunks` into the blob checked by `check_upload`, enforcing `max_bytes`, and
         consumes the one-time token. A failed or refused upload leaves no file behind."""
         part_type: str | None = None

@@ -43,7 +43,7 @@ def _truthy(value: Any) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes")
 
 
-def decode_message(message: Any, max_bytes: int) -> tuple[bool, Any]:
+def decode_message(message: str | None, max_bytes: int) -> tuple[bool, Any]:
     """`(raw, content)`: `raw` when it was given as `payload=<base64>`; `content` is the decoded
     JSON value, or the decoded text when it is not JSON."""
     if not isinstance(message, str) or not message.strip():

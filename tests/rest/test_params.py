@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl, quote
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.services.filters import split_list
+from models.lax import split_list
 from rest.params import nested_params
 
 values = st.lists(st.text(alphabet=st.characters(blacklist_characters=",", blacklist_categories=("Cs",)),
