@@ -3,6 +3,7 @@ become the commands of models/users.py, and User ↔ JSON."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
@@ -155,6 +156,28 @@ def user_query(params: dict[str, Any], max_limit: int) -> UserQuery:
         skip, limit = page_params(params, 10, max_limit)
     sort = sort_params(params, USER_SORTS, (("_id", 1),))
     return UserQuery(conditions=tuple(found), sort=sort or (("_id", 1),), skip=skip, limit=limit)
+
+
+_LEGACY_FILTER = re.compile(r"^\s*(\w+)\s+(\w+)\s+(\w+)\s+(.*)$")
+
+
+def legacy_user_query(params: dict[str, Any], max_limit: int) -> UserQuery:
+    """`GET /users`: `filter[]=number id in 1,2` (type, field, operator, value), `order=asc string
+    id`, `page`, `per_page`, `tags`; read as the same filters as `GET /users/v2`."""
+    translated: dict[str, Any] = {k: v for k, v in params.items()
+                                  if k in ("page", "per_page", "tags")}
+    raw = params.get("filter")
+    for item in raw if isinstance(raw, list) else split_list(raw):
+        match = _LEGACY_FILTER.match(str(item))
+        if not match:
+            raise InvalidError("is invalid", field="filter")
+        _, field, op, value = match.groups()
+        translated[field] = {op: value} if op not in ("eq",) else value
+    order = params.get("order")
+    if isinstance(order, str) and order.split():
+        parts = order.split()
+        translated["sort_desc" if parts[0] == "desc" else "sort_asc"] = parts[-1]
+    return user_query(translated, max_limit)
 
 
 # -- responses ---------------------------------------------------------------------------------------

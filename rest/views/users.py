@@ -1,20 +1,16 @@
 """/users: sign-up, lookups, filtered lists, self update / delete, password reset."""
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from aiohttp import web
 
 from models.errors import InvalidError, UnauthenticatedError
-from models.lax import split_list
 from models.users import LookupField
 from rest.auth import requester, user_requester
 from rest.keys import services_key
 from rest.params import body_params, json_response, query_params
 from rest.schemas.filters import page_params
-from rest.schemas.users import (lookup_value, user_body, user_id_from_path, user_query,
-                                user_to_json)
+from rest.schemas.users import (legacy_user_query, lookup_value, user_body, user_id_from_path,
+                                user_query, user_to_json)
 
 LEGACY_LOOKUPS: dict[str, LookupField | str] = {
     "/users/by_login": "login",
@@ -83,27 +79,11 @@ async def list_users(request: web.Request) -> web.Response:
                           "items": [user_to_json(u) for u in users]})
 
 
-_LEGACY_FILTER = re.compile(r"^\s*(\w+)\s+(\w+)\s+(\w+)\s+(.*)$")
-
-
 async def list_users_legacy(request: web.Request) -> web.Response:
     """GET /users: `filter[]=number id in 1,2`, `order=asc string id`, `page`, `per_page`, `tags`."""
-    caller = await requester(request)
-    params = query_params(request)
-    translated: dict[str, Any] = {k: v for k, v in params.items()
-                                  if k in ("page", "per_page", "tags")}
-    for item in split_list(params.get("filter")) if not isinstance(params.get("filter"), list) else params["filter"]:
-        match = _LEGACY_FILTER.match(str(item))
-        if not match:
-            raise InvalidError("is invalid", field="filter")
-        _, field, op, value = match.groups()
-        translated[field] = {op: value} if op not in ("eq",) else value
-    order = params.get("order")
-    if isinstance(order, str) and order.split():
-        parts = order.split()
-        translated["sort_desc" if parts[0] == "desc" else "sort_asc"] = parts[-1]
     services = request.app[services_key]
-    query = user_query(translated, services.settings.limits.max_list_limit)
+    caller = await requester(request)
+    query = legacy_user_query(query_params(request), services.settings.limits.max_list_limit)
     users, total, skip, limit = await services.users.list(caller, query)
     return _legacy_page(users, total, skip, limit)
 
