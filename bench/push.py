@@ -102,6 +102,7 @@ async def run(jobs: int, queued: int, concurrency: int, batch: int, repeat: int)
     from pydantic import SecretStr
 
     from config.settings import PushSettings, Settings
+    from models.push import DeviceDraft, PushTokenDraft, SubscriptionDraft
     from models.requester import Requester
     from models.services.container import build_services
     from models.services.push import job_doc
@@ -137,18 +138,18 @@ async def run(jobs: int, queued: int, concurrency: int, batch: int, repeat: int)
         for i, (endpoint, keys) in enumerate(ports["browsers"].items()):
             uid = 1000 + i
             requester = Requester(app_id=1, user_id=uid)
-            subs["web"] += await services.subscriptions.create(requester, {
-                "notification_channel": "web", "device": {"platform": "web", "udid": f"w{i}"},
-                "push_token": {"environment": "production", "web_endpoint": endpoint,
-                               "web_auth": keys["auth"], "web_p256dh": keys["p256dh"]}})
-            subs["apns"] += await services.subscriptions.create(requester, {
-                "notification_channel": "apns", "device": {"platform": "ios", "udid": f"i{i}"},
-                "push_token": {"environment": "production",
-                               "client_identification_sequence": f"{i:064x}"}})
-            subs["gcm"] += await services.subscriptions.create(requester, {
-                "notification_channel": "gcm", "device": {"platform": "android", "udid": f"a{i}"},
-                "push_token": {"environment": "production",
-                               "client_identification_sequence": f"fcm-token-{i}"}})
+            subs["web"] += await services.subscriptions.create(requester, SubscriptionDraft(
+                channels=("web",), device=DeviceDraft(platform="web", udid=f"w{i}"),
+                push_token=PushTokenDraft(environment="production", web_endpoint=endpoint,
+                                          web_auth=keys["auth"], web_p256dh=keys["p256dh"])))
+            subs["apns"] += await services.subscriptions.create(requester, SubscriptionDraft(
+                channels=("apns",), device=DeviceDraft(platform="ios", udid=f"i{i}"),
+                push_token=PushTokenDraft(environment="production",
+                                          client_identification_sequence=f"{i:064x}")))
+            subs["gcm"] += await services.subscriptions.create(requester, SubscriptionDraft(
+                channels=("gcm",), device=DeviceDraft(platform="android", udid=f"a{i}"),
+                push_token=PushTokenDraft(environment="production",
+                                          client_identification_sequence=f"fcm-token-{i}")))
 
         async def enqueue(channel: str, count: int, tag: str) -> float:
             now = services.clock.now()

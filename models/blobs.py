@@ -48,3 +48,32 @@ class UploadAccess:
 
     url: str
     expires_at: datetime
+
+
+# -- commands ------------------------------------------------------------------------------------
+class BlobDraft(BaseModel):
+    """A new blob: its display name and declared type (checked and cleaned by the service)."""
+    model_config = ConfigDict(frozen=True)
+
+    name: str | None = None
+    content_type: str | None = None  # None: application/octet-stream
+    public: bool = False
+
+
+class BlobChanges(BaseModel):
+    """An owner's change: only the given fields (`model_fields_set`) change; `public=None` given
+    keeps the current value. `new` hands out a fresh upload URL (the content will be replaced)."""
+    model_config = ConfigDict(frozen=True)
+
+    name: str | None = None
+    content_type: str | None = None
+    public: bool | None = None
+    new: bool = False
+
+
+@dataclass(frozen=True)
+class BlobQuery:
+    """A page of the caller's own blobs, newest first (`per_page` is capped by the settings)."""
+
+    page: int = 1
+    per_page: int = 10

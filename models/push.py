@@ -62,3 +62,61 @@ class PushJob(BaseModel):
     attempts: int = 0  # claims so far, including this one
     lease: str | None = None
     last_error: str | None = None
+
+
+# -- commands ------------------------------------------------------------------------------------
+# What a transport read from a request; the services check them against the domain rules (known
+# channels and platforms, token formats, limits) and answer the same to every transport.
+
+class PushTokenDraft(BaseModel):
+    """Where a device is reached: a provider token, or the browser's WebPush endpoint and keys."""
+    model_config = ConfigDict(frozen=True)
+
+    environment: str | None = None
+    bundle_identifier: str | None = None
+    client_identification_sequence: str | None = None  # APNs / FCM device token
+    web_endpoint: str | None = None
+    web_auth: str | None = None
+    web_p256dh: str | None = None
+
+
+class DeviceDraft(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    platform: str | None = None
+    udid: str | None = None
+
+
+class SubscriptionDraft(BaseModel):
+    """Subscribe one device on one or more channels (`None`: not given)."""
+    model_config = ConfigDict(frozen=True)
+
+    channels: tuple[str, ...] = ()
+    device: DeviceDraft | None = None
+    push_token: PushTokenDraft | None = None
+
+
+class TagFilter(BaseModel):
+    """Users having any of / all of / none of these tags."""
+    model_config = ConfigDict(frozen=True)
+
+    any: tuple[str, ...] = ()
+    all: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+class PushEventDraft(BaseModel):
+    """`POST /events`: a one-shot push to users of the sender's application. Recipient ids are as
+    given (repeats included, `None`: not given); `expiration`, when given (even as `None`),
+    replaces the one in a universal payload."""
+    model_config = ConfigDict(frozen=True)
+
+    notification_type: str | None = None
+    environment: str | None = None
+    push_type: str | None = None
+    event_type: str | None = None
+    message: str | None = None  # base64 text, or `payload=<base64>`
+    expiration: int | None = None
+    user_ids: tuple[int, ...] | None = None
+    external_user_ids: tuple[int, ...] | None = None
+    tags: TagFilter | None = None

@@ -1,9 +1,14 @@
-"""The User entity (a document of the `users` collection)."""
+"""The User and Session entities (documents of `users` and `sessions`) and the commands that
+create, change, find and log them in."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from models.queries import Condition, Sort
 
 
 class User(BaseModel):
@@ -44,3 +49,84 @@ class Session(BaseModel):
     updated_at: datetime
     expires_at: datetime
     is_guest: bool = False
+
+
+# -- commands ------------------------------------------------------------------------------------
+# What a transport read from a request, for UserService / SessionService. Values are typed but not
+# yet checked against the domain rules (lengths, formats, uniqueness, password policy): the services
+# do that, so every transport gets the same answers.
+
+class _Profile(BaseModel):
+    """The profile fields a user sets on sign-up and changes later. `None` clears a field."""
+    model_config = ConfigDict(frozen=True)
+
+    full_name: str | None = None
+    phone: str | None = None
+    website: str | None = None
+    custom_data: str | None = None
+    external_id: str | None = None
+    facebook_id: str | None = None
+    twitter_id: str | None = None
+    avatar: str | None = None
+    external_user_id: int | None = None
+    blob_id: int | None = None
+    timezone: int | None = None
+    user_tags: tuple[str, ...] | None = None
+
+
+class UserDraft(_Profile):
+    """A sign-up. Absent profile fields are `None`."""
+
+    login: str | None = None
+    email: str | None = None
+    password: str | None = None
+
+
+class UserChanges(_Profile):
+    """A profile update: only the fields given (`model_fields_set`) change; a given `None` clears
+    the field. A new `password` needs the `old_password` when the account has one."""
+
+    login: str | None = None
+    email: str | None = None
+    password: str | None = None
+    old_password: str | None = None
+
+
+class Credentials(BaseModel):
+    """A login: by `login` or else by `email`, with the password."""
+    model_config = ConfigDict(frozen=True)
+
+    login: str | None = None
+    email: str | None = None
+    password: str | None = None
+
+
+class GuestLogin(BaseModel):
+    """A session for a new guest user."""
+    model_config = ConfigDict(frozen=True)
+
+    full_name: str | None = None
+
+
+class SessionRequest(BaseModel):
+    """`POST /session`: the application's credentials and, optionally, who logs in."""
+    model_config = ConfigDict(frozen=True)
+
+    application_id: int
+    auth_key: str
+    provider: str | None = None  # social / phone login: refused by this server
+    user: Credentials | GuestLogin | None = None
+
+
+# The fields a single user is looked up by (`GET /users/by_login?login=...`, ...).
+LookupField = Literal["login", "email", "phone", "facebook_id", "twitter_id", "external_user_id"]
+
+
+@dataclass(frozen=True)
+class UserQuery:
+    """A filtered user list. Conditions use stored field names (`_id`, `user_tags`, ...)."""
+
+    conditions: tuple[Condition, ...] = ()
+    sort: Sort = (("_id", 1),)
+    skip: int = 0
+    limit: int = 10

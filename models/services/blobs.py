@@ -23,12 +23,11 @@ from typing import Any, AsyncIterator
 from urllib.parse import urlencode
 
 from config.settings import BlobSettings
-from models.blobs import STATUS_NEW, Blob, UploadAccess
+from models.blobs import STATUS_NEW, Blob, BlobChanges, BlobDraft, BlobQuery, UploadAccess
 from models.clock import Clock
 from models.errors import (ConflictError, ForbiddenError, InvalidError, NotFoundError,
                            TooLargeError, UnauthenticatedError)
 from models.requester import Requester
-from models.services.filters import cast_int, parse_flag
 from models.storage.blobs import BlobStore
 from models.storage.counters import CounterStore
 from models.storage.files import FileStore, StoredFile
@@ -86,12 +85,6 @@ def normalize_content_type(value: Any, default: str | None = DEFAULT_CONTENT_TYP
     return text
 
 
-def _params(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise InvalidError("must be an object", field="blob")
-    return body
-
-
 def _as_utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
@@ -121,12 +114,11 @@ class BlobService:
         return self._settings.max_bytes
 
     # -- create and upload -----------------------------------------------------------------------
-    async def create(self, requester: Requester, params: Any) -> tuple[Blob, UploadAccess]:
+    async def create(self, requester: Requester, draft: BlobDraft) -> tuple[Blob, UploadAccess]:
         _require_user(requester)
-        params = _params(params)
-        name = sanitize_name(params.get("name"))
-        content_type = normalize_content_type(params.get("content_type"))
-        public = _bool(params.get("public"), False, "public")
+        name = sanitize_name(draft.name)
+        content_type = normalize_content_type(draft.content_type)
+        public = draft.public
         now = self._clock.now()
         token = secrets.token_urlsafe(32)
         expires = now + timedelta(seconds=self._settings.upload_ttl_seconds)
@@ -161,7 +153,8 @@ class BlobService:
         query = urlencode({"key": blob.uid, "token": token})
         return UploadAccess(url=f"{self._base_url}/blobs/upload?{query}", expires_at=expires)
 
-    async def check_upload(self, uid: Any, token: Any, caller: Requester | None = None) -> Blob:
+    async def check_upload(self, uid: str | None, token: str | None,
+                           caller: Requester | None = None) -> Blob:
         """The blob an upload may write into, before any byte is read. 404 unknown key, 401 no
         token, 403 wrong / used / expired token or a session of another owner."""
         if not isinstance(uid, str) or not uid:
@@ -187,7 +180,7 @@ class BlobService:
         return blob
 
     async def upload(self, blob: Blob, token: str, chunks: AsyncIterator[bytes],
-                     content_type: Any = None) -> Blob:
+                     content_type: str | None = None) -> Blob:
         """Streams `chunks` into the blob checked by `check_upload`, enforcing `max_bytes`, and
         consumes the one-time token. A failed or refused upload leaves no file behind."""
         part_type: str | None = None
@@ -221,16 +214,13 @@ class BlobService:
         logger.info("blob %s uploaded: %d bytes", blob.id, writer.size)
         return Blob.model_validate(doc)
 
-    async def complete(self, requester: Requester, blob_id: Any, size: Any) -> Blob:
+    async def complete(self, requester: Requester, blob_id: int, size: int | None) -> Blob:
+        """`size`, when given, must be what was uploaded."""
         blob = await self._owned(requester, blob_id)
         if not blob.is_uploaded:
             raise InvalidError("file has not been uploaded yet", field="base")
-        if size not in (None, ""):
-            try:
-                declared = cast_int(size)
-            except (ValueError, TypeError) as exc:
-                raise InvalidError("must be an integer", field="size") from exc
-            if declared != blob.size:
+        if size is not None:
+            if size != blob.size:
                 raise InvalidError("does not match the uploaded file size", field="size")
         if blob.is_complete:
             return blob
@@ -240,7 +230,7 @@ class BlobService:
         return Blob.model_validate(doc)
 
     # -- reads ---------------------------------------------------------------------------------
-    async def get(self, requester: Requester, key: Any) -> Blob:
+    async def get(self, requester: Requester, key: str | int) -> Blob:
         """By numeric id or by 32-hex uid, within the caller's application."""
         text = str(key).strip() if isinstance(key, (str, int)) and not isinstance(key, bool) else ""
         doc = None
@@ -252,21 +242,10 @@ class BlobService:
             raise NotFoundError(NOT_FOUND)
         return Blob.model_validate(doc)
 
-    async def list_own(self, requester: Requester, params: dict[str, Any]) -> tuple[list[Blob], int, int, int]:
+    async def list_own(self, requester: Requester, query: BlobQuery) -> tuple[list[Blob], int, int, int]:
         """(blobs, total, page, per_page), newest first."""
         _require_user(requester)
-        try:
-            page = cast_int(params.get("page") or params.get("current_page") or 1)
-        except (ValueError, TypeError) as exc:
-            raise InvalidError("must be an integer", field="page") from exc
-        try:
-            per_page = cast_int(params.get("per_page") or 10)
-        except (ValueError, TypeError) as exc:
-            raise InvalidError("must be an integer", field="per_page") from exc
-        if page < 1:
-            raise InvalidError("must be greater than 0", field="page")
-        if per_page < 1:
-            raise InvalidError("must be greater than 0", field="per_page")
+        page, per_page = query.page, query.per_page
         per_page = min(per_page, self._max_limit)
         docs = await self._blobs.find_by_owner(requester.app_id, requester.user_id,
                                                (page - 1) * per_page, per_page)
@@ -274,29 +253,29 @@ class BlobService:
         return [Blob.model_validate(d) for d in docs], total, page, per_page
 
     # -- owner changes ---------------------------------------------------------------------------
-    async def update(self, requester: Requester, key: Any,
-                     params: Any) -> tuple[Blob, UploadAccess | None]:
-        """`name`, `content_type`, `public`; `new=1` hands out a fresh upload URL (the content
+    async def update(self, requester: Requester, key: str | int,
+                     changes: BlobChanges) -> tuple[Blob, UploadAccess | None]:
+        """`name`, `content_type`, `public`; `new` hands out a fresh upload URL (the content
         will be replaced; the blob is `new` again until completed)."""
-        params = _params(params)
         blob = await self.get(requester, key)
         self._require_owner(requester, blob)
-        changes: dict[str, Any] = {}
-        if "name" in params:
-            changes["name"] = sanitize_name(params["name"])
-        if "content_type" in params:
-            changes["content_type"] = normalize_content_type(params["content_type"], default=None)
-        if "public" in params:
-            changes["public"] = _bool(params["public"], blob.public, "public")
+        given = changes.model_fields_set
+        fields: dict[str, Any] = {}
+        if "name" in given:
+            fields["name"] = sanitize_name(changes.name)
+        if "content_type" in given:
+            fields["content_type"] = normalize_content_type(changes.content_type, default=None)
+        if "public" in given:
+            fields["public"] = blob.public if changes.public is None else changes.public
         access = None
         now = self._clock.now()
-        if changes:
-            changes["updated_at"] = now
-            doc = await self._blobs.update(blob.app_id, blob.id, changes)
+        if fields:
+            fields["updated_at"] = now
+            doc = await self._blobs.set_fields(blob.app_id, blob.id, fields)
             if doc is None:
                 raise NotFoundError(NOT_FOUND)
             blob = Blob.model_validate(doc)
-        if _bool(params.get("new"), False, "new"):
+        if changes.new:
             token = secrets.token_urlsafe(32)
             expires = now + timedelta(seconds=self._settings.upload_ttl_seconds)
             doc = await self._blobs.set_upload_token(blob.app_id, blob.id, hash_token(token), expires, now)
@@ -306,7 +285,7 @@ class BlobService:
             access = self._upload_access(blob, token, expires)
         return blob, access
 
-    async def delete(self, requester: Requester, blob_id: Any) -> None:
+    async def delete(self, requester: Requester, blob_id: int) -> None:
         blob = await self._owned(requester, blob_id)
         if not await self._blobs.delete(blob.app_id, blob.id):
             raise NotFoundError(NOT_FOUND)
@@ -330,21 +309,17 @@ class BlobService:
         key = self._url_secret.encode()
         return hmac.new(key, f"{blob.app_id}/{blob.uid}/{expires}".encode(), hashlib.sha256).hexdigest()
 
-    def _signature_ok(self, blob: Blob, expires: Any, signature: Any) -> bool:
-        if not isinstance(signature, str) or not signature or expires in (None, ""):
+    def _signature_ok(self, blob: Blob, expires: int | None, signature: str | None) -> bool:
+        if not signature or expires is None:
             return False
-        try:
-            stamp = cast_int(expires)
-        except (ValueError, TypeError):
+        if expires <= self._clock.now().timestamp():
             return False
-        if stamp <= self._clock.now().timestamp():
-            return False
-        return hmac.compare_digest(self._sign(blob, stamp), signature)
+        return hmac.compare_digest(self._sign(blob, expires), signature)
 
-    async def open_download(self, uid: Any, caller: Requester | None, expires: Any = None,
-                            signature: Any = None) -> tuple[Blob, StoredFile]:
+    async def open_download(self, uid: str, caller: Requester | None, expires: int | None = None,
+                            signature: str | None = None) -> tuple[Blob, StoredFile]:
         """The blob and where its bytes are. `caller` is the session given with the request, if
-        any and valid."""
+        any and valid; `expires` and `signature` are those of a signed URL."""
         if not isinstance(uid, str) or not UID_RE.match(uid):
             raise NotFoundError(NOT_FOUND)
         candidates = [Blob.model_validate(d) for d in await self._blobs.find_by_uid(uid.lower())]
@@ -373,12 +348,8 @@ class BlobService:
         return blob, stored
 
     # -- helpers -------------------------------------------------------------------------------
-    async def _owned(self, requester: Requester, blob_id: Any) -> Blob:
-        try:
-            bid = cast_int(blob_id)
-        except (ValueError, TypeError) as exc:
-            raise NotFoundError(NOT_FOUND) from exc
-        blob = await self.get(requester, bid)
+    async def _owned(self, requester: Requester, blob_id: int) -> Blob:
+        blob = await self.get(requester, blob_id)
         self._require_owner(requester, blob)
         return blob
 
@@ -390,10 +361,6 @@ class BlobService:
     async def sweep_abandoned_uploads(self, older_than_seconds: float = 3600) -> int:
         """Removes partial upload files a crashed process left behind."""
         return await self._files.sweep_temp(older_than_seconds)
-
-
-def _bool(value: Any, default: bool, field: str) -> bool:
-    return parse_flag(value, field, default, message="must be a boolean")
 
 
 def _require_user(requester: Requester) -> None:

@@ -17,9 +17,10 @@ from typing import Any
 from config.settings import PushSettings
 from models.clock import Clock
 from models.errors import ForbiddenError, InvalidError
-from models.push import CHANNELS, ENVIRONMENTS
+from models.lax import cast_int
+from models.push import CHANNELS, ENVIRONMENTS, PushEventDraft, TagFilter
+from models.queries import Condition, Op
 from models.requester import Requester
-from models.services.filters import cast_int, split_list
 from models.services.push import PushService, job_doc
 from models.storage.counters import CounterStore
 from models.storage.push_events import PushEventStore
@@ -42,7 +43,7 @@ def _truthy(value: Any) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes")
 
 
-def decode_message(message: Any, max_bytes: int) -> tuple[bool, Any]:
+def decode_message(message: str | None, max_bytes: int) -> tuple[bool, Any]:
     """`(raw, content)`: `raw` when it was given as `payload=<base64>`; `content` is the decoded
     JSON value, or the decoded text when it is not JSON."""
     if not isinstance(message, str) or not message.strip():
@@ -122,39 +123,34 @@ class PushEventService:
         self._clock = clock
         self._settings = settings
 
-    async def create(self, requester: Requester, params: Any) -> Doc:
+    async def create(self, requester: Requester, draft: PushEventDraft) -> Doc:
         if not requester.is_user:
             raise ForbiddenError("A user session is required")
-        if not isinstance(params, dict):
-            raise InvalidError("can't be blank", field="event")
-        if params.get("notification_type") != "push":
+        if draft.notification_type != "push":
             raise InvalidError("must be push", field="notification_type")
-        environment = params.get("environment")
+        environment = draft.environment
         if environment not in ENVIRONMENTS:
             raise InvalidError("must be development or production", field="environment")
-        push_type = params.get("push_type") or None
+        push_type = draft.push_type or None
         if push_type is not None and push_type not in CHANNELS:
             raise InvalidError(f"must be one of {', '.join(CHANNELS)}", field="push_type")
-        if params.get("event_type") not in (None, "", "one_shot"):
+        if draft.event_type not in (None, "", "one_shot"):
             raise InvalidError("only one_shot events are supported", field="event_type")
-        raw, content = decode_message(params.get("message"), self._settings.max_event_message_bytes)
+        raw, content = decode_message(draft.message, self._settings.max_event_message_bytes)
         if raw and push_type:
             if not isinstance(content, dict):
                 raise InvalidError("payload must be a JSON object", field="message")
             notification: Doc = {"raw": content, "push_type": _raw_push_type(push_type, content)}
         else:
             notification = universal_notification(content)
-        expiration = params.get("expiration", notification.get("expiration"))
+        expiration = (draft.expiration if "expiration" in draft.model_fields_set
+                      else notification.get("expiration"))
         now = self._clock.now()
-        if expiration not in (None, ""):
-            try:
-                expiration = cast_int(expiration)
-            except (TypeError, ValueError) as exc:
-                raise InvalidError("must be a Unix timestamp", field="expiration") from exc
+        if expiration is not None:
             if expiration <= int(now.timestamp()):
                 raise InvalidError("is in the past", field="expiration")
             notification["expiration"] = expiration
-        recipients = await self._recipients(requester.app_id, params)
+        recipients = await self._recipients(requester.app_id, draft)
 
         event_id = await self._counters.next("push_events")
         channels = self._channels(push_type, notification)
@@ -171,7 +167,7 @@ class PushEventService:
         queued = await self._push.enqueue(docs)
         logger.info("push event %s by user %s: %d recipients, %d jobs", event_id,
                     requester.user_id, len(recipients), queued)
-        return {**event, "message": params.get("message")}
+        return {**event, "message": draft.message}
 
     def _channels(self, push_type: str | None, notification: Doc) -> set[str]:
         if push_type:
@@ -182,51 +178,42 @@ class PushEventService:
                 wanted.add("apns_voip")
         return wanted & self._push.channels
 
-    async def _recipients(self, app_id: int, params: Doc) -> list[int]:
+    async def _recipients(self, app_id: int, draft: PushEventDraft) -> list[int]:
         limit = self._settings.max_event_recipients
-        user = params.get("user") if isinstance(params.get("user"), dict) else {}
-        external = params.get("external_user") if isinstance(params.get("external_user"), dict) else {}
         found: list[int] = []
-        if user.get("ids") not in (None, "", []):
-            ids = _int_list(user["ids"], "ids", limit)
+        if draft.user_ids is not None:
+            ids = _unique(draft.user_ids, limit)
             found += [d["_id"] for d in await self._users.get_many(app_id, ids)]
-        if external.get("ids") not in (None, "", []):
-            ids = _int_list(external["ids"], "external_user_ids", limit)
-            found += [d["_id"] for d in await self._users.find(
-                app_id, {"external_user_id": {"$in": ids}}, [("_id", 1)], 0, limit + 1)]
-        tags = user.get("tags")
-        if isinstance(tags, dict) and any(tags.get(k) for k in ("any", "all", "exclude")):
-            found += await self._tagged(app_id, tags, limit)
-        elif not found and user.get("ids") in (None, "", []) and external.get("ids") in (None, "", []):
+        if draft.external_user_ids is not None:
+            ids = _unique(draft.external_user_ids, limit)
+            found += await self._users.ids_matching(
+                app_id, [Condition("external_user_id", Op.in_, tuple(ids))], limit + 1)
+        if draft.tags is not None:
+            found += await self._tagged(app_id, draft.tags, limit)
+        elif not found and draft.user_ids is None and draft.external_user_ids is None:
             raise InvalidError("can't be blank: give user ids, external user ids or tags", field="user")
         found = list(dict.fromkeys(found))
         if len(found) > limit:
             raise InvalidError(f"too many recipients (maximum is {limit})", field="user")
         return found
 
-    async def _tagged(self, app_id: int, tags: Doc, limit: int) -> list[int]:
-        query: Doc = {}
-        conditions = {"any": "$in", "all": "$all", "exclude": "$nin"}
-        for key, op in conditions.items():
-            values = [str(t).strip() for t in split_list(tags.get(key)) if str(t).strip()]
+    async def _tagged(self, app_id: int, tags: TagFilter, limit: int) -> list[int]:
+        conditions = []
+        for values, op in ((tags.any, Op.in_), (tags.all, Op.all), (tags.exclude, Op.nin)):
             if len(values) > MAX_TAGS:
                 raise InvalidError(f"too many tags (maximum is {MAX_TAGS})", field="tags")
             if values:
-                query.setdefault("user_tags", {})[op] = values
-        docs = await self._users.find(app_id, query, [("_id", 1)], 0, limit + 1)
-        if len(docs) > limit:
+                conditions.append(Condition("user_tags", op, tuple(values)))
+        ids = await self._users.ids_matching(app_id, conditions, limit + 1)
+        if len(ids) > limit:
             raise InvalidError(f"too many recipients (maximum is {limit})", field="user")
-        return [d["_id"] for d in docs]
+        return ids
 
 
-def _int_list(value: Any, field: str, limit: int) -> list[int]:
-    items = split_list(value)
-    if len(items) > limit:
+def _unique(ids: tuple[int, ...], limit: int) -> list[int]:
+    if len(ids) > limit:
         raise InvalidError(f"too many recipients (maximum is {limit})", field="user")
-    try:
-        return list(dict.fromkeys(cast_int(v) for v in items))
-    except (TypeError, ValueError) as exc:
-        raise InvalidError("must be a list of integers", field=field) from exc
+    return list(dict.fromkeys(ids))
 
 
 def _raw_push_type(push_type: str, content: Doc) -> str:

@@ -7,19 +7,17 @@ import logging
 import secrets
 import time
 from datetime import timedelta
-from typing import Any
 
 from config.settings import SessionSettings
 from models.clock import Clock
 from models.errors import ForbiddenError, InvalidError, NotFoundError, SessionMissingError, UnauthenticatedError
 from models.jids import parse_user_local
 from models.requester import Requester
-from models.services.filters import cast_int
 from models.services.users import UserService
 from models.storage.apps import AppStore
 from models.storage.counters import CounterStore
 from models.storage.sessions import SessionStore
-from models.users import Session, User
+from models.users import Credentials, GuestLogin, Session, SessionRequest, User
 
 logger = logging.getLogger(__name__)
 
@@ -44,39 +42,27 @@ class SessionService:
         self._cache: dict[str, tuple[Requester, float]] = {}
 
     # -- creation -----------------------------------------------------------------------------
-    async def create(self, body: dict[str, Any]) -> tuple[Session, User | None]:
-        app_id = await self.check_app_credentials(body.get("application_id"), body.get("auth_key"))
+    async def create(self, request: SessionRequest) -> tuple[Session, User | None]:
+        app_id = await self.check_app_credentials(request.application_id, request.auth_key)
         user: User | None = None
         guest = False
-        user_params = body.get("user")
-        if body.get("provider"):
+        if request.provider:
             raise InvalidError("provider login is not supported by this server", field="provider")
-        if user_params is not None:
-            if not isinstance(user_params, dict):
-                raise InvalidError("must be an object", field="user")
-            if str(user_params.get("guest", "")) in ("1", "true", "True"):
-                user = await self._users.create_guest(app_id, user_params.get("full_name"))
-                guest = True
-            else:
-                user = await self._users.authenticate(app_id, user_params)
+        if isinstance(request.user, GuestLogin):
+            user = await self._users.create_guest(app_id, request.user.full_name)
+            guest = True
+        elif request.user is not None:
+            user = await self._users.authenticate(app_id, request.user)
         session = await self._open(app_id, user.id if user else 0, guest)
         if user:
             user = await self._users.touch(user)
         return session, user
 
-    async def check_app_credentials(self, application_id: Any, auth_key: Any) -> int:
-        if application_id in (None, ""):
-            raise InvalidError("can't be blank", field="application_id")
-        if not auth_key or not isinstance(auth_key, str):
-            raise InvalidError("can't be blank", field="auth_key")
-        try:
-            app_id = cast_int(application_id)
-        except (ValueError, TypeError) as exc:
-            raise InvalidError("must be an integer", field="application_id") from exc
-        app = await self._apps.get(app_id)
+    async def check_app_credentials(self, application_id: int, auth_key: str) -> int:
+        app = await self._apps.get(application_id)
         if app is None or not hmac.compare_digest(str(app["auth_key"]).encode(), auth_key.encode()):
             raise UnauthenticatedError("Unexpected auth key or application id")
-        return app_id
+        return application_id
 
     async def check_auth_key(self, auth_key: str) -> int:
         """Resolves a `CB-AuthKey` header to its application id (sign-up without a session)."""
@@ -136,7 +122,7 @@ class SessionService:
         self._cache.pop(requester.token_hash, None)
 
     # -- login / logout on an existing session --------------------------------------------------
-    async def login(self, requester: Requester, credentials: dict[str, Any]) -> User:
+    async def login(self, requester: Requester, credentials: Credentials) -> User:
         user = await self._users.authenticate(requester.app_id, credentials)
         await self._sessions.set_user(requester.token_hash, user.id, self._clock.now())
         self._cache.pop(requester.token_hash, None)

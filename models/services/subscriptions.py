@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from config.settings import PushSettings
 from models.clock import Clock
 from models.errors import ForbiddenError, InvalidError, NotFoundError
-from models.push import CHANNELS, ENVIRONMENTS, PLATFORMS, Subscription
+from models.push import (CHANNELS, ENVIRONMENTS, PLATFORMS, DeviceDraft, PushTokenDraft, Subscription,
+                         SubscriptionDraft)
 from models.requester import Requester
-from models.services.filters import cast_int, split_list
 from models.storage.counters import CounterStore
 from models.storage.subscriptions import SubscriptionStore
 
@@ -40,19 +40,17 @@ class SubscriptionService:
         self._clock = clock
         self._settings = settings
 
-    async def create(self, requester: Requester, params: Any) -> list[Subscription]:
+    async def create(self, requester: Requester, draft: SubscriptionDraft) -> list[Subscription]:
         _require_user(requester)
-        if not isinstance(params, dict):
-            raise InvalidError("must be an object", field="base")
-        channels = _channels(params)
-        platform, udid = _device(params.get("device"))
-        push_token = params.get("push_token")
-        if not isinstance(push_token, dict):
+        channels = _channels(draft.channels)
+        platform, udid = _device(draft.device)
+        push_token = draft.push_token
+        if push_token is None:
             raise InvalidError("can't be blank", field="push_token")
-        environment = push_token.get("environment")
+        environment = push_token.environment
         if environment not in ENVIRONMENTS:
             raise InvalidError("must be development or production", field="environment")
-        bundle = _opt_text(push_token.get("bundle_identifier"), "bundle_identifier", 255)
+        bundle = _opt_text(push_token.bundle_identifier, "bundle_identifier", 255)
         out: list[Subscription] = []
         for channel in channels:
             fields: dict[str, Any] = {
@@ -62,7 +60,7 @@ class SubscriptionService:
                 fields["web"] = self._web_target(push_token)
                 fields["token"] = None
             else:
-                fields["token"] = _device_token(channel, push_token.get("client_identification_sequence"))
+                fields["token"] = _device_token(channel, push_token.client_identification_sequence)
                 fields["web"] = None
             doc = await self._store.upsert_device(
                 requester.app_id, channel, udid, fields,
@@ -84,17 +82,13 @@ class SubscriptionService:
         docs = await self._store.for_user(requester.app_id, requester.user_id)
         return [Subscription.model_validate(d) for d in docs]
 
-    async def delete(self, requester: Requester, subscription_id: Any) -> None:
+    async def delete(self, requester: Requester, subscription_id: int) -> None:
         _require_user(requester)
-        try:
-            sid = cast_int(subscription_id)
-        except (TypeError, ValueError) as exc:
-            raise NotFoundError("Subscription not found") from exc
-        if not await self._store.delete(requester.app_id, requester.user_id, sid):
+        if not await self._store.delete(requester.app_id, requester.user_id, subscription_id):
             raise NotFoundError("Subscription not found")
 
-    def _web_target(self, push_token: dict[str, Any]) -> dict[str, str]:
-        endpoint = push_token.get("web_endpoint")
+    def _web_target(self, push_token: PushTokenDraft) -> dict[str, str]:
+        endpoint = push_token.web_endpoint
         if not isinstance(endpoint, str) or not endpoint.strip():
             raise InvalidError("can't be blank", field="web_endpoint")
         endpoint = endpoint.strip()
@@ -112,14 +106,14 @@ class SubscriptionService:
         allowed = self._settings.webpush.allowed_hosts
         if allowed and not any(host == h or host.endswith("." + h) for h in allowed):
             raise InvalidError("is not a known push service", field="web_endpoint")
-        auth = _b64url_key(push_token.get("web_auth"), "web_auth")
-        p256dh = _b64url_key(push_token.get("web_p256dh"), "web_p256dh")
+        auth = _b64url_key(push_token.web_auth, "web_auth")
+        p256dh = _b64url_key(push_token.web_p256dh, "web_p256dh")
         if len(auth) != 16:
             raise InvalidError("must be 16 bytes, base64url-encoded", field="web_auth")
         if len(p256dh) != 65 or p256dh[0] != 4 or not _on_p256(p256dh):
             raise InvalidError("must be an uncompressed P-256 key, base64url-encoded", field="web_p256dh")
-        return {"endpoint": endpoint, "auth": push_token["web_auth"].strip(),
-                "p256dh": push_token["web_p256dh"].strip()}
+        return {"endpoint": endpoint, "auth": push_token.web_auth.strip(),
+                "p256dh": push_token.web_p256dh.strip()}
 
 
 def _require_user(requester: Requester) -> None:
@@ -127,11 +121,7 @@ def _require_user(requester: Requester) -> None:
         raise ForbiddenError("A user session is required")
 
 
-def _channels(params: dict[str, Any]) -> list[str]:
-    raw = params.get("notification_channel", params.get("notification_channels"))
-    if isinstance(raw, dict):  # {"name": "apns"}, as the API answers it
-        raw = raw.get("name")
-    names = [str(n).strip() for n in split_list(raw) if str(n).strip()]
+def _channels(names: tuple[str, ...]) -> list[str]:
     if not names:
         raise InvalidError("can't be blank", field="notification_channel")
     unknown = [n for n in names if n not in CHANNELS]
@@ -140,26 +130,23 @@ def _channels(params: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _device(device: Any) -> tuple[str, str]:
-    if not isinstance(device, dict):
+def _device(device: DeviceDraft | None) -> tuple[str, str]:
+    if device is None:
         raise InvalidError("can't be blank", field="device")
-    platform = device.get("platform")
-    if isinstance(platform, dict):
-        platform = platform.get("name")
+    platform = device.platform
     if platform not in PLATFORMS:
         raise InvalidError(f"must be one of {', '.join(PLATFORMS)}", field="platform")
-    udid = device.get("udid")
-    if isinstance(udid, bool) or not isinstance(udid, (str, int)) or not str(udid).strip():
+    udid = (device.udid or "").strip()
+    if not udid:
         raise InvalidError("can't be blank", field="udid")
-    udid = str(udid).strip()
     if len(udid) > MAX_UDID:
         raise InvalidError(f"is too long (maximum is {MAX_UDID} characters)", field="udid")
     return platform, udid
 
 
-def _device_token(channel: str, raw: Any) -> str:
+def _device_token(channel: str, raw: str | None) -> str:
     field = "client_identification_sequence"
-    if not isinstance(raw, str) or not raw.strip():
+    if not raw or not raw.strip():
         raise InvalidError("can't be blank", field=field)
     token = raw.strip()
     if channel in ("apns", "apns_voip"):
@@ -179,8 +166,8 @@ def _on_p256(point: bytes) -> bool:
     return True
 
 
-def _b64url_key(value: Any, field: str) -> bytes:
-    if not isinstance(value, str) or not value.strip():
+def _b64url_key(value: str | None, field: str) -> bytes:
+    if not value or not value.strip():
         raise InvalidError("can't be blank", field=field)
     text = value.strip()
     try:
@@ -189,11 +176,9 @@ def _b64url_key(value: Any, field: str) -> bytes:
         raise InvalidError("must be base64url-encoded", field=field) from exc
 
 
-def _opt_text(value: Any, field: str, max_len: int) -> str | None:
-    if value in (None, ""):
+def _opt_text(value: str | None, field: str, max_len: int) -> str | None:
+    if not value:
         return None
-    if not isinstance(value, str):
-        raise InvalidError("must be a string", field=field)
     if len(value) > max_len:
         raise InvalidError(f"is too long (maximum is {max_len} characters)", field=field)
     return value.strip() or None

@@ -71,9 +71,10 @@ class BlobStore:
             return_document=ReturnDocument.AFTER,
         )
 
-    async def update(self, app_id: int, blob_id: int, changes: Doc) -> Doc | None:
+    async def set_fields(self, app_id: int, blob_id: int, fields: Doc) -> Doc | None:
+        """Sets the given fields; the blob after the change (None: no such blob)."""
         return await self._col.find_one_and_update(
-            {"_id": blob_id, "app_id": app_id}, {"$set": changes},
+            {"_id": blob_id, "app_id": app_id}, {"$set": fields},
             return_document=ReturnDocument.AFTER,
         )
 

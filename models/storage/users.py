@@ -1,11 +1,14 @@
 """The `users` collection: integer `_id`, unique login / email per application."""
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Iterable
 
 from pymongo import ReturnDocument
 
+from models.queries import Condition, Sort
 from models.storage.errors import duplicates_as_conflict
+from models.storage.filters import compile_conditions
 
 Doc = dict[str, Any]
 
@@ -32,16 +35,33 @@ class UserStore:
             cursor = cursor.sort(sort)
         return await cursor.skip(skip).limit(limit).to_list(length=limit)
 
-    async def count(self, app_id: int, query: Doc) -> int:
-        return await self._col.count_documents({"app_id": app_id, **query})
+    async def page(self, app_id: int, conditions: Iterable[Condition], sort: Sort,
+                   skip: int, limit: int) -> list[Doc]:
+        """One page of the users matching every condition, in `sort` order."""
+        cursor = self._col.find({"app_id": app_id, **compile_conditions(conditions)})
+        if sort:
+            cursor = cursor.sort(list(sort))
+        return await cursor.skip(skip).limit(limit).to_list(length=limit)
+
+    async def count_matching(self, app_id: int, conditions: Iterable[Condition]) -> int:
+        return await self._col.count_documents({"app_id": app_id, **compile_conditions(conditions)})
+
+    async def ids_matching(self, app_id: int, conditions: Iterable[Condition], limit: int) -> list[int]:
+        """Up to `limit` ids of matching users, lowest first."""
+        cursor = self._col.find({"app_id": app_id, **compile_conditions(conditions)}, {"_id": 1})
+        docs = await cursor.sort([("_id", 1)]).limit(limit).to_list(length=limit)
+        return [d["_id"] for d in docs]
 
     async def get_many(self, app_id: int, ids: list[int]) -> list[Doc]:
         return await self._col.find({"app_id": app_id, "_id": {"$in": ids}}).to_list(length=None)
 
-    async def update(self, app_id: int, user_id: int, changes: Doc, unset: list[str] = ()) -> Doc | None:
+    async def set_fields(self, app_id: int, user_id: int, fields: Doc) -> Doc | None:
+        """Sets the given fields (a `None` removes the field); the user after the change."""
         update: Doc = {}
-        if changes:
-            update["$set"] = changes
+        sets = {k: v for k, v in fields.items() if v is not None}
+        unset = [k for k, v in fields.items() if v is None]
+        if sets:
+            update["$set"] = sets
         if unset:
             update["$unset"] = {k: "" for k in unset}
         with duplicates_as_conflict("has already been taken"):
@@ -49,7 +69,7 @@ class UserStore:
                 {"_id": user_id, "app_id": app_id}, update, return_document=ReturnDocument.AFTER
             )
 
-    async def touch(self, app_id: int, user_id: int, when) -> None:
+    async def touch(self, app_id: int, user_id: int, when: datetime) -> None:
         await self._col.update_one({"_id": user_id, "app_id": app_id}, {"$set": {"last_request_at": when}})
 
     async def delete(self, app_id: int, user_id: int) -> bool:

@@ -20,7 +20,8 @@ from models.requester import Requester
 from rest.auth import requester, user_requester
 from rest.keys import services_key
 from rest.params import all_params, body_params, json_response, query_params
-from rest.schemas.blobs import blob_to_json, read_access_to_json, write_access_to_json
+from rest.schemas.blobs import (blob_body, blob_id_from_path, blob_query, blob_to_json, declared_size,
+                                read_access_to_json, signed_expiry, write_access_to_json)
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ async def create_blob(request: web.Request) -> web.Response:
     body = await body_params(request)
     if body.get("blob") in (None, ""):
         raise InvalidError("can't be blank", field="blob")
-    blob, access = await request.app[services_key].blobs.create(caller, body["blob"])
+    blob, access = await request.app[services_key].blobs.create(caller, blob_body(body["blob"]).to_draft())
     return json_response({"blob": blob_to_json(blob, write_access_to_json(blob, access))}, status=201)
 
 
@@ -82,15 +83,9 @@ async def upload_blob(request: web.Request) -> web.Response:
 
 async def complete_blob(request: web.Request) -> web.Response:
     caller = await user_requester(request)
-    body = await body_params(request)
-    inner = body.get("blob")
-    if isinstance(inner, dict) and "size" in inner:
-        size = inner["size"]
-    else:
-        size = body.get("size")
-    if isinstance(size, (dict, list)):
-        raise InvalidError("must be an integer", field="size")
-    blob = await request.app[services_key].blobs.complete(caller, request.match_info["key"], size)
+    blob_id = blob_id_from_path(request.match_info["key"])
+    size = declared_size(await body_params(request))
+    blob = await request.app[services_key].blobs.complete(caller, blob_id, size)
     return json_response({"blob": blob_to_json(blob)})
 
 
@@ -115,7 +110,8 @@ async def update_blob(request: web.Request) -> web.Response:
 
 
 async def _update(request: web.Request, caller: Requester, params) -> web.Response:
-    blob, access = await request.app[services_key].blobs.update(caller, request.match_info["key"], params)
+    changes = blob_body(params).to_changes()
+    blob, access = await request.app[services_key].blobs.update(caller, request.match_info["key"], changes)
     return json_response({"blob": blob_to_json(blob, write_access_to_json(blob, access) if access else None)})
 
 
@@ -134,14 +130,15 @@ async def get_blob_object(request: web.Request) -> web.Response:
 
 async def list_blobs(request: web.Request) -> web.Response:
     caller = await user_requester(request)
-    items, total, page, per_page = await request.app[services_key].blobs.list_own(caller, query_params(request))
+    query = blob_query(query_params(request))
+    items, total, page, per_page = await request.app[services_key].blobs.list_own(caller, query)
     return json_response({"current_page": page, "per_page": per_page, "total_entries": total,
                           "items": [{"blob": blob_to_json(b)} for b in items]})
 
 
 async def delete_blob(request: web.Request) -> web.Response:
     caller = await user_requester(request)
-    await request.app[services_key].blobs.delete(caller, request.match_info["key"])
+    await request.app[services_key].blobs.delete(caller, blob_id_from_path(request.match_info["key"]))
     return json_response({})
 
 
@@ -153,7 +150,8 @@ async def download_blob(request: web.Request) -> web.StreamResponse:
     token = request.headers.get("CB-Token") or request.query.get("token")
     caller = await _optional_session(request, token)
     blob, stored = await services.blobs.open_download(
-        request.match_info["uid"], caller, request.query.get("expires"), request.query.get("signature"))
+        request.match_info["uid"], caller, signed_expiry(request.query.get("expires")),
+        request.query.get("signature"))
     if stored.path is None:
         raise web.HTTPFound(stored.url or "/")
     as_attachment = request.path.endswith("/download") or not INLINE_TYPES.match(blob.content_type)

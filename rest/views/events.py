@@ -7,7 +7,7 @@ from models.errors import InvalidError
 from rest.auth import user_requester
 from rest.keys import services_key
 from rest.params import body_params, json_response
-from rest.schemas.events import event_to_json
+from rest.schemas.events import event_draft, event_to_json
 
 
 async def create_event(request: web.Request) -> web.Response:
@@ -15,5 +15,5 @@ async def create_event(request: web.Request) -> web.Response:
     body = await body_params(request)
     if "event" not in body:
         raise InvalidError("can't be blank", field="event")
-    event = await request.app[services_key].push_events.create(caller, body["event"])
+    event = await request.app[services_key].push_events.create(caller, event_draft(body["event"]))
     return json_response([event_to_json(event)], status=201)

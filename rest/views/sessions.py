@@ -3,18 +3,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from models.errors import InvalidError
 from rest.auth import requester
 from rest.keys import services_key
 from rest.params import body_params, json_response
+from rest.schemas.sessions import login_credentials, session_request
 from rest.schemas.users import session_to_json, user_to_json
 
 
 async def create_session(request: web.Request) -> web.Response:
     # A previous (possibly stale) CB-Token may be sent along: it is ignored on purpose.
     services = request.app[services_key]
-    body = await body_params(request)
-    session, user = await services.sessions.create(body)
+    session, user = await services.sessions.create(session_request(await body_params(request)))
     return json_response({"session": session_to_json(session, user)}, status=201)
 
 
@@ -34,10 +33,7 @@ async def destroy_session(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     caller = await requester(request)
-    body = await body_params(request)
-    credentials = body.get("user") if isinstance(body.get("user"), dict) else body
-    if not credentials:
-        raise InvalidError("login or email required", field="base")
+    credentials = login_credentials(await body_params(request))
     user = await request.app[services_key].sessions.login(caller, credentials)
     return json_response({"user": user_to_json(user)}, status=202)
 

@@ -1,19 +1,18 @@
 """/users: sign-up, lookups, filtered lists, self update / delete, password reset."""
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from aiohttp import web
 
 from models.errors import InvalidError, UnauthenticatedError
-from models.services.filters import page_params, split_list
+from models.users import LookupField
 from rest.auth import requester, user_requester
 from rest.keys import services_key
 from rest.params import body_params, json_response, query_params
-from rest.schemas.users import user_to_json
+from rest.schemas.filters import page_params
+from rest.schemas.users import (legacy_user_query, lookup_value, user_body, user_id_from_path,
+                                user_query, user_to_json)
 
-LEGACY_LOOKUPS = {
+LEGACY_LOOKUPS: dict[str, LookupField | str] = {
     "/users/by_login": "login",
     "/users/by_email": "email",
     "/users/by_full_name": "full_name",
@@ -34,33 +33,36 @@ async def signup(request: web.Request) -> web.Response:
     body = await body_params(request)
     if "user" not in body:
         raise InvalidError("can't be blank", field="user")
-    user = await services.users.signup(app_id, body["user"])
+    user = await services.users.signup(app_id, user_body(body["user"]).to_draft())
     return json_response({"user": user_to_json(user)}, status=201)
 
 
 async def get_user(request: web.Request) -> web.Response:
     caller = await requester(request)
-    user = await request.app[services_key].users.get(caller, request.match_info["user_id"])
+    user_id = user_id_from_path(request.match_info["user_id"])
+    user = await request.app[services_key].users.get(caller, user_id)
     return json_response({"user": user_to_json(user)})
 
 
 async def get_by_external_id(request: web.Request) -> web.Response:
     caller = await requester(request)
-    user = await request.app[services_key].users.find_by(
-        caller, "external_user_id", request.match_info["external_id"])
+    value = lookup_value("external_user_id", request.match_info["external_id"])
+    user = await request.app[services_key].users.find_by(caller, "external_user_id", value)
     return json_response({"user": user_to_json(user)})
 
 
-def make_lookup(field: str):
+def make_lookup(field: LookupField | str):
     async def lookup(request: web.Request) -> web.Response:
+        services = request.app[services_key]
         caller = await requester(request)
         params = query_params(request)
         if field == "full_name":  # a list, like the peers
             value = params.get("full_name")
-            users, total, skip, limit = await request.app[services_key].users.list(
-                caller, {**params, "full_name": {"ctn": value}} if value else params)
+            query = user_query({**params, "full_name": {"ctn": value}} if value else params,
+                               services.settings.limits.max_list_limit)
+            users, total, skip, limit = await services.users.list(caller, query)
             return _legacy_page(users, total, skip, limit)
-        user = await request.app[services_key].users.find_by(caller, field, params.get(field))
+        user = await services.users.find_by(caller, field, lookup_value(field, params.get(field)))
         return json_response({"user": user_to_json(user)})
 
     lookup.__name__ = f"get_user_by_{field}"
@@ -69,32 +71,20 @@ def make_lookup(field: str):
 
 async def list_users(request: web.Request) -> web.Response:
     """GET /users/v2: {limit, skip, total_entries, items: [User]}."""
+    services = request.app[services_key]
     caller = await requester(request)
-    users, total, skip, limit = await request.app[services_key].users.list(caller, query_params(request))
+    query = user_query(query_params(request), services.settings.limits.max_list_limit)
+    users, total, skip, limit = await services.users.list(caller, query)
     return json_response({"limit": limit, "skip": skip, "total_entries": total,
                           "items": [user_to_json(u) for u in users]})
 
 
-_LEGACY_FILTER = re.compile(r"^\s*(\w+)\s+(\w+)\s+(\w+)\s+(.*)$")
-
-
 async def list_users_legacy(request: web.Request) -> web.Response:
     """GET /users: `filter[]=number id in 1,2`, `order=asc string id`, `page`, `per_page`, `tags`."""
+    services = request.app[services_key]
     caller = await requester(request)
-    params = query_params(request)
-    translated: dict[str, Any] = {k: v for k, v in params.items()
-                                  if k in ("page", "per_page", "tags")}
-    for item in split_list(params.get("filter")) if not isinstance(params.get("filter"), list) else params["filter"]:
-        match = _LEGACY_FILTER.match(str(item))
-        if not match:
-            raise InvalidError("is invalid", field="filter")
-        _, field, op, value = match.groups()
-        translated[field] = {op: value} if op not in ("eq",) else value
-    order = params.get("order")
-    if isinstance(order, str) and order.split():
-        parts = order.split()
-        translated["sort_desc" if parts[0] == "desc" else "sort_asc"] = parts[-1]
-    users, total, skip, limit = await request.app[services_key].users.list(caller, translated)
+    query = legacy_user_query(query_params(request), services.settings.limits.max_list_limit)
+    users, total, skip, limit = await services.users.list(caller, query)
     return _legacy_page(users, total, skip, limit)
 
 
@@ -107,16 +97,16 @@ def _legacy_page(users, total: int, skip: int, limit: int) -> web.Response:
 async def update_user(request: web.Request) -> web.Response:
     caller = await user_requester(request)
     body = await body_params(request)
-    params = body.get("user", body)
-    user = await request.app[services_key].users.update_self(
-        caller, request.match_info.get("user_id"), params)
+    user_id = user_id_from_path(request.match_info.get("user_id"))
+    changes = user_body(body.get("user", body)).to_changes()
+    user = await request.app[services_key].users.update_self(caller, user_id, changes)
     return json_response({"user": user_to_json(user)})
 
 
 async def delete_user(request: web.Request) -> web.Response:
     services = request.app[services_key]
     caller = await user_requester(request)
-    await services.users.delete_self(caller, request.match_info.get("user_id"))
+    await services.users.delete_self(caller, user_id_from_path(request.match_info.get("user_id")))
     await services.sessions.forget_user(caller.app_id, caller.user_id)
     return json_response({})
 
@@ -124,7 +114,9 @@ async def delete_user(request: web.Request) -> web.Response:
 async def reset_password(request: web.Request) -> web.Response:
     caller = await requester(request)
     params = {**query_params(request), **await body_params(request)}
-    await request.app[services_key].users.request_password_reset(caller.app_id, params.get("email"))
+    email = params.get("email")
+    await request.app[services_key].users.request_password_reset(
+        caller.app_id, email if isinstance(email, str) else None)
     return json_response({})
 
 

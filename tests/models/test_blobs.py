@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from config.settings import BlobSettings
+from models.blobs import BlobChanges, BlobDraft, BlobQuery
 from models.errors import ForbiddenError, InvalidError, NotFoundError, TooLargeError, UnauthenticatedError
 from models.requester import Requester
 from models.services.blobs import BlobService, normalize_content_type, sanitize_name
@@ -144,19 +145,19 @@ def test_content_types():
 # -- service ---------------------------------------------------------------------------------------
 async def test_create_needs_a_user_and_hands_out_an_upload_url(blob_service, database, clock):
     with pytest.raises(ForbiddenError):
-        await blob_service.create(APP_SESSION, {"name": "a"})
-    blob, access = await blob_service.create(ALICE, {"name": "a.png", "content_type": "image/png"})
+        await blob_service.create(APP_SESSION, BlobDraft(name="a"))
+    blob, access = await blob_service.create(ALICE, BlobDraft(name="a.png", content_type="image/png"))
     assert access.url == f"http://chat.test:8080/blobs/upload?key={blob.uid}&token={upload_token(access)}"
     assert (access.expires_at - clock.now()).total_seconds() == 600
     doc = await database.db["blobs"].find_one({"_id": blob.id})
     assert doc["app_id"] == 1 and doc["user_id"] == 10 and doc["status"] == "new"
     assert upload_token(access) not in str(doc)
-    other, _ = await blob_service.create(ALICE, {"name": "b"})
+    other, _ = await blob_service.create(ALICE, BlobDraft(name="b"))
     assert other.id == blob.id + 1 and other.uid != blob.uid
 
 
 async def test_one_time_token_wins_once_under_a_race(blob_service, files):
-    blob, access = await blob_service.create(ALICE, {"name": "a"})
+    blob, access = await blob_service.create(ALICE, BlobDraft(name="a"))
     token = upload_token(access)
     checked = [await blob_service.check_upload(blob.uid, token) for _ in range(2)]
     results = await asyncio.gather(
@@ -175,7 +176,7 @@ async def test_one_time_token_wins_once_under_a_race(blob_service, files):
 
 
 async def test_a_broken_stream_keeps_the_token(blob_service, files):
-    blob, access = await blob_service.create(ALICE, {"name": "a"})
+    blob, access = await blob_service.create(ALICE, BlobDraft(name="a"))
     token = upload_token(access)
 
     async def broken():
@@ -194,7 +195,7 @@ async def test_a_broken_stream_keeps_the_token(blob_service, files):
 
 
 async def test_check_upload_refusals(blob_service, clock):
-    blob, access = await blob_service.create(ALICE, {"name": "a"})
+    blob, access = await blob_service.create(ALICE, BlobDraft(name="a"))
     token = upload_token(access)
     with pytest.raises(InvalidError):
         await blob_service.check_upload(None, token)
@@ -216,31 +217,31 @@ async def test_check_upload_refusals(blob_service, clock):
 
 
 async def test_visibility_and_ownership(blob_service):
-    blob, access = await blob_service.create(ALICE, {"name": "a", "public": True})
+    blob, access = await blob_service.create(ALICE, BlobDraft(name="a", public=True))
     assert (await blob_service.get(BOB, blob.id)).uid == blob.uid
     assert (await blob_service.get(BOB, blob.uid)).id == blob.id
     for key in (blob.id, blob.uid, str(blob.id), "x", None, "9" * 40):
         with pytest.raises(NotFoundError):
             await blob_service.get(EVE, key)
     with pytest.raises(ForbiddenError):
-        await blob_service.update(BOB, blob.id, {"name": "b"})
+        await blob_service.update(BOB, blob.id, BlobChanges(name="b"))
     with pytest.raises(ForbiddenError):
         await blob_service.delete(BOB, blob.id)
     with pytest.raises(ForbiddenError):
         await blob_service.complete(APP_SESSION, blob.id, 1)
     with pytest.raises(NotFoundError):
         await blob_service.delete(EVE, blob.id)
-    items, total, page, per_page = await blob_service.list_own(BOB, {})
+    items, total, page, per_page = await blob_service.list_own(BOB, BlobQuery())
     assert items == [] and total == 0 and (page, per_page) == (1, 10)
 
 
 async def test_downloads_and_signed_urls(blob_service, clock):
-    blob, access = await blob_service.create(ALICE, {"name": "a.txt", "content_type": "text/plain"})
+    blob, access = await blob_service.create(ALICE, BlobDraft(name="a.txt", content_type="text/plain"))
     token = upload_token(access)
     await blob_service.upload(blob, token, chunks(b"hello"))
     with pytest.raises(NotFoundError):
         await blob_service.open_download(blob.uid, BOB)  # not complete yet
-    blob = await blob_service.complete(ALICE, blob.id, "5")
+    blob = await blob_service.complete(ALICE, blob.id, 5)
     found, stored = await blob_service.open_download(blob.uid, BOB)
     assert found.id == blob.id and stored.path.read_bytes() == b"hello"
     with pytest.raises(UnauthenticatedError):
@@ -253,19 +254,19 @@ async def test_downloads_and_signed_urls(blob_service, clock):
     url, expires = blob_service.download_url(blob)
     query = dict(parse_qsl(urlsplit(url).query))
     assert urlsplit(url).path == f"/blobs/{blob.uid}" and expires is not None
-    found, _ = await blob_service.open_download(blob.uid, None, query["expires"], query["signature"])
+    found, _ = await blob_service.open_download(blob.uid, None, int(query["expires"]), query["signature"])
     assert found.id == blob.id
     # the signature binds the uid and the expiry
-    other, other_access = await blob_service.create(ALICE, {"name": "b"})
+    other, other_access = await blob_service.create(ALICE, BlobDraft(name="b"))
     with pytest.raises(UnauthenticatedError):
         await blob_service.open_download(blob.uid, None, int(query["expires"]) + 1, query["signature"])
     with pytest.raises(UnauthenticatedError):
-        await blob_service.open_download(other.uid, None, query["expires"], query["signature"])
+        await blob_service.open_download(other.uid, None, int(query["expires"]), query["signature"])
     clock.advance(3601)
     with pytest.raises(UnauthenticatedError):
-        await blob_service.open_download(blob.uid, None, query["expires"], query["signature"])
+        await blob_service.open_download(blob.uid, None, int(query["expires"]), query["signature"])
 
-    public, _ = await blob_service.update(ALICE, blob.id, {"public": "true"})
+    public, _ = await blob_service.update(ALICE, blob.id, BlobChanges(public=True))
     assert blob_service.download_url(public) == (f"http://chat.test:8080/blobs/{blob.uid}", None)
     found, _ = await blob_service.open_download(blob.uid, None)
     assert found.public
@@ -298,16 +299,16 @@ async def test_signed_urls_verify_in_every_process_of_a_deployment(database, clo
     first, second = service(settings), service(BlobSettings(path=files.root, max_bytes=10_000))
     for each in (first, second):
         await each.share_url_secret(SecretStore(db))
-    blob, access = await first.create(ALICE, {"name": "a.txt"})
+    blob, access = await first.create(ALICE, BlobDraft(name="a.txt"))
     await first.upload(blob, upload_token(access), chunks(b"hi"))
-    blob = await first.complete(ALICE, blob.id, "2")
+    blob = await first.complete(ALICE, blob.id, 2)
     query = dict(parse_qsl(urlsplit(first.download_url(blob)[0]).query))
-    found, _ = await second.open_download(blob.uid, None, query["expires"], query["signature"])
+    found, _ = await second.open_download(blob.uid, None, int(query["expires"]), query["signature"])
     assert found.id == blob.id
 
     pinned = service(BlobSettings(path=files.root, url_secret=SecretStr("from-the-environment")))
     await pinned.share_url_secret(SecretStore(db))
     with pytest.raises(UnauthenticatedError):
-        await pinned.open_download(blob.uid, None, query["expires"], query["signature"])
+        await pinned.open_download(blob.uid, None, int(query["expires"]), query["signature"])
     stored = await db["secrets"].find_one({"_id": "blob_url_secret"})
     assert stored["value"] != "from-the-environment"

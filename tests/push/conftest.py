@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from config.settings import PushSettings
 from models.events import Event
+from models.push import DeviceDraft, PushTokenDraft, SubscriptionDraft
 from models.requester import Requester
 from models.services.container import Services
 from models.storage.dialogs import DialogStore
@@ -127,29 +128,30 @@ class PushEnv:
                                  "is_guest": False, "user_tags": []})
         return self._next_user
 
-    async def subscribe(self, user_id: int, params: dict[str, Any], app_id: int = 1):
-        subs = await self.services.subscriptions.create(Requester(app_id=app_id, user_id=user_id), params)
+    async def subscribe(self, user_id: int, channel: str, device: DeviceDraft, token: PushTokenDraft,
+                        app_id: int = 1):
+        draft = SubscriptionDraft(channels=(channel,), device=device, push_token=token)
+        subs = await self.services.subscriptions.create(Requester(app_id=app_id, user_id=user_id), draft)
         return subs[0]
 
     async def subscribe_web(self, user_id: int, name: str, udid: str | None = None):
         endpoint, browser = self.webpush.new_browser(name)
-        sub = await self.subscribe(user_id, {
-            "notification_channel": "web", "device": {"platform": "web", "udid": udid or name},
-            "push_token": {"environment": "production", "web_endpoint": endpoint,
-                           "web_auth": browser.auth_b64, "web_p256dh": browser.p256dh}})
+        sub = await self.subscribe(user_id, "web", DeviceDraft(platform="web", udid=udid or name),
+                                   PushTokenDraft(environment="production", web_endpoint=endpoint,
+                                                  web_auth=browser.auth_b64, web_p256dh=browser.p256dh))
         return sub, browser
 
     async def subscribe_apns(self, user_id: int, token: str, udid: str, channel: str = "apns",
                              environment: str = "development"):
-        return await self.subscribe(user_id, {
-            "notification_channel": channel, "device": {"platform": "ios", "udid": udid},
-            "push_token": {"environment": environment, "client_identification_sequence": token}})
+        return await self.subscribe(user_id, channel, DeviceDraft(platform="ios", udid=udid),
+                                    PushTokenDraft(environment=environment,
+                                                   client_identification_sequence=token))
 
     async def subscribe_gcm(self, user_id: int, token: str, udid: str, app_id: int = 1):
-        return await self.subscribe(user_id, {
-            "notification_channel": "gcm", "device": {"platform": "android", "udid": udid},
-            "push_token": {"environment": "production", "client_identification_sequence": token}},
-            app_id=app_id)
+        return await self.subscribe(user_id, "gcm", DeviceDraft(platform="android", udid=udid),
+                                    PushTokenDraft(environment="production",
+                                                   client_identification_sequence=token),
+                                    app_id=app_id)
 
     async def dialog(self, owner: int, occupants: list[int], *, type: int = 3, name: str | None = None,
                      extensions: dict | None = None, app_id: int = 1) -> str:

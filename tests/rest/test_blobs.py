@@ -437,6 +437,14 @@ async def test_info_rename_update_and_other_app(api):
                                   json={"blob": {"public": True, "content_type": "text/markdown"}})
     assert status == 200 and body["blob"]["public"] is True
     assert body["blob"]["content_type"] == "text/markdown" and body["blob"]["name"] == "renamed.txt"
+    # flags as the query string carries them; an empty one keeps the current value
+    for flag, public in (("0", False), ("", False), ("true", True), ("", True)):
+        status, body = await api.call("GET", f"/blobs/{blob['id']}.json", alice["token"],
+                                      params={"blob[public]": flag})
+        assert status == 200 and body["blob"]["public"] is public, flag
+    status, body = await api.call("GET", f"/blobs/{blob['id']}.json", alice["token"],
+                                  params={"blob[new]": "perhaps"})
+    assert status == 422 and body == {"errors": {"new": ["must be a boolean"]}}
     status, body = await api.call("PUT", f"/blobs/{blob['id']}.json", alice["token"],
                                   json={"blob": {"content_type": "nope"}})
     assert status == 422 and "content_type" in body["errors"]

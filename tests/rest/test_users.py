@@ -124,6 +124,41 @@ async def test_update_self_only(api):
     assert status == 403
 
 
+async def test_lax_encodings_become_the_same_profile(api):
+    """Form bodies, numbers as strings, text as numbers, comma tag lists, JSON custom_data."""
+    token = await api.app_token()
+    status, body = await api.call("POST", "/users.json", token, data={
+        "user[login]": "formuser", "user[password]": "password123", "user[external_user_id]": "77",
+        "user[tag_list]": "a, b", "user[phone]": "12345"})
+    assert status == 201, body
+    user = body["user"]
+    assert user["external_user_id"] == 77 and user["user_tags"] == "a,b" and user["phone"] == "12345"
+    me = await api.new_user("laxer", custom_data={"x": 1}, timezone="3", phone=5551234)
+    assert me["user"]["custom_data"] == '{"x": 1}' and me["user"]["timezone"] == 3
+    assert me["user"]["phone"] == "5551234"
+    # only the given fields change; null clears one
+    status, body = await api.call("PUT", f"/users/{me['id']}.json", me["token"],
+                                  json={"full_name": "  Lax  ", "timezone": None, "user_tags": ["x"]})
+    assert status == 200
+    assert body["user"]["full_name"] == "Lax" and body["user"]["timezone"] is None
+    assert body["user"]["phone"] == "5551234" and body["user"]["user_tags"] == "x"
+    cases = [
+        ({"phone": {"a": 1}}, {"phone": ["must be a string"]}),
+        ({"blob_id": "x"}, {"blob_id": ["must be an integer"]}),
+        ({"password": 123456789}, {"password": ["can't be blank"]}),
+        ({"login": "ab"}, {"login": ["is too short (minimum is 3 characters)"]}),
+        ({"email": "x" * 250 + "@a.b"}, {"email": ["is too long (maximum is 250 characters)"]}),
+        ({"tag_list": ",".join(f"t{i}" for i in range(11))}, {"tag_list": ["too many tags (maximum is 10)"]}),
+        ("nope", {"user": ["must be an object"]}),
+    ]
+    for change, errors in cases:
+        status, body = await api.call("PUT", f"/users/{me['id']}.json", me["token"], json={"user": change})
+        assert status == 422 and body["errors"] == errors, (change, body)
+    status, body = await api.call("PUT", f"/users/{me['id'] + 1000}.json", me["token"],
+                                  json={"user": {"full_name": "x"}})
+    assert status == 403 and body == {"errors": {"base": ["You can update only your own profile"]}}
+
+
 async def test_delete_self_ends_sessions(api):
     a = await api.new_user("leaver")
     b = await api.new_user("stayer")
