@@ -1,6 +1,7 @@
 """The `users` collection: integer `_id`, unique login / email per application."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Iterable
 
@@ -78,8 +79,6 @@ class UserStore:
 
     async def search_among(self, app_id: int, user_ids: list[int], text: str, limit: int) -> list[Doc]:
         """Of these users, those whose login or full name contains `text` (case-insensitive)."""
-        import re
-
         pattern = {"$regex": re.escape(text), "$options": "i"}
         return await self.find(app_id, {"_id": {"$in": user_ids},
                                         "$or": [{"login": pattern}, {"full_name": pattern}]},

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import ConfigDict
 
 from models.errors import InvalidError
 from models.lax import (cast_datetime, cast_int, cast_number, cast_str, parse_flag, positive_int,
@@ -14,6 +14,7 @@ from models.messages import (CONTROL_KEYS, KEY_RE, OUTPUT_KEYS, DeleteResult, Hi
                              MessageDraft, MessageUpdate, SystemMessageDraft, draft_from_params,
                              message_wire, reactions_view)
 from models.queries import Condition, Op
+from rest.schemas.common import ObjectBody
 from rest.schemas.filters import FieldSpec, conditions, page_params, sort_params
 
 MESSAGE_FILTERS = {
@@ -32,18 +33,11 @@ LIST_KEYS = {"chat_dialog_id", "limit", "skip", "offset", "count", "sort_asc", "
              "mark_as_read", "preview", "read", "token", "_"}
 
 
-class _Lax(BaseModel):
+class _Lax(ObjectBody):
     """A request read as it came (query string or body, every encoding the SDK uses); the
     command it builds is strict. Errors are the domain's (a 422 naming the field)."""
 
     model_config = ConfigDict(frozen=True, extra="allow")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _object(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            raise InvalidError("must be an object", field="base")
-        return data
 
     @property
     def params(self) -> dict[str, Any]:

@@ -3,23 +3,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import ConfigDict
 
-from models.errors import InvalidError
+from rest.schemas.common import ObjectBody
 
 
-class ReactionsBody(BaseModel):
+class ReactionsBody(ObjectBody):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     add: Any = None
     remove: Any = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _object(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            raise InvalidError("must be an object", field="base")
-        return data
 
     def change(self) -> tuple[Any, Any]:
         """(add, remove); an empty value is none. The service checks each reaction."""
