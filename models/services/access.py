@@ -1,9 +1,10 @@
-"""Who may see and do what in a dialog (seed 004's roles and privileges table).
+"""Who may see and do what in a dialog: ConnectyCube's roles and privileges, as the table in
+models/services/dialogs.py states them and tests/rest/test_dialogs.py pins them.
 
 Shared by the dialog, message, blob and bridge code paths so every transport applies the same rules.
 Objects of another application or dialogs the caller may not see answer "not found" (no probing).
 Broadcast dialogs (type 1) are read by every user of their application ("readers"): history,
-read / delivered marks, reactions, mute and "delete for me"; only admins post (seed 004).
+read / delivered marks, reactions, mute and "delete for me"; only admins post.
 """
 from __future__ import annotations
 

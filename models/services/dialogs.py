@@ -1,6 +1,6 @@
 """Chat dialogs: list, create, update, delete, admins, notifications, subscriptions, history.
 
-Who may do what follows seed 004's roles table (see `models.services.access`):
+Who may do what (ConnectyCube's roles; checked by `models.services.access`):
 
 | change                          | private       | group              | public / broadcast |
 |---------------------------------|---------------|--------------------|--------------------|
@@ -20,9 +20,9 @@ such as `friend_id`), which the table does not forbid and apps use.
 Memberships (subscribing, leaving, notifications, clearing history) are `MembershipService`'s
 (models/services/memberships.py).
 
-Broadcast dialogs are listed for every user of their app (seed 004: "If there is a broadcast chat
-in the app, this chat will be retrieved for all users"), joined to the caller's memberships in the
-list query; a reader without a membership document counts unread messages from position 0.
+Broadcast dialogs are listed for every user of their app (whether or not they are occupants),
+joined to the caller's memberships in the list query; a reader without a membership document
+counts unread messages from position 0.
 """
 from __future__ import annotations
 

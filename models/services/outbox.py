@@ -9,9 +9,9 @@ Events published by this process arrive on a tap right after their insert, witho
 A batch is marked done in one write; recently done ids are remembered so an event read both from
 the tap and from `pending` is handled once. Events handed out and not done yet (a relay batch
 waiting for Prosody's confirmation) are not handed out again, except after `restart()`; a
-catch-up goes on after the last event it read, so it moves past events still in flight
-(it re-read the same first batch until its confirmation came: a reconnect after a 35 s stall of
-Prosody sent each waiting message ~60 times).
+catch-up goes on after the last event it read, so it moves past events still in flight (never
+re-reading the same first batch until its confirmation comes: docs/benchmarks.md, "Why the code
+is the way it is").
 """
 from __future__ import annotations
 
