@@ -18,15 +18,32 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Protocol
 
-from models.storage.outbox import OutboxStore
+from models.storage.outbox import Tap
 
 RECENT_IDS = 50_000
 
 
+class Outbox(Protocol):
+    """The outbox as its readers use it (`Services.outbox`, a `models.storage.outbox.OutboxStore`):
+    the type transports name, which may not import storage."""
+
+    local: bool  # only this process publishes (the embedded store): no polling for others
+
+    def tap(self) -> Tap: ...
+
+    def untap(self, tap: Tap) -> None: ...
+
+    async def register_consumer(self, consumer: str) -> None: ...
+
+    async def pending(self, consumer: str, limit: int = 100, after: Any = None) -> list[dict[str, Any]]: ...
+
+    async def mark_done_many(self, consumer: str, event_ids: list[Any]) -> None: ...
+
+
 class OutboxReader:
-    def __init__(self, outbox: OutboxStore, consumer: str, batch: int = 200,
+    def __init__(self, outbox: Outbox, consumer: str, batch: int = 200,
                  poll_seconds: float = 1.0) -> None:
         self._outbox = outbox
         self.consumer = consumer
