@@ -262,14 +262,14 @@ class PrivateChatPlugin(BridgePlugin):
             return None
         params = parse_extra_params(kids.get("extraParams"))
         save = str(params.get("save_to_history", "")).strip().lower() in ("1", "true")
+        params.pop("dialog_id", None)
+        params.pop("chat_dialog_id", None)
         draft = draft_from_stanza(copy.inner, params, kids.get("body"), recipient_id=copy.recipient.user_id,
                                   save_to_history=save, origin=_origin(copy))
         if not draft.body and not draft.attachments:
             return None  # extraParams alone (e.g. call signalling on type=chat): nothing to keep
         if draft.id is None and copy.spooled is not None:  # a plain XMPP client's id (or none)
             draft = draft.model_copy(update={"id": copy_message_id(*copy.spooled, copy.token[1])})
-        if draft.dialog_id is not None:
-            draft = draft.model_copy(update={"dialog_id": None})
         return draft
 
     async def _send(self, sends: list[tuple[_Copy, MessageDraft]], recover: bool = True) -> None:
