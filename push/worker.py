@@ -22,12 +22,11 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from config.logging import request_id
 from config.settings import PushSettings
 from models.push import PushJob
-from models.services.outbox import OutboxReader
+from models.services.outbox import Outbox, OutboxReader
 from models.services.push import Claim, PushService
 from push.errors import PermanentPushError, PushError, TemporaryPushError, TokenRejected
 from push.retry import backoff_delay
@@ -35,10 +34,6 @@ from push.senders import close_senders, start_senders
 from push.senders.base import Sender
 
 logger = logging.getLogger(__name__)
-
-# The services' outbox (`Services.outbox`). Push only hands it to `OutboxReader`, which owns its
-# interface; the store class itself stays behind the services layer.
-Outbox = Any
 
 OUTBOX_CONSUMER = "push"
 FANOUT_BATCH = 200

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from config.settings import Settings
 from models.clock import Clock
 from models.events import EventPublisher
-from models.services.access import AccessService
+from models.services.access import AccessService, PrivateAccessMemo
 from models.services.apps import AppService
 from models.services.blobs import BlobService
 from models.services.dialogs import DialogService
@@ -98,12 +98,15 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
     access = AccessService(dialog_store, member_store, message_store)
     memberships = MembershipService(dialog_store, member_store, message_store, access, clock,
                                     publisher, settings.limits)
+    private_memo = PrivateAccessMemo()  # one per process, shared by dialogs and messages
     dialogs = DialogService(dialog_store, member_store, message_store, users, access, clock,
-                            publisher, settings.limits, settings.xmpp.muc_domain, memberships)
+                            publisher, settings.limits, settings.xmpp.muc_domain, memberships,
+                            private_memo)
     receipts = ReceiptService(message_store, dialog_store, member_store, access, clock, publisher,
                               settings.limits)
     messages = MessageService(message_store, dialog_store, user_store, access, receipts, clock,
-                              publisher, settings.limits, private_dialogs=dialogs)
+                              publisher, settings.limits, private_dialogs=dialogs,
+                              private_access=private_memo)
     reactions = ReactionService(message_store, access, publisher)
     search = SearchService(message_store, dialog_store, member_store, user_store, dialogs, settings.limits)
     presence, sub_store = PresenceRegistry(), SubscriptionStore(db)

@@ -44,7 +44,7 @@ class MessageService:
     def __init__(self, messages: MessageStore, dialogs: DialogStore, users: UserStore,
                  access: AccessService, receipts: ReceiptService, clock: Clock,
                  publisher: EventPublisher, limits: LimitSettings,
-                 private_dialogs: PrivateDialogs) -> None:
+                 private_dialogs: PrivateDialogs, private_access: PrivateAccessMemo) -> None:
         self._messages = messages
         self._dialogs = dialogs
         self._users = users
@@ -54,7 +54,7 @@ class MessageService:
         self._publisher = publisher
         self._limits = limits
         self._private = private_dialogs
-        self._private_access = PrivateAccessMemo()
+        self._private_access = private_access
         self._batcher: Batcher[tuple[Requester, MessageDraft], Doc] = Batcher(self.send_many)
 
     # -- send --------------------------------------------------------------------------------------
@@ -114,6 +114,8 @@ class MessageService:
                     raise ForbiddenError("You don't have permission to send messages to this dialog")
                 ready.append((index, requester, draft, access))
             except ChatError as exc:
+                if isinstance(exc, NotFoundError) and draft.dialog_id is not None:
+                    self._private_access.forget(requester.app_id, draft.dialog_id)  # deleted
                 results[index] = exc
         # repeats of stored messages (ids are global: another application's id is a conflict)
         ids = [draft.id for _, _, draft, _ in ready if draft.id is not None]
