@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (Result, closed_loop, cpu_probe, free_port, probe_sentence,  # noqa: E402
+from bench.common import (UNLIMITED, Result, closed_loop, cpu_probe, free_port, probe_sentence,  # noqa: E402
                           python, server_command, start_process, stop_process, wait_http)
 
 AUTH_KEY = "bench-auth-key"
@@ -101,7 +101,7 @@ async def run(clients: int, total: int) -> tuple[list[tuple[Result, Result]], di
                 print(err[-3000:], file=sys.stderr)
 
 
-BENCH_ENV: dict[str, str] = {"CHAT_XMPP__ENABLED": "false"}
+BENCH_ENV: dict[str, str] = {"CHAT_XMPP__ENABLED": "false", **UNLIMITED}
 
 
 def report(results: list[tuple[Result, Result]], meta: dict, clients: int) -> str:

@@ -35,7 +35,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (KeepAliveClient, cpu_probe, cpu_seconds, free_port,  # noqa: E402
+from bench.common import (UNLIMITED, KeepAliveClient, cpu_probe, cpu_seconds, free_port,  # noqa: E402
                           machine_times, probe_sentence, server_command, start_process, steal_share,
                           stop_process, wait_http)
 from bench.rest import write_section  # noqa: E402
@@ -463,7 +463,8 @@ async def run(args) -> dict:
            "CHAT_XMPP__C2S_PORT": str(c2s), "CHAT_XMPP__HTTP_PORT": str(xhttp),
            "CHAT_XMPP__COMPONENT_PORT": str(comp), "CHAT_XMPP__COMPONENT_SECRET": SECRET,
            "CHAT_XMPP__AUTH_PASSWORD": AUTH_PASSWORD,  # push on, as `make run` has it
-           "CHAT_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING")}
+           "CHAT_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+           **UNLIMITED}
     server = start_process(server_command(["-m", "chatbridge", "serve"]), env)
     raw = None
     results: dict = {}

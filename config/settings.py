@@ -5,10 +5,12 @@ Secrets are SecretStr and must never be logged.
 """
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from limits import parse_many
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -113,6 +115,46 @@ class LimitSettings(BaseModel):
     max_admins: int = 5
 
 
+class RateLimitSettings(BaseModel):
+    """Rate limits in the `limits` library's notation: "10/minute;50/hour" (every window must
+    allow), empty = no limit. Counted per process (models/services/rate_limits.py)."""
+
+    # failed password logins (REST /session and /login, XMPP password auth) per login / email
+    login_failures_per_login: str = "10/minute;50/hour"
+    # failed password logins per client address (REST)
+    login_failures_per_address: str = "30/minute;300/hour"
+    # sign-ups (POST /users) per client address
+    signups_per_address: str = "60/minute;1000/day"
+    # messages a user sends (REST, XMPP rooms); 1:1 XMPP stanzas are limited by Prosody's
+    # bandwidth limit below, since Prosody has delivered them before the bridge sees them
+    messages_per_user: str = "50/second;1500/minute"
+    # Addresses (or CIDR networks) of reverse proxies whose `X-Forwarded-For` is believed; the
+    # client address is then the last address in that header that is not such a proxy. Empty:
+    # the socket's peer is the client.
+    trusted_proxies: list[str] = []
+    # Prosody's mod_limits on c2s connections (bytes/s, its notation), empty = unlimited
+    xmpp_c2s_rate: str = "128kb/s"  # a largest message (limits.max_message_bytes) in half a second
+    xmpp_c2s_burst_seconds: int = 5
+
+    @field_validator("login_failures_per_login", "login_failures_per_address",
+                     "signups_per_address", "messages_per_user")
+    @classmethod
+    def _notation(cls, value: str) -> str:
+        if value.strip():
+            try:
+                parse_many(value)
+            except ValueError:
+                raise ValueError(f'not a rate limit like "10/minute;50/hour": {value!r}') from None
+        return value
+
+    @field_validator("xmpp_c2s_rate")
+    @classmethod
+    def _bandwidth(cls, value: str) -> str:
+        if value.strip() and not re.fullmatch(r"\d+ ?[bkmgBKMG][a-zA-Z]*/s", value.strip()):
+            raise ValueError(f"not a rate like 128kb/s: {value!r}")
+        return value.strip()
+
+
 class ApnsSettings(BaseModel):
     """APNs over HTTP/2 (aioapns). Token auth (.p8 key + key id + team id) or a certificate."""
 
@@ -209,6 +251,7 @@ class Settings(BaseSettings):
     xmpp: XmppSettings = XmppSettings()
     blobs: BlobSettings = BlobSettings()
     limits: LimitSettings = LimitSettings()
+    rate_limits: RateLimitSettings = RateLimitSettings()
     push: PushSettings = PushSettings()
     data_dir: Path = Path("var")
     log_level: str = "INFO"

@@ -15,6 +15,7 @@ from models.services.messages import MessageService
 from models.services.presence import PresenceRegistry
 from models.services.push import PushService
 from models.services.push_events import PushEventService
+from models.services.rate_limits import RateLimitService
 from models.services.reactions import ReactionService
 from models.services.receipts import ReceiptService
 from models.services.rooms import RoomService
@@ -62,6 +63,7 @@ class Services:
     push: PushService
     push_events: PushEventService
     rooms: RoomService
+    rate_limits: RateLimitService
     # Names this store's contents for state kept outside it (Prosody's data directory): set by
     # `start()`. The embedded store is new in every process, so it gets a new id every time; a
     # MongoDB database keeps the id its first process created.
@@ -89,7 +91,9 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
     publisher = publisher or outbox
     counters = CounterStore(db)
     apps_store = AppStore(db)
-    users = UserService(UserStore(db), counters, clock, publisher, settings.limits.max_list_limit)
+    rate_limits = RateLimitService(settings.rate_limits)
+    users = UserService(UserStore(db), counters, clock, publisher, settings.limits.max_list_limit,
+                        rate_limits=rate_limits)
     sessions = SessionService(SessionStore(db), apps_store, counters, users, clock, settings.session)
     blobs = BlobService(BlobStore(db), LocalFileStore(settings.blobs.path), counters, clock,
                         settings.blobs, settings.http.base_url, settings.limits.max_list_limit)
@@ -106,7 +110,7 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
                               settings.limits)
     messages = MessageService(message_store, dialog_store, user_store, access, receipts, clock,
                               publisher, settings.limits, private_dialogs=dialogs,
-                              private_access=private_memo)
+                              private_access=private_memo, rate_limits=rate_limits)
     reactions = ReactionService(message_store, access, publisher)
     search = SearchService(message_store, dialog_store, member_store, user_store, dialogs, settings.limits)
     presence, sub_store = PresenceRegistry(), SubscriptionStore(db)
@@ -122,4 +126,5 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
         reactions=reactions, search=search,
         presence=presence, subscriptions=SubscriptionService(sub_store, counters, clock, settings.push),
         push=push, push_events=push_events, rooms=RoomService(access, dialog_store, member_store),
+        rate_limits=rate_limits,
     )
