@@ -190,7 +190,9 @@ class FcmSettings(BaseModel):
 
 
 class WebPushSettings(BaseModel):
-    """Web Push (pywebpush) with VAPID; `chatbridge vapid-keys` creates the key file."""
+    """Web Push (pywebpush) with VAPID. Without a key here (inline or an existing file) the key
+    is created at the first start and kept in the store; `chatbridge vapid-keys` prints or
+    rotates it."""
 
     vapid_private_key: SecretStr | None = None  # PEM, DER base64 or raw base64url
     vapid_private_key_file: Path = Path("var/push/vapid_private.pem")
@@ -202,6 +204,7 @@ class WebPushSettings(BaseModel):
     allow_http: bool = False  # plain-http endpoints (tests only)
 
     def configured(self) -> bool:
+        """Whether the settings give the key (else the store's is used)."""
         key = self.vapid_private_key and self.vapid_private_key.get_secret_value()
         return bool(key) or self.vapid_private_key_file.is_file()
 
@@ -234,8 +237,7 @@ class PushSettings(BaseModel):
             channels |= {"apns", "apns_voip"}
         if self.fcm.configured():
             channels.add("gcm")
-        if self.webpush.configured():
-            channels.add("web")
+        channels.add("web")  # a VAPID key always exists: the settings' or else the store's
         return channels
 
 
