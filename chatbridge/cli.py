@@ -16,7 +16,7 @@ def main() -> None:
 def serve() -> None:
     """Run the service in the foreground (REST API, XMPP bridge, push worker)."""
     settings = Settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     from chatbridge import wiring
 
     wiring.serve(settings)
@@ -30,7 +30,7 @@ def serve() -> None:
 def push_worker(workers: int | None, fanout: bool) -> None:
     """Run push workers alone (scale delivery out; they share the MongoDB queue)."""
     settings = Settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     if settings.mongo.url is None or not settings.mongo.url.get_secret_value():
         raise click.UsageError("push-worker needs CHAT_MONGO__URL: the embedded in-memory store "
                                "belongs to one process, so its queue cannot be shared")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from limits import parse_many
 from pydantic import BaseModel, Field, SecretStr, field_validator
@@ -257,6 +258,7 @@ class Settings(BaseSettings):
     push: PushSettings = PushSettings()
     data_dir: Path = Path("var")
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object per line
     # Every this many seconds, young garbage is collected and the surviving objects are frozen
     # out of the garbage collector's full passes (gc.freeze): without it a full pass walks every
     # stored document of the embedded store and stalls the event loop (chatbridge/gc_policy.py).
