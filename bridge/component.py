@@ -5,7 +5,8 @@ connects and keeps reconnecting with capped exponential backoff (0.1 s doubling 
 `reconnect_backoff_max_seconds`) until `stop()`. Incoming stanzas are dispatched by address to the
 plugins (`bridge/plugins`); outgoing XML is buffered and written once per event-loop tick.
 Routing: each plugin declares the (stanza, target) pairs it handles (`BridgePlugin.handles`);
-the component classifies a stanza's target once and calls the one handler declared for it.
+the component classifies a stanza's target once and calls the one handler declared for it
+(XEP-0355 wrappers by the namespace they carry, `delegation:{ns}`, else `delegation`).
 `confirm()` round-trips a ping to Prosody: Prosody handles a link's stanzas in order, so its answer
 proves everything written before it was routed.
 """
@@ -20,7 +21,7 @@ from xml.etree.ElementTree import Element
 
 from slixmpp import ComponentXMPP
 
-from bridge.convert import attr, child, esc, localname
+from bridge.convert import NS_FORWARD, attr, child, esc, localname, namespace
 from bridge.errors import CONDITIONS, Condition, error_reply
 from bridge.plugins import PLUGIN_NAMES, BridgePlugin
 from config.logging import request_id
@@ -383,17 +384,42 @@ class Component(ComponentXMPP):
                        f'to="{attr(element.get("from") or "")}"/>')
             return
         if to == self.muc_domain and payload.tag == f"{{{NS_DISCO_INFO}}}query":
-            self.write(f'<iq type="result" id="{attr(element.get("id") or "")}" from="{attr(to)}" '
-                       f'to="{attr(element.get("from") or "")}"><query xmlns="{NS_DISCO_INFO}">'
-                       '<identity category="conference" type="text" name="chatbridge rooms"/>'
-                       f'<feature var="http://jabber.org/protocol/muc"/></query></iq>')
+            self._disco_info(element, payload.get("node") or "")
             return
         handler = None
         if localname(payload.tag) == "delegation" and element.get("from") == self.domain:
-            handler = self._route("iq", "delegation")
+            handler = self._route("iq", f"delegation:{delegated_namespace(payload)}") or \
+                self._route("iq", "delegation")
         elif parse_room(to, self.muc_domain) is not None:
             handler = self._route("iq", "room")
+        elif to == self.muc_domain:
+            handler = self._route("iq", "component")
         if handler is not None:
             self._guard(handler, element)
         else:
             self.reply_error(element, UNAVAILABLE)
+
+    def _disco_info(self, element: Element, node: str) -> None:
+        """The component's disco#info: the rooms, and what each plugin adds (`BridgePlugin.disco`:
+        the upload service's identity and form). A node is answered only by the plugins: Prosody's
+        mod_delegation asks `urn:xmpp:delegation:2::{ns}` / `...:bare:{ns}` for the features it
+        adds to the server's and the accounts' disco#info."""
+        parts = [plugin.disco(node) for plugin in self.bridge_plugins()]
+        if node and not any(parts):
+            self.reply_error(element, CONDITIONS[ErrorCode.not_found])
+            return
+        rooms = "" if node else ('<identity category="conference" type="text" name="chatbridge rooms"/>'
+                                 '<feature var="http://jabber.org/protocol/muc"/>')
+        query_node = f' node="{attr(node)}"' if node else ""
+        self.write(f'<iq type="result" id="{attr(element.get("id") or "")}" '
+                   f'from="{attr(self.muc_domain)}" to="{attr(element.get("from") or "")}">'
+                   f'<query xmlns="{NS_DISCO_INFO}"{query_node}>{rooms}{"".join(parts)}</query></iq>')
+
+
+def delegated_namespace(delegation: Element) -> str:
+    """The namespace of the IQ a XEP-0355 wrapper carries ("" when it carries none)."""
+    forwarded = child(delegation, "forwarded", NS_FORWARD)
+    inner = forwarded[0] if forwarded is not None and len(forwarded) else None
+    if inner is None or localname(inner.tag) != "iq" or not len(inner):
+        return ""
+    return namespace(inner[0].tag)
