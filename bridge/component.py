@@ -404,8 +404,9 @@ class Component(ComponentXMPP):
         the upload service's identity and form). A node is answered only by the plugins: Prosody's
         mod_delegation asks `urn:xmpp:delegation:2::{ns}` / `...:bare:{ns}` for the features it
         adds to the server's and the accounts' disco#info."""
-        parts = [plugin.disco(node) for plugin in self.bridge_plugins()]
-        if node and not any(parts):
+        parts = [part for part in (plugin.disco(node) for plugin in self.bridge_plugins())
+                 if part is not None]
+        if node and not parts:
             self.reply_error(element, CONDITIONS[ErrorCode.not_found])
             return
         rooms = "" if node else ('<identity category="conference" type="text" name="chatbridge rooms"/>'

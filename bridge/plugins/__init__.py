@@ -8,12 +8,14 @@ from bridge.plugins.base import BridgePlugin
 from bridge.plugins.groupchat import GroupChatPlugin
 from bridge.plugins.presence import PresencePlugin
 from bridge.plugins.private import PrivateChatPlugin
+from bridge.plugins.upload import UploadPlugin
 
-PLUGINS: tuple[type[BridgePlugin], ...] = (PresencePlugin, GroupChatPlugin, PrivateChatPlugin)
+PLUGINS: tuple[type[BridgePlugin], ...] = (PresencePlugin, GroupChatPlugin, PrivateChatPlugin,
+                                           UploadPlugin)
 PLUGIN_NAMES: tuple[str, ...] = tuple(plugin.name for plugin in PLUGINS)
 
 for _plugin in PLUGINS:
     register_plugin(_plugin)
 
 __all__ = ["PLUGINS", "PLUGIN_NAMES", "BridgePlugin", "GroupChatPlugin", "PresencePlugin",
-           "PrivateChatPlugin"]
+           "PrivateChatPlugin", "UploadPlugin"]
