@@ -9,13 +9,14 @@ from bridge.plugins.groupchat import GroupChatPlugin
 from bridge.plugins.presence import PresencePlugin
 from bridge.plugins.private import PrivateChatPlugin
 from bridge.plugins.upload import UploadPlugin
+from bridge.plugins.vcard import VCardPlugin
 
 PLUGINS: tuple[type[BridgePlugin], ...] = (PresencePlugin, GroupChatPlugin, PrivateChatPlugin,
-                                           UploadPlugin)
+                                           UploadPlugin, VCardPlugin)
 PLUGIN_NAMES: tuple[str, ...] = tuple(plugin.name for plugin in PLUGINS)
 
 for _plugin in PLUGINS:
     register_plugin(_plugin)
 
 __all__ = ["PLUGINS", "PLUGIN_NAMES", "BridgePlugin", "GroupChatPlugin", "PresencePlugin",
-           "PrivateChatPlugin", "UploadPlugin"]
+           "PrivateChatPlugin", "UploadPlugin", "VCardPlugin"]

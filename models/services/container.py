@@ -24,6 +24,7 @@ from models.services.subscriptions import SubscriptionService
 from models.services.system_messages import SystemMessageService
 from models.services.upload import UploadService
 from models.services.users import UserService
+from models.services.vcard import VCardService
 from models.storage.apps import AppStore
 from models.storage.blobs import BlobStore
 from models.storage.counters import CounterStore
@@ -64,6 +65,7 @@ class Services:
     push_events: PushEventService
     rooms: RoomService
     upload: UploadService
+    vcards: VCardService
     # Names this store's contents for state kept outside it (Prosody's data directory): set by
     # `start()`. The embedded store is new in every process, so it gets a new id every time; a
     # MongoDB database keeps the id its first process created.
@@ -121,5 +123,5 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
         reactions=reactions, search=search,
         presence=presence, subscriptions=SubscriptionService(sub_store, counters, clock, settings.push),
         push=push, push_events=push_events, rooms=RoomService(access, dialog_store, member_store),
-        upload=UploadService(blobs, settings.http.base_url),
+        upload=UploadService(blobs, settings.http.base_url), vcards=VCardService(users, blobs),
     )
