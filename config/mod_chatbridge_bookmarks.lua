@@ -9,7 +9,7 @@
 --     xmlns="storage:bookmarks"/>`) and on the PEP node `storage:bookmarks`.
 -- Everything else in pubsub and private storage stays Prosody's (mod_pep, mod_private when
 -- loaded): delegating those whole namespaces with mod_delegation would take PEP (avatars, OMEMO)
--- away from Prosody. Only a user's requests to their own account are taken (`iq/self`); another
+-- away from Prosody. Only a user's requests to their own account are taken (`to_self`); another
 -- user's PEP is never asked here. Accounts announce `urn:xmpp:bookmarks:1#compat` (XEP-0402: the
 -- server keeps both forms in step; here both are computed from the same dialogs).
 
@@ -56,7 +56,7 @@ local function answer(id, result)
 	end
 	local reply = st.stanza("iq", { type = iq.attr.type, id = original.attr.id,
 		from = original.attr.to, to = original.attr.from });
-	for tag in iq:childtags() do reply:add_child(tag); end
+	for _, tag in ipairs(iq.tags) do reply:add_child(tag); end
 	entry.origin.send(reply);
 end
 
@@ -69,6 +69,7 @@ end
 
 local function forward(event)
 	local origin, stanza = event.origin, event.stanza;
+	if not event.to_self then return; end -- another account's: never ours
 	if (stanza.attr.type ~= "get" and stanza.attr.type ~= "set") or not is_bookmarks(stanza) then
 		return;
 	end
@@ -102,8 +103,10 @@ local function forward(event)
 	return true;
 end
 
--- before mod_pep / mod_bookmarks (iq/bare) and mod_private (iq/self/...), after mod_delegation
-module:hook("iq/self", forward, 1000);
+-- Prosody fires iq/bare before iq/self for what a user sends to their own account (core/
+-- stanza_router.lua); mod_pep and mod_bookmarks answer there (through mod_iq, priority 0): take
+-- ours first. mod_delegation (2^32) delegates other namespaces only.
+module:hook("iq/bare", forward, 1000);
 
 module:hook("account-disco-info", function(event)
 	event.reply:tag("feature", { var = "urn:xmpp:bookmarks:1#compat" }):up();

@@ -5,6 +5,7 @@ from __future__ import annotations
 from slixmpp.plugins.base import register_plugin
 
 from bridge.plugins.base import BridgePlugin
+from bridge.plugins.bookmarks import BookmarksPlugin
 from bridge.plugins.groupchat import GroupChatPlugin
 from bridge.plugins.presence import PresencePlugin
 from bridge.plugins.private import PrivateChatPlugin
@@ -12,11 +13,11 @@ from bridge.plugins.upload import UploadPlugin
 from bridge.plugins.vcard import VCardPlugin
 
 PLUGINS: tuple[type[BridgePlugin], ...] = (PresencePlugin, GroupChatPlugin, PrivateChatPlugin,
-                                           UploadPlugin, VCardPlugin)
+                                           UploadPlugin, VCardPlugin, BookmarksPlugin)
 PLUGIN_NAMES: tuple[str, ...] = tuple(plugin.name for plugin in PLUGINS)
 
 for _plugin in PLUGINS:
     register_plugin(_plugin)
 
-__all__ = ["PLUGINS", "PLUGIN_NAMES", "BridgePlugin", "GroupChatPlugin", "PresencePlugin",
+__all__ = ["PLUGINS", "PLUGIN_NAMES", "BookmarksPlugin", "BridgePlugin", "GroupChatPlugin", "PresencePlugin",
            "PrivateChatPlugin", "UploadPlugin", "VCardPlugin"]

@@ -9,6 +9,7 @@ from models.events import EventPublisher
 from models.services.access import AccessService
 from models.services.apps import AppService
 from models.services.blobs import BlobService
+from models.services.bookmarks import BookmarkService
 from models.services.dialogs import DialogService
 from models.services.memberships import MembershipService
 from models.services.messages import MessageService
@@ -66,6 +67,7 @@ class Services:
     rooms: RoomService
     upload: UploadService
     vcards: VCardService
+    bookmarks: BookmarkService
     # Names this store's contents for state kept outside it (Prosody's data directory): set by
     # `start()`. The embedded store is new in every process, so it gets a new id every time; a
     # MongoDB database keeps the id its first process created.
@@ -124,4 +126,5 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
         presence=presence, subscriptions=SubscriptionService(sub_store, counters, clock, settings.push),
         push=push, push_events=push_events, rooms=RoomService(access, dialog_store, member_store),
         upload=UploadService(blobs, settings.http.base_url), vcards=VCardService(users, blobs),
+        bookmarks=BookmarkService(dialogs),
     )
