@@ -130,3 +130,21 @@ async def test_server_and_accounts_announce_vcard_temp(server, rest, xmpp):
         assert "vcard-temp" in info["disco_info"]["features"], jid
         # the component's room identity is its own, not the server's or the account's
         assert ("conference", "text") not in {(i[0], i[1]) for i in info["disco_info"]["identities"]}
+
+
+async def test_avatar_url_is_handed_out_never_fetched(server, rest, xmpp):
+    a, b = await rest.new_user(), await rest.new_user()
+    bob = await vcard_client(xmpp, b)
+    # an address the server must not fetch: it is only handed out as EXTVAL
+    for avatar, expected in (("http://127.0.0.1:1/internal.png", "http://127.0.0.1:1/internal.png"),
+                             ("javascript:alert(1)", None), ("not a url", None)):
+        status, _ = await rest.call("PUT", f"/users/{a['id']}.json", a["token"],
+                                    json={"user": {"avatar": avatar}})
+        assert status == 200
+        reply = await bob.xmpp.plugin["xep_0054"].get_vcard(a["jid"], cached=False, timeout=5)
+        photos = reply["vcard_temp"].xml.findall("{vcard-temp}PHOTO")
+        if expected is None:
+            assert not photos
+        else:
+            assert reply["vcard_temp"]["PHOTO"]["EXTVAL"] == expected
+            assert photos[0].find("{vcard-temp}BINVAL") is None
