@@ -140,7 +140,8 @@ class BridgePlugin(BasePlugin):
             "</forwarded></privilege></message>")
 
     def answer_delegation(self, element: Element, inner: Element, payload: str = "",
-                          error: Condition | None = None, sender: str | None = None) -> None:
+                          error: Condition | None = None, sender: str | None = None,
+                          text: str = "") -> None:
         """The wrapped result of a delegated IQ that Prosody checks (mod_delegation or our own
         config/mod_chatbridge_bookmarks.lua): one child at each level, the inner IQ addressed
         back to the original sender with the original id."""
@@ -149,7 +150,7 @@ class BridgePlugin(BasePlugin):
         source = attr(sender or inner.get("to") or self.domain)
         if error is not None:
             body = f'<iq xmlns="jabber:client" type="error" id="{inner_id}" from="{source}" to="{to}">' \
-                   f"{error_xml(error)}</iq>"
+                   f"{error_xml(error, text)}</iq>"
         else:
             body = f'<iq xmlns="jabber:client" type="result" id="{inner_id}" from="{source}" to="{to}">' \
                    f"{payload}</iq>"

@@ -73,7 +73,8 @@ class BookmarksPlugin(BridgePlugin):
         payload = inner[0]
         request = payload[0] if len(payload) else None
         if inner.get("type") != "get" or request is None:
-            self.answer_delegation(element, inner, error=NOT_ALLOWED, sender=self._bare(requester))
+            self.answer_delegation(element, inner, error=NOT_ALLOWED, sender=self._bare(requester),
+                                   text=READ_ONLY)
             return
         self.state.serializer.submit(("bookmarks", inner.get("from")),
                                      lambda: self._answer(element, inner, requester, payload, request))
@@ -95,7 +96,7 @@ class BookmarksPlugin(BridgePlugin):
         if namespace(payload.tag) == NS_PRIVATE:
             result = f'<query xmlns="{NS_PRIVATE}">{self.legacy_xml(app_id, user_id, marks)}</query>'
         elif localname(request.tag) != "items":
-            self.answer_delegation(element, inner, error=NOT_ALLOWED, sender=sender)
+            self.answer_delegation(element, inner, error=NOT_ALLOWED, sender=sender, text=READ_ONLY)
             return
         elif request.get("node") == NS_LEGACY:
             result = (f'<pubsub xmlns="{NS_PUBSUB}"><items node="{NS_LEGACY}"><item id="current">'
