@@ -24,7 +24,7 @@ from xml.etree.ElementTree import Element
 from slixmpp.plugins.xep_0048.stanza import Bookmarks as LegacyStorage
 from slixmpp.plugins.xep_0402.stanza import Conference
 
-from bridge.convert import NS_FORWARD, attr, child, esc, localname, namespace
+from bridge.convert import attr, esc, localname, namespace
 from bridge.errors import CONDITIONS, INTERNAL, Condition, condition_for
 from bridge.plugins.base import CONNECTION_GONE, BridgePlugin
 from bridge.rooms import UserKey
@@ -40,15 +40,14 @@ NS_PRIVATE = "jabber:iq:private"
 NS_BOOKMARKS = "urn:xmpp:bookmarks:1"
 NS_LEGACY = "storage:bookmarks"
 NOT_ALLOWED = Condition("not-allowed", "cancel", 405)
-READ_ONLY = "bookmarks follow your dialogs: join or leave the dialog instead"
 DIALOG_KINDS = ("dialog_created", "dialog_updated", "dialog_deleted")
 
 
 class BookmarksPlugin(BridgePlugin):
     name = "cc_bookmarks"
     description = "chatbridge: bookmarks (XEP-0402, XEP-0048) from the user's dialogs"
-    handles = {("iq", f"delegation:{NS_PUBSUB}"): "handle_delegation",
-               ("iq", f"delegation:{NS_PRIVATE}"): "handle_delegation"}
+    handles = {("iq", f"delegation {NS_PUBSUB}"): "handle_delegation",
+               ("iq", f"delegation {NS_PRIVATE}"): "handle_delegation"}
 
     def plugin_init(self) -> None:
         super().plugin_init()
@@ -59,22 +58,20 @@ class BookmarksPlugin(BridgePlugin):
 
     # -- requests ---------------------------------------------------------------------------------
     def handle_delegation(self, element: Element) -> None:
-        forwarded = child(element[0], "forwarded", NS_FORWARD)
-        inner = forwarded[0] if forwarded is not None and len(forwarded) else None
-        if inner is None or localname(inner.tag) != "iq" or not len(inner):
+        inner = self.delegated_iq(element)
+        if inner is None:
             self.xmpp.reply_error(element, CONDITIONS[ErrorCode.bad_request])
             return
         requester = parse_user(inner.get("from"), self.domain)
         own = requester is not None and (inner.get("to") is None or split(inner.get("to")).bare ==
                                          self.user_jid(requester.app_id, requester.user_id))
         if requester is None or not own:  # only one's own bookmarks, ever
-            self.answer_delegation(element, inner, error=CONDITIONS[ErrorCode.forbidden])
+            self.answer_delegated(element, inner, error=CONDITIONS[ErrorCode.forbidden])
             return
         payload = inner[0]
         request = payload[0] if len(payload) else None
         if inner.get("type") != "get" or request is None:
-            self.answer_delegation(element, inner, error=NOT_ALLOWED, sender=self._bare(requester),
-                                   text=READ_ONLY)
+            self.answer_delegated(element, inner, error=NOT_ALLOWED, sender=self._bare(requester))
             return
         self.state.serializer.submit(("bookmarks", inner.get("from")),
                                      lambda: self._answer(element, inner, requester, payload, request))
@@ -86,17 +83,17 @@ class BookmarksPlugin(BridgePlugin):
         try:
             marks = await self.state.services.bookmarks.list(self.requester(key))
         except ChatError as exc:
-            self.answer_delegation(element, inner, error=condition_for(exc), sender=sender)
+            self.answer_delegated(element, inner, error=condition_for(exc), sender=sender)
             return
         except Exception:  # noqa: BLE001 - logged, answered without detail
             logger.exception("bookmarks of %s failed", inner.get("from"))
-            self.answer_delegation(element, inner, error=INTERNAL, sender=sender)
+            self.answer_delegated(element, inner, error=INTERNAL, sender=sender)
             return
         app_id, user_id = key
         if namespace(payload.tag) == NS_PRIVATE:
             result = f'<query xmlns="{NS_PRIVATE}">{self.legacy_xml(app_id, user_id, marks)}</query>'
         elif localname(request.tag) != "items":
-            self.answer_delegation(element, inner, error=NOT_ALLOWED, sender=sender, text=READ_ONLY)
+            self.answer_delegated(element, inner, error=NOT_ALLOWED, sender=sender)
             return
         elif request.get("node") == NS_LEGACY:
             result = (f'<pubsub xmlns="{NS_PUBSUB}"><items node="{NS_LEGACY}"><item id="current">'
@@ -110,7 +107,7 @@ class BookmarksPlugin(BridgePlugin):
             if resource:
                 self._watchers.setdefault(key, set()).add(self.user_jid(app_id, user_id, resource))
                 self._known[key] = {m.dialog_id: m.name for m in marks}
-        self.answer_delegation(element, inner, result, sender=sender)
+        self.answer_delegated(element, inner, result, sender=sender)
 
     # -- the XML --------------------------------------------------------------------------------
     def item_xml(self, app_id: int, user_id: int, mark: Bookmark) -> str:

@@ -37,7 +37,6 @@ class PresencePlugin(BridgePlugin):
     name = "cc_presence"
     description = "chatbridge: online map, last activity, status streaming"
     handles = {("presence", "component"): "handle_presence", ("iq", "delegation"): "handle_delegation"}
-    delegated = {NS_LAST: (NS_LAST,), NS_STATUS: (), NS_MOBILE: ()}
 
     def plugin_init(self) -> None:
         super().plugin_init()
@@ -163,4 +162,4 @@ class PresencePlugin(BridgePlugin):
 
     def _answer(self, element: Element, inner: Element, payload: str = "",
                 error: Condition | None = None, sender: str | None = None) -> None:
-        self.answer_delegation(element, inner, payload, error, sender)
+        self.answer_delegated(element, inner, payload, error, sender)

@@ -30,9 +30,7 @@ class UploadPlugin(BridgePlugin):
     description = "chatbridge: HTTP File Upload slots backed by the blob store"
     handles = {("iq", "component"): "handle_iq"}
 
-    def disco(self, node: str) -> str | None:
-        if node:
-            return None
+    def component_disco(self) -> str:
         max_bytes = self.state.services.upload.max_bytes
         return ('<identity category="store" type="file" name="chatbridge file upload"/>'
                 f'<feature var="{NS_UPLOAD}"/>'

@@ -16,7 +16,6 @@ from xml.etree.ElementTree import Element
 
 from slixmpp.plugins.xep_0054.stanza import VCardTemp
 
-from bridge.convert import NS_FORWARD, child, localname
 from bridge.errors import CONDITIONS, INTERNAL, condition_for
 from bridge.plugins.base import BridgePlugin
 from models.errors import ChatError, ErrorCode, InvalidError
@@ -31,29 +30,28 @@ NS_VCARD = "vcard-temp"
 class VCardPlugin(BridgePlugin):
     name = "cc_vcard"
     description = "chatbridge: vcard-temp from the user profiles"
-    handles = {("iq", f"delegation:{NS_VCARD}"): "handle_delegation"}
-    delegated = {NS_VCARD: (NS_VCARD,)}
+    handles = {("iq", f"delegation {NS_VCARD}"): "handle_delegation"}
+    delegated_features = {NS_VCARD: (NS_VCARD,)}
 
     def handle_delegation(self, element: Element) -> None:
-        forwarded = child(element[0], "forwarded", NS_FORWARD)
-        inner = forwarded[0] if forwarded is not None and len(forwarded) else None
-        if inner is None or localname(inner.tag) != "iq" or not len(inner):
+        inner = self.delegated_iq(element)
+        if inner is None:
             self.xmpp.reply_error(element, CONDITIONS[ErrorCode.bad_request])
             return
         requester = parse_user(inner.get("from"), self.domain)
         if requester is None:
-            self.answer_delegation(element, inner, error=CONDITIONS[ErrorCode.forbidden])
+            self.answer_delegated(element, inner, error=CONDITIONS[ErrorCode.forbidden])
             return
         target_jid = split(inner.get("to")) if inner.get("to") else None
         if target_jid is not None and not target_jid.local:  # the server's own card: none
             if inner.get("type") == "get":
-                self.answer_delegation(element, inner, f'<vCard xmlns="{NS_VCARD}"/>')
+                self.answer_delegated(element, inner, f'<vCard xmlns="{NS_VCARD}"/>')
             else:
-                self.answer_delegation(element, inner, error=CONDITIONS[ErrorCode.forbidden])
+                self.answer_delegated(element, inner, error=CONDITIONS[ErrorCode.forbidden])
             return
         target = requester if target_jid is None else parse_user(target_jid.bare, self.domain)
         if target is None:
-            self.answer_delegation(element, inner, error=CONDITIONS[ErrorCode.not_found])
+            self.answer_delegated(element, inner, error=CONDITIONS[ErrorCode.not_found])
             return
         self.state.serializer.submit(("vcard", inner.get("from")),
                                      lambda: self._handle(element, inner, requester, target))
@@ -66,19 +64,19 @@ class VCardPlugin(BridgePlugin):
         try:
             if inner.get("type") == "get":
                 card = await vcards.get(caller, target.app_id, target.user_id)
-                self.answer_delegation(element, inner, card_xml(card), sender=sender)
+                self.answer_delegated(element, inner, card_xml(card), sender=sender)
                 return
             if (target.app_id, target.user_id) != (requester.app_id, requester.user_id):
-                self.answer_delegation(element, inner, error=CONDITIONS[ErrorCode.forbidden],
+                self.answer_delegated(element, inner, error=CONDITIONS[ErrorCode.forbidden],
                                        sender=sender)
                 return
             await vcards.update(caller, changes_from(inner[0]))
-            self.answer_delegation(element, inner, sender=sender)
+            self.answer_delegated(element, inner, sender=sender)
         except ChatError as exc:
-            self.answer_delegation(element, inner, error=condition_for(exc), sender=sender)
+            self.answer_delegated(element, inner, error=condition_for(exc), sender=sender)
         except Exception:  # noqa: BLE001 - logged, answered without detail
             logger.exception("vcard %s for %s failed", inner.get("type"), inner.get("from"))
-            self.answer_delegation(element, inner, error=INTERNAL)
+            self.answer_delegated(element, inner, error=INTERNAL)
 
 
 def card_xml(card: VCard) -> str:

@@ -119,7 +119,6 @@ async def test_bookmarks_are_read_only_and_ones_own(server, rest, xmpp):
     with pytest.raises(IqError) as raised:
         await bob.xmpp.plugin["xep_0048"].set_bookmarks(storage, method="xep_0049", timeout=5)
     assert raised.value.iq["error"]["condition"] == "not-allowed"
-    assert "join or leave the dialog" in raised.value.iq["error"]["text"]
     assert set(await bookmarks_402(bob)) == {room(group["_id"])}
     # Alice asking for Bob's bookmarks is not answered with them
     with pytest.raises(IqError) as raised:

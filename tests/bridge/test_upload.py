@@ -109,6 +109,3 @@ async def test_component_disco_lists_the_upload_service(server, rest, xmpp):
     assert NS_UPLOAD in info["disco_info"]["features"]
     form = info.xml.find(".//{jabber:x:data}x")
     assert form is not None, ET.tostring(info.xml, encoding="unicode")
-    with pytest.raises(IqError) as raised:  # a node no plugin answers
-        await alice.xmpp.plugin["xep_0030"].get_info(jid=f"muc.{DOMAIN}", node="nothing-here", timeout=5)
-    assert raised.value.iq["error"]["condition"] == "item-not-found"
