@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from slixmpp.plugins import BasePlugin
 
 from bridge.convert import NS_FORWARD, NS_PRIVILEGE, attr
-from bridge.rooms import Occupancy, RoomCache, Serializer, UserKey
+from bridge.rooms import NameCache, Occupancy, RoomCache, Serializer, UserKey
 from config.settings import XmppSettings
 from models.jids import room_jid, user_jid
 from models.requester import Requester
@@ -44,6 +44,7 @@ class BridgeState:
     occupancy: Occupancy = field(default_factory=Occupancy)
     serializer: Serializer = None  # type: ignore[assignment]
     rooms: RoomCache = None  # type: ignore[assignment]
+    names: NameCache = None  # type: ignore[assignment]
 
     @property
     def online(self) -> PresenceRegistry:
@@ -55,6 +56,12 @@ class BridgeState:
             self.serializer = Serializer(self.settings.max_pending_stanzas)
         if self.rooms is None:
             self.rooms = RoomCache(self.services.rooms.get)
+        if self.names is None:
+            users = self.services.users
+
+            async def load(app_id: int, ids: list[int]) -> list[tuple[int, str | None, str | None]]:
+                return [(u.id, u.full_name, u.login) for u in await users.get_many(app_id, ids)]
+            self.names = NameCache(load)
 
 
 class BridgePlugin(BasePlugin):

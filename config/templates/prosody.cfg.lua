@@ -77,6 +77,7 @@ VirtualHost "$domain"
 		["http://tigase.org/protocol/mobile#v2"] = { jid = "$muc_domain" };
 	}
 	chatbridge_copy_host = "$muc_domain"
+	chatbridge_store_plain = $store_plain -- plain clients' 1:1 messages are stored (stanza-id)
 
 Component "$muc_domain"
 	component_secret = "$component_secret"
