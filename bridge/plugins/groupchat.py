@@ -184,11 +184,12 @@ class GroupChatPlugin(BridgePlugin):
                          f'><x xmlns="{NS_MUC_USER}">{self._item(room, me, full)}</x>'
                          f'{nick_xml(names.get(me))}</presence>')
         ident = f' id="{attr(element.get("id"))}"' if element.get("id") else ""
-        # 100: non-anonymous; 210: the nick is the user id, whatever was asked for
+        # 100: non-anonymous; 210: the nick is the user id, whatever was asked for. 110 comes
+        # first: the SDK's join() reads only the first <status> (connectycube dist/index.js)
         renamed = '<status code="210"/>' if address.nick != str(me) else ""
         self.xmpp.write(f'<presence{ident} from="{attr(room_jid)}/{me}" to="{attr(full)}">'
-                        f'<x xmlns="{NS_MUC_USER}">{self._item(room, me, full)}<status code="100"/>'
-                        f'{renamed}{SELF_110}</x>{nick_xml(names.get(me))}</presence>')
+                        f'<x xmlns="{NS_MUC_USER}">{self._item(room, me, full)}{SELF_110}'
+                        f'<status code="100"/>{renamed}</x>{nick_xml(names.get(me))}</presence>')
         await self._send_history(element, room, sender, full)
         if not (element.get("id") or "").endswith(":join"):
             # XEP-0045 §7.2.15: the subject ends the join for stock clients; the SDK (whose join
