@@ -2,12 +2,16 @@
 
 - Join (presence to `room/nick`): only occupants (subscribers of public dialogs; every user of the
   app for a broadcast dialog) get in, named by
-  their numeric user id whatever nick they asked for. The self-presence carries status 110 both
+  their numeric user id whatever nick they asked for (status 210 when they asked for another).
+  The self-presence carries status 110 both
   the standard way and as `<xmlns><code>110</code></xmlns>` (what the ConnectyCube SDK reads) and
-  echoes the join id; `<history maxstanzas>` is honoured (capped); errors are presence errors with
-  the join id and a `<x xmlns=".../muc"/>` child, as the SDK expects.
+  echoes the join id; `<history maxstanzas>` is honoured (capped), then the subject (the dialog
+  name) follows for stock clients; errors are presence errors with
+  the join id and a `<x xmlns=".../muc"/>` child, as the SDK expects. The rooms are
+  non-anonymous: items carry real JIDs and dialog-role affiliations, presences and messages a
+  XEP-0172 `<nick>`; `disco#info` tells the name and `ROOM_FEATURES`.
 - Messages: persisted through `MessageService.send` (the same call REST makes; stored when
-  `save_to_history=1`), then fanned out with the stored id, `dialog_id` and `date_sent` to every
+  `save_to_history=1`, or without `<extraParams>` when `store_plain_messages`), then fanned out with the stored id, `dialog_id` and `date_sent` to every
   online resource of every dialog occupant, the sender's own included (joined or not: the SDK no
   longer joins). Broadcast dialogs accept messages only from admins and deliver them (and their
   edits and removals) to every online user of the app, but those who deleted the dialog for
