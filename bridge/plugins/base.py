@@ -24,7 +24,7 @@ from xml.etree.ElementTree import Element
 
 from bridge.convert import NS_DELEGATION, NS_FORWARD, NS_PRIVILEGE, attr, child, localname
 from bridge.errors import Condition, error_xml
-from bridge.rooms import Occupancy, RoomCache, Serializer, UserKey
+from bridge.rooms import NameCache, Occupancy, RoomCache, Serializer, UserKey
 from config.settings import XmppSettings
 from models.jids import room_jid, user_jid
 from models.requester import Requester
@@ -53,6 +53,7 @@ class BridgeState:
     occupancy: Occupancy = field(default_factory=Occupancy)
     serializer: Serializer = None  # type: ignore[assignment]
     rooms: RoomCache = None  # type: ignore[assignment]
+    names: NameCache = None  # type: ignore[assignment]
 
     @property
     def online(self) -> PresenceRegistry:
@@ -64,6 +65,12 @@ class BridgeState:
             self.serializer = Serializer(self.settings.max_pending_stanzas)
         if self.rooms is None:
             self.rooms = RoomCache(self.services.rooms.get)
+        if self.names is None:
+            users = self.services.users
+
+            async def load(app_id: int, ids: list[int]) -> list[tuple[int, str | None, str | None]]:
+                return [(u.id, u.full_name, u.login) for u in await users.get_many(app_id, ids)]
+            self.names = NameCache(load)
 
 
 class BridgePlugin(BasePlugin):

@@ -87,6 +87,7 @@ VirtualHost "$domain"
 	}
 	chatbridge_bookmarks_host = "$muc_domain"
 	chatbridge_copy_host = "$muc_domain"
+	chatbridge_store_plain = $store_plain -- plain clients' 1:1 messages are stored (stanza-id)
 
 Component "$muc_domain"
 	component_secret = "$component_secret"
