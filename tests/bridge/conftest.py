@@ -236,7 +236,11 @@ class Client:
         self.xmpp.remove_handler("Presence")
         self.settings = settings
         self.stanzas: list[ET.Element] = []
+        self.stream_features: list[ET.Element] = []  # each stream's <features>, in order
         self._changed = asyncio.Event()
+        self.xmpp.register_handler(Callback(
+            "rec features", MatchXPath("{http://etherx.jabber.org/streams}features"),
+            lambda stanza: self.stream_features.append(stanza.xml)))
         for kind in ("message", "presence", "iq"):
             self.xmpp.register_handler(Callback(f"rec {kind}", MatchXPath(f"{{jabber:client}}{kind}"),
                                                 self._record))
