@@ -5,6 +5,8 @@ need=()
 command -v prosody >/dev/null 2>&1 || need+=(prosody)
 [ -d /usr/lib/prosody/modules/mod_firewall ] || [ -f /usr/lib/prosody/modules/mod_firewall/mod_firewall.lua ] || dpkg -s prosody-modules >/dev/null 2>&1 || need+=(prosody-modules)
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
+# a stock XMPP client for the TLS login tests (tests/bridge/test_sendxmpp.py)
+command -v go-sendxmpp >/dev/null 2>&1 || need+=(go-sendxmpp)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 echo "installing Debian packages: ${need[*]}"
