@@ -229,3 +229,23 @@ async def test_external_mode_connects_to_a_server_it_did_not_start(tmp_path):
         assert external.pid is not None  # not ours to stop
     finally:
         await external.stop()
+
+
+def test_external_services_contacts_and_proxy_are_rendered_as_lua(tmp_path):
+    from pydantic import SecretStr
+
+    settings = make_settings(tmp_path, contact_info={"abuse": ['mailto:a"b@example.com']},
+                             external_services=[{"type": "turn", "host": "turn.example.com",
+                                                 "port": 3478, "secret": SecretStr("s\\ec")}],
+                             proxy65_interface="0.0.0.0")
+    text = render_config(settings).config.read_text()
+    assert 'contact_info = { ["abuse"] = { "mailto:a\\"b@example.com" } }' in text
+    assert ('external_services = { { ["type"] = "turn"; ["host"] = "turn.example.com"; '
+            '["port"] = 3478; ["transport"] = "udp"; ["secret"] = "s\\\\ec" } }') in text
+    assert f"proxy65_ports = {{ {settings.xmpp.proxy65_port} }}" in text
+    assert 'Component "proxy.localhost" "proxy65"\n\tproxy65_address = "localhost"' in text
+    off = render_config(make_settings(tmp_path, proxy65_port=0, c2s_direct_tls_port=0,
+                                      c2s_require_encryption=False)).config.read_text()
+    assert "proxy65_ports = {  }" in off and '"proxy65"' not in off
+    assert "c2s_direct_tls_ports = {  }" in off
+    assert "c2s_require_encryption = false" in off and "allow_unencrypted_plain_auth = true" in off
