@@ -281,6 +281,24 @@ async def _port_open(host: str, port: int) -> bool:
     return True
 
 
+async def _component_answers(host: str, port: int, domain: str) -> bool:
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 1.0)
+    except (OSError, asyncio.TimeoutError):
+        return False
+    try:
+        writer.write(f"<stream:stream xmlns='jabber:component:accept' xmlns:stream="
+                     f"'http://etherx.jabber.org/streams' to='{domain}'>".encode())
+        data = await asyncio.wait_for(reader.read(4096), 1.0)
+        return b"stream" in data
+    except (OSError, asyncio.TimeoutError):
+        return False
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+
+
 class ProsodyError(RuntimeError):
     pass
 
@@ -364,7 +382,11 @@ class ProsodyProcess:
             if proc.returncode is not None:
                 raise ProsodyError(f"Prosody exited with code {proc.returncode} during start-up: "
                                    + " | ".join(self._output[-8:]))
-            pending = [p for p in pending if not await _port_open(host, p)]
+            # the component port must be Prosody's own: it answers a component stream header (a
+            # port taken by another program may accept connections before Prosody says it failed)
+            pending = [p for p in pending if not await (
+                _component_answers(host, p, xmpp.muc_domain) if p == xmpp.component_port
+                else _port_open(host, p))]
             if not pending:
                 break
             if time.monotonic() > deadline:
