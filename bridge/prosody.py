@@ -30,7 +30,7 @@ from pathlib import Path
 from string import Template
 
 from bridge.certificates import tls_files
-from config.settings import ExternalService, Settings
+from config.settings import ExternalService, RateLimitSettings, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -177,6 +177,14 @@ def _package_file(*parts: str) -> str:
     return resources.files("config").joinpath(*parts).read_text(encoding="utf-8")
 
 
+def c2s_limits(limits: RateLimitSettings) -> dict[str, str]:
+    """The template's values for the c2s bandwidth limit (Prosody's mod_limits)."""
+    rate = limits.xmpp_c2s_rate  # checked by the settings
+    return {"limits_module": '"limits";' if rate else "",
+            "c2s_rate": f'"{rate or "0b/s"}"',
+            "c2s_burst": f'"{max(1, int(limits.xmpp_c2s_burst_seconds))}s"'}
+
+
 def render_config(settings: Settings, files: ProsodyFiles | None = None) -> ProsodyFiles:
     """Writes the config and the Lua modules; returns their paths."""
     xmpp = settings.xmpp
@@ -216,7 +224,8 @@ def render_config(settings: Settings, files: ProsodyFiles | None = None) -> Pros
         "proxy65_component": _proxy65_component(settings),
     }
     text = Template(_package_file("templates", "prosody.cfg.lua")).substitute(
-        {k: v if isinstance(v, int) else _lua(v) for k, v in values.items()} | lua)
+        {k: v if isinstance(v, int) else _lua(v) for k, v in values.items()} | lua,
+        **c2s_limits(settings.rate_limits))
     if xmpp.prosody_include:
         include = Path(xmpp.prosody_include).expanduser().resolve()
         if not include.is_file():

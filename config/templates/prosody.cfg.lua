@@ -59,6 +59,8 @@ modules_enabled = {
 	"chatbridge_copies";
 	-- XEP-0016 privacy lists (the SDK's chat.privacylist.*): the default list is enforced.
 	"privacy_lists";
+	-- c2s bandwidth (mod_limits) unless CHAT_RATE_LIMITS__XMPP_C2S_RATE is empty
+	$limits_module
 }
 modules_disabled = { "s2s" }
 
@@ -74,6 +76,9 @@ consider_websocket_secure = true
 -- History lives in MongoDB: no mod_mam here (its file archive rewrites on every message).
 storage = "internal"
 smacks_hibernation_time = $hibernation_seconds
+-- Bandwidth of each client connection (mod_limits; CHAT_RATE_LIMITS__XMPP_C2S_RATE): a client past
+-- it is read more slowly, not disconnected. The component link is not a c2s session: unlimited.
+limits = { c2s = { rate = $c2s_rate; burst = $c2s_burst; } }
 c2s_stanza_size_limit = $stanza_size_limit
 
 VirtualHost "$domain"

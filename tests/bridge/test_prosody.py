@@ -249,3 +249,19 @@ def test_external_services_contacts_and_proxy_are_rendered_as_lua(tmp_path):
     assert "proxy65_ports = {  }" in off and '"proxy65"' not in off
     assert "c2s_direct_tls_ports = {  }" in off
     assert "c2s_require_encryption = false" in off and "allow_unencrypted_plain_auth = true" in off
+
+
+def test_client_bandwidth_limit_is_rendered_and_can_be_turned_off(tmp_path):
+    text = render_config(make_settings(tmp_path)).config.read_text()
+    assert '\t"limits";' in text and 'limits = { c2s = { rate = "128kb/s"; burst = "5s"; } }' in text
+    off = make_settings(tmp_path)
+    off.rate_limits.xmpp_c2s_rate = ""
+    assert '\t"limits";' not in render_config(off).config.read_text()
+    from pydantic import ValidationError
+
+    from config.settings import RateLimitSettings
+
+    with pytest.raises(ValidationError, match="128kb/s"):
+        RateLimitSettings(xmpp_c2s_rate="fast")
+    with pytest.raises(ValidationError, match="10/minute"):
+        RateLimitSettings(messages_per_user="lots")
