@@ -40,6 +40,7 @@ from typing import Any
 from bridge.component import Component
 from bridge.convert import attr, body_xml, extra_params_xml
 from bridge.plugins.base import BridgeState
+from bridge.plugins.bookmarks import BookmarksPlugin
 from bridge.plugins.groupchat import GroupChatPlugin
 from models.errors import NotFoundError
 from models.events import Origin
@@ -340,6 +341,7 @@ class Relay:
         actor = int(event.get("sender_id") or 0)
         for user_id in removed:
             self._groupchat().kick(app_id, dialog_id, int(user_id), actor)
+        self._xmpp.plugin[BookmarksPlugin.name].dialog_changed(event)
 
 
 def _delivered_by_xmpp(event: dict[str, Any]) -> bool:
