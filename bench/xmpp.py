@@ -23,6 +23,7 @@ import os
 import platform
 import re
 import shutil
+import ssl
 import statistics
 import sys
 import tempfile
@@ -47,6 +48,12 @@ AUTH_PASSWORD = "bench-auth-password"
 
 
 # -- a small raw XMPP client -----------------------------------------------------------------------
+# The clients negotiate STARTTLS as stock clients do (the template requires it), trusting the
+# server's self-signed certificate; `--plain` runs Prosody with CHAT_XMPP__C2S_REQUIRE_ENCRYPTION=false
+# and plain clients, to see what TLS costs.
+TLS_CONTEXT: ssl.SSLContext | None = None
+
+
 class RawClient:
     def __init__(self, jid: str, password: str) -> None:
         self.jid = jid
@@ -64,6 +71,13 @@ class RawClient:
         self._task = asyncio.create_task(self._read(reader))
         self._open()
         await self._expect("features")
+        if TLS_CONTEXT is not None:
+            self.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+            await self._expect("proceed")
+            self._parser = self._new_parser()
+            await self._writer.start_tls(TLS_CONTEXT, server_hostname=DOMAIN)
+            self._open()
+            await self._expect("features")
         token = base64.b64encode(f"\0{self.jid.split('@')[0]}\0{self.password}".encode()).decode()
         self.send(f"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{token}</auth>")
         if (await self._expect("success", "failure")).tag.endswith("failure"):
@@ -210,6 +224,8 @@ def raw_config(chatbridge_config: str, tmp: Path, c2s: int, http: int) -> str:
     text = re.sub(r"c2s_ports = \{ \d+ \}", f"c2s_ports = {{ {c2s} }}", text)
     text = re.sub(r"http_ports = \{ \d+ \}", f"http_ports = {{ {http} }}", text)
     text = re.sub(r"component_ports = \{ \d+ \}", "component_ports = {}", text)
+    text = re.sub(r"c2s_direct_tls_ports = \{[ \d]*\}", "c2s_direct_tls_ports = {}", text)
+    text = re.sub(r"proxy65_ports = \{[ \d]*\}", "proxy65_ports = {}", text)
     text = re.sub(r'pidfile = ".*"', f'pidfile = "{tmp}/raw.pid"', text)
     text = re.sub(r'data_path = ".*"', f'data_path = "{tmp}/raw-data"', text)
     text = re.sub(r'filename = ".*"', f'filename = "{tmp}/raw.log"', text)
@@ -462,6 +478,8 @@ async def run(args) -> dict:
            "CHAT_DATA_DIR": str(tmp / "data"), "CHAT_BLOBS__PATH": str(tmp / "blobs"),
            "CHAT_XMPP__C2S_PORT": str(c2s), "CHAT_XMPP__HTTP_PORT": str(xhttp),
            "CHAT_XMPP__COMPONENT_PORT": str(comp), "CHAT_XMPP__COMPONENT_SECRET": SECRET,
+           "CHAT_XMPP__C2S_DIRECT_TLS_PORT": str(free_port()), "CHAT_XMPP__PROXY65_PORT": "0",
+           "CHAT_XMPP__C2S_REQUIRE_ENCRYPTION": "false" if args.plain else "true",
            "CHAT_XMPP__AUTH_PASSWORD": AUTH_PASSWORD,  # push on, as `make run` has it
            "CHAT_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
            **UNLIMITED}
@@ -471,6 +489,9 @@ async def run(args) -> dict:
     try:
         base = f"http://127.0.0.1:{http_port}"
         await wait_http(base + "/health", 60)
+        global TLS_CONTEXT
+        TLS_CONTEXT = None if args.plain else ssl.create_default_context(
+            cafile=str(tmp / "data" / "tls" / "xmpp.crt"))
         raw_c2s, raw_http = free_port(), free_port()
         config = (tmp / "data" / "prosody" / "prosody.cfg.lua").read_text()
         raw_path = tmp / "raw.cfg.lua"
@@ -566,7 +587,9 @@ def report(r: dict, args) -> str:
         "**mongomock-motor in-memory store**, push fan-out on as by default) in a child process, "
         "a second Prosody with the same "
         "configuration minus the 1:1 copies and the bridge (plus its own `muc` module) for the "
-        "baselines, raw XMPP clients in the benchmark process. " + probe_sentence(r["probe"]),
+        "baselines, raw XMPP clients in the benchmark process ("
+        + ("plain c2s, `--plain`" if args.plain else "over STARTTLS, as stock clients log in") + "). "
+        + probe_sentence(r["probe"]),
         "",
         "| run | sent | delivered | stored | seconds | rate |",
         "|---|---|---|---|---|---|",
@@ -669,6 +692,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="interleaved MUC runs (median shown)")
     parser.add_argument("--repeat-1to1", type=int, default=3, help="interleaved 1:1 runs (median shown)")
     parser.add_argument("--write", type=Path, default=None)
+    parser.add_argument("--plain", action="store_true",
+                        help="c2s without TLS (CHAT_XMPP__C2S_REQUIRE_ENCRYPTION=false), to see what TLS costs")
     parser.add_argument("--only", choices=("1to1", "muc", "latency"), default=None,
                         help="run one part and print raw results (for profiling; nothing is written)")
     args = parser.parse_args()

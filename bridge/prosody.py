@@ -1,7 +1,8 @@
 """The embedded XMPP server: Prosody as a supervised child process.
 
 `render_config` writes Prosody's configuration and our Lua modules (auth, 1:1 copies, spool,
-fan-out) into `{data_dir}/prosody` (pid file, loopback ports from settings).
+fan-out) into `{data_dir}/prosody` (pid file, loopback ports from settings), with the c2s
+certificate from `bridge/certificates.py`.
 `ProsodyProcess` starts `prosody -F --config ...`, waits until its ports accept connections, relays
 its warnings to our log, restarts it with a log line (and backoff) when it dies, and stops it by PID.
 
@@ -28,7 +29,8 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from config.settings import RateLimitSettings, Settings
+from bridge.certificates import tls_files
+from config.settings import ExternalService, RateLimitSettings, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +134,45 @@ def auth_url(settings: Settings) -> str:
     return f"http://{host}:{settings.http.port}/xmpp-auth"
 
 
+def _lua_table(value: object) -> str:
+    """A Lua literal of strings, numbers, booleans, lists and string-keyed tables."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return f'"{_lua(value)}"'
+    if isinstance(value, (list, tuple)):
+        return "{ " + "; ".join(_lua_table(v) for v in value) + " }"
+    if isinstance(value, dict):
+        return "{ " + "; ".join(f'["{_lua(k)}"] = {_lua_table(v)}' for k, v in value.items()) + " }"
+    raise TypeError(f"no Lua literal for {type(value).__name__}")
+
+
+def _external_service(service: ExternalService) -> dict:
+    out: dict = {"type": service.type, "host": service.host, "port": service.port}
+    if service.transport:
+        out["transport"] = service.transport
+    if service.username:
+        out["username"] = service.username
+    if service.password is not None:
+        out["password"] = service.password.get_secret_value()
+    if service.secret is not None:
+        out["secret"] = service.secret.get_secret_value()
+    return out
+
+
+def _proxy65_component(settings: Settings) -> str:
+    xmpp = settings.xmpp
+    if not xmpp.proxy65_port:
+        return ""
+    wildcard = xmpp.proxy65_interface in ("", "0.0.0.0", "::", "[::]")
+    address = xmpp.proxy65_address or (xmpp.domain if wildcard else xmpp.proxy65_interface)
+    return (f'\n-- XEP-0065 SOCKS5 bytestreams proxy (listens on proxy65_ports above)\n'
+            f'Component "{_lua(xmpp.proxy65_domain)}" "proxy65"\n'
+            f'\tproxy65_address = "{_lua(address)}"\n')
+
+
 def _package_file(*parts: str) -> str:
     return resources.files("config").joinpath(*parts).read_text(encoding="utf-8")
 
@@ -170,9 +211,21 @@ def render_config(settings: Settings, files: ProsodyFiles | None = None) -> Pros
         "component_secret": xmpp.component_secret.get_secret_value(),
         "spool_max": 5 * int(xmpp.max_pending_stanzas),
         "store_plain": "true" if xmpp.store_plain_messages else "false",
+        "proxy65_interface": xmpp.proxy65_interface,
+    }
+    tls = tls_files(settings)
+    values.update({"tls_certificate": tls.certificate, "tls_key": tls.key})
+    lua = {  # Lua code, not string contents
+        "direct_tls_ports": str(int(xmpp.c2s_direct_tls_port)) if xmpp.c2s_direct_tls_port else "",
+        "proxy65_ports": str(int(xmpp.proxy65_port)) if xmpp.proxy65_port else "",
+        "require_encryption": _lua_table(xmpp.c2s_require_encryption),
+        "allow_unencrypted_plain": _lua_table(not xmpp.c2s_require_encryption),
+        "external_services": _lua_table([_external_service(s) for s in xmpp.external_services]),
+        "contact_info": _lua_table(xmpp.contact_info),
+        "proxy65_component": _proxy65_component(settings),
     }
     text = Template(_package_file("templates", "prosody.cfg.lua")).substitute(
-        {k: v if isinstance(v, int) else _lua(v) for k, v in values.items()},
+        {k: v if isinstance(v, int) else _lua(v) for k, v in values.items()} | lua,
         **c2s_limits(settings.rate_limits))
     if xmpp.prosody_include:
         include = Path(xmpp.prosody_include).expanduser().resolve()
@@ -236,6 +289,24 @@ async def _port_open(host: str, port: int) -> bool:
     with contextlib.suppress(Exception):
         await writer.wait_closed()
     return True
+
+
+async def _component_answers(host: str, port: int, domain: str) -> bool:
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 1.0)
+    except (OSError, asyncio.TimeoutError):
+        return False
+    try:
+        writer.write(f"<stream:stream xmlns='jabber:component:accept' xmlns:stream="
+                     f"'http://etherx.jabber.org/streams' to='{domain}'>".encode())
+        data = await asyncio.wait_for(reader.read(4096), 1.0)
+        return b"stream" in data
+    except (OSError, asyncio.TimeoutError):
+        return False
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
 
 
 class ProsodyError(RuntimeError):
@@ -309,6 +380,8 @@ class ProsodyProcess:
         xmpp = self._settings.xmpp
         host = loopback(xmpp.host)
         ports = [xmpp.c2s_port, xmpp.component_port, xmpp.http_port]
+        if xmpp.c2s_direct_tls_port:
+            ports.append(xmpp.c2s_direct_tls_port)
         deadline = time.monotonic() + xmpp.start_timeout_seconds
         pending = list(ports)
         while pending:
@@ -319,7 +392,11 @@ class ProsodyProcess:
             if proc.returncode is not None:
                 raise ProsodyError(f"Prosody exited with code {proc.returncode} during start-up: "
                                    + " | ".join(self._output[-8:]))
-            pending = [p for p in pending if not await _port_open(host, p)]
+            # the component port must be Prosody's own: it answers a component stream header (a
+            # port taken by another program may accept connections before Prosody says it failed)
+            pending = [p for p in pending if not await (
+                _component_answers(host, p, xmpp.muc_domain) if p == xmpp.component_port
+                else _port_open(host, p))]
             if not pending:
                 break
             if time.monotonic() > deadline:

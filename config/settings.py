@@ -51,11 +51,47 @@ class SessionSettings(BaseModel):
     touch_interval_seconds: int = 60
 
 
+class ExternalService(BaseModel):
+    """A STUN or TURN server handed to clients (XEP-0215, Prosody's `external_services`), as
+    calls in Conversations, Dino or Gajim need them. `secret`: TURN REST credentials (coturn's
+    `static-auth-secret`) are made per request; or a fixed `username` / `password`."""
+
+    type: Literal["stun", "stuns", "turn", "turns"]
+    host: str
+    port: int
+    transport: Literal["udp", "tcp", ""] = "udp"
+    username: str = ""
+    password: SecretStr | None = None
+    secret: SecretStr | None = None
+
+
+ContactKind = Literal["abuse", "admin", "feedback", "sales", "security", "status", "support"]
+
+
 class XmppSettings(BaseModel):
     domain: str = "localhost"
     embedded: bool = True
     host: str = "127.0.0.1"
     c2s_port: int = 5222
+    # c2s TLS: STARTTLS on c2s_port and direct TLS (XEP-0368) on this port; 0 = no direct TLS
+    c2s_direct_tls_port: int = 5223
+    # no SASL (PLAIN) on c2s before TLS; false only for a loopback-only setup of your own
+    c2s_require_encryption: bool = True
+    # PEM certificate (full chain) and key for the XMPP domain, e.g. from an ACME client; empty =
+    # a self-signed one made on first start under {data_dir}/tls and reused after
+    tls_certificate: str = ""
+    tls_key: str = ""
+    # XEP-0065 SOCKS5 proxy (Prosody's proxy65 on proxy.{domain}); 0 = none. It listens on
+    # proxy65_interface (loopback by default) and is announced as proxy65_address (default: host)
+    proxy65_port: int = 5000
+    proxy65_interface: str = "127.0.0.1"
+    proxy65_address: str = ""
+    # XEP-0215: STUN / TURN servers for calls, e.g.
+    # CHAT_XMPP__EXTERNAL_SERVICES='[{"type": "turn", "host": "turn.example.com", "port": 3478,
+    # "secret": "..."}]'; none by default
+    external_services: list[ExternalService] = []
+    # XEP-0157 contact addresses, e.g. CHAT_XMPP__CONTACT_INFO='{"abuse": ["mailto:abuse@example.com"]}'
+    contact_info: dict[ContactKind, list[str]] = {}
     http_port: int = 5280
     component_port: int = 5347
     component_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(24)))
@@ -99,6 +135,10 @@ class XmppSettings(BaseModel):
     @property
     def muc_domain(self) -> str:
         return f"muc.{self.domain}"
+
+    @property
+    def proxy65_domain(self) -> str:
+        return f"proxy.{self.domain}"
 
 
 class BlobSettings(BaseModel):

@@ -10,6 +10,8 @@ if [ "${1:-}" = "test" ]; then
     command -v node >/dev/null 2>&1 || need+=(nodejs npm)
     # tests/docker: the compose file must parse (`docker-compose config`)
     command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+    # a stock XMPP client for the TLS login tests (tests/bridge/test_sendxmpp.py)
+    command -v go-sendxmpp >/dev/null 2>&1 || need+=(go-sendxmpp)
 fi
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -1,7 +1,8 @@
 -- Prosody configuration rendered by chatbridge (bridge/prosody.py) from
 -- config/templates/prosody.cfg.lua. Edit the template, not this copy: it is rewritten at each start.
--- Loopback only, no certificates: production deployments put TLS in front of c2s and use wss://
--- (SASL PLAIN carries the session token).
+-- c2s: STARTTLS on the client port, direct TLS on its own port, SASL PLAIN only after TLS (it
+-- carries the session token). The websocket stays plain on loopback: serve it as wss:// behind a
+-- TLS proxy.
 
 pidfile = "$pidfile"
 certificates = "$certs"
@@ -29,7 +30,8 @@ network_settings = { nagle = false }
 interfaces = { "$component_host" }
 c2s_ports = { $c2s_port }
 c2s_interfaces = { "$host" }
-c2s_direct_tls_ports = {}
+c2s_direct_tls_ports = { $direct_tls_ports }
+c2s_direct_tls_interfaces = { "$host" }
 legacy_ssl_ports = {}
 http_ports = { $http_port }
 http_interfaces = { "$host" }
@@ -38,9 +40,20 @@ https_interfaces = {}
 component_ports = { $component_port }
 component_interfaces = { "$component_host" }
 s2s_ports = {}
+-- XEP-0065 file transfer proxy (the proxy65 component below); loopback unless configured
+proxy65_ports = { $proxy65_ports }
+proxy65_interfaces = { "$proxy65_interface" }
+
+-- The certificate for c2s (bridge/certificates.py: the operator's, or a self-signed one kept
+-- under the data directory)
+ssl = { certificate = "$tls_certificate"; key = "$tls_key"; }
 
 modules_enabled = {
-	"saslauth"; "disco"; "ping"; "carbons"; "smacks"; "offline"; "posix";
+	"saslauth"; "tls"; "disco"; "ping"; "carbons"; "smacks"; "offline"; "posix";
+	-- what standard clients (Conversations, Dino, Gajim) expect: roster versioning, client
+	-- state indication, PEP with publish-options (OMEMO), push registration (XEP-0357),
+	-- STUN / TURN discovery (XEP-0215) and contact addresses (XEP-0157)
+	"roster"; "csi_simple"; "pep"; "cloud_notify"; "external_services"; "server_contact_info";
 	"http"; "websocket"; "privilege"; "delegation";
 	-- ours: a copy of every 1:1 chat message for the bridge (config/mod_chatbridge_copies.lua)
 	"chatbridge_copies";
@@ -58,8 +71,8 @@ authentication = "chatbridge"
 chatbridge_auth_url = "$auth_url"
 chatbridge_auth_user = "$auth_user"
 chatbridge_auth_password = "$auth_password"
-c2s_require_encryption = false
-allow_unencrypted_plain_auth = true
+c2s_require_encryption = $require_encryption
+allow_unencrypted_plain_auth = $allow_unencrypted_plain
 consider_websocket_secure = true
 
 -- History lives in MongoDB: no mod_mam here (its file archive rewrites on every message).
@@ -88,8 +101,11 @@ VirtualHost "$domain"
 	chatbridge_bookmarks_host = "$muc_domain"
 	chatbridge_copy_host = "$muc_domain"
 	chatbridge_store_plain = $store_plain -- plain clients' 1:1 messages are stored (stanza-id)
+	external_services = $external_services
+	contact_info = $contact_info
 
 Component "$muc_domain"
 	component_secret = "$component_secret"
 	modules_enabled = { "privilege"; "delegation"; "chatbridge_spool"; "chatbridge_fanout" }
 	chatbridge_spool_max = $spool_max
+$proxy65_component

@@ -15,6 +15,7 @@ import itertools
 import json
 import shutil
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -28,6 +29,7 @@ from slixmpp import ClientXMPP
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
+from bridge.certificates import self_signed_files
 from config.settings import Settings
 from models.services.container import Services, build_services
 from models.storage.mongo import memory_database
@@ -55,6 +57,7 @@ def make_settings(tmp, **xmpp: Any) -> Settings:
         # client's rate; the limits have their own tests (tests/rest/test_rate_limits.py).
         rate_limits={"signups_per_address": "1000000/minute"},
         xmpp={"domain": DOMAIN, "host": "127.0.0.1", "c2s_port": free_port(),
+              "c2s_direct_tls_port": free_port(), "proxy65_port": free_port(),
               "http_port": free_port(), "component_port": free_port(),
               "auth_password": SecretStr("xmpp-secret"),
               "component_secret": SecretStr("component-secret"),
@@ -206,22 +209,41 @@ async def rest(server):
 
 
 class Client:
-    """A slixmpp client that records every stanza it receives (as ElementTree elements)."""
+    """A slixmpp client that records every stanza it receives (as ElementTree elements).
+
+    It logs in as stock clients do: STARTTLS on the c2s port (or direct TLS on its own port with
+    `direct_tls=True`), verifying Prosody's certificate against the server's self-signed one (the
+    "trust this certificate" step), or not verifying at all with `verify=False`."""
 
     _seq = itertools.count()
 
-    def __init__(self, user: dict[str, Any], settings: Settings, password: str | None = None) -> None:
+    def __init__(self, user: dict[str, Any], settings: Settings, password: str | None = None,
+                 *, direct_tls: bool = False, verify: bool = True,
+                 plugins: tuple[str, ...] = ()) -> None:
         self.user = user
-        self.xmpp = ClientXMPP(user["jid"], password or user["token"],
-                               plugin_config={"feature_mechanisms": {"unencrypted_plain": True}})
-        self.xmpp.enable_starttls = False
-        self.xmpp.enable_direct_tls = False
-        self.xmpp.enable_plaintext = True
+        self.xmpp = ClientXMPP(user["jid"], password or user["token"])
+        self.direct_tls = direct_tls
+        self.xmpp.enable_starttls = not direct_tls
+        self.xmpp.enable_direct_tls = direct_tls
+        self.xmpp.enable_plaintext = False
+        if verify:
+            self.xmpp.ca_certs = self_signed_files(settings.data_dir).certificate
+        else:
+            self.xmpp.ssl_context.check_hostname = False
+            self.xmpp.ssl_context.verify_mode = ssl.CERT_NONE
+        self.tls_failure: Exception | None = None
+        self.xmpp.add_event_handler("ssl_invalid_chain", self._invalid_chain)
+        for plugin in plugins:
+            self.xmpp.register_plugin(plugin)
         self.xmpp.remove_handler("IM")
         self.xmpp.remove_handler("Presence")
         self.settings = settings
         self.stanzas: list[ET.Element] = []
+        self.stream_features: list[ET.Element] = []  # each stream's <features>, in order
         self._changed = asyncio.Event()
+        self.xmpp.register_handler(Callback(
+            "rec features", MatchXPath("{http://etherx.jabber.org/streams}features"),
+            lambda stanza: self.stream_features.append(stanza.xml)))
         for kind in ("message", "presence", "iq"):
             self.xmpp.register_handler(Callback(f"rec {kind}", MatchXPath(f"{{jabber:client}}{kind}"),
                                                 self._record))
@@ -231,6 +253,10 @@ class Client:
     def _failed(self, _event) -> None:
         self.failed = True
         self._changed.set()
+
+    def _invalid_chain(self, error: Exception) -> None:
+        self.tls_failure = error
+        self._failed(error)
 
     def _record(self, stanza) -> None:
         self.stanzas.append(stanza.xml)
@@ -247,7 +273,8 @@ class Client:
         return self.xmpp.boundjid.resource
 
     async def connect(self, timeout: float = 10) -> None:
-        self.xmpp.connect(self.settings.xmpp.host, self.settings.xmpp.c2s_port)
+        xmpp = self.settings.xmpp
+        self.xmpp.connect(xmpp.host, xmpp.c2s_direct_tls_port if self.direct_tls else xmpp.c2s_port)
         waiter = asyncio.ensure_future(self.xmpp.wait_until("session_start", timeout))
         fail = asyncio.ensure_future(self._wait_failed())
         done, pending = await asyncio.wait({waiter, fail}, timeout=timeout,
@@ -303,8 +330,8 @@ class Client:
 async def xmpp(server):
     clients: list[Client] = []
 
-    async def connect(user: dict[str, Any], password: str | None = None) -> Client:
-        client = Client(user, server.settings, password)
+    async def connect(user: dict[str, Any], password: str | None = None, **options: Any) -> Client:
+        client = Client(user, server.settings, password, **options)
         clients.append(client)
         await client.connect()
         await server.wait_online(user["id"], client.resource)

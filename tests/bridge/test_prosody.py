@@ -9,6 +9,7 @@ import stat
 import pytest
 
 from models.requester import Requester
+from bridge.certificates import self_signed_files
 from bridge.prosody import ProsodyError, ProsodyFiles, ProsodyProcess, auth_url, render_config
 from tests.bridge.conftest import extra, is_message, make_settings, new_id, sub
 
@@ -23,7 +24,10 @@ def test_config_is_rendered_into_the_data_dir(tmp_path):
     assert f"http_ports = {{ {xmpp.http_port} }}" in text
     assert f"component_ports = {{ {xmpp.component_port} }}" in text
     assert "https_ports = {}" in text and "s2s_ports = {}" in text
-    assert '"mam"' not in text and '"tls"' not in text and '"s2s" }' in text
+    assert '"mam"' not in text and '"s2s" }' in text
+    assert '"tls"' in text and "c2s_require_encryption = true" in text
+    assert "allow_unencrypted_plain_auth = false" in text
+    assert f"c2s_direct_tls_ports = {{ {xmpp.c2s_direct_tls_port} }}" in text
     assert 'component_secret = "se\\"cr\\\\et"' in text  # Lua-escaped
     assert f'chatbridge_auth_url = "{auth_url(settings)}"' in text
     assert auth_url(settings) == f"http://127.0.0.1:{settings.http.port}/xmpp-auth"
@@ -85,17 +89,33 @@ async def test_session_token_and_password_log_in_wrong_ones_do_not(server, rest,
         await xmpp(user, password=other["token"])
 
 
-async def test_only_plain_is_offered(server):
-    reader, writer = await asyncio.open_connection("127.0.0.1", server.settings.xmpp.c2s_port)
+async def _features(reader, writer) -> bytes:
     writer.write(b"<?xml version='1.0'?><stream:stream to='localhost' xmlns='jabber:client' "
                  b"xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>")
     data = b""
     while b"</stream:features>" not in data:
         data += await asyncio.wait_for(reader.read(4096), 5)
+    return data
+
+
+async def test_only_starttls_before_tls_and_only_plain_after_it(server):
+    import ssl
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.settings.xmpp.c2s_port)
+    before = await _features(reader, writer)
+    assert b"urn:ietf:params:xml:ns:xmpp-tls" in before and b"<required" in before
+    assert b"<mechanism>" not in before  # no SASL on an unencrypted stream
+    writer.write(b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+    data = b""
+    while b"proceed" not in data:
+        data += await asyncio.wait_for(reader.read(4096), 5)
+    context = ssl.create_default_context(cafile=str(self_signed_files(server.settings.data_dir).certificate))
+    await writer.start_tls(context, server_hostname="localhost")
+    after = await _features(reader, writer)
     writer.close()
-    assert b"<mechanism>PLAIN</mechanism>" in data
-    assert data.count(b"<mechanism>") == 1
-    assert b"sasl:2" not in data
+    assert b"<mechanism>PLAIN</mechanism>" in after
+    assert after.count(b"<mechanism>") == 1
+    assert b"sasl:2" not in after and b"xmpp-tls" not in after
 
 
 async def test_chat_message_still_arrives_and_its_copy_is_stored_once(server, rest, xmpp):
@@ -213,6 +233,26 @@ async def test_external_mode_connects_to_a_server_it_did_not_start(tmp_path):
         assert external.pid is not None  # not ours to stop
     finally:
         await external.stop()
+
+
+def test_external_services_contacts_and_proxy_are_rendered_as_lua(tmp_path):
+    from pydantic import SecretStr
+
+    settings = make_settings(tmp_path, contact_info={"abuse": ['mailto:a"b@example.com']},
+                             external_services=[{"type": "turn", "host": "turn.example.com",
+                                                 "port": 3478, "secret": SecretStr("s\\ec")}],
+                             proxy65_interface="0.0.0.0")
+    text = render_config(settings).config.read_text()
+    assert 'contact_info = { ["abuse"] = { "mailto:a\\"b@example.com" } }' in text
+    assert ('external_services = { { ["type"] = "turn"; ["host"] = "turn.example.com"; '
+            '["port"] = 3478; ["transport"] = "udp"; ["secret"] = "s\\\\ec" } }') in text
+    assert f"proxy65_ports = {{ {settings.xmpp.proxy65_port} }}" in text
+    assert 'Component "proxy.localhost" "proxy65"\n\tproxy65_address = "localhost"' in text
+    off = render_config(make_settings(tmp_path, proxy65_port=0, c2s_direct_tls_port=0,
+                                      c2s_require_encryption=False)).config.read_text()
+    assert "proxy65_ports = {  }" in off and '"proxy65"' not in off
+    assert "c2s_direct_tls_ports = {  }" in off
+    assert "c2s_require_encryption = false" in off and "allow_unencrypted_plain_auth = true" in off
 
 
 def test_client_bandwidth_limit_is_rendered_and_can_be_turned_off(tmp_path):

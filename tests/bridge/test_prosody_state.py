@@ -1,6 +1,6 @@
 """What Prosody stores lives and dies with the chatbridge store it serves: after a restart on the
 embedded store (ids start again at 1), the new users get nothing of the old ones' offline messages
-or privacy lists; a second process on the same data directory refuses to start and leaves the
+or privacy lists (the c2s certificate is kept); a second process on the same data directory refuses to start and leaves the
 running one's Prosody alone."""
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import uuid
 import aiohttp
 import pytest
 
+from bridge.certificates import self_signed_files
 from bridge.prosody import ProsodyError, ProsodyProcess
 from tests.bridge.conftest import Client, Rest, Server, is_message, local, make_settings, new_id
 
@@ -61,9 +62,12 @@ async def test_a_restart_on_the_embedded_store_leaks_nothing_to_the_new_users(tm
         await alice.close()
         old_state = srv.bridge.prosody.files.data
         assert any(p.is_file() for p in old_state.rglob("*")), "Prosody stored nothing to leak"
+        certificate = self_signed_files(tmp_path).certificate.read_bytes()
 
     async with running(settings) as (srv, rest):
         assert srv.bridge.prosody.files.data != old_state and not old_state.exists()
+        # the self-signed certificate clients were told to trust is kept
+        assert self_signed_files(tmp_path).certificate.read_bytes() == certificate
         new_first, new_second = await rest.new_user(), await rest.new_user()
         assert (new_first["id"], new_second["id"]) == (first["id"], second["id"])  # ids again
         bob = await _login(srv, new_second)

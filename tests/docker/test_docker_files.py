@@ -40,7 +40,8 @@ def test_the_compose_file_parses_and_names_real_settings_and_ports():
     assert env["CHAT_APP__AUTH_KEY"] == "k"
     defaults = Settings(_env_file=None)
     published = {int(p["target"]) for p in app["ports"]}
-    assert published == {defaults.http.port, defaults.xmpp.c2s_port, defaults.xmpp.http_port}
+    assert published == {defaults.http.port, defaults.xmpp.c2s_port,
+                         defaults.xmpp.c2s_direct_tls_port, defaults.xmpp.http_port}
     assert app["depends_on"]["mongo"]["condition"] == "service_healthy"
 
 
@@ -75,5 +76,6 @@ def test_the_dockerfile_installs_and_runs_what_the_readme_does():
     defaults = Settings(_env_file=None)
     [exposed] = re.findall(r"^EXPOSE (.*)$", text, re.MULTILINE)
     assert {int(p) for p in exposed.split()} == {defaults.http.port, defaults.xmpp.c2s_port,
+                                                 defaults.xmpp.c2s_direct_tls_port,
                                                  defaults.xmpp.http_port}
     assert "CHAT_HTTP__HOST=0.0.0.0" in text  # listens beyond the container's loopback

@@ -89,6 +89,8 @@ def _server_env(tmp: Path, http_port: int) -> dict[str, str]:
         # XMPP parts (embedded XMPP server + bridge) get free ports too, never the defaults.
         "CHAT_XMPP__HOST": "127.0.0.1",
         "CHAT_XMPP__C2S_PORT": str(free_port()),
+        "CHAT_XMPP__C2S_DIRECT_TLS_PORT": str(free_port()),
+        "CHAT_XMPP__PROXY65_PORT": str(free_port()),
         "CHAT_XMPP__HTTP_PORT": str(free_port()),
         "CHAT_XMPP__COMPONENT_PORT": str(free_port()),
         "PYTHONUNBUFFERED": "1",
