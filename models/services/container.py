@@ -8,6 +8,7 @@ from models.clock import Clock
 from models.events import EventPublisher
 from models.services.access import AccessService
 from models.services.apps import AppService
+from models.services.archive import ArchiveService
 from models.services.blobs import BlobService
 from models.services.dialogs import DialogService
 from models.services.memberships import MembershipService
@@ -62,6 +63,7 @@ class Services:
     push: PushService
     push_events: PushEventService
     rooms: RoomService
+    archive: ArchiveService
     # Names this store's contents for state kept outside it (Prosody's data directory): set by
     # `start()`. The embedded store is new in every process, so it gets a new id every time; a
     # MongoDB database keeps the id its first process created.
@@ -119,4 +121,5 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
         reactions=reactions, search=search,
         presence=presence, subscriptions=SubscriptionService(sub_store, counters, clock, settings.push),
         push=push, push_events=push_events, rooms=RoomService(access, dialog_store, member_store),
+        archive=ArchiveService(database.archive_store(), dialog_store, member_store, access),
     )

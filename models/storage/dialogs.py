@@ -20,6 +20,7 @@ from models.storage.ids import oid_or_none as _oid
 
 Doc = dict[str, Any]
 BROADCAST = 1  # dialog type read by every user of the app (models.services.access.BROADCAST)
+PRIVATE = 3  # a pair's dialog
 
 
 class DialogStore(AppScopedStore):
@@ -54,6 +55,11 @@ class DialogStore(AppScopedStore):
         """Ids of the app's broadcast dialogs (type 1: every user of the app reads them)."""
         return [str(d["_id"]) async for d in self._col.find({"app_id": app_id, "type": BROADCAST},
                                                              {"_id": 1})]
+
+    async def private_ids_of(self, app_id: int, user_id: int) -> list[str]:
+        """Ids of the user's private dialogs (type 3): their own message archive."""
+        return [str(d["_id"]) async for d in self._col.find(
+            {"app_id": app_id, "occupants_ids": user_id, "type": PRIVATE}, {"_id": 1})]
 
     async def next_seq(self, app_id: int, dialog_id: str, last_message: Doc) -> int:
         """Takes the next message sequence number and records the last message, atomically."""
