@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from slixmpp.plugins.base import register_plugin
 
+from bridge.plugins.archive import ArchivePlugin
 from bridge.plugins.base import BridgePlugin
 from bridge.plugins.groupchat import GroupChatPlugin
 from bridge.plugins.presence import PresencePlugin
 from bridge.plugins.private import PrivateChatPlugin
 
-PLUGINS: tuple[type[BridgePlugin], ...] = (PresencePlugin, GroupChatPlugin, PrivateChatPlugin)
+PLUGINS: tuple[type[BridgePlugin], ...] = (PresencePlugin, GroupChatPlugin, PrivateChatPlugin,
+                                            ArchivePlugin)
 PLUGIN_NAMES: tuple[str, ...] = tuple(plugin.name for plugin in PLUGINS)
 
 for _plugin in PLUGINS:
     register_plugin(_plugin)
 
-__all__ = ["PLUGINS", "PLUGIN_NAMES", "BridgePlugin", "GroupChatPlugin", "PresencePlugin",
+__all__ = ["PLUGINS", "PLUGIN_NAMES", "ArchivePlugin", "BridgePlugin", "GroupChatPlugin", "PresencePlugin",
            "PrivateChatPlugin"]
