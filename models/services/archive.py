@@ -51,15 +51,20 @@ class ArchiveService:
         return ArchivePage(docs, complete)
 
     async def _own_scope(self, requester: Requester, with_user: int | None) -> ArchiveScope:
+        """The caller's private dialogs (memberships, hidden ones too: "delete for me" of a
+        private dialog only hides it), or the one with `with_user`."""
         app_id, me = requester.app_id, requester.user_id
         if with_user is not None:
             dialog = await self._dialogs.find_private(app_id, f"{min(me, with_user)}:{max(me, with_user)}")
             dialog_ids = [dialog["_id"]] if dialog is not None and with_user != me else []
+            members = await self._members.get_many(dialog_ids, me) if dialog_ids else {}
         else:
-            dialog_ids = await self._dialogs.private_ids_of(app_id, me)
-        members = await self._members.get_many(dialog_ids, me) if dialog_ids else {}
+            members = {m["dialog_id"]: m for m in await self._members.for_user(
+                app_id, me, include_hidden=True)}
+            dialog_ids = await self._dialogs.private_among(app_id, list(members))
         return ArchiveScope(app_id=app_id, viewer=me, cleared={
-            d: int((members.get(d) or {}).get("cleared_seq") or 0) for d in dialog_ids})
+            d: int((members.get(d) or {}).get("cleared_seq") or 0) for d in dialog_ids
+            if d in members})
 
     async def _room_scope(self, requester: Requester, dialog_id: str) -> ArchiveScope:
         try:

@@ -56,10 +56,13 @@ class DialogStore(AppScopedStore):
         return [str(d["_id"]) async for d in self._col.find({"app_id": app_id, "type": BROADCAST},
                                                              {"_id": 1})]
 
-    async def private_ids_of(self, app_id: int, user_id: int) -> list[str]:
-        """Ids of the user's private dialogs (type 3): their own message archive."""
+    async def private_among(self, app_id: int, dialog_ids: list[str]) -> list[str]:
+        """Which of these dialogs (a user's memberships) are private ones (type 3)."""
+        oids = [o for o in (_oid(d) for d in dialog_ids) if o is not None]
+        if not oids:
+            return []
         return [str(d["_id"]) async for d in self._col.find(
-            {"app_id": app_id, "occupants_ids": user_id, "type": PRIVATE}, {"_id": 1})]
+            {"_id": {"$in": oids}, "app_id": app_id, "type": PRIVATE}, {"_id": 1})]
 
     async def next_seq(self, app_id: int, dialog_id: str, last_message: Doc) -> int:
         """Takes the next message sequence number and records the last message, atomically."""

@@ -110,6 +110,13 @@ async def test_deleted_for_me_forced_deletes_and_cleared_history_are_absent(svc,
     assert "m3" in bodies(await svc.archive.query(alice, ArchiveQuery()))
 
 
+async def test_a_private_dialog_deleted_for_me_stays_in_the_archive(svc, chat):
+    alice, bob, _, docs = chat
+    await svc.dialogs.delete(alice, [docs["m0"]["chat_dialog_id"]], force=False)  # hides it
+    assert bodies(await svc.archive.query(alice, ArchiveQuery(with_user=bob.user_id)))[:1] == ["m0"]
+    assert "m0" in bodies(await svc.archive.query(alice, ArchiveQuery()))
+
+
 async def test_anchors_must_be_in_the_archive_queried(svc, chat):
     alice, bob, carol, docs = chat
     with pytest.raises(NotFoundError):  # bob's dialog with alice is not in carol's archive

@@ -10,6 +10,7 @@ from typing import Any
 EQUALITY_INDEXES: dict[str, tuple[str, ...]] = {
     "messages": ("chat_dialog_id",),
     "dialog_members": ("dialog_id", "user_id"),
+    "dialogs": ("private_key",),  # a pair's dialog (`with` in the archive, first 1:1 messages)
 }
 
 
