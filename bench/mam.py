@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import platform
 import random
 import resource
@@ -39,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pydantic import SecretStr  # noqa: E402
 from slixmpp import ClientXMPP  # noqa: E402
 
-from bench.common import ROOT, free_port, server_command  # noqa: E402
+from bench.common import ROOT, cpu_seconds, free_port, server_command  # noqa: E402
 from bench.rest import write_section  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from models.messages import make_draft  # noqa: E402
@@ -228,7 +229,9 @@ def serve(args: argparse.Namespace) -> None:
                           "jid": f"{user_id}-{APP_ID}@{DOMAIN}", "password": password,
                           "contact": f"{others[0]}-{APP_ID}@{DOMAIN}", "anchors": anchors,
                           "big": len(ids["big"]), "seeded": seeded,
-                          "rss_mb": (rss_after - rss_before) / 1024}), flush=True)
+                          "rss_mb": (rss_after - rss_before) / 1024, "server_pid": os.getpid(),
+                          "prosody_pid": int((tmp / "prosody" / "prosody.pid").read_text())}),
+              flush=True)
         sys.stdin.readline()  # the client's queries run now
         service = {"big": parts.run(in_process(parts.services, user_id, anchors["big"], others[0])),
                    "all": parts.run(in_process(parts.services, user_id, anchors["all"], None))}
@@ -270,9 +273,13 @@ def main() -> None:
                                      ready["anchors"]["big"], ready["contact"]),
                        await measure(client, "everything after a stanza-id (all dialogs)",
                                      ready["anchors"]["all"], None)]
-                out[0]["raw"] = await measure_raw(raw, "with", ready["anchors"]["big"],
-                                                  ready["contact"])
-                out[1]["raw"] = await measure_raw(raw, "after", ready["anchors"]["all"], None)
+                pids = (ready["server_pid"], ready["prosody_pid"])
+                for result, anchors, with_jid in ((out[0], ready["anchors"]["big"], ready["contact"]),
+                                                  (out[1], ready["anchors"]["all"], None)):
+                    before = [cpu_seconds(pid) for pid in pids]
+                    result["raw"] = await measure_raw(raw, result["label"], anchors, with_jid)
+                    result["cpu_ms"] = [(cpu_seconds(pid) - b) * 1000 / len(anchors)
+                                        for pid, b in zip(pids, before)]
                 return out
             finally:
                 client.disconnect()
@@ -304,12 +311,14 @@ def report(results: list[dict], total: int, contacts: int, seeded: float, rss_mb
              "random stored id; the round trip includes the 50 results and the `<fin>`.", "",
              f"Machine: {platform.machine()}, Python {platform.python_version()}.", "",
              "| query | n | slixmpp client p50 / p95 / max ms | raw client p50 / p95 ms | "
-             "service only p50 / p95 ms |", "|---|---|---|---|---|"]
+             "service only p50 / p95 ms | CPU per query, chatbridge / Prosody ms |",
+             "|---|---|---|---|---|---|"]
     for r in results:
         raw, service = r.get("raw") or {}, r.get("service") or {}
         lines.append(f"| {r['label']} | {r['n']} | {r['p50']:.1f} / {r['p95']:.1f} / "
                      f"{r['max']:.1f} | {raw.get('p50', 0):.1f} / {raw.get('p95', 0):.1f} | "
-                     f"{service.get('p50', 0):.1f} / {service.get('p95', 0):.1f} |")
+                     f"{service.get('p50', 0):.1f} / {service.get('p95', 0):.1f} | "
+                     f"{r['cpu_ms'][0]:.1f} / {r['cpu_ms'][1]:.1f} |")
     return "\n".join(lines) + "\n"
 
 
