@@ -40,7 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pydantic import SecretStr  # noqa: E402
 from slixmpp import ClientXMPP  # noqa: E402
 
-from bench.common import ROOT, cpu_seconds, free_port, server_command  # noqa: E402
+from bench.common import (ROOT, cpu_probe, cpu_seconds, free_port, machine_times,  # noqa: E402
+                          probe_sentence, server_command, steal_share)
 from bench.rest import write_section  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from models.messages import make_draft  # noqa: E402
@@ -254,6 +255,7 @@ def main() -> None:
         return
     if shutil.which("prosody") is None:
         sys.exit("Prosody is not installed: run `make system-deps`")
+    probe = cpu_probe()
     child = subprocess.Popen(
         server_command([str(Path(__file__).resolve()), "--serve", "--messages", str(args.messages),
                         "--contacts", str(args.contacts), "--queries", str(args.queries)]),
@@ -284,7 +286,9 @@ def main() -> None:
             finally:
                 client.disconnect()
                 await raw.close()
+        ticks = machine_times()
         results = asyncio.run(run_queries())
+        steal = steal_share(ticks, machine_times())
         child.stdin.write("done\n")
         child.stdin.flush()
         service = json.loads(child.stdout.readline())
@@ -296,20 +300,29 @@ def main() -> None:
                 child.wait(60)
             except subprocess.TimeoutExpired:
                 child.kill()
-    section = report(results, args.messages, args.contacts, ready["seeded"], ready["rss_mb"])
+    section = report(results, args.messages, args.contacts, ready, probe, steal)
     print(section)
     if args.write:
         write_section(args.write, section)
 
 
-def report(results: list[dict], total: int, contacts: int, seeded: float, rss_mb: float) -> str:
-    lines = ["## MAM (XEP-0313): a page of 50 from a 100,000-message archive (bench/mam.py)", "",
-             f"Embedded store; {total:,} messages of one user in {contacts} private dialogs (one "
-             f"holds half), seeded through `MessageService.send_batch` in {seeded:.1f} s; the store "
-             f"grew this process by about {rss_mb:.0f} MB (peak RSS). A real slixmpp client "
-             "(`xep_0313`, `xep_0059`) asks one page at a time over c2s: `max=50`, `after` a "
-             "random stored id; the round trip includes the 50 results and the `<fin>`.", "",
-             f"Machine: {platform.machine()}, Python {platform.python_version()}.", "",
+def report(results: list[dict], total: int, contacts: int, ready: dict, probe: float,
+           steal: float) -> str:
+    lines = ["## MAM (XEP-0313): a page of 50 from a 100,000-message archive", "",
+             f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()} ({os.cpu_count()} cores), "
+             f"Python {platform.python_version()}, `bench/mam.py`: chatbridge's parts (embedded "
+             "Prosody, **mongomock-motor in-memory store**, the collector policy of `serve`) in a "
+             f"child process holding one user's archive of {total:,} messages in {contacts} "
+             f"private dialogs (one with {ready['big']:,} of them), seeded through "
+             f"`MessageService.send_batch` in {ready['seeded']:.1f} s; the store grew that process "
+             f"by about {ready['rss_mb']:.0f} MB (peak RSS; about "
+             f"{ready['rss_mb'] * 1024 * 1024 / total:,.0f} bytes per message, indexes included). "
+             "Each query asks `max=50` `after` a random stored id (a full page), one at a time over "
+             "c2s: from a slixmpp client (`xep_0313`, `xep_0059`: the round trip includes its "
+             "parsing of the 50 results), from a raw client that only splits the stream (the "
+             "server's part: bridge, store and Prosody), and, in the child, straight to "
+             "`ArchiveService.query` (store and service alone). " + probe_sentence(probe)
+             + f" Hypervisor steal during the XMPP queries: {steal:.0%}.", "",
              "| query | n | slixmpp client p50 / p95 / max ms | raw client p50 / p95 ms | "
              "service only p50 / p95 ms | CPU per query, chatbridge / Prosody ms |",
              "|---|---|---|---|---|---|"]

@@ -147,17 +147,36 @@ async def test_room_archive_is_for_members_only(svc):
 
 @pytest.mark.parametrize("backward", [False, True])
 async def test_the_embedded_fast_path_answers_what_the_scan_answers(svc, chat, backward):
-    alice, bob, _, docs = chat
+    alice, bob, carol, docs = chat
     await svc.messages.delete(alice, [docs["c1"]["_id"]], force=False)
+    gone = await say(svc, alice, carol, "gone")
+    await svc.messages.delete(alice, [gone["_id"]], force=True)  # out of the ordered list too
+    await say(svc, carol, alice, "kept")
     await svc.memberships.clear_history(alice, docs["m0"]["chat_dialog_id"])
     await say(svc, bob, alice, "new")
     queries = [ArchiveQuery(limit=3, last_page=backward),
                ArchiveQuery(limit=2, after_id=docs["c0"]["_id"]),
-               ArchiveQuery(limit=5, before_id=docs["c2"]["_id"]),
+               ArchiveQuery(limit=5, before_id=docs["m4"]["_id"]),
                ArchiveQuery(start=1_700_000_001, end=1_700_000_002),
-               ArchiveQuery(with_user=bob.user_id, last_page=backward)]
+               ArchiveQuery(with_user=bob.user_id, last_page=backward),
+               ArchiveQuery(with_user=carol.user_id, last_page=backward)]
     for query in queries:
         fast = await svc.archive.query(alice, query)
         with switch.fast_paths(False):
             slow = await svc.archive.query(alice, query)
         assert fast == slow, query
+    assert "gone" not in bodies(await svc.archive.query(alice, ArchiveQuery()))
+
+
+def test_ordered_groups_keep_order_whatever_the_arrival():
+    from models.storage.embedded.lookups import OrderedGroup
+
+    group = OrderedGroup()
+    for order, key in ((5, "e"), (1, "a"), (3, "c"), (9, "i"), (3, "c2")):
+        group.add(order, key)
+    assert group.orders == [1, 3, 3, 5, 9] and group.keys == ["a", "c", "c2", "e", "i"]
+    group.remove(3, "c2")
+    group.remove(7, "nothing")
+    assert group.keys == ["a", "c", "e", "i"]
+    assert group.between(1, 9) == (1, 3) and group.between(None, 3) == (0, 1)
+    assert group.between(9, None) == (4, 4) and group.between(5, 2) == (3, 3)
