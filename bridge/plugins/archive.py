@@ -20,6 +20,7 @@ This is a cold path: the query is parsed with slixmpp's own XEP-0313 / XEP-0059 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 from xml.etree.ElementTree import Element
@@ -33,7 +34,7 @@ from bridge.convert import (NS_DELAY, NS_FORWARD, attr, body_xml, extra_params_x
                             namespace)
 from bridge.errors import CONDITIONS, Condition, condition_for, error_xml
 from bridge.plugins.base import BridgePlugin
-from models.archive import ArchivePage, ArchiveQuery
+from models.archive import DEFAULT_PAGE, ArchivePage, ArchiveQuery
 from models.errors import ChatError, ErrorCode, InvalidError
 from models.jids import UserAddress, parse_room, parse_user, split
 
@@ -65,8 +66,9 @@ def _seconds(value: datetime | None) -> int | None:
     return int(value.timestamp())
 
 
-def query_from_stanza(payload: Element, **scope: Any) -> tuple[str, ArchiveQuery]:
-    """(queryid, ArchiveQuery) of a `<query xmlns="urn:xmpp:mam:2">`; raises InvalidError."""
+def query_from_stanza(payload: Element, **scope: Any) -> tuple[str, str | None, ArchiveQuery]:
+    """(queryid, `with` JID or None, ArchiveQuery) of a `<query xmlns="urn:xmpp:mam:2">`;
+    raises InvalidError."""
     mam = MAM(xml=payload)
     try:
         start, end = mam["start"], mam["end"]
@@ -75,11 +77,12 @@ def query_from_stanza(payload: Element, **scope: Any) -> tuple[str, ArchiveQuery
     rsm = mam["rsm"]
     limit = rsm["max"]
     try:
-        limit = int(limit) if limit not in ("", None) else 50
+        limit = int(limit) if limit not in ("", None) else DEFAULT_PAGE
     except ValueError as exc:
         raise InvalidError("max must be a number", field="max") from exc
     before = rsm["before"]
-    return mam["queryid"] or "", ArchiveQuery(
+    with_jid = mam["with"]
+    return mam["queryid"] or "", str(with_jid) if with_jid else None, ArchiveQuery(
         start=_seconds(start), end=_seconds(end), after_id=rsm["after"] or None,
         before_id=before if isinstance(before, str) and before else None,
         last_page=before is True, limit=max(0, limit), **scope)
@@ -125,14 +128,12 @@ class ArchivePlugin(BridgePlugin):
 
     async def _own_archive(self, element: Element, inner: Element, payload: Element,
                            user: UserAddress, own: str) -> None:
-        with_user = None
-        with_jid = MAM(xml=payload)["with"]
-        if with_jid:
-            other = parse_user(str(with_jid), self.domain)
+        query_id, with_jid, query = query_from_stanza(payload)
+        if with_jid is not None:
+            other = parse_user(with_jid, self.domain)
             if other is None or other.app_id != user.app_id:
                 raise InvalidError("with must be a user of this application", field="with")
-            with_user = other.user_id
-        query_id, query = query_from_stanza(payload, with_user=with_user)
+            query = replace(query, with_user=other.user_id)
         page = await self.state.services.archive.query(self.requester((user.app_id, user.user_id)),
                                                        query)
         full = inner.get("from") or ""
@@ -154,7 +155,7 @@ class ArchivePlugin(BridgePlugin):
 
         async def run() -> None:
             try:
-                query_id, query = query_from_stanza(element[0], dialog_id=room.dialog_id)
+                query_id, _, query = query_from_stanza(element[0], dialog_id=room.dialog_id)
                 page = await self.state.services.archive.query(
                     self.requester((user.app_id, user.user_id)), query)
             except ChatError as exc:

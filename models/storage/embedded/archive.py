@@ -11,7 +11,7 @@ from itertools import islice
 from typing import Any, Iterator
 
 from models.archive import ArchiveScope
-from models.storage.archive import ORDER, ArchiveStore
+from models.storage.archive import ArchiveStore
 from models.storage.embedded import switch
 from models.storage.embedded.filters import compile_filter
 from models.storage.embedded.lookups import ordered_group
@@ -60,6 +60,3 @@ class EmbeddedArchiveStore(ArchiveStore):
             *walks, key=lambda pair: pair[0], reverse=newest_first)
         return [id_to_str(helpers.make_datetime_timezone_aware_in_document(doc))
                 for _, doc in islice(merged, limit)]
-
-
-__all__ = ["EmbeddedArchiveStore", "ORDER"]
