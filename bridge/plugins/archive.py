@@ -19,7 +19,9 @@ This is a cold path: the query is parsed with slixmpp's own XEP-0313 / XEP-0059 
 """
 from __future__ import annotations
 
+import functools
 import logging
+import time
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
@@ -49,13 +51,13 @@ register_stanza_plugin(MAM, Form)
 register_stanza_plugin(MAM, Set)
 
 
+@functools.lru_cache(maxsize=4096)
 def stamp(date_sent: Any) -> str:
     """XEP-0082 time of a stored `date_sent` (Unix seconds)."""
     try:
-        moment = datetime.fromtimestamp(int(date_sent), timezone.utc)
-    except (TypeError, ValueError, OverflowError):
-        moment = datetime.fromtimestamp(0, timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(date_sent)))
+    except (TypeError, ValueError, OverflowError, OSError):
+        return "1970-01-01T00:00:00Z"
 
 
 def _seconds(value: datetime | None) -> int | None:
