@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (Result, closed_loop, cpu_probe, free_port, probe_sentence,  # noqa: E402
+from bench.common import (UNLIMITED, Result, closed_loop, cpu_probe, free_port, probe_sentence,  # noqa: E402
                           python, server_command, start_process, stop_process, wait_http)
 
 AUTH_KEY = "bench-auth-key"
@@ -101,7 +101,7 @@ async def run(clients: int, total: int) -> tuple[list[tuple[Result, Result]], di
                 print(err[-3000:], file=sys.stderr)
 
 
-BENCH_ENV: dict[str, str] = {"CHAT_XMPP__ENABLED": "false"}
+BENCH_ENV: dict[str, str] = {"CHAT_XMPP__ENABLED": "false", **UNLIMITED}
 
 
 def report(results: list[tuple[Result, Result]], meta: dict, clients: int) -> str:
@@ -139,7 +139,7 @@ def report(results: list[tuple[Result, Result]], meta: dict, clients: int) -> st
         "messages (the embedded store's compiled filters and native sorts do it without mongomock's "
         "generic comparisons), then serialises 20 of them. The embedded store's fast paths "
         "(`models/storage/embedded/`, each checked against plain mongomock in "
-        "tests/models/test_embedded.py) and group commit took create from 42 (plain mongomock) to "
+        "tests/storage/test_embedded.py) and group commit took create from 42 (plain mongomock) to "
         "~450 (2026-11-21) to 1,200–2,000 req/s today (by the machine's speed), history from 46 to "
         "~270 to 650–800 req/s; no MongoDB "
         "server can be installed here, so the real-store ratio is unmeasured.")

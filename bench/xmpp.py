@@ -35,7 +35,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (KeepAliveClient, cpu_probe, cpu_seconds, free_port,  # noqa: E402
+from bench.common import (UNLIMITED, KeepAliveClient, cpu_probe, cpu_seconds, free_port,  # noqa: E402
                           machine_times, probe_sentence, server_command, start_process, steal_share,
                           stop_process, wait_http)
 from bench.rest import write_section  # noqa: E402
@@ -463,7 +463,8 @@ async def run(args) -> dict:
            "CHAT_XMPP__C2S_PORT": str(c2s), "CHAT_XMPP__HTTP_PORT": str(xhttp),
            "CHAT_XMPP__COMPONENT_PORT": str(comp), "CHAT_XMPP__COMPONENT_SECRET": SECRET,
            "CHAT_XMPP__AUTH_PASSWORD": AUTH_PASSWORD,  # push on, as `make run` has it
-           "CHAT_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING")}
+           "CHAT_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+           **UNLIMITED}
     server = start_process(server_command(["-m", "chatbridge", "serve"]), env)
     raw = None
     results: dict = {}
@@ -638,7 +639,7 @@ def report(r: dict, args) -> str:
         "consumers read a tap and mark batches "
         "done in one write; the relay pipelines Prosody's confirmations; the embedded store applies "
         "simple updates in place and answers `_id` lookups, simple filters and sorts without "
-        "mongomock's generic walks (each checked against mongomock in tests/models/test_embedded.py); "
+        "mongomock's generic walks (each checked against mongomock in tests/storage/test_embedded.py); "
         "the serve process freezes long-lived objects out of the garbage collector's full passes; "
         "room fan-out wrappers list their recipients as one JID per line (a parsed `<to/>` element "
         "each cost Prosody about a tenth of a delivery: its CPU per room delivery 37 → 32–34 µs, "

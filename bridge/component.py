@@ -317,8 +317,8 @@ class Component(ComponentXMPP):
     # -- dispatch -----------------------------------------------------------------------------------
     def _spawn_event(self, xml: Element) -> None:
         """Stanzas go to the plugins as raw elements: slixmpp would build a stanza object and try
-        every registered matcher on each one (a third of the CPU of a 1:1 copy). Everything else
-        (handshake, stream errors) takes slixmpp's path."""
+        every registered matcher on each one (the cost is in docs/benchmarks.md, "Why the code is
+        the way it is"). Everything else (handshake, stream errors) takes slixmpp's path."""
         handler = self._dispatch.get(xml.tag)
         if handler is None:
             super()._spawn_event(xml)
@@ -363,6 +363,7 @@ class Component(ComponentXMPP):
             # rooms' own features (e.g. urn:xmpp:mam:2) stand here until rooms answer
             # disco#info themselves
             inner = "".join(f'<feature var="{attr(f)}"/>' for f in self.room_features)
+            inner += "".join(plugin.component_disco() for plugin in self.bridge_plugins())
             query = (f'<query xmlns="{NS_DISCO_INFO}"><identity category="conference" type="text" '
                      f'name="chatbridge rooms"/><feature var="http://jabber.org/protocol/muc"/>'
                      f"{inner}</query>")
@@ -425,6 +426,8 @@ class Component(ComponentXMPP):
             handler = self._route("iq", "delegation", _delegated_namespace(payload))
         elif parse_room(to, self.muc_domain) is not None:
             handler = self._route("iq", "room", namespace(payload.tag))
+        elif to == self.muc_domain:
+            handler = self._route("iq", "component", namespace(payload.tag))
         if handler is not None:
             self._guard(handler, element)
         else:

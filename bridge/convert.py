@@ -4,8 +4,8 @@ Incoming: `<extraParams>` children become a params dict (the SDK's rules: elemen
 become string values or nested objects, `<attachment .../>` attributes become attachment objects),
 then `draft_from_stanza` hands them to the same lax parser REST uses (`draft_from_params`).
 
-Outgoing: hot paths (fan-out, relay) build escaped strings, not stanza objects (see
-xmpp-server.md: ~30 µs of CPU and a write per slixmpp stanza object). Text is cleaned of
+Outgoing: hot paths (fan-out, relay) build escaped strings, not stanza objects (which cost
+measurably more per stanza: docs/benchmarks.md, "Why the code is the way it is"). Text is cleaned of
 characters XML 1.0 cannot carry, so no stored message can break the component stream.
 """
 from __future__ import annotations

@@ -28,12 +28,12 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from config.settings import Settings
+from config.settings import RateLimitSettings, Settings
 
 logger = logging.getLogger(__name__)
 
 LUA_MODULES = ("mod_auth_chatbridge.lua", "mod_chatbridge_copies.lua", "mod_chatbridge_spool.lua",
-               "mod_chatbridge_fanout.lua")
+               "mod_chatbridge_fanout.lua", "mod_chatbridge_bookmarks.lua")
 STOP_TIMEOUT = 10.0
 
 
@@ -136,6 +136,14 @@ def _package_file(*parts: str) -> str:
     return resources.files("config").joinpath(*parts).read_text(encoding="utf-8")
 
 
+def c2s_limits(limits: RateLimitSettings) -> dict[str, str]:
+    """The template's values for the c2s bandwidth limit (Prosody's mod_limits)."""
+    rate = limits.xmpp_c2s_rate  # checked by the settings
+    return {"limits_module": '"limits";' if rate else "",
+            "c2s_rate": f'"{rate or "0b/s"}"',
+            "c2s_burst": f'"{max(1, int(limits.xmpp_c2s_burst_seconds))}s"'}
+
+
 def render_config(settings: Settings, files: ProsodyFiles | None = None) -> ProsodyFiles:
     """Writes the config and the Lua modules; returns their paths."""
     xmpp = settings.xmpp
@@ -163,7 +171,8 @@ def render_config(settings: Settings, files: ProsodyFiles | None = None) -> Pros
         "spool_max": 5 * int(xmpp.max_pending_stanzas),
     }
     text = Template(_package_file("templates", "prosody.cfg.lua")).substitute(
-        {k: v if isinstance(v, int) else _lua(v) for k, v in values.items()})
+        {k: v if isinstance(v, int) else _lua(v) for k, v in values.items()},
+        **c2s_limits(settings.rate_limits))
     if xmpp.prosody_include:
         include = Path(xmpp.prosody_include).expanduser().resolve()
         if not include.is_file():

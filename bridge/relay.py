@@ -1,5 +1,5 @@
 """REST → XMPP: domain events from the Mongo outbox, delivered in the formats the SDK parses
-(connectycube-protocol.md §5).
+(docs/xmpp.md; the stanzas are pinned by tests/bridge/test_relay.py).
 
 | event | private dialog (as the user, XEP-0356, to bare JIDs) | group / public / broadcast |
 |---|---|---|
@@ -40,6 +40,7 @@ from typing import Any
 from bridge.component import Component
 from bridge.convert import attr, body_xml, extra_params_xml
 from bridge.plugins.base import BridgeState
+from bridge.plugins.bookmarks import BookmarksPlugin
 from bridge.plugins.groupchat import GroupChatPlugin
 from models.errors import NotFoundError
 from models.events import Origin
@@ -72,9 +73,9 @@ class Relay:
         self.last_error: str | None = None
         self._rooms: dict[tuple[int, str], Room | None] = {}  # broadcast rooms of this batch
         # How long a batch waits for Prosody's confirmation while the link is up. A stall is not
-        # a loss: Prosody handles the link's stanzas in order once it resumes, so delivering again
-        # on a short timeout only repeated them (measured: a 7 s stall of Prosody at 50 messages/s
-        # sent each one ~19 times, and under load the repeats kept Prosody busy and the relay behind).
+        # a loss: Prosody handles the link's stanzas in order once it resumes, so a batch is not
+        # delivered again while the link is up (repeats only kept Prosody busy and the relay
+        # behind: docs/benchmarks.md, "Why the code is the way it is").
         self.confirm_timeout = state.settings.relay_confirm_timeout_seconds
         self._lost_in_session = -1  # the link session whose loss was last logged
 
@@ -340,6 +341,7 @@ class Relay:
         actor = int(event.get("sender_id") or 0)
         for user_id in removed:
             self._groupchat().kick(app_id, dialog_id, int(user_id), actor)
+        self._xmpp.plugin[BookmarksPlugin.name].dialog_changed(event)
 
 
 def _delivered_by_xmpp(event: dict[str, Any]) -> bool:

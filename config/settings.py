@@ -5,10 +5,13 @@ Secrets are SecretStr and must never be logged.
 """
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from limits import parse_many
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -113,6 +116,46 @@ class LimitSettings(BaseModel):
     max_admins: int = 5
 
 
+class RateLimitSettings(BaseModel):
+    """Rate limits in the `limits` library's notation: "10/minute;50/hour" (every window must
+    allow), empty = no limit. Counted per process (models/services/rate_limits.py)."""
+
+    # failed password logins (REST /session and /login, XMPP password auth) per login / email
+    login_failures_per_login: str = "10/minute;50/hour"
+    # failed password logins per client address (REST)
+    login_failures_per_address: str = "30/minute;300/hour"
+    # sign-ups (POST /users) per client address
+    signups_per_address: str = "60/minute;1000/day"
+    # messages a user sends (REST, XMPP rooms); 1:1 XMPP stanzas are limited by Prosody's
+    # bandwidth limit below, since Prosody has delivered them before the bridge sees them
+    messages_per_user: str = "50/second;1500/minute"
+    # Addresses (or CIDR networks) of reverse proxies whose `X-Forwarded-For` is believed; the
+    # client address is then the last address in that header that is not such a proxy. Empty:
+    # the socket's peer is the client.
+    trusted_proxies: list[str] = []
+    # Prosody's mod_limits on c2s connections (bytes/s, its notation), empty = unlimited
+    xmpp_c2s_rate: str = "128kb/s"  # a largest message (limits.max_message_bytes) in half a second
+    xmpp_c2s_burst_seconds: int = 5
+
+    @field_validator("login_failures_per_login", "login_failures_per_address",
+                     "signups_per_address", "messages_per_user")
+    @classmethod
+    def _notation(cls, value: str) -> str:
+        if value.strip():
+            try:
+                parse_many(value)
+            except ValueError:
+                raise ValueError(f'not a rate limit like "10/minute;50/hour": {value!r}') from None
+        return value
+
+    @field_validator("xmpp_c2s_rate")
+    @classmethod
+    def _bandwidth(cls, value: str) -> str:
+        if value.strip() and not re.fullmatch(r"\d+ ?[bkmgBKMG][a-zA-Z]*/s", value.strip()):
+            raise ValueError(f"not a rate like 128kb/s: {value!r}")
+        return value.strip()
+
+
 class ApnsSettings(BaseModel):
     """APNs over HTTP/2 (aioapns). Token auth (.p8 key + key id + team id) or a certificate."""
 
@@ -148,7 +191,9 @@ class FcmSettings(BaseModel):
 
 
 class WebPushSettings(BaseModel):
-    """Web Push (pywebpush) with VAPID; `chatbridge vapid-keys` creates the key file."""
+    """Web Push (pywebpush) with VAPID. Without a key here (inline or an existing file) the key
+    is created at the first start and kept in the store; `chatbridge vapid-keys` prints or
+    rotates it."""
 
     vapid_private_key: SecretStr | None = None  # PEM, DER base64 or raw base64url
     vapid_private_key_file: Path = Path("var/push/vapid_private.pem")
@@ -160,6 +205,7 @@ class WebPushSettings(BaseModel):
     allow_http: bool = False  # plain-http endpoints (tests only)
 
     def configured(self) -> bool:
+        """Whether the settings give the key (else the store's is used)."""
         key = self.vapid_private_key and self.vapid_private_key.get_secret_value()
         return bool(key) or self.vapid_private_key_file.is_file()
 
@@ -192,8 +238,7 @@ class PushSettings(BaseModel):
             channels |= {"apns", "apns_voip"}
         if self.fcm.configured():
             channels.add("gcm")
-        if self.webpush.configured():
-            channels.add("web")
+        channels.add("web")  # a VAPID key always exists: the settings' or else the store's
         return channels
 
 
@@ -209,9 +254,11 @@ class Settings(BaseSettings):
     xmpp: XmppSettings = XmppSettings()
     blobs: BlobSettings = BlobSettings()
     limits: LimitSettings = LimitSettings()
+    rate_limits: RateLimitSettings = RateLimitSettings()
     push: PushSettings = PushSettings()
     data_dir: Path = Path("var")
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object per line
     # Every this many seconds, young garbage is collected and the surviving objects are frozen
     # out of the garbage collector's full passes (gc.freeze): without it a full pass walks every
     # stored document of the embedded store and stalls the event loop (chatbridge/gc_policy.py).

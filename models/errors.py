@@ -67,6 +67,10 @@ class TooLargeError(ChatError):
 class RateLimitedError(ChatError):
     code = ErrorCode.rate_limited
 
+    def __init__(self, message: str, field: str | None = None, retry_after: int | None = None) -> None:
+        super().__init__(message, field)
+        self.retry_after = retry_after  # seconds until a retry can succeed, when known
+
 
 class UnavailableError(ChatError):
     code = ErrorCode.unavailable

@@ -22,12 +22,11 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from config.logging import request_id
 from config.settings import PushSettings
 from models.push import PushJob
-from models.services.outbox import OutboxReader
+from models.services.outbox import Outbox, OutboxReader
 from models.services.push import Claim, PushService
 from push.errors import PermanentPushError, PushError, TemporaryPushError, TokenRejected
 from push.retry import backoff_delay
@@ -35,10 +34,6 @@ from push.senders import close_senders, start_senders
 from push.senders.base import Sender
 
 logger = logging.getLogger(__name__)
-
-# The services' outbox (`Services.outbox`). Push only hands it to `OutboxReader`, which owns its
-# interface; the store class itself stays behind the services layer.
-Outbox = Any
 
 OUTBOX_CONSUMER = "push"
 FANOUT_BATCH = 200
@@ -269,8 +264,10 @@ class PushRuntime:
     """The push part of one process: senders, `workers` worker loops and optionally the fan-out."""
 
     def __init__(self, push: PushService, outbox: Outbox, settings: PushSettings, *,
-                 workers: int | None = None, fanout: bool | None = None) -> None:
+                 workers: int | None = None, fanout: bool | None = None,
+                 webpush_key: str | None = None) -> None:
         self._push = push
+        self._webpush_key = webpush_key  # the store's VAPID key when the settings give none
         self._outbox = outbox
         self._settings = settings
         self._workers_count = settings.workers if workers is None else workers
@@ -281,7 +278,7 @@ class PushRuntime:
         self.workers: list[PushWorker] = []
 
     async def start(self) -> None:
-        self.senders = await start_senders(self._settings)
+        self.senders = await start_senders(self._settings, self._webpush_key)
         self.workers = [PushWorker(self._push, self.senders, self._settings, name=f"push-worker-{i}")
                         for i in range(max(0, self._workers_count))]
         self._tasks = [asyncio.create_task(w.run(self._stop), name=w.name) for w in self.workers]

@@ -6,7 +6,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from models.errors import ChatError, ErrorCode
+from models.errors import ChatError, ErrorCode, RateLimitedError
 
 STATUS = {
     ErrorCode.bad_request: 400,
@@ -32,4 +32,7 @@ def error_response(status: int, message: str, field: str | None = None,
 
 
 def chat_error_response(exc: ChatError) -> web.Response:
-    return error_response(STATUS.get(exc.code, 500), exc.message, exc.field)
+    headers = None
+    if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+        headers = {"Retry-After": str(exc.retry_after)}
+    return error_response(STATUS.get(exc.code, 500), exc.message, exc.field, headers)

@@ -8,7 +8,8 @@ IQs can be routed by their payload's namespace too: `("iq", "delegation urn:xmpp
 `("iq", "room urn:xmpp:mam:2")` win over the plain target for that namespace (the delegated
 namespace is the wrapped IQ's). `delegated_features`: features this plugin answers for
 delegated namespaces (Prosody's disco nesting adds them to the server's and every account's
-disco#info); `room_features`: features rooms offer, for the rooms' disco#info.
+disco#info); `room_features`: features rooms offer, for the rooms' disco#info;
+`component_disco()`: what a service of the component's own (HTTP upload) adds to its disco#info.
 """
 from __future__ import annotations
 
@@ -118,6 +119,10 @@ class BridgePlugin(BasePlugin):
 
     def status(self) -> dict[str, Any]:
         return {}
+
+    def component_disco(self) -> str:
+        """Identities, features and forms this plugin adds to the component's disco#info."""
+        return ""
 
     # -- output ------------------------------------------------------------------------------------
     def fan_out(self, targets: list[str], head: str, tail: str) -> int:

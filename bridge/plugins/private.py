@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 from xml.etree.ElementTree import Element
@@ -44,7 +43,6 @@ logger = logging.getLogger(__name__)
 NS_SPOOL = "urn:chatbridge:spool:0"
 ACK_INTERVAL = 0.1
 RETRIES = 4
-PAIR_CACHE = 100_000
 BATCH = 256  # copies per store batch
 
 
@@ -77,7 +75,6 @@ class PrivateChatPlugin(BridgePlugin):
         self.stored = 0
         self.ignored = 0
         self.pauses = 0  # times reading stopped because copies came faster than they were stored
-        self._dialogs: OrderedDict[tuple[int, int, int], str] = OrderedDict()  # pair → dialog id
         # spool acknowledgements, per component session (Prosody renumbers after a restart)
         self._session = 0
         self._highest = 0
@@ -258,26 +255,27 @@ class PrivateChatPlugin(BridgePlugin):
 
     def _draft(self, copy: _Copy, kids: dict[str, Element]) -> MessageDraft | None:
         """The message to store, or None (notifications, signalling). The pair decides the
-        dialog: a client-side dialog_id is not trusted for 1:1 copies; the pair's dialog id is
-        remembered (looking it up by pair is the costly part of a send)."""
+        dialog (`_resolve_pairs`): a client-side dialog_id is not trusted for 1:1 copies."""
         if "remove" in kids or "reactions" in kids:
             return None  # notifications only: history changes come through REST
         if "body" not in kids and "extraParams" not in kids:
             return None
         params = parse_extra_params(kids.get("extraParams"))
         save = str(params.get("save_to_history", "")).strip().lower() in ("1", "true")
-        known = self._dialogs.get(copy.pair)
+        params.pop("dialog_id", None)
+        params.pop("chat_dialog_id", None)
         draft = draft_from_stanza(copy.inner, params, kids.get("body"), recipient_id=copy.recipient.user_id,
-                                  save_to_history=save, dialog_id=known, origin=_origin(copy))
+                                  save_to_history=save, origin=_origin(copy))
         if not draft.body and not draft.attachments:
             return None  # extraParams alone (e.g. call signalling on type=chat): nothing to keep
         if draft.id is None and copy.spooled is not None:  # a plain XMPP client's id (or none)
             draft = draft.model_copy(update={"id": copy_message_id(*copy.spooled, copy.token[1])})
-        if known is None and draft.dialog_id is not None:
-            draft = draft.model_copy(update={"dialog_id": None})
         return draft
 
-    async def _send(self, sends: list[tuple[_Copy, MessageDraft]]) -> None:
+    async def _send(self, sends: list[tuple[_Copy, MessageDraft]], recover: bool = True) -> None:
+        """Stores a batch of new messages. A pair's dialog deleted since it was looked up fails
+        with "Dialog not found" (and the service forgets it): those are sent once more, to the
+        pair's dialog found or created again."""
         messages = self.state.services.messages
         sends = await self._resolve_pairs(sends)
         for attempt in range(RETRIES):
@@ -286,8 +284,7 @@ class PrivateChatPlugin(BridgePlugin):
             again: list[tuple[_Copy, MessageDraft]] = []
             failed: list[tuple[_Copy, MessageDraft]] = []
             for (copy, draft), result in zip(sends, results):
-                if isinstance(result, NotFoundError) and draft.dialog_id is not None:
-                    self._dialogs.pop(copy.pair, None)  # the dialog was deleted: find or create it again
+                if isinstance(result, NotFoundError) and draft.dialog_id is not None and recover:
                     again.append((copy, draft.model_copy(update={"dialog_id": None})))
                 elif isinstance(result, ChatError):
                     self._ignore(copy, result)
@@ -295,10 +292,8 @@ class PrivateChatPlugin(BridgePlugin):
                     failed.append((copy, draft))
                 else:
                     self.stored += 1
-                    if draft.dialog_id is None:
-                        self._remember(copy.pair, result["chat_dialog_id"])
             if again:
-                await self._send(again)
+                await self._send(again, recover=False)
             if not failed:
                 return
             if attempt == RETRIES - 1:
@@ -311,30 +306,23 @@ class PrivateChatPlugin(BridgePlugin):
 
     async def _resolve_pairs(self, sends: list[tuple[_Copy, MessageDraft]]
                              ) -> list[tuple[_Copy, MessageDraft]]:
-        """Finds (or creates) the dialog of each new pair once, not once per message of the batch
-        (a burst from new conversations). A pair that fails here is left for the send to report."""
-        unknown = {copy.pair: copy for copy, draft in sends if draft.dialog_id is None}
-        if not unknown:
+        """Gives each draft its pair's dialog, looked up once per pair of the batch, not once per
+        message (`DialogService.private_dialog_id`: from memory for a known pair, else found or
+        created). A pair that fails here is left for the send to report."""
+        pairs = {copy.pair: copy for copy, draft in sends if draft.dialog_id is None}
+        if not pairs:
             return sends
         dialogs = self.state.services.dialogs
-        for pair, copy in unknown.items():
+        known: dict[tuple[int, int, int], str] = {}
+        for pair, copy in pairs.items():
             try:
-                dialog = await dialogs.find_or_create_private(
+                known[pair] = await dialogs.private_dialog_id(
                     self.requester((copy.sender.app_id, copy.sender.user_id)), copy.recipient.user_id)
             except ChatError:
                 continue
-            self._remember(pair, dialog["_id"])
-        resolved = []
-        for copy, draft in sends:
-            known = self._dialogs.get(copy.pair) if draft.dialog_id is None else None
-            resolved.append((copy, draft.model_copy(update={"dialog_id": known})) if known else (copy, draft))
-        return resolved
-
-    def _remember(self, pair: tuple[int, int, int], dialog_id: str) -> None:
-        self._dialogs[pair] = dialog_id
-        self._dialogs.move_to_end(pair)
-        while len(self._dialogs) > PAIR_CACHE:
-            self._dialogs.popitem(last=False)
+        return [(copy, draft.model_copy(update={"dialog_id": known[copy.pair]}))
+                if draft.dialog_id is None and copy.pair in known else (copy, draft)
+                for copy, draft in sends]
 
 
 def _origin(copy: _Copy) -> Origin:

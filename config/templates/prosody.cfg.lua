@@ -44,8 +44,12 @@ modules_enabled = {
 	"http"; "websocket"; "privilege"; "delegation";
 	-- ours: a copy of every 1:1 chat message for the bridge (config/mod_chatbridge_copies.lua)
 	"chatbridge_copies";
+	-- ours: bookmarks (XEP-0402, XEP-0048) answered by the bridge from the user's dialogs
+	"chatbridge_bookmarks";
 	-- XEP-0016 privacy lists (the SDK's chat.privacylist.*): the default list is enforced.
 	"privacy_lists";
+	-- c2s bandwidth (mod_limits) unless CHAT_RATE_LIMITS__XMPP_C2S_RATE is empty
+	$limits_module
 }
 modules_disabled = { "s2s" }
 
@@ -61,6 +65,9 @@ consider_websocket_secure = true
 -- History lives in MongoDB: no mod_mam here (its file archive rewrites on every message).
 storage = "internal"
 smacks_hibernation_time = $hibernation_seconds
+-- Bandwidth of each client connection (mod_limits; CHAT_RATE_LIMITS__XMPP_C2S_RATE): a client past
+-- it is read more slowly, not disconnected. The component link is not a c2s session: unlimited.
+limits = { c2s = { rate = $c2s_rate; burst = $c2s_burst; } }
 c2s_stanza_size_limit = $stanza_size_limit
 
 VirtualHost "$domain"
@@ -78,7 +85,10 @@ VirtualHost "$domain"
 		["jabber:iq:last"] = { jid = "$muc_domain" };
 		["https://connectycube.com/protocol/status_streaming"] = { jid = "$muc_domain" };
 		["http://tigase.org/protocol/mobile#v2"] = { jid = "$muc_domain" };
+		-- vCards (XEP-0054) are answered from the chatbridge profile
+		["vcard-temp"] = { jid = "$muc_domain" };
 	}
+	chatbridge_bookmarks_host = "$muc_domain"
 	chatbridge_copy_host = "$muc_domain"
 
 Component "$muc_domain"

@@ -1,9 +1,10 @@
-"""Who may see and do what in a dialog (seed 004's roles and privileges table).
+"""Who may see and do what in a dialog: ConnectyCube's roles and privileges, as the table in
+models/services/dialogs.py states them and tests/rest/test_dialogs.py pins them.
 
 Shared by the dialog, message, blob and bridge code paths so every transport applies the same rules.
 Objects of another application or dialogs the caller may not see answer "not found" (no probing).
 Broadcast dialogs (type 1) are read by every user of their application ("readers"): history,
-read / delivered marks, reactions, mute and "delete for me"; only admins post (seed 004).
+read / delivered marks, reactions, mute and "delete for me"; only admins post.
 """
 from __future__ import annotations
 
@@ -150,33 +151,75 @@ class AccessService:
         return out
 
 
+Pair = tuple[int, int, int]  # (app_id, lower user id, higher user id)
+
+
+def pair_of(app_id: int, a: int, b: int) -> Pair:
+    return (app_id, a, b) if a < b else (app_id, b, a)
+
+
 class PrivateAccessMemo:
-    """Senders' access to private dialogs, remembered for stored sends. A private dialog's
-    occupants never change, so the answer stays right while the dialog exists; a deleted one is
-    noticed by the send itself (taking its sequence numbers fails: "Dialog not found") and
-    forgotten here. A re-created pair gets a new dialog id. Bounded; the oldest go first."""
+    """Private dialogs, remembered: the dialog of each user pair and the senders' access to it.
+
+    One memo per process, shared by `DialogService` (which fills it when it finds or creates a
+    pair's dialog and forgets a dialog it deletes) and `MessageService` (which fills it from
+    stored sends and forgets a dialog a send finds gone: taking its sequence numbers fails with
+    "Dialog not found", as after a delete by another process). A private dialog's occupants never
+    change, so what is remembered stays right while the dialog exists; a re-created pair gets a
+    new dialog id. Bounded by dialogs; the least recently used go first."""
 
     def __init__(self, limit: int = 100_000) -> None:
         self._limit = limit
-        self._by_dialog: OrderedDict[tuple[int, str], dict[int, DialogAccess]] = OrderedDict()
-        self._size = 0
+        # (app_id, dialog_id) → (its pair, the senders' access by user id)
+        self._by_dialog: OrderedDict[tuple[int, str], tuple[Pair, dict[int, DialogAccess]]] = OrderedDict()
+        self._by_pair: dict[Pair, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_dialog)
 
     def get(self, key: tuple[int, int, str]) -> DialogAccess | None:
-        users = self._by_dialog.get((key[0], key[2]))
-        return users.get(key[1]) if users is not None else None
+        """The access of user `key[1]` to dialog `key[2]` of app `key[0]`, if remembered."""
+        entry = self._by_dialog.get((key[0], key[2]))
+        if entry is None:
+            return None
+        self._by_dialog.move_to_end((key[0], key[2]))
+        return entry[1].get(key[1])
 
     def put(self, key: tuple[int, int, str], access: DialogAccess) -> None:
         if access.type != PRIVATE:
             return
-        users = self._by_dialog.setdefault((key[0], key[2]), {})
-        if key[1] not in users:
+        users = self.remember(key[0], access.dialog)
+        if users is not None:
             users[key[1]] = access
-            self._size += 1
-        while self._size > self._limit and self._by_dialog:
-            _, dropped = self._by_dialog.popitem(last=False)
-            self._size -= len(dropped)
+
+    def dialog_id(self, app_id: int, a: int, b: int) -> str | None:
+        """The private dialog of users `a` and `b`, if remembered."""
+        dialog_id = self._by_pair.get(pair_of(app_id, a, b))
+        if dialog_id is not None:
+            self._by_dialog.move_to_end((app_id, dialog_id))
+        return dialog_id
+
+    def remember(self, app_id: int, dialog: Doc) -> dict[int, DialogAccess] | None:
+        """Records a private dialog as its pair's; returns its access entries (None: not a pair)."""
+        occupants = list(dialog.get("occupants_ids") or [])
+        if int(dialog.get("type") or 0) != PRIVATE or len(occupants) != 2:
+            return None
+        pair, dialog_id = pair_of(app_id, *occupants), dialog["_id"]
+        previous = self._by_pair.get(pair)
+        if previous is not None and previous != dialog_id:
+            self.forget(app_id, previous)
+        entry = self._by_dialog.get((app_id, dialog_id))
+        if entry is None:
+            entry = self._by_dialog[(app_id, dialog_id)] = (pair, {})
+            self._by_pair[pair] = dialog_id
+            while len(self._by_dialog) > self._limit:
+                self.forget(*next(iter(self._by_dialog)))
+        else:
+            self._by_dialog.move_to_end((app_id, dialog_id))
+        return entry[1]
 
     def forget(self, app_id: int, dialog_id: str) -> None:
-        dropped = self._by_dialog.pop((app_id, dialog_id), None)
-        if dropped:
-            self._size -= len(dropped)
+        entry = self._by_dialog.pop((app_id, dialog_id), None)
+        if entry is not None and self._by_pair.get(entry[0]) == dialog_id:
+            del self._by_pair[entry[0]]
+

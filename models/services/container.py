@@ -6,16 +6,18 @@ from dataclasses import dataclass, field
 from config.settings import Settings
 from models.clock import Clock
 from models.events import EventPublisher
-from models.services.access import AccessService
+from models.services.access import AccessService, PrivateAccessMemo
 from models.services.apps import AppService
 from models.services.archive import ArchiveService
 from models.services.blobs import BlobService
+from models.services.bookmarks import BookmarkService
 from models.services.dialogs import DialogService
 from models.services.memberships import MembershipService
 from models.services.messages import MessageService
 from models.services.presence import PresenceRegistry
 from models.services.push import PushService
 from models.services.push_events import PushEventService
+from models.services.rate_limits import RateLimitService
 from models.services.reactions import ReactionService
 from models.services.receipts import ReceiptService
 from models.services.rooms import RoomService
@@ -23,7 +25,10 @@ from models.services.search import SearchService
 from models.services.sessions import SessionService
 from models.services.subscriptions import SubscriptionService
 from models.services.system_messages import SystemMessageService
+from models.services.upload import UploadService
 from models.services.users import UserService
+from models.services.webpush_keys import WebPushKeyService
+from models.services.vcard import VCardService
 from models.storage.apps import AppStore
 from models.storage.blobs import BlobStore
 from models.storage.counters import CounterStore
@@ -63,11 +68,17 @@ class Services:
     push: PushService
     push_events: PushEventService
     rooms: RoomService
+    rate_limits: RateLimitService
+    upload: UploadService
+    vcards: VCardService
+    bookmarks: BookmarkService
     archive: ArchiveService
     # Names this store's contents for state kept outside it (Prosody's data directory): set by
     # `start()`. The embedded store is new in every process, so it gets a new id every time; a
     # MongoDB database keeps the id its first process created.
     store_id: str = field(default="")
+    # The WebPush VAPID key kept in the store (PEM), when the settings give none: set by `start()`.
+    webpush_key: str | None = field(default=None, repr=False)
 
     async def start(self) -> None:
         """Indexes, the default application and the store's id (idempotent)."""
@@ -75,7 +86,11 @@ class Services:
         await self.apps.ensure_default(self.settings.app)
         secrets = SecretStore(self.database.db)
         await self.blobs.share_url_secret(secrets)
+        self.webpush_key = await self.webpush_keys(secrets).shared()
         self.store_id = await self.database.store_id()
+
+    def webpush_keys(self, secrets: SecretStore | None = None) -> WebPushKeyService:
+        return WebPushKeyService(secrets or SecretStore(self.database.db), self.settings.push.webpush)
 
     async def maintain(self) -> None:
         """Periodic housekeeping: prune handled outbox events, sweep abandoned upload files."""
@@ -91,7 +106,9 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
     publisher = publisher or outbox
     counters = CounterStore(db)
     apps_store = AppStore(db)
-    users = UserService(UserStore(db), counters, clock, publisher, settings.limits.max_list_limit)
+    rate_limits = RateLimitService(settings.rate_limits)
+    users = UserService(UserStore(db), counters, clock, publisher, settings.limits.max_list_limit,
+                        rate_limits=rate_limits)
     sessions = SessionService(SessionStore(db), apps_store, counters, users, clock, settings.session)
     blobs = BlobService(BlobStore(db), LocalFileStore(settings.blobs.path), counters, clock,
                         settings.blobs, settings.http.base_url, settings.limits.max_list_limit)
@@ -100,12 +117,15 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
     access = AccessService(dialog_store, member_store, message_store)
     memberships = MembershipService(dialog_store, member_store, message_store, access, clock,
                                     publisher, settings.limits)
+    private_memo = PrivateAccessMemo()  # one per process, shared by dialogs and messages
     dialogs = DialogService(dialog_store, member_store, message_store, users, access, clock,
-                            publisher, settings.limits, settings.xmpp.muc_domain, memberships)
+                            publisher, settings.limits, settings.xmpp.muc_domain, memberships,
+                            private_memo)
     receipts = ReceiptService(message_store, dialog_store, member_store, access, clock, publisher,
                               settings.limits)
     messages = MessageService(message_store, dialog_store, user_store, access, receipts, clock,
-                              publisher, settings.limits, private_dialogs=dialogs)
+                              publisher, settings.limits, private_dialogs=dialogs,
+                              private_access=private_memo, rate_limits=rate_limits)
     reactions = ReactionService(message_store, access, publisher)
     search = SearchService(message_store, dialog_store, member_store, user_store, dialogs, settings.limits)
     presence, sub_store = PresenceRegistry(), SubscriptionStore(db)
@@ -121,5 +141,8 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
         reactions=reactions, search=search,
         presence=presence, subscriptions=SubscriptionService(sub_store, counters, clock, settings.push),
         push=push, push_events=push_events, rooms=RoomService(access, dialog_store, member_store),
+        rate_limits=rate_limits,
+        upload=UploadService(blobs, settings.http.base_url), vcards=VCardService(users, blobs),
+        bookmarks=BookmarkService(dialogs),
         archive=ArchiveService(database.archive_store(), dialog_store, member_store, access),
     )

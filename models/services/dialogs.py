@@ -1,6 +1,6 @@
 """Chat dialogs: list, create, update, delete, admins, notifications, subscriptions, history.
 
-Who may do what follows seed 004's roles table (see `models.services.access`):
+Who may do what (ConnectyCube's roles; checked by `models.services.access`):
 
 | change                          | private       | group              | public / broadcast |
 |---------------------------------|---------------|--------------------|--------------------|
@@ -20,9 +20,9 @@ such as `friend_id`), which the table does not forbid and apps use.
 Memberships (subscribing, leaving, notifications, clearing history) are `MembershipService`'s
 (models/services/memberships.py).
 
-Broadcast dialogs are listed for every user of their app (seed 004: "If there is a broadcast chat
-in the app, this chat will be retrieved for all users"), joined to the caller's memberships in the
-list query; a reader without a membership document counts unread messages from position 0.
+Broadcast dialogs are listed for every user of their app (whether or not they are occupants),
+joined to the caller's memberships in the list query; a reader without a membership document
+counts unread messages from position 0.
 """
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ from models.errors import ConflictError, ForbiddenError, InvalidError, NotFoundE
 from models.events import EventPublisher
 from models.lax import cast_int
 from models.requester import Requester, require_user
-from models.services.access import BROADCAST, GROUP, PRIVATE, PUBLIC, AccessService, DialogAccess
+from models.services.access import (BROADCAST, GROUP, PRIVATE, PUBLIC, AccessService, DialogAccess,
+                                    PrivateAccessMemo)
 from models.services.memberships import MembershipService, publish_dialog_event, union as _union
 from models.services.users import UserService
 from models.storage.dialogs import DialogStore
@@ -80,8 +81,9 @@ class DialogService:
     def __init__(self, dialogs: DialogStore, members: MemberStore, messages: MessageStore,
                  users: UserService, access: AccessService, clock: Clock,
                  publisher: EventPublisher, limits: LimitSettings, muc_domain: str,
-                 memberships: MembershipService) -> None:
+                 memberships: MembershipService, private_memo: PrivateAccessMemo) -> None:
         self._memberships = memberships
+        self._private_memo = private_memo
         self._dialogs = dialogs
         self._members = members
         self._messages = messages
@@ -207,6 +209,15 @@ class DialogService:
             raise InvalidError("is invalid", field="recipient_id") from exc
         doc, _ = await self._private(requester, other, {})
         return doc
+
+    async def private_dialog_id(self, requester: Requester, other_user_id: int) -> str:
+        """The id of the private dialog of the caller and `other_user_id`: from memory when the
+        pair is known (no store call), else found or created (`find_or_create_private`)."""
+        require_user(requester)
+        known = self._private_memo.dialog_id(requester.app_id, requester.user_id, other_user_id)
+        if known is not None:
+            return known
+        return (await self.find_or_create_private(requester, other_user_id))["_id"]
 
     def room_jid(self, app_id: int, dialog_id: str) -> str:
         return f"{app_id}_{dialog_id}@{self._muc_domain}"
@@ -385,6 +396,7 @@ class DialogService:
         existing = await self._dialogs.find_private(requester.app_id, key)
         if existing is not None:
             await self._show_private(requester, existing)
+            self._private_memo.remember(requester.app_id, existing)
             return existing, False
         now = self._clock.now()
         members = sorted({me, other})
@@ -403,10 +415,12 @@ class DialogService:
             if existing is None:
                 raise
             await self._show_private(requester, existing)
+            self._private_memo.remember(requester.app_id, existing)
             return existing, False
         await self._members.add(requester.app_id, doc["_id"], members, {"joined_at": now})
         await self._publish("dialog_created", requester, doc["_id"], members,
                             {"type": PRIVATE, "occupants_ids": members})
+        self._private_memo.remember(requester.app_id, doc)
         return doc, True
 
     async def _show_private(self, requester: Requester, dialog: dict[str, Any]) -> None:
@@ -442,6 +456,7 @@ class DialogService:
     async def _destroy(self, requester: Requester, access: DialogAccess) -> None:
         recipients = await self._audience(access.dialog)
         await self._dialogs.delete(access.dialog["app_id"], access.dialog_id)
+        self._private_memo.forget(access.dialog["app_id"], access.dialog_id)
         await self._members.remove_dialog(access.dialog_id)
         await self._messages.delete_dialog(access.dialog_id)
         await self._publish("dialog_deleted", requester, access.dialog_id, recipients,

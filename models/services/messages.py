@@ -12,7 +12,7 @@ import logging
 from datetime import datetime
 from typing import Any, Protocol
 
-from config.settings import LimitSettings
+from config.settings import LimitSettings, RateLimitSettings
 from models.clock import Clock
 from models.errors import ChatError, ConflictError, ForbiddenError, InvalidError, NotFoundError
 from models.events import Event, EventPublisher, Origin
@@ -22,6 +22,7 @@ from models.requester import Requester, require_user
 from models.services.access import (BROADCAST, PRIVATE, AccessService, DialogAccess,
                                     PrivateAccessMemo)
 from models.services.batcher import Batcher
+from models.services.rate_limits import RateLimitService
 from models.services.receipts import ReceiptService
 from models.storage.dialogs import DialogStore
 from models.storage.ids import is_object_id, new_id
@@ -44,7 +45,8 @@ class MessageService:
     def __init__(self, messages: MessageStore, dialogs: DialogStore, users: UserStore,
                  access: AccessService, receipts: ReceiptService, clock: Clock,
                  publisher: EventPublisher, limits: LimitSettings,
-                 private_dialogs: PrivateDialogs) -> None:
+                 private_dialogs: PrivateDialogs, private_access: PrivateAccessMemo,
+                 rate_limits: RateLimitService | None = None) -> None:
         self._messages = messages
         self._dialogs = dialogs
         self._users = users
@@ -54,7 +56,8 @@ class MessageService:
         self._publisher = publisher
         self._limits = limits
         self._private = private_dialogs
-        self._private_access = PrivateAccessMemo()
+        self._private_access = private_access
+        self._rate_limits = rate_limits or RateLimitService(RateLimitSettings())
         self._batcher: Batcher[tuple[Requester, MessageDraft], Doc] = Batcher(self.send_many)
 
     # -- send --------------------------------------------------------------------------------------
@@ -64,7 +67,11 @@ class MessageService:
         Returns the stored message (the earlier one for a repeated id).
 
         Concurrent sends (REST requests, bridge copies) are group-committed (`Batcher`): one
-        id lookup, one insert, one sequence update per dialog and one outbox write per batch."""
+        id lookup, one insert, one sequence update per dialog and one outbox write per batch.
+
+        Counts against the sender's message rate limit (`send_batch`, the bridge's copies of 1:1
+        stanzas Prosody has already delivered, does not: refusing to store those would lose them)."""
+        self._rate_limits.message_sent(requester.app_id, requester.user_id)
         return await self._batcher.submit((requester, draft))
 
     async def send_batch(self, items: list[tuple[Requester, MessageDraft]]) -> list[Doc | BaseException]:
@@ -114,6 +121,8 @@ class MessageService:
                     raise ForbiddenError("You don't have permission to send messages to this dialog")
                 ready.append((index, requester, draft, access))
             except ChatError as exc:
+                if isinstance(exc, NotFoundError) and draft.dialog_id is not None:
+                    self._private_access.forget(requester.app_id, draft.dialog_id)  # deleted
                 results[index] = exc
         # repeats of stored messages (ids are global: another application's id is a conflict)
         ids = [draft.id for _, _, draft, _ in ready if draft.id is not None]

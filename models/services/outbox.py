@@ -9,24 +9,41 @@ Events published by this process arrive on a tap right after their insert, witho
 A batch is marked done in one write; recently done ids are remembered so an event read both from
 the tap and from `pending` is handled once. Events handed out and not done yet (a relay batch
 waiting for Prosody's confirmation) are not handed out again, except after `restart()`; a
-catch-up goes on after the last event it read, so it moves past events still in flight
-(it re-read the same first batch until its confirmation came: a reconnect after a 35 s stall of
-Prosody sent each waiting message ~60 times).
+catch-up goes on after the last event it read, so it moves past events still in flight (never
+re-reading the same first batch until its confirmation comes: docs/benchmarks.md, "Why the code
+is the way it is").
 """
 from __future__ import annotations
 
 import asyncio
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Protocol
 
-from models.storage.outbox import OutboxStore
+from models.storage.outbox import Tap
 
 RECENT_IDS = 50_000
 
 
+class Outbox(Protocol):
+    """The outbox as its readers use it (`Services.outbox`, a `models.storage.outbox.OutboxStore`):
+    the type transports name, which may not import storage."""
+
+    local: bool  # only this process publishes (the embedded store): no polling for others
+
+    def tap(self) -> Tap: ...
+
+    def untap(self, tap: Tap) -> None: ...
+
+    async def register_consumer(self, consumer: str) -> None: ...
+
+    async def pending(self, consumer: str, limit: int = 100, after: Any = None) -> list[dict[str, Any]]: ...
+
+    async def mark_done_many(self, consumer: str, event_ids: list[Any]) -> None: ...
+
+
 class OutboxReader:
-    def __init__(self, outbox: OutboxStore, consumer: str, batch: int = 200,
+    def __init__(self, outbox: Outbox, consumer: str, batch: int = 200,
                  poll_seconds: float = 1.0) -> None:
         self._outbox = outbox
         self.consumer = consumer

@@ -6,7 +6,8 @@ import asyncio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-# OWASP's argon2id minimum (19 MiB, t=2, p=1): ~20 ms per hash on these machines.
+# OWASP's argon2id minimum (19 MiB, t=2, p=1); a hash takes milliseconds of CPU, hence the worker
+# thread (timings in docs/benchmarks.md, "Why the code is the way it is").
 _hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 
 

@@ -1,7 +1,7 @@
 """Message reactions: one reaction type per user and message (a new one replaces the previous).
 
 Stored on the message as `reactions: {emoji: [userId]}`; each change publishes
-`reactions_updated` for the bridge, which renders the `<reactions>` stanza (protocol §5.14).
+`reactions_updated` for the bridge, which renders the `<reactions>` stanza (bridge/relay.py).
 Whoever reads a dialog's messages may react: occupants, subscribers of a public dialog, and every
 user of the app in a broadcast dialog (members react in every other type; a reaction is feedback,
 not a post, so the broadcast rule "only admins post" does not apply to it).

@@ -42,7 +42,8 @@ class SessionService:
         self._cache: dict[str, tuple[Requester, float]] = {}
 
     # -- creation -----------------------------------------------------------------------------
-    async def create(self, request: SessionRequest) -> tuple[Session, User | None]:
+    async def create(self, request: SessionRequest, address: str | None = None) -> tuple[Session, User | None]:
+        """`address`: where the request came from (per-address login limits)."""
         app_id = await self.check_app_credentials(request.application_id, request.auth_key)
         user: User | None = None
         guest = False
@@ -52,7 +53,7 @@ class SessionService:
             user = await self._users.create_guest(app_id, request.user.full_name)
             guest = True
         elif request.user is not None:
-            user = await self._users.authenticate(app_id, request.user)
+            user = await self._users.authenticate(app_id, request.user, address)
         session = await self._open(app_id, user.id if user else 0, guest)
         if user:
             user = await self._users.touch(user)
@@ -122,8 +123,9 @@ class SessionService:
         self._cache.pop(requester.token_hash, None)
 
     # -- login / logout on an existing session --------------------------------------------------
-    async def login(self, requester: Requester, credentials: Credentials) -> User:
-        user = await self._users.authenticate(requester.app_id, credentials)
+    async def login(self, requester: Requester, credentials: Credentials,
+                    address: str | None = None) -> User:
+        user = await self._users.authenticate(requester.app_id, credentials, address)
         await self._sessions.set_user(requester.token_hash, user.id, self._clock.now())
         self._cache.pop(requester.token_hash, None)
         return await self._users.touch(user)

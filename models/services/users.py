@@ -11,11 +11,14 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+from config.settings import RateLimitSettings
 from models.clock import Clock
-from models.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError, UnauthenticatedError
+from models.errors import (ConflictError, ForbiddenError, InvalidError, NotFoundError,
+                           RateLimitedError, UnauthenticatedError)
 from models.events import Event, EventPublisher
 from models.requester import Requester
 from models.services.passwords import hash_password, verify_password
+from models.services.rate_limits import RateLimitService
 from models.storage.counters import CounterStore
 from models.storage.users import UserStore
 from models.users import Credentials, LookupField, User, UserChanges, UserDraft, UserQuery
@@ -37,15 +40,19 @@ TAG_MAX = 100
 
 class UserService:
     def __init__(self, users: UserStore, counters: CounterStore, clock: Clock,
-                 publisher: EventPublisher, max_list_limit: int = 100) -> None:
+                 publisher: EventPublisher, max_list_limit: int = 100,
+                 rate_limits: RateLimitService | None = None) -> None:
         self._users = users
+        self._rate_limits = rate_limits or RateLimitService(RateLimitSettings())
         self._counters = counters
         self._clock = clock
         self._publisher = publisher
         self._max_limit = max_list_limit
 
     # -- creation and authentication -------------------------------------------------------------
-    async def signup(self, app_id: int, draft: UserDraft) -> User:
+    async def signup(self, app_id: int, draft: UserDraft, address: str | None = None) -> User:
+        """`address`: where the request came from, for the sign-ups-per-address limit."""
+        self._rate_limits.signup(address)
         login = _text(draft.login, "login", LOGIN_MAX)
         email = _email(draft.email)
         if login is not None and len(login) < LOGIN_MIN:
@@ -85,22 +92,44 @@ class UserService:
         await self._users.insert(doc)
         return User.model_validate(doc)
 
-    async def authenticate(self, app_id: int, credentials: Credentials) -> User:
+    async def authenticate(self, app_id: int, credentials: Credentials, address: str | None = None) -> User:
+        """The user with these credentials, or UnauthenticatedError. Failures count against the
+        login and against `address` (where the attempt came from); past either limit the attempt
+        is refused before the password is checked."""
         password = credentials.password
         if not password:
             raise InvalidError("can't be blank", field="password")
         if credentials.login:
             doc = await self._users.find_one(app_id, login=credentials.login)
+            identity = f"login:{credentials.login}"
         elif credentials.email:
-            doc = await self._users.find_one(app_id, email=credentials.email.strip().lower())
+            email = credentials.email.strip().lower()
+            doc = await self._users.find_one(app_id, email=email)
+            identity = f"email:{email}"
         else:
             raise InvalidError("login or email required", field="base")
+        if doc is not None:
+            identity = f"user:{doc['_id']}"  # one count per account, whichever name was used
+        self._rate_limits.check_login(app_id, identity, address)
         if doc is None or not await verify_password(doc.get("password_hash"), password):
+            self._rate_limits.login_failed(app_id, identity, address)
             raise UnauthenticatedError("Unauthorized")
         return User.model_validate(doc)
 
     async def check_password(self, user: User, password: str) -> bool:
-        return await verify_password(user.password_hash, password)
+        """Whether `password` is the user's (XMPP password auth), failures counted like logins'
+        but apart from them: a client retrying an expired session token (the XMPP server tries
+        the token as a password too) locks its XMPP password logins, not the REST ones. Past the
+        limit the answer is no without checking."""
+        identity = f"xmpp:{user.id}"
+        try:
+            self._rate_limits.check_login(user.app_id, identity, None)
+        except RateLimitedError:
+            return False
+        if await verify_password(user.password_hash, password):
+            return True
+        self._rate_limits.login_failed(user.app_id, identity, None)
+        return False
 
     async def touch(self, user: User) -> User:
         now = self._clock.now()

@@ -6,6 +6,7 @@ from aiohttp import web
 from models.errors import InvalidError, UnauthenticatedError
 from models.users import LookupField
 from rest.auth import requester, user_requester
+from rest.client_address import client_address
 from rest.keys import services_key
 from rest.params import body_params, json_response, query_params
 from rest.schemas.filters import page_params
@@ -33,7 +34,8 @@ async def signup(request: web.Request) -> web.Response:
     body = await body_params(request)
     if "user" not in body:
         raise InvalidError("can't be blank", field="user")
-    user = await services.users.signup(app_id, user_body(body["user"]).to_draft())
+    address = client_address(request, services.settings.rate_limits.trusted_proxies)
+    user = await services.users.signup(app_id, user_body(body["user"]).to_draft(), address)
     return json_response({"user": user_to_json(user)}, status=201)
 
 

@@ -51,6 +51,9 @@ def make_settings(tmp, **xmpp: Any) -> Settings:
         blobs={"path": tmp / "blobs"},
         data_dir=tmp,
         push={"enabled": False},
+        # The session's one server signs up every test's users from one address, far past a real
+        # client's rate; the limits have their own tests (tests/rest/test_rate_limits.py).
+        rate_limits={"signups_per_address": "1000000/minute"},
         xmpp={"domain": DOMAIN, "host": "127.0.0.1", "c2s_port": free_port(),
               "http_port": free_port(), "component_port": free_port(),
               "auth_password": SecretStr("xmpp-secret"),

@@ -133,6 +133,26 @@ async def test_a_deleted_private_dialog_is_created_again(server, rest, xmpp):
     assert [m["_id"] for m in history["items"]] == [second]
 
 
+async def test_the_pair_decides_the_dialog_not_the_client(server, rest, xmpp):
+    a, b = await rest.new_user(), await rest.new_user()
+    alice, bob = await xmpp(a), await xmpp(b)
+    first, dialog_id = await private_message(rest, alice, bob, a, b, body="one")
+    group = await rest.dialog(a["token"], [b["id"]])
+    mid = new_id()
+    alice.send(f'<message to="{b["jid"]}" type="chat" id="{mid}"><body>two</body>'
+               '<extraParams xmlns="jabber:client"><save_to_history>1</save_to_history>'
+               f'<dialog_id>{group["_id"]}</dialog_id></extraParams></message>')
+
+    async def in_private():
+        status, history = await rest.call("GET", "/chat/Message.json", b["token"],
+                                          params={"chat_dialog_id": dialog_id, "mark_as_read": 0})
+        return [m["_id"] for m in history["items"]] == [first, mid]
+    await eventually(in_private)
+    status, history = await rest.call("GET", "/chat/Message.json", b["token"],
+                                      params={"chat_dialog_id": group["_id"], "mark_as_read": 0})
+    assert status == 200 and history["items"] == []
+
+
 async def test_a_burst_beyond_the_queue_limit_pauses_reading_and_loses_nothing(server, rest, xmpp):
     """Copies arriving faster than they are stored stop the component reading (Prosody keeps
     them) instead of being dropped: every message of the burst is stored once, in order."""

@@ -209,3 +209,19 @@ async def test_external_mode_connects_to_a_server_it_did_not_start(tmp_path):
         assert external.pid is not None  # not ours to stop
     finally:
         await external.stop()
+
+
+def test_client_bandwidth_limit_is_rendered_and_can_be_turned_off(tmp_path):
+    text = render_config(make_settings(tmp_path)).config.read_text()
+    assert '\t"limits";' in text and 'limits = { c2s = { rate = "128kb/s"; burst = "5s"; } }' in text
+    off = make_settings(tmp_path)
+    off.rate_limits.xmpp_c2s_rate = ""
+    assert '\t"limits";' not in render_config(off).config.read_text()
+    from pydantic import ValidationError
+
+    from config.settings import RateLimitSettings
+
+    with pytest.raises(ValidationError, match="128kb/s"):
+        RateLimitSettings(xmpp_c2s_rate="fast")
+    with pytest.raises(ValidationError, match="10/minute"):
+        RateLimitSettings(messages_per_user="lots")

@@ -1,4 +1,4 @@
-"""REST → XMPP through the outbox relay, in the stanza formats the SDK parses (protocol §5)."""
+"""REST → XMPP through the outbox relay, in the stanza formats the SDK parses (docs/xmpp.md)."""
 from __future__ import annotations
 
 import asyncio

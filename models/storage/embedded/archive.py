@@ -3,7 +3,7 @@ messages ordered by `archive_order` (lookups.py: `OrderedGroup`, kept on insert 
 instead of mongomock's scan of the whole collection. Each dialog's range is found by bisection
 and the dialogs are merged lazily, so a page costs about its own size, not the archive's.
 The same filter is applied (compiled, or mongomock's `filter_applies` when the compiled one
-cannot decide), so answers equal the MongoDB store's (tests/models/test_archive.py)."""
+cannot decide), so answers equal the MongoDB store's (tests/services/test_archive.py)."""
 from __future__ import annotations
 
 import heapq

@@ -6,8 +6,10 @@ import pytest
 
 from models.errors import ForbiddenError, InvalidError, NotFoundError
 from models.events import RecordingPublisher
+from models.messages import MessageDraft
 from models.requester import Requester
-from models.services.access import AccessService, GROUP, PRIVATE, PUBLIC
+from models.services.access import GROUP, PRIVATE, PUBLIC, PrivateAccessMemo
+from models.services.container import Services, build_services
 from models.services.dialogs import DialogService
 from models.services.memberships import MembershipService
 from models.storage.dialogs import DialogStore
@@ -29,13 +31,19 @@ def publisher() -> RecordingPublisher:
 
 
 @pytest.fixture
-def dialogs(services, stores, clock, publisher) -> DialogService:
-    dialog_store, members, messages = stores
-    access = AccessService(dialog_store, members, messages)
-    memberships = MembershipService(dialog_store, members, messages, access, clock, publisher,
-                                    services.settings.limits)
-    return DialogService(dialog_store, members, messages, services.users, access, clock, publisher,
-                         services.settings.limits, services.settings.xmpp.muc_domain, memberships)
+def recorded(services, settings, database, clock, publisher) -> Services:
+    """The production services on the same database as `services`, publishing to `publisher`."""
+    return build_services(settings, database, clock=clock, publisher=publisher)
+
+
+@pytest.fixture
+def dialogs(recorded) -> DialogService:
+    return recorded.dialogs
+
+
+@pytest.fixture
+def memberships(recorded) -> MembershipService:
+    return recorded.memberships
 
 
 @pytest.fixture
@@ -82,6 +90,69 @@ async def test_find_or_create_private_is_one_dialog_per_pair(dialogs, users, sto
     assert (await members.get(first["_id"], ben.user_id))["hidden"] is True
 
 
+@pytest.fixture
+def private_lookups(monkeypatch) -> list[str]:
+    """The private keys `DialogStore.find_private` is asked for (the real store still answers)."""
+    asked: list[str] = []
+    find_private = DialogStore.find_private
+
+    async def counted(self, app_id: int, private_key: str):
+        asked.append(private_key)
+        return await find_private(self, app_id, private_key)
+
+    monkeypatch.setattr(DialogStore, "find_private", counted)
+    return asked
+
+
+async def test_a_known_pair_is_answered_from_memory(recorded, users, private_lookups,
+                                                     settings, database, clock):
+    dialogs, ann, ben = recorded.dialogs, users["ann"], users["ben"]
+    first = await dialogs.private_dialog_id(ann, ben.user_id)
+    assert len(private_lookups) == 1
+    assert await dialogs.private_dialog_id(ann, ben.user_id) == first
+    assert await dialogs.private_dialog_id(ben, ann.user_id) == first
+    assert len(private_lookups) == 1
+    # another process knows nothing yet: a stored send to the dialog teaches it the pair
+    other = build_services(settings, database, clock=clock)
+    await other.messages.send(ben, MessageDraft(dialog_id=first, body="hi"))
+    assert await other.dialogs.private_dialog_id(ann, ben.user_id) == first
+    assert len(private_lookups) == 1
+
+
+async def test_a_deleted_private_dialog_is_created_again_by_the_next_send(recorded, users, stores):
+    dialogs, messages, ann, ben = recorded.dialogs, recorded.messages, users["ann"], users["ben"]
+    first = await dialogs.private_dialog_id(ann, ben.user_id)
+    await messages.send(ann, MessageDraft(dialog_id=first, body="one"))
+    assert (await dialogs.delete(ann, [first], force=True)).deleted == [first]
+    second = await dialogs.private_dialog_id(ann, ben.user_id)
+    assert second != first
+    stored = await messages.send(ann, MessageDraft(dialog_id=second, body="two"))
+    assert stored["chat_dialog_id"] == second
+    # deleted by another process: the send that finds it gone makes this one forget it
+    for save in (False, True):
+        dialog_id = await dialogs.private_dialog_id(ben, ann.user_id)
+        assert await stores[0].delete(1, dialog_id)
+        with pytest.raises(NotFoundError):
+            await messages.send(ben, MessageDraft(dialog_id=dialog_id, body="lost", save_to_history=save))
+        again = await dialogs.private_dialog_id(ben, ann.user_id)
+        assert again != dialog_id
+        assert (await messages.send(ben, MessageDraft(dialog_id=again, body="found")))["chat_dialog_id"] == again
+
+
+def test_the_private_memo_is_bounded_least_recently_used_first():
+    memo = PrivateAccessMemo(limit=2)
+    for dialog_id, pair in (("d1", [1, 2]), ("d2", [1, 3]), ("d3", [2, 3])):
+        if dialog_id == "d3":
+            assert memo.dialog_id(1, 2, 1) == "d1"  # used: d2 is now the oldest
+        memo.remember(1, {"_id": dialog_id, "type": PRIVATE, "occupants_ids": pair})
+    assert len(memo) == 2
+    assert (memo.dialog_id(1, 1, 2), memo.dialog_id(1, 1, 3), memo.dialog_id(1, 3, 2)) == ("d1", None, "d3")
+    memo.remember(1, {"_id": "d4", "type": PRIVATE, "occupants_ids": [2, 1]})  # the pair re-created
+    assert memo.dialog_id(1, 1, 2) == "d4" and len(memo) == 2
+    memo.remember(1, {"_id": "g", "type": GROUP, "occupants_ids": [1, 2]})
+    assert memo.dialog_id(1, 1, 2) == "d4"
+
+
 async def test_find_or_create_private_rejects_bad_partners(dialogs, users):
     ann = users["ann"]
     for other in (ann.user_id, users["zed"].user_id, 987654, "abc"):
@@ -110,23 +181,23 @@ async def test_create_group_members_and_event(dialogs, users, stores, publisher)
     assert sorted(event.recipient_ids) == sorted([ann.user_id, ben.user_id, cat.user_id])
 
 
-async def test_public_dialog_subscribers_are_memberships(dialogs, users, stores):
+async def test_public_dialog_subscribers_are_memberships(dialogs, memberships, users, stores):
     ann, ben = users["ann"], users["ben"]
     view, _ = await dialogs.create(ann, new_dialog({"type": PUBLIC, "name": "Lobby"}))
     dialog_id = view.dialog["_id"]
     assert view.dialog["occupants_ids"] == [] and view.dialog["occupants_count"] == 1
-    subscribed = await dialogs.view(ben, await dialogs._memberships.subscribe(ben, dialog_id))
+    subscribed = await dialogs.view(ben, await memberships.subscribe(ben, dialog_id))
     assert subscribed.dialog["occupants_count"] == 2 and subscribed.member["user_id"] == ben.user_id
     page = await dialogs.list(ben, dialog_list({}))
     assert [v.dialog["_id"] for v in page.items] == [dialog_id]
-    await dialogs._memberships.unsubscribe(ben, dialog_id)
+    await memberships.unsubscribe(ben, dialog_id)
     assert (await dialogs.list(ben, dialog_list({}))).items == []
     assert (await stores[0].get(1, dialog_id))["occupants_count"] == 1
     with pytest.raises(NotFoundError):
-        await dialogs._memberships.subscribe(users["zed"], dialog_id)
+        await memberships.subscribe(users["zed"], dialog_id)
 
 
-async def test_views_unread_cleared_and_deleted_for_me(dialogs, users, stores):
+async def test_views_unread_cleared_and_deleted_for_me(dialogs, memberships, users, stores):
     ann, ben, cat = users["ann"], users["ben"], users["cat"]
     view, _ = await dialogs.create(ann, new_dialog({"type": GROUP, "name": "g",
                                          "occupants_ids": [ben.user_id, cat.user_id]}))
@@ -148,7 +219,7 @@ async def test_views_unread_cleared_and_deleted_for_me(dialogs, users, stores):
     cat_view = await seen(cat)
     assert cat_view.dialog["last_message_id"] == second and cat_view.unread == 1
     # cleared history: nothing unread, no last message, for cat only
-    await dialogs._memberships.clear_history(cat, dialog_id)
+    await memberships.clear_history(cat, dialog_id)
     cat_view = await seen(cat)
     assert cat_view.unread == 0 and cat_view.dialog["last_message"] is None
     assert (await seen(ben)).dialog["last_message_id"] == last
