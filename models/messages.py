@@ -35,7 +35,7 @@ CONTROL_KEYS = {"_id", "chat_dialog_id", "dialog_id", "recipient_id", "message",
                 "date_sent", "save_to_history", "send_to_chat", "markable", "silent"}
 OUTPUT_KEYS = {"sender_id", "created_at", "updated_at", "read_ids", "delivered_ids", "views_count",
                "read", "reactions", "token", "moduleIdentifier", "seq", "app_id", "custom",
-               "deleted_for", "edited_at"}
+               "deleted_for", "edited_at", "archive_order"}
 
 
 class MessageDraft(BaseModel):

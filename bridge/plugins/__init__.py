@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from slixmpp.plugins.base import register_plugin
 
+from bridge.plugins.archive import ArchivePlugin
 from bridge.plugins.base import BridgePlugin
 from bridge.plugins.bookmarks import BookmarksPlugin
 from bridge.plugins.groupchat import GroupChatPlugin
@@ -13,11 +14,13 @@ from bridge.plugins.upload import UploadPlugin
 from bridge.plugins.vcard import VCardPlugin
 
 PLUGINS: tuple[type[BridgePlugin], ...] = (PresencePlugin, GroupChatPlugin, PrivateChatPlugin,
-                                           UploadPlugin, VCardPlugin, BookmarksPlugin)
+                                            UploadPlugin, VCardPlugin, BookmarksPlugin,
+                                            ArchivePlugin)
 PLUGIN_NAMES: tuple[str, ...] = tuple(plugin.name for plugin in PLUGINS)
 
 for _plugin in PLUGINS:
     register_plugin(_plugin)
 
-__all__ = ["PLUGINS", "PLUGIN_NAMES", "BookmarksPlugin", "BridgePlugin", "GroupChatPlugin", "PresencePlugin",
-           "PrivateChatPlugin", "UploadPlugin", "VCardPlugin"]
+__all__ = ["PLUGINS", "PLUGIN_NAMES", "ArchivePlugin", "BookmarksPlugin", "BridgePlugin",
+           "GroupChatPlugin", "PresencePlugin", "PrivateChatPlugin", "UploadPlugin",
+           "VCardPlugin"]

@@ -90,8 +90,11 @@ VirtualHost "$domain"
 		["$muc_domain"] = { presence = "managed_entity"; message = "outgoing"; };
 	}
 	-- Server-addressed IQs the component answers: last activity, ConnectyCube's status
-	-- streaming and the Tigase-style mobile active/inactive switch.
+	-- streaming, the Tigase-style mobile active/inactive switch and the message archive
+	-- (XEP-0313, answered from MongoDB by bridge/plugins/archive.py; the component's disco
+	-- nesting answer puts urn:xmpp:mam:2 in the server's and every account's disco#info).
 	delegations = {
+		["urn:xmpp:mam:2"] = { jid = "$muc_domain" };
 		["jabber:iq:last"] = { jid = "$muc_domain" };
 		["https://connectycube.com/protocol/status_streaming"] = { jid = "$muc_domain" };
 		["http://tigase.org/protocol/mobile#v2"] = { jid = "$muc_domain" };

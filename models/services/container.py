@@ -8,6 +8,7 @@ from models.clock import Clock
 from models.events import EventPublisher
 from models.services.access import AccessService, PrivateAccessMemo
 from models.services.apps import AppService
+from models.services.archive import ArchiveService
 from models.services.blobs import BlobService
 from models.services.bookmarks import BookmarkService
 from models.services.dialogs import DialogService
@@ -71,6 +72,7 @@ class Services:
     upload: UploadService
     vcards: VCardService
     bookmarks: BookmarkService
+    archive: ArchiveService
     # Names this store's contents for state kept outside it (Prosody's data directory): set by
     # `start()`. The embedded store is new in every process, so it gets a new id every time; a
     # MongoDB database keeps the id its first process created.
@@ -142,4 +144,5 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
         rate_limits=rate_limits,
         upload=UploadService(blobs, settings.http.base_url), vcards=VCardService(users, blobs),
         bookmarks=BookmarkService(dialogs),
+        archive=ArchiveService(database.archive_store(), dialog_store, member_store, access),
     )

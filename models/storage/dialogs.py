@@ -20,6 +20,7 @@ from models.storage.ids import oid_or_none as _oid
 
 Doc = dict[str, Any]
 BROADCAST = 1  # dialog type read by every user of the app (models.services.access.BROADCAST)
+PRIVATE = 3  # a pair's dialog
 
 
 class DialogStore(AppScopedStore):
@@ -54,6 +55,14 @@ class DialogStore(AppScopedStore):
         """Ids of the app's broadcast dialogs (type 1: every user of the app reads them)."""
         return [str(d["_id"]) async for d in self._col.find({"app_id": app_id, "type": BROADCAST},
                                                              {"_id": 1})]
+
+    async def private_among(self, app_id: int, dialog_ids: list[str]) -> list[str]:
+        """Which of these dialogs (a user's memberships) are private ones (type 3)."""
+        oids = [o for o in (_oid(d) for d in dialog_ids) if o is not None]
+        if not oids:
+            return []
+        return [str(d["_id"]) async for d in self._col.find(
+            {"_id": {"$in": oids}, "app_id": app_id, "type": PRIVATE}, {"_id": 1})]
 
     async def next_seq(self, app_id: int, dialog_id: str, last_message: Doc) -> int:
         """Takes the next message sequence number and records the last message, atomically."""

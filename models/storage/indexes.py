@@ -44,6 +44,9 @@ INDEXES: dict[str, list[IndexModel]] = {
     "messages": [
         IndexModel([("chat_dialog_id", ASCENDING), ("_id", ASCENDING)], name="dialog_order"),
         IndexModel([("chat_dialog_id", ASCENDING), ("seq", ASCENDING)], name="dialog_seq"),
+        # the message archive (XEP-0313): one dialog's pages, or several merged (archive.py)
+        IndexModel([("chat_dialog_id", ASCENDING), ("archive_order", ASCENDING)],
+                   name="dialog_archive"),
     ],
     "blobs": [
         # uploads and signed downloads look a uid up before they know the application

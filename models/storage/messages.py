@@ -2,7 +2,8 @@
 
 Order key: (chat_dialog_id, seq) for a dialog's history, with `_id` as the tie-breaker; `date_sent`
 can be set by clients and is never the only order key. Inserting with the client's id as `_id`
-makes sends idempotent (a duplicate returns the stored message).
+makes sends idempotent (a duplicate returns the stored message). Each new message gets its
+`archive_order` here, in the order messages are stored (models/storage/archive.py).
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ class MessageStore(AppScopedStore):
         """Inserts; returns (stored document, created). A duplicate id returns the existing one."""
         doc = dict(doc)
         doc["_id"] = _oid(doc["_id"]) if doc.get("_id") else ObjectId()
+        doc["archive_order"] = ObjectId()
         try:
             await self._col.insert_one(doc)
         except DuplicateKeyError:
@@ -46,6 +48,7 @@ class MessageStore(AppScopedStore):
         for doc in docs:
             doc = dict(doc)
             doc["_id"] = _oid(doc["_id"]) if doc.get("_id") else ObjectId()
+            doc["archive_order"] = ObjectId()  # in list order: the order they are stored in
             prepared.append(doc)
         duplicates: set[int] = set()
         try:

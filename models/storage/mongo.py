@@ -2,7 +2,7 @@
 embedded in-memory store (models/storage/embedded/, loaded only then).
 
 The `Database` it returns is the one place that knows which kind it is: it hands out the stores
-that differ between the two (`outbox_store`, `push_job_store`), creates the indexes and names the
+that differ between the two (`outbox_store`, `push_job_store`, `archive_store`), creates the indexes and names the
 store (`store_id`), so the services never ask which store they run on."""
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 
 from config.settings import MongoSettings
 from models.storage import indexes
+from models.storage.archive import ArchiveStore
 from models.storage.outbox import OutboxStore
 from models.storage.push_jobs import PushJobStore
 from models.storage.secrets import SecretStore
@@ -36,6 +37,9 @@ class Database:
 
     def push_job_store(self) -> PushJobStore:
         return PushJobStore(self.db)
+
+    def archive_store(self) -> ArchiveStore:
+        return ArchiveStore(self.db)
 
     async def ensure_indexes(self) -> None:
         await indexes.ensure_indexes(self.db)

@@ -30,8 +30,9 @@ from models.storage.embedded.cursors import _native_sort, _native_sort_keys, _ra
 from models.storage.embedded.documents import _fast_document_helpers, _plain_copy
 from models.storage.embedded.filters import compile_filter
 from models.storage.embedded.inserts import fast_insert
-from models.storage.embedded.lookups import (EQUALITY_INDEXES, _id_candidates, _index_add,
-                                              _index_remove, _indexed_candidates)
+from models.storage.embedded.lookups import (EQUALITY_INDEXES, ORDERED_INDEXES, _id_candidates,
+                                              _index_add, _index_remove, _indexed_candidates,
+                                              _order_add, _order_remove)
 from models.storage.embedded.updates import _apply, _can_apply, _inclusion, _indexed_fields, _plan_update
 
 _PATCHED = False
@@ -58,15 +59,23 @@ def speed_up_mongomock() -> None:
             if old is not None:
                 _index_remove(self, key, old)
             _index_add(self, key, val)
+        if ORDERED_INDEXES.get(self.name):
+            old = self._documents.get(key)
+            if old is not None:
+                _order_remove(self, key, old)
+            _order_add(self, key, val)
         original_set(self, key, val)
 
     def __delitem__(self, key):
         if EQUALITY_INDEXES.get(self.name):
             _index_remove(self, key, self._documents.get(key))
+        if ORDERED_INDEXES.get(self.name):
+            _order_remove(self, key, self._documents.get(key))
         original_del(self, key)
 
     def drop(self):
         self.__dict__.pop("_eq_index", None)
+        self.__dict__.pop("_ord_index", None)
         original_drop(self)
 
     def _iter_documents(self, filter):  # noqa: A002 - mongomock's signature

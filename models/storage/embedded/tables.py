@@ -14,3 +14,12 @@ def document_table(collection: Any) -> dict[Any, dict[str, Any]] | None:
         return collection.__dict__[_WRAPPED]._store._documents
     except (KeyError, AttributeError):
         return None
+
+
+def collection_store(collection: Any) -> Any | None:
+    """mongomock's `CollectionStore` behind a mongomock-motor collection (its documents and the
+    indexes lookups.py keeps on it); None when this mongomock-motor does not expose it."""
+    try:
+        return collection.__dict__[_WRAPPED]._store
+    except (KeyError, AttributeError):
+        return None

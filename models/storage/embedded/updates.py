@@ -4,21 +4,21 @@ from __future__ import annotations
 from typing import Any
 
 from models.storage.embedded.documents import _SCALARS
-from models.storage.embedded.lookups import EQUALITY_INDEXES
+from models.storage.embedded.lookups import EQUALITY_INDEXES, ORDERED_INDEXES
 
 FAST_UPDATE_OPS = frozenset({"$set", "$inc", "$addToSet", "$unset"})
 
 
 def _indexed_fields(collection: Any) -> frozenset[str]:
     """Fields an in-place update must not touch: those of unique indexes (mongomock checks them
-    after each update) and of the equality indexes above. Other mongomock indexes are metadata.
+    after each update) and of the equality and ordered indexes (lookups.py). Other mongomock indexes are metadata.
     Kept on the store until its set of indexes changes."""
     store = collection._store
     names = tuple(store.indexes)
     cached = store.__dict__.get("_fast_fields")
     if cached is not None and cached[0] == names:
         return cached[1]
-    fields = set(EQUALITY_INDEXES.get(collection.name, ()))
+    fields = set(EQUALITY_INDEXES.get(collection.name, ())) | set(ORDERED_INDEXES.get(collection.name, ()))
     for index in store.indexes.values():
         if not index.get("unique"):
             continue
