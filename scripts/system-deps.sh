@@ -10,6 +10,8 @@ if [ "${1:-}" = "test" ]; then
     command -v node >/dev/null 2>&1 || need+=(nodejs npm)
     # tests/docker: the compose file must parse (`docker-compose config`)
     command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+    # tests/rest/test_docs.py: the /docs page in headless Chromium (driven over DevTools)
+    command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
