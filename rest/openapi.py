@@ -10,6 +10,7 @@ the document once per application, on its first request.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -150,6 +151,7 @@ def build_document(app: web.Application) -> dict[str, Any]:
         names = dict(zip(re.findall(r"\{(\w+)\}", canonical), re.findall(r"\{(\w+)\}", key)))
         item = paths.setdefault(key, {})
         item[method.lower()] = _operation(method, canonical, route_doc, names, defs)
+    _drop_inlined(defs, [rd.doc.query for rd in used if rd is not None and rd.doc.query], paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": "chatbridge", "version": _version(),
@@ -200,6 +202,15 @@ def _schemas(docs: list[Doc]) -> _Schemas:
                                 + [m for doc in docs for m in _models(doc)]))
     refs, top = models_json_schema(wanted, ref_template=REF)
     return _Schemas(schemas=dict(top.get("$defs", {})), refs=dict(refs))
+
+
+def _drop_inlined(defs: _Schemas, queries: list[type[BaseModel]], paths: dict[str, Any]) -> None:
+    """Query models are inlined as parameters: their schemas go unless something refers to them."""
+    names = {defs.refs[(model, "validation")]["$ref"].rsplit("/", 1)[-1] for model in queries}
+    for name in names:
+        rest = {k: v for k, v in defs.schemas.items() if k != name}
+        if f'/{name}"' not in json.dumps([paths, rest]):
+            defs.schemas.pop(name, None)
 
 
 def _operation(method: str, canonical: str, route_doc: RouteDoc, names: dict[str, str],

@@ -7,6 +7,7 @@ that served the page. `validatorUrl: null`: the UI sends the document to no outs
 """
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 from pathlib import Path
 
@@ -17,14 +18,19 @@ from rest.openapi import build_document
 
 
 class DocumentCache:
-    """The document's bytes, built on the first request (the routes are all registered then)."""
+    """The document's bytes, built on the first request (the routes are all registered then),
+    in a thread: the few hundred milliseconds of schema generation do not hold up the loop."""
 
     def __init__(self) -> None:
         self._body: bytes | None = None
+        self._lock = asyncio.Lock()
 
-    def body(self, app: web.Application) -> bytes:
+    async def body(self, app: web.Application) -> bytes:
         if self._body is None:
-            self._body = orjson.dumps(build_document(app))
+            async with self._lock:
+                if self._body is None:
+                    self._body = await asyncio.to_thread(
+                        lambda: orjson.dumps(build_document(app)))
         return self._body
 
 
@@ -76,7 +82,7 @@ def static_dir() -> Path:
 
 
 async def openapi_json(request: web.Request) -> web.Response:
-    body = request.app[document_key].body(request.app)
+    body = await request.app[document_key].body(request.app)
     return web.Response(body=body, content_type="application/json",
                         headers={"Cache-Control": "no-cache"})
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from openapi_spec_validator import validate
 
 from rest.openapi import ERRORS, SECURITY_SCHEMES, shape
+from rest.views.docs import document_key
 
 
 async def _document(client) -> dict:
@@ -74,4 +76,20 @@ async def test_the_document_is_built_once(client):
     first = await (await client.get("/openapi.json")).read()
     second = await (await client.get("/openapi.json")).read()
     assert first == second
-    assert client.app[__import__("rest.views.docs", fromlist=["x"]).document_key]._body == first
+    assert client.app[document_key]._body == first
+
+
+async def test_a_route_without_a_doc_is_an_error(services):
+    from aiohttp import web
+
+    from rest.app import create_app
+    from rest.openapi import build_document
+
+    app = create_app(services)
+
+    async def undocumented(request):
+        return web.Response()
+
+    app.router.add_route("GET", "/undocumented", undocumented)
+    with pytest.raises(LookupError, match="/undocumented"):
+        build_document(app)
