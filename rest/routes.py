@@ -24,7 +24,8 @@ TEXT = {"type": "string", "enum": ["true", "false"]}
 XMPP_ANSWERS = {401: Raw("text/plain", TEXT, "Wrong or no Basic credentials (`false`)"),
                 403: Raw("text/plain", TEXT, "Wrong password (`false`)"),
                 404: Raw("text/plain", TEXT, "No such user (`false`)")}
-BYTES = Raw("application/octet-stream", {}, "The file (its own Content-Type)")
+BYTES = Raw("*/*", {"type": "string", "contentMediaType": "application/octet-stream"},
+            "The file, with its own Content-Type")
 REDIRECT = Raw("", {}, "The file is elsewhere: `Location`",
                {"Location": {"schema": {"type": "string"}}})
 BLOB_KEY = {"key": "the blob's id (or uid)", "uid": "the blob's uid"}
