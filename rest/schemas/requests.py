@@ -25,6 +25,11 @@ class Lax(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
+def example(data: dict[str, Any]) -> ConfigDict:
+    """A `Lax` model's config with an example (what Swagger UI's "Try it out" starts from)."""
+    return ConfigDict(extra="allow", populate_by_name=True, json_schema_extra={"examples": [data]})
+
+
 # -- sessions and users ------------------------------------------------------------------------------
 class GuestUser(BaseModel):
     guest: Flag
@@ -34,6 +39,9 @@ class GuestUser(BaseModel):
 class CreateSessionRequest(Lax):
     """The application's credentials and, for a user session, who logs in (or a guest). The
     SDK's `timestamp`, `nonce` and `signature` are accepted and not checked."""
+    model_config = example({"application_id": 1,
+                           "auth_key": "chatbridge-dev-auth-key",
+                           "user": {"login": "alice", "password": "password123"}})
     application_id: Number
     auth_key: str
     user: CredentialsBody | GuestUser | None = None
@@ -42,6 +50,7 @@ class CreateSessionRequest(Lax):
 
 class LoginRequest(Lax):
     """The credentials at the top level or under `user`."""
+    model_config = example({"login": "alice", "password": "password123"})
     login: str | None = None
     email: str | None = None
     password: str | None = None
@@ -50,6 +59,10 @@ class LoginRequest(Lax):
 
 class UserRequest(Lax):
     """`POST /users` (sign-up) and `PUT /users/{id}` (the fields under `user`)."""
+    model_config = example({"user": {"login": "alice",
+                                    "password": "password123",
+                                    "full_name": "Alice",
+                                    "tag_list": "team,beta"}})
     user: UserBody
 
 
@@ -99,6 +112,7 @@ class Permissions(BaseModel):
 
 
 class CreateDialogRequest(Lax):
+    model_config = example({"type": 2, "name": "Team", "occupants_ids": [2, 3]})
     type: Literal[1, 2, 3, 4, "1", "2", "3", "4"] = Field(
         description="1 broadcast, 2 group, 3 private, 4 public")
     name: str | None = None
@@ -165,6 +179,8 @@ class PageQuery(Lax):
 class CreateMessageRequest(Lax):
     """A message to a dialog (`chat_dialog_id`) or to a user (`recipient_id`: their private
     dialog); any other key is a custom parameter, stored and answered at the top level."""
+    model_config = example({"chat_dialog_id": "5f0c5b3e8d1e4a0012345678", "message": "Hello",
+                            "send_to_chat": 1})
     chat_dialog_id: str | None = None
     recipient_id: Number | None = None
     message: str | None = None
@@ -225,6 +241,8 @@ class ReactionsRequest(Lax):
 
 # -- blobs -------------------------------------------------------------------------------------------
 class BlobRequest(Lax):
+    model_config = example({"blob": {"name": "photo.png", "content_type": "image/png",
+                                     "public": False}})
     blob: BlobBody
 
 
@@ -278,6 +296,10 @@ class PushTokenRequest(Lax):
 
 
 class SubscriptionRequest(Lax):
+    model_config = example({"notification_channel": "apns",
+                           "device": {"platform": "ios", "udid": "my-device-id"},
+                           "push_token": {"environment": "development",
+                                          "client_identification_sequence": "<device token>"}})
     notification_channel: str | list[str] | None = Field(
         None, description="apns, apns_voip, gcm or web (or a comma list)")
     device: DeviceRequest | None = None
@@ -307,6 +329,10 @@ class EventFields(Lax):
 
 
 class EventRequest(Lax):
+    model_config = example({"event": {"notification_type": "push",
+                                     "environment": "development",
+                                     "message": "aGVsbG8=",
+                                     "user": {"ids": [2]}}})
     event: EventFields
 
 
