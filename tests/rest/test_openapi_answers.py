@@ -147,3 +147,25 @@ async def test_a_wrong_answer_fails_the_check(api, checked, client):
     schema = {"$ref": "#/components/schemas/SessionAnswer", "components": document["components"]}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"session": {"id": "1"}}, schema, cls=jsonschema.Draft202012Validator)
+
+
+async def test_every_get_without_path_parameters_answers_as_documented(api, checked, client):
+    """Every such GET (its `.json` variant and the bare path), with a user session and no query:
+    JSON answers match their schema, the others their documented media type."""
+    user = await api.new_user("docsall")
+    document = await (await client.get("/openapi.json")).json()
+    for path, item in document["paths"].items():
+        op = item.get("get")
+        if op is None or "{" in path:
+            continue
+        answer = op["responses"].get("200", {})
+        if "application/json" in answer.get("content", {}) or "$ref" in answer:
+            status, _ = await checked("GET", path, user["token"])
+            assert status < 500, path
+        else:
+            resp = await client.get(path, headers={"CB-Token": user["token"]})
+            documented = op["responses"].get(str(resp.status))
+            assert documented is not None, (path, resp.status)
+            media = next(iter(documented.get("content", {"": None})))
+            assert media in ("*/*", resp.content_type), (path, resp.content_type)
+    assert len(checked.seen) > 30
