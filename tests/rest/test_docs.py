@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from rest.app import create_app
@@ -69,6 +70,7 @@ async def test_assets_come_from_the_package_with_types_and_caching(client):
     assert (await client.get("/docs/..%2Fcore.py")).status == 404
 
 
+@pytest.mark.browser
 async def test_swagger_ui_renders_and_try_it_out_reaches_the_server(aiohttp_server, services,
                                                                      tmp_path):
     app = create_app(services)
