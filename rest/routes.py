@@ -3,96 +3,235 @@
 Every route answers with and without the `.json` suffix. aiohttp tries routes in the order
 they are added, so within an area fixed paths come before the `{id}`-style ones they would
 otherwise be swallowed by.
+
+Each row carries its `Doc` (rest/openapi.py): what the OpenAPI document (`GET /openapi.json`)
+says about the route. The document is generated from this table and the router, so a row
+without one does not start.
 """
 from __future__ import annotations
 
 from aiohttp import web
 
-from rest.views import blobs, dialogs, health, sessions, users, xmpp_auth
+from rest.openapi import PUBLIC, SIGNUP, XMPP_AUTH, Doc, Raw, RouteDoc, formatter, route_docs_key
+from rest.schemas import answers as a
+from rest.schemas import requests as q
+from rest.schemas.reactions import ReactionsBody
+from rest.views import blobs, dialogs, docs, health, sessions, users, xmpp_auth
 from rest.views import messages, reactions, search
 from rest.views import events, subscriptions, upload
 
+TEXT = {"type": "string", "enum": ["true", "false"]}
+XMPP_ANSWERS = {401: Raw("text/plain", TEXT, "Wrong or no Basic credentials (`false`)"),
+                403: Raw("text/plain", TEXT, "Wrong password (`false`)"),
+                404: Raw("text/plain", TEXT, "No such user (`false`)")}
+BYTES = Raw("*/*", {"type": "string", "contentMediaType": "application/octet-stream"},
+            "The file, with its own Content-Type")
+REDIRECT = Raw("", {}, "The file is elsewhere: `Location`",
+               {"Location": {"schema": {"type": "string"}}})
+BLOB_KEY = {"key": "the blob's id (or uid)", "uid": "the blob's uid"}
+IDS = {"ids": "one id or a comma-separated list"}
+SLOT = {"uid": "the slot's blob uid", "name": "the file name (shown by clients; not checked)"}
 
-def add(router: web.UrlDispatcher, method: str, path: str, handler, json_only: bool = False) -> None:
+
+class Routes:
+    """The router, and the `Doc` of every route added through `add` / `one`."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.router = app.router
+        self.docs: dict[tuple[str, str], RouteDoc] = {}
+
+    def one(self, method: str, path: str, handler, doc: Doc) -> None:
+        if method == "GET":
+            self.router.add_get(path, handler)  # and HEAD, documented from the GET's Doc
+        else:
+            self.router.add_route(method, path, handler)
+        self.docs[(method, formatter(path))] = RouteDoc(doc, path)
+
+
+def add(r: Routes, method: str, path: str, handler, doc: Doc, json_only: bool = False) -> None:
     """Registers `path.json` first (so `{id}` does not swallow the suffix), then `path`."""
-    router.add_route(method, path + ".json", handler)
+    r.router.add_route(method, path + ".json", handler)
+    r.docs[(method, formatter(path + ".json"))] = RouteDoc(doc, path + ".json")
     if not json_only:
-        router.add_route(method, path, handler)
+        r.router.add_route(method, path, handler)
+        r.docs[(method, formatter(path))] = RouteDoc(doc, path)
 
 
 def setup_routes(app: web.Application) -> None:
-    r = app.router
-    r.add_get("/health", health.health)
+    r = Routes(app)
+    r.one("GET", "/health", health.health, Doc(
+        "Health of the store and the parts the process runs", "service", a.HealthAnswer,
+        security=PUBLIC, errors=False, also={503: a.HealthAnswer}))
+
+    # the document and its page (rest/views/docs.py)
+    r.one("GET", "/openapi.json", docs.openapi_json, Doc(
+        "This OpenAPI document", "service", Raw("application/json", {"type": "object"}),
+        security=PUBLIC, errors=False))
+    r.one("GET", "/docs", docs.docs_page, Doc(
+        "Swagger UI", "service", Raw("text/html", {"type": "string"}), security=PUBLIC,
+        errors=False))
+    r.one("GET", f"/docs/{{asset:{docs.ASSET_PATTERN}}}", docs.docs_asset, Doc(
+        "A file of the Swagger UI page", "service", Raw("*/*", {}), security=PUBLIC,
+        errors=False, also={404: a.ErrorAnswer}))
 
     # sessions
-    add(r, "POST", "/session", sessions.create_session)
-    add(r, "GET", "/session", sessions.get_session)
-    add(r, "DELETE", "/session", sessions.destroy_session)
-    add(r, "POST", "/login", sessions.login)
-    add(r, "DELETE", "/login", sessions.logout)
+    add(r, "POST", "/session", sessions.create_session, Doc(
+        "Create an application or user session", "sessions", a.SessionAnswer, 201,
+        security=PUBLIC, body=q.CreateSessionRequest,
+        description="A `CB-Token` sent along is ignored."))
+    add(r, "GET", "/session", sessions.get_session, Doc(
+        "The caller's session", "sessions", a.SessionAnswer))
+    add(r, "DELETE", "/session", sessions.destroy_session, Doc(
+        "End the caller's session", "sessions"))
+    add(r, "POST", "/login", sessions.login, Doc(
+        "Log a user into an application session", "sessions", a.UserAnswer, 202,
+        body=q.LoginRequest))
+    add(r, "DELETE", "/login", sessions.logout, Doc(
+        "Log the user out (the session stays an application session)", "sessions"))
 
     # users
-    add(r, "POST", "/users", users.signup)
-    add(r, "GET", "/users", users.list_users_legacy)
-    add(r, "GET", "/users/v2", users.list_users)
-    add(r, "GET", "/users/online", users.list_online)
-    add(r, "PUT", "/users", users.update_user)
-    add(r, "DELETE", "/users", users.delete_user)
-    add(r, "POST", "/users/password/reset", users.reset_password)
+    add(r, "POST", "/users", users.signup, Doc(
+        "Sign up", "users", a.UserAnswer, 201, security=SIGNUP, body=q.UserRequest))
+    add(r, "GET", "/users", users.list_users_legacy, Doc(
+        "List users (legacy filters)", "users", a.LegacyUsersPage, query=q.LegacyUserListQuery))
+    add(r, "GET", "/users/v2", users.list_users, Doc(
+        "List users", "users", a.UsersPage, query=q.UserListQuery))
+    add(r, "GET", "/users/online", users.list_online, Doc(
+        "Users connected to the chat now", "users", a.OnlineAnswer, query=q.OnlineQuery))
+    add(r, "PUT", "/users", users.update_user, Doc(
+        "Update the caller's profile", "users", a.UserAnswer, body=q.UserRequest))
+    add(r, "DELETE", "/users", users.delete_user, Doc("Delete the caller's account", "users"))
+    add(r, "POST", "/users/password/reset", users.reset_password, Doc(
+        "Ask for a password reset", "users", body=q.PasswordResetRequest))
     for path, field in users.LEGACY_LOOKUPS.items():
-        add(r, "GET", path, users.make_lookup(field))
-    add(r, "GET", "/users/external/{external_id}", users.get_by_external_id)
-    add(r, "GET", "/users/{user_id:\\d+}", users.get_user)
-    add(r, "PUT", "/users/{user_id:\\d+}", users.update_user)
-    add(r, "DELETE", "/users/{user_id:\\d+}", users.delete_user)
+        add(r, "GET", path, users.make_lookup(field), Doc(
+            f"Find users by {field}" if field == "full_name" else f"Find a user by {field}",
+            "users", a.LegacyUsersPage if field == "full_name" else a.UserAnswer,
+            query=q.lookup_query(field)))
+    add(r, "GET", "/users/external/{external_id}", users.get_by_external_id, Doc(
+        "Find a user by external_user_id", "users", a.UserAnswer))
+    add(r, "GET", "/users/{user_id:\\d+}", users.get_user, Doc("A user", "users", a.UserAnswer))
+    add(r, "PUT", "/users/{user_id:\\d+}", users.update_user, Doc(
+        "Update the caller's profile (`user_id` is the caller)", "users", a.UserAnswer,
+        body=q.UserRequest))
+    add(r, "DELETE", "/users/{user_id:\\d+}", users.delete_user, Doc(
+        "Delete the caller's account (`user_id` is the caller)", "users"))
 
     # the XMPP server's auth module asks these (rest/views/xmpp_auth.py)
-    r.add_get("/xmpp-auth/check_password", xmpp_auth.check_password)
-    r.add_get("/xmpp-auth/user_exists", xmpp_auth.user_exists)
+    r.one("GET", "/xmpp-auth/check_password", xmpp_auth.check_password, Doc(
+        "Check a user's password (or session token)", "internal",
+        Raw("text/plain", TEXT, "`true`"), security=XMPP_AUTH, query=q.XmppAuthQuery,
+        errors=False, also=XMPP_ANSWERS))
+    r.one("GET", "/xmpp-auth/user_exists", xmpp_auth.user_exists, Doc(
+        "Does a user exist", "internal", Raw("text/plain", TEXT, "`true`"),
+        security=XMPP_AUTH, query=q.XmppAuthQuery, errors=False, also=XMPP_ANSWERS))
 
     # blobs: `/blobs/upload` first; `/blobs/{key}.json` (info) before `/blobs/{uid}` (the bytes)
-    add(r, "POST", "/blobs/upload", blobs.upload_blob)
-    add(r, "POST", "/blobs", blobs.create_blob)
-    add(r, "GET", "/blobs", blobs.list_blobs)
-    add(r, "PUT", "/blobs/{key}/complete", blobs.complete_blob)
-    add(r, "POST", "/blobs/{key}/complete", blobs.complete_blob)
-    add(r, "GET", "/blobs/{key}/object", blobs.get_blob_object)
-    r.add_get("/blobs/{uid}/download", blobs.download_blob)
-    r.add_get("/blobs/{key}.json", blobs.get_blob)
-    r.add_get("/blobs/{uid}", blobs.download_blob)
+    add(r, "POST", "/blobs/upload", blobs.upload_blob, Doc(
+        "Upload a blob's file (the URL of `blob_object_access.params`)", "blobs", a.BlobAnswer,
+        201, security=PUBLIC, body=q.UploadForm, body_media=("multipart/form-data",),
+        description="The form carries `key` and `token` (or the query string does), then `file`."))
+    add(r, "POST", "/blobs", blobs.create_blob, Doc(
+        "Create a blob (and its upload URL)", "blobs", a.BlobAnswer, 201, body=q.BlobRequest))
+    add(r, "GET", "/blobs", blobs.list_blobs, Doc(
+        "The caller's blobs", "blobs", a.BlobsPage, query=q.BlobListQuery))
+    add(r, "PUT", "/blobs/{key}/complete", blobs.complete_blob, Doc(
+        "Mark a blob complete", "blobs", a.BlobAnswer, body=q.CompleteBlobRequest,
+        params=BLOB_KEY))
+    add(r, "POST", "/blobs/{key}/complete", blobs.complete_blob, Doc(
+        "Mark a blob complete", "blobs", a.BlobAnswer, body=q.CompleteBlobRequest,
+        params=BLOB_KEY))
+    add(r, "GET", "/blobs/{key}/object", blobs.get_blob_object, Doc(
+        "A blob and its read access (`download_url=1`: a signed URL)", "blobs", a.BlobAnswer,
+        query=q.BlobObjectQuery, params=BLOB_KEY))
+    r.one("GET", "/blobs/{uid}/download", blobs.download_blob, Doc(
+        "Download a blob's file (as an attachment)", "blobs", BYTES, security=PUBLIC,
+        query=q.DownloadQuery, params=BLOB_KEY, also={302: REDIRECT},
+        description="Public blobs need nothing; private ones a session of the application "
+                    "(`token` or `CB-Token`) or a signed URL."))
+    r.one("GET", "/blobs/{key}.json", blobs.get_blob, Doc(
+        "A blob's info (with `blob[...]` parameters: an update, as the SDK sends it)", "blobs",
+        a.BlobAnswer, params=BLOB_KEY))
+    r.one("GET", "/blobs/{uid}", blobs.download_blob, Doc(
+        "Download a blob's file", "blobs", BYTES, security=PUBLIC, query=q.DownloadQuery,
+        params=BLOB_KEY, also={302: REDIRECT}))
     # XEP-0363 slots (rest/views/upload.py)
-    r.add_put("/upload/{uid}/{name}", upload.put_upload)
-    r.add_get("/upload/{uid}/{name}", upload.get_upload)
-    add(r, "PUT", "/blobs/{key}", blobs.update_blob)
-    add(r, "DELETE", "/blobs/{key}", blobs.delete_blob)
+    r.one("PUT", "/upload/{uid}/{name}", upload.put_upload, Doc(
+        "Put the file of an XMPP upload slot (XEP-0363)", "blobs", None, 201, security=PUBLIC,
+        body=Raw("*/*", {"type": "string", "contentMediaType": "application/octet-stream"}),
+        query=q.UploadSlotQuery, params=SLOT))
+    r.one("GET", "/upload/{uid}/{name}", upload.get_upload, Doc(
+        "Get the file of an XMPP upload slot", "blobs", BYTES, security=PUBLIC,
+        query=q.DownloadQuery, params=SLOT, also={302: REDIRECT}))
+    add(r, "PUT", "/blobs/{key}", blobs.update_blob, Doc(
+        "Rename a blob, change its type or visibility (`new=1`: a new upload URL)", "blobs",
+        a.BlobAnswer, body=q.BlobRequest, params=BLOB_KEY))
+    add(r, "DELETE", "/blobs/{key}", blobs.delete_blob, Doc(
+        "Delete a blob", "blobs", params=BLOB_KEY))
 
     # dialogs: `clearHistory/{id}` and `/{id}/<action>` before `/{ids}` (one segment)
-    add(r, "GET", "/chat/Dialog", dialogs.list_dialogs)
-    add(r, "POST", "/chat/Dialog", dialogs.create_dialog)
-    add(r, "DELETE", "/chat/Dialog/clearHistory/{dialog_id}", dialogs.clear_history)
-    add(r, "PUT", "/chat/Dialog/{dialog_id}/admins", dialogs.update_admins)
-    add(r, "GET", "/chat/Dialog/{dialog_id}/notifications", dialogs.get_notifications)
-    add(r, "PUT", "/chat/Dialog/{dialog_id}/notifications", dialogs.update_notifications)
-    add(r, "POST", "/chat/Dialog/{dialog_id}/subscribe", dialogs.subscribe)
-    add(r, "DELETE", "/chat/Dialog/{dialog_id}/subscribe", dialogs.unsubscribe)
-    add(r, "GET", "/chat/Dialog/{dialog_id}/occupants", dialogs.public_occupants)
-    add(r, "PUT", "/chat/Dialog/{dialog_id}", dialogs.update_dialog)
-    add(r, "DELETE", "/chat/Dialog/{ids}", dialogs.delete_dialogs)
+    add(r, "GET", "/chat/Dialog", dialogs.list_dialogs, Doc(
+        "The caller's dialogs", "dialogs", a.DialogsAnswer, query=q.DialogListQuery))
+    add(r, "POST", "/chat/Dialog", dialogs.create_dialog, Doc(
+        "Create a dialog (a private one that exists answers 200)", "dialogs", a.DialogJson,
+        201, body=q.CreateDialogRequest, also={200: a.DialogJson}))
+    add(r, "DELETE", "/chat/Dialog/clearHistory/{dialog_id}", dialogs.clear_history, Doc(
+        "Clear a dialog's history for the caller", "dialogs", body=q.ForceRequest))
+    add(r, "PUT", "/chat/Dialog/{dialog_id}/admins", dialogs.update_admins, Doc(
+        "Add or remove admins", "dialogs", a.DialogJson, body=q.UpdateAdminsRequest))
+    add(r, "GET", "/chat/Dialog/{dialog_id}/notifications", dialogs.get_notifications, Doc(
+        "Are the dialog's notifications on for the caller", "dialogs", a.NotificationsAnswer))
+    add(r, "PUT", "/chat/Dialog/{dialog_id}/notifications", dialogs.update_notifications, Doc(
+        "Turn the dialog's notifications on or off", "dialogs", a.NotificationsAnswer,
+        body=q.NotificationsRequest))
+    add(r, "POST", "/chat/Dialog/{dialog_id}/subscribe", dialogs.subscribe, Doc(
+        "Join a public dialog", "dialogs", a.DialogJson))
+    add(r, "DELETE", "/chat/Dialog/{dialog_id}/subscribe", dialogs.unsubscribe, Doc(
+        "Leave a public dialog", "dialogs"))
+    add(r, "GET", "/chat/Dialog/{dialog_id}/occupants", dialogs.public_occupants, Doc(
+        "A public dialog's occupants", "dialogs", a.OccupantsPage, query=q.PageQuery))
+    add(r, "PUT", "/chat/Dialog/{dialog_id}", dialogs.update_dialog, Doc(
+        "Update a dialog", "dialogs", a.DialogJson, body=q.UpdateDialogRequest))
+    add(r, "DELETE", "/chat/Dialog/{ids}", dialogs.delete_dialogs, Doc(
+        "Delete dialogs (for the caller; `force=1`: for everyone)", "dialogs", a.DeleteResult,
+        body=q.ForceRequest, params=IDS))
 
     # messages: fixed paths (`unread`, `system`) and `/{id}/reactions` before `/{ids}`
-    add(r, "GET", "/chat/Message/unread", messages.unread_count)
-    add(r, "POST", "/chat/Message/system", messages.create_system_message)
-    add(r, "GET", "/chat/Message", messages.list_messages)
-    add(r, "POST", "/chat/Message", messages.create_message)
-    add(r, "PUT", "/chat/Message", messages.update_messages)
-    add(r, "GET", "/chat/Message/{id}/reactions", reactions.list_reactions)
-    add(r, "PUT", "/chat/Message/{id}/reactions", reactions.update_reactions)
-    add(r, "PUT", "/chat/Message/{ids}", messages.update_messages)
-    add(r, "DELETE", "/chat/Message/{ids}", messages.delete_messages)
-    add(r, "GET", "/chat/search", search.search)
+    add(r, "GET", "/chat/Message/unread", messages.unread_count, Doc(
+        "Unread counts", "messages", a.UnreadCounts, query=q.UnreadQuery))
+    add(r, "POST", "/chat/Message/system", messages.create_system_message, Doc(
+        "Send a system message (real time only, not stored)", "messages",
+        a.SystemMessageAnswer, body=q.SystemMessageRequest))
+    add(r, "GET", "/chat/Message", messages.list_messages, Doc(
+        "A dialog's history", "messages", a.MessagesAnswer, query=q.MessageListQuery))
+    add(r, "POST", "/chat/Message", messages.create_message, Doc(
+        "Send a message", "messages", a.MessageJson, 201, body=q.CreateMessageRequest))
+    add(r, "PUT", "/chat/Message", messages.update_messages, Doc(
+        "Mark all messages of `chat_dialog_id` read or delivered", "messages",
+        body=q.UpdateMessagesRequest))
+    add(r, "GET", "/chat/Message/{id}/reactions", reactions.list_reactions, Doc(
+        "A message's reactions", "messages", a.Reactions))
+    add(r, "PUT", "/chat/Message/{id}/reactions", reactions.update_reactions, Doc(
+        "Add or remove the caller's reaction", "messages", body=ReactionsBody))
+    add(r, "PUT", "/chat/Message/{ids}", messages.update_messages, Doc(
+        "Edit a message, or mark messages read or delivered", "messages",
+        body=q.UpdateMessagesRequest, params=IDS))
+    add(r, "DELETE", "/chat/Message/{ids}", messages.delete_messages, Doc(
+        "Delete messages (for the caller; `force=1`: for everyone)", "messages",
+        a.DeleteResult, body=q.ForceRequest, params=IDS))
+    add(r, "GET", "/chat/search", search.search, Doc(
+        "Search dialogs, messages and users", "messages", a.SearchAnswer, query=q.SearchParams))
 
     # push
-    add(r, "POST", "/subscriptions", subscriptions.create_subscription)
-    add(r, "GET", "/subscriptions", subscriptions.list_subscriptions)
-    add(r, "DELETE", "/subscriptions/{subscription_id}", subscriptions.delete_subscription)
-    add(r, "POST", "/events", events.create_event)
+    add(r, "POST", "/subscriptions", subscriptions.create_subscription, Doc(
+        "Subscribe a device to pushes", "push", a.Subscriptions, 201,
+        body=q.SubscriptionRequest))
+    add(r, "GET", "/subscriptions", subscriptions.list_subscriptions, Doc(
+        "The caller's push subscriptions", "push", a.Subscriptions))
+    add(r, "DELETE", "/subscriptions/{subscription_id}", subscriptions.delete_subscription, Doc(
+        "Delete a push subscription", "push", None))
+    add(r, "POST", "/events", events.create_event, Doc(
+        "Send a push notification to users", "push", a.Events, 201, body=q.EventRequest))
+
+    app[route_docs_key] = r.docs
+    app[docs.document_key] = docs.DocumentCache()

@@ -12,6 +12,8 @@ if [ "${1:-}" = "test" ]; then
     command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
     # a stock XMPP client for the TLS login tests (tests/bridge/test_sendxmpp.py)
     command -v go-sendxmpp >/dev/null 2>&1 || need+=(go-sendxmpp)
+    # tests/rest/test_docs.py: the /docs page in headless Chromium (driven over DevTools)
+    command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -1,0 +1,337 @@
+"""The answers of the REST API as pydantic models, for the OpenAPI document (rest/openapi.py).
+
+The views build their JSON with the `*_to_json` functions of the other schema modules; these
+models describe what those functions produce, key for key (every key they always write is
+required; a `None` they may write is `| None`). They are not used to build answers: the test
+tests/rest/test_openapi_answers.py validates real answers against the schemas generated from
+them, so the two cannot drift apart unnoticed. Objects are closed (`extra="forbid"`) but for
+the message, whose custom keys sit at its top level.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+
+class Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- errors ------------------------------------------------------------------------------------------
+class ErrorAnswer(Closed):
+    """`{"errors": {"base": ["Required session does not exist"]}}`: field (or `base`) → messages."""
+    errors: dict[str, list[str]]
+
+
+class EmptyAnswer(Closed):
+    """`{}`."""
+
+
+# -- users and sessions ------------------------------------------------------------------------------
+class UserJson(Closed):
+    id: int
+    full_name: str | None
+    email: str | None
+    login: str | None
+    phone: str | None
+    website: str | None
+    created_at: str | None
+    updated_at: str | None
+    last_request_at: str | None
+    external_user_id: int | None
+    external_id: str | None
+    facebook_id: str | None
+    twitter_id: str | None
+    blob_id: int | None
+    avatar: str | None
+    custom_data: str | None
+    user_tags: str | None = Field(description="comma-separated tags")
+    timezone: int | None
+    is_guest: Literal[True] | None
+
+
+class UserAnswer(Closed):
+    user: UserJson
+
+
+class SessionJson(Closed):
+    id: int
+    application_id: int
+    user_id: int = Field(description="0 for an application session")
+    created_at: str | None
+    updated_at: str | None
+    ts: int | None
+    nonce: int
+    token: str | None = Field(None, description="only in the answer that creates the session")
+    user: UserJson | None = None
+
+
+class SessionAnswer(Closed):
+    session: SessionJson
+
+
+class UsersPage(Closed):
+    """`GET /users/v2`."""
+    limit: int
+    skip: int
+    total_entries: int
+    items: list[UserJson]
+
+
+class LegacyUsersPage(Closed):
+    """`GET /users`, `GET /users/by_full_name`."""
+    current_page: int
+    per_page: int
+    total_entries: int
+    items: list[UserAnswer]
+
+
+class OnlineUsers(Closed):
+    users: list[UserJson]
+
+
+class OnlineCount(Closed):
+    count: int
+
+
+class OnlineAnswer(RootModel[OnlineUsers | OnlineCount]):
+    """`{"users": [...]}`, or `{"count": n}` with `count=1`."""
+
+
+class OccupantsPage(Closed):
+    skip: int
+    limit: int
+    items: list[UserJson]
+
+
+# -- dialogs -----------------------------------------------------------------------------------------
+class DialogPermissions(Closed):
+    allow_preview: bool
+
+
+class DialogJson(Closed):
+    id: str = Field(alias="_id")
+    type: int = Field(description="1 broadcast, 2 group, 3 private, 4 public")
+    name: str | None
+    description: str | None
+    photo: str | None
+    user_id: int | None
+    created_at: str | None
+    updated_at: str | None
+    xmpp_room_jid: str | None
+    occupants_ids: list[int]
+    admins_ids: list[int]
+    pinned_messages_ids: list[str]
+    last_message: str | None
+    last_message_id: str | None
+    last_message_user_id: int | None
+    last_message_date_sent: int | None
+    last_message_status: str | None
+    unread_messages_count: int
+    extensions: dict[str, Any] | None
+    permissions: DialogPermissions | None
+    occupants_count: int | None = Field(None, description="public dialogs only")
+
+
+class DialogsPage(Closed):
+    total_entries: int
+    skip: int
+    limit: int
+    items: list[DialogJson]
+
+
+class ItemsCount(Closed):
+    items_count: int
+
+
+class DialogsAnswer(RootModel[DialogsPage | ItemsCount]):
+    """A page, or `{"items_count": n}` with `count=1`."""
+
+
+class Ids(Closed):
+    ids: list[str]
+
+
+class DeleteResult(Closed):
+    SuccessfullyDeleted: Ids
+    NotFound: Ids
+    WrongPermissions: Ids
+
+
+class NotificationsFlag(Closed):
+    enabled: Literal[0, 1]
+
+
+class NotificationsAnswer(Closed):
+    notifications: NotificationsFlag
+
+
+# -- messages ----------------------------------------------------------------------------------------
+class ReactionsSummary(Closed):
+    own: list[str]
+    total: dict[str, int]
+
+
+class MessageJson(BaseModel):
+    """A message; its custom parameters are more keys at the top level."""
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(alias="_id")
+    chat_dialog_id: str
+    message: str
+    date_sent: int | None
+    sender_id: int | None
+    recipient_id: int
+    created_at: str | None
+    updated_at: str | None
+    read_ids: list[int]
+    delivered_ids: list[int]
+    views_count: int
+    attachments: list[dict[str, Any]]
+    markable: Literal[1] | None = None
+    read: Literal[0, 1]
+    reactions: ReactionsSummary | None
+
+
+class MessagesPage(Closed):
+    skip: int
+    limit: int
+    items: list[MessageJson]
+
+
+class MessagesAnswer(RootModel[MessagesPage | ItemsCount]):
+    """A page, or `{"items_count": n}` with `count=1`."""
+
+
+class UnreadCounts(RootModel[dict[str, int]]):
+    """`{"total": n}`, and one count per dialog id asked for."""
+
+
+class Reactions(RootModel[dict[str, list[int]]]):
+    """Reaction → the ids of the users who gave it."""
+
+
+class SystemMessageAnswer(Closed):
+    messageId: str
+    recipientId: int
+    extensionParams: dict[str, Any]
+    chat_dialog_id: str | None = None
+
+
+class SearchResults(Closed):
+    dialogs: list[DialogJson]
+    messages: list[MessageJson]
+    users: list[UserJson]
+
+
+class SearchAnswer(Closed):
+    results: SearchResults
+
+
+# -- blobs -------------------------------------------------------------------------------------------
+class WriteAccess(Closed):
+    id: int
+    blob_id: int
+    expires: str | None
+    object_access_type: Literal["Write"]
+    params: str = Field(description="the upload URL (multipart/form-data POST)")
+
+
+class ReadAccess(Closed):
+    id: int
+    blob_id: int
+    object_access_type: Literal["Read"]
+    download_url: str | None = None
+    expires: str | None = None
+
+
+class BlobJson(Closed):
+    id: int
+    uid: str
+    content_type: str
+    name: str
+    size: int | None
+    public: bool
+    created_at: str | None
+    updated_at: str | None
+    blob_status: Literal["complete"] | None
+    set_completed_at: str | None
+    blob_object_access: WriteAccess | ReadAccess | None = None
+
+
+class BlobAnswer(Closed):
+    blob: BlobJson
+
+
+class BlobsPage(Closed):
+    current_page: int
+    per_page: int
+    total_entries: int
+    items: list[BlobAnswer]
+
+
+# -- push --------------------------------------------------------------------------------------------
+class Named(Closed):
+    name: str
+
+
+class DeviceJson(Closed):
+    udid: str
+    platform: Named
+
+
+class SubscriptionJson(Closed):
+    id: int
+    notification_channel: Named
+    device: DeviceJson
+
+
+class SubscriptionItem(Closed):
+    subscription: SubscriptionJson
+
+
+class Subscriptions(RootModel[list[SubscriptionItem]]):
+    """`[{"subscription": {...}}, ...]`."""
+
+
+class EventJson(Closed):
+    id: int
+    event_type: str
+    message: str | None
+    date: None
+    period: None
+    name: None
+    occured_count: int
+    created_at: str | None
+    updated_at: str | None
+    end_date: None
+    active: bool
+    application_id: int
+    user_id: int
+    kind: str
+    environment: str | None
+    tag_query: None
+    notification_channel: Named
+
+
+class EventItem(Closed):
+    event: EventJson
+
+
+class Events(RootModel[list[EventItem]]):
+    """`[{"event": {...}}]`."""
+
+
+# -- service -----------------------------------------------------------------------------------------
+class StoreHealth(Closed):
+    ok: bool
+    kind: str
+
+
+class HealthAnswer(BaseModel):
+    """`status` and the store's; parts the process runs (the XMPP bridge) add their own keys."""
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["ok", "degraded", "unavailable"]
+    store: StoreHealth
