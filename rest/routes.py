@@ -11,6 +11,7 @@ from aiohttp import web
 from rest.views import blobs, dialogs, health, sessions, users, xmpp_auth
 from rest.views import messages, reactions, search
 from rest.views import events, subscriptions
+from rest.views import admin, admin_stats
 
 
 def add(router: web.UrlDispatcher, method: str, path: str, handler, json_only: bool = False) -> None:
@@ -93,3 +94,17 @@ def setup_routes(app: web.Application) -> None:
     add(r, "GET", "/subscriptions", subscriptions.list_subscriptions)
     add(r, "DELETE", "/subscriptions/{subscription_id}", subscriptions.delete_subscription)
     add(r, "POST", "/events", events.create_event)
+
+    # the admin API (CB-Administration-API-Key): fixed paths before `/admin/chat/{dialog_id}`
+    add(r, "GET", "/admin/chat/list", admin.list_dialogs)
+    add(r, "GET", "/admin/chat/messages/list", admin.list_messages)
+    add(r, "POST", "/admin/chat/messages", admin.create_message)
+    add(r, "PUT", "/admin/chat/messages/{message_id}", admin.update_message)
+    add(r, "DELETE", "/admin/chat/messages/{message_id}", admin.delete_message)
+    add(r, "PUT", "/admin/chat/{dialog_id}", admin.update_dialog)
+    add(r, "GET", "/admin/users", admin.list_users)
+    add(r, "DELETE", "/admin/user/{user_id}", admin.delete_user)
+    add(r, "GET", "/admin/stats/messages/sent-total", admin_stats.messages_sent_total)
+    add(r, "GET", "/admin/stats/messages/sent-per-day", admin_stats.messages_sent_per_day)
+    add(r, "GET", "/admin/stats/dialogs/created-total", admin_stats.dialogs_created_total)
+    add(r, "GET", "/admin/stats/dialogs/created-per-day", admin_stats.dialogs_created_per_day)

@@ -5,6 +5,10 @@ Shared by the dialog, message, blob and bridge code paths so every transport app
 Objects of another application or dialogs the caller may not see answer "not found" (no probing).
 Broadcast dialogs (type 1) are read by every user of their application ("readers"): history,
 read / delivered marks, reactions, mute and "delete for me"; only admins post.
+
+The application's admin (a requester with `is_admin`, from the admin API key) has an owner's
+rights in every dialog of its application, and of no other: it reads and changes them whether or
+not it is (or acts as) a member. A private dialog stays adminless (no names, no admins).
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ class DialogAccess:
     dialog: dict[str, Any]
     member: dict[str, Any] | None  # this caller's membership document, if any
     user_id: int
+    app_admin: bool = False  # the application's admin (see the module docstring)
 
     @property
     def dialog_id(self) -> str:
@@ -41,7 +46,7 @@ class DialogAccess:
 
     @property
     def is_owner(self) -> bool:
-        return self.dialog.get("user_id") == self.user_id
+        return self.app_admin or self.dialog.get("user_id") == self.user_id
 
     @property
     def is_admin(self) -> bool:
@@ -58,7 +63,7 @@ class DialogAccess:
     def is_reader(self) -> bool:
         """Receives and reads the dialog's messages: an occupant (subscriber of a public dialog),
         or any user of the app for a broadcast dialog."""
-        return self.type == BROADCAST or self.is_occupant
+        return self.app_admin or self.type == BROADCAST or self.is_occupant
 
     @property
     def allow_preview(self) -> bool:
@@ -93,15 +98,18 @@ class AccessService:
                          preview: bool = False) -> DialogAccess:
         """The dialog as seen by this user: occupants (subscribers for public dialogs) and, for a
         broadcast dialog, every user of the app; with `preview=True` also anyone in the app when
-        the dialog allows preview or is public."""
-        require_user(requester)
+        the dialog allows preview or is public. The application's admin sees every dialog of
+        its application."""
+        if not requester.is_admin:
+            require_user(requester)
         if not is_object_id(dialog_id):
             raise NotFoundError("Dialog not found")
         dialog = await self._dialogs.get(requester.app_id, dialog_id)
         if dialog is None:
             raise NotFoundError("Dialog not found")
-        member = await self._members.get(dialog_id, requester.user_id)
-        access = DialogAccess(dialog=dialog, member=member, user_id=requester.user_id)
+        member = await self._members.get(dialog_id, requester.user_id) if requester.user_id else None
+        access = DialogAccess(dialog=dialog, member=member, user_id=requester.user_id,
+                              app_admin=requester.is_admin)
         if access.is_reader:
             return access
         if preview and (access.allow_preview or access.type == PUBLIC):
@@ -186,7 +194,7 @@ class PrivateAccessMemo:
         return entry[1].get(key[1])
 
     def put(self, key: tuple[int, int, str], access: DialogAccess) -> None:
-        if access.type != PRIVATE:
+        if access.type != PRIVATE or access.app_admin:  # a user's own access only
             return
         users = self.remember(key[0], access.dialog)
         if users is not None:
