@@ -313,3 +313,25 @@ async def test_list_and_delete_users(api, keys, people):
     assert (await admin_call(api, keys[1], "DELETE", "/admin/user/abc"))[0] == 404
     status, body = await admin_call(api, keys[1], "GET", "/admin/users")
     assert body["total_entries"] == 3
+
+
+async def test_the_admin_moderates_messages_their_author_no_longer_sees(api, keys, people):
+    group = await team(api, people, "bob", "carol")
+    first = await send(api, people["bob"], group["_id"], "one")
+    second = await send(api, people["bob"], group["_id"], "two")
+    # bob deletes the first for himself and clears his history: neither is his to see any more
+    assert (await api.call("DELETE", f"/chat/Message/{first['_id']}.json", people["bob"]["token"]))[0] == 200
+    assert (await api.call("DELETE", f"/chat/Dialog/clearHistory/{group['_id']}.json",
+                           people["bob"]["token"]))[0] == 200
+    # as bob, they are gone; as the admin, they are there
+    assert (await admin_call(api, keys[1], "PUT", f"/admin/chat/messages/{second['_id']}",
+                             json={"message": "x", "user_id": people["bob"]["id"]}))[0] == 404
+    status, body = await admin_call(api, keys[1], "PUT", f"/admin/chat/messages/{second['_id']}",
+                                    json={"message": "moderated"})
+    assert status == 200 and body["message"] == "moderated"
+    for message in (first, second):
+        assert await admin_call(api, keys[1], "DELETE", f"/admin/chat/messages/{message['_id']}") == \
+            (200, {"success": True})
+    status, history = await api.call("GET", "/chat/Message.json", people["carol"]["token"],
+                                     params={"chat_dialog_id": group["_id"]})
+    assert history["items"] == []
