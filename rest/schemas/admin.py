@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from models.admin import AdminDialog, AdminDialogChange, AdminListQuery, StatsQuery
+from models.admin import NEWEST_FIRST, AdminDialog, AdminDialogChange, AdminListQuery, StatsQuery
 from models.errors import InvalidError
 from models.lax import (cast_int, cast_number, cast_str, is_object_id, parse_flag, positive_int,
                         split_list, string)
@@ -19,7 +19,6 @@ from rest.schemas.messages import MESSAGE_FILTERS, message_to_json
 ADMIN_SORTS = {"created_at": "created_at", "updated_at": "updated_at", "_id": "_id"}
 DIALOG_SORTS = {**ADMIN_SORTS, "last_message_date_sent": "last_message_date_sent"}
 MESSAGE_SORTS = {**ADMIN_SORTS, "date_sent": "date_sent"}
-NEWEST_FIRST = (("_id", -1),)
 
 
 def _object_id(value: Any) -> str:
