@@ -47,6 +47,15 @@ class AppSettings(BaseModel):
     # `{data_dir}/admin-api-key` (mode 0600), never logged (models/services/apps.py).
     admin_api_key: SecretStr | None = None
 
+    @field_validator("admin_api_key")
+    @classmethod
+    def _admin_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None  # empty = unset
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("the admin API key must have at least 16 characters")
+        return value
+
 
 class SessionSettings(BaseModel):
     ttl_seconds: int = 2 * 60 * 60  # sliding: extended by each request

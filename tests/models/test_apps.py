@@ -69,10 +69,10 @@ async def test_default_application_key_from_the_setting(apps):
     assert await service.ensure_default(settings) is None  # the operator knows it
     assert (await service.resolve_admin_key("operator-chosen-key")).app_id == 3
     # a changed setting replaces the stored key at the next start
-    assert await service.ensure_default(AppSettings(id=3, admin_api_key=SecretStr("new-one"))) is None
+    assert await service.ensure_default(AppSettings(id=3, admin_api_key=SecretStr("new-one-long-enough"))) is None
     with pytest.raises(UnauthenticatedError):
         await service.resolve_admin_key("operator-chosen-key")
-    assert (await service.resolve_admin_key("new-one")).app_id == 3
+    assert (await service.resolve_admin_key("new-one-long-enough")).app_id == 3
 
 
 async def test_default_application_key_made_once(apps):
@@ -110,3 +110,9 @@ async def test_start_with_the_setting_writes_no_file(settings, database, clock):
     await services.start()
     assert not (settings.data_dir / "admin-api-key").exists()
     assert (await services.apps.resolve_admin_key("from-the-environment")).is_admin
+
+
+def test_the_admin_key_setting_empty_is_unset_and_short_is_refused():
+    assert AppSettings(admin_api_key=SecretStr("")).admin_api_key is None
+    with pytest.raises(ValueError, match="at least 16 characters"):
+        AppSettings(admin_api_key=SecretStr("short"))
