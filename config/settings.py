@@ -42,6 +42,19 @@ class AppSettings(BaseModel):
     title: str = "chatbridge"
     auth_key: SecretStr = SecretStr("chatbridge-dev-auth-key")
     auth_secret: SecretStr = SecretStr("chatbridge-dev-auth-secret")
+    # The admin API key (`CB-Administration-API-Key`) of the default application: stored hashed
+    # at each start when set; unset, one is created at the first start and written to
+    # `{data_dir}/admin-api-key` (mode 0600), never logged (models/services/apps.py).
+    admin_api_key: SecretStr | None = None
+
+    @field_validator("admin_api_key")
+    @classmethod
+    def _admin_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None  # empty = unset
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("the admin API key must have at least 16 characters")
+        return value
 
 
 class SessionSettings(BaseModel):
@@ -172,6 +185,8 @@ class RateLimitSettings(BaseModel):
     # messages a user sends (REST, XMPP rooms); 1:1 XMPP stanzas are limited by Prosody's
     # bandwidth limit below, since Prosody has delivered them before the bridge sees them
     messages_per_user: str = "50/second;1500/minute"
+    # requests with a wrong admin API key (`CB-Administration-API-Key`) per client address
+    admin_failures_per_address: str = "10/minute;100/hour"
     # Addresses (or CIDR networks) of reverse proxies whose `X-Forwarded-For` is believed; the
     # client address is then the last address in that header that is not such a proxy. Empty:
     # the socket's peer is the client.
@@ -181,7 +196,7 @@ class RateLimitSettings(BaseModel):
     xmpp_c2s_burst_seconds: int = 5
 
     @field_validator("login_failures_per_login", "login_failures_per_address",
-                     "signups_per_address", "messages_per_user")
+                     "signups_per_address", "messages_per_user", "admin_failures_per_address")
     @classmethod
     def _notation(cls, value: str) -> str:
         if value.strip():

@@ -1,13 +1,17 @@
-"""Resolving the caller: `CB-Token` → Requester, lazily, so /session ignores stale tokens."""
+"""Resolving the caller: `CB-Token` → Requester, lazily, so /session ignores stale tokens; and
+`CB-Administration-API-Key` → the application's admin, on the admin routes only (a key never opens
+a user route, a session token never an admin route)."""
 from __future__ import annotations
 
 from aiohttp import web
 
 from models.errors import ForbiddenError
 from models.requester import Requester
+from rest.client_address import client_address
 from rest.keys import services_key
 
 REQUESTER: web.RequestKey[Requester] = web.RequestKey("requester", Requester)
+ADMIN_KEY_HEADER = "CB-Administration-API-Key"
 
 
 async def requester(request: web.Request) -> Requester:
@@ -27,3 +31,11 @@ async def user_requester(request: web.Request) -> Requester:
     if not found.is_user:
         raise ForbiddenError("A user session is required")
     return found
+
+
+async def admin_requester(request: web.Request) -> Requester:
+    """The application whose admin API key the request carries; 401 otherwise (429 for an
+    address past its limit of wrong keys)."""
+    services = request.app[services_key]
+    address = client_address(request, services.settings.rate_limits.trusted_proxies)
+    return await services.apps.resolve_admin_key(request.headers.get(ADMIN_KEY_HEADER), address)

@@ -14,7 +14,7 @@ from rest.errors import chat_error_response, error_response
 logger = logging.getLogger(__name__)
 
 CORS_HEADERS = {
-    "Access-Control-Allow-Headers": "CB-Token, CB-SDK, CB-AuthKey, Content-Type, Authorization",
+    "Access-Control-Allow-Headers": "CB-Token, CB-SDK, CB-AuthKey, CB-Administration-API-Key, Content-Type, Authorization",
     "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
     "Access-Control-Max-Age": "86400",
 }

@@ -31,6 +31,7 @@ JSON_OR_FORM = (JSON, FORM)
 # `?token=` (rest/auth.py reads both).
 SESSION: tuple[dict[str, list[str]], ...] = ({"CBToken": []}, {"CBTokenQuery": []})
 SIGNUP = ({"CBToken": []}, {"CBAuthKey": []})
+ADMIN = ({"AdminApiKey": []},)
 XMPP_AUTH = ({"XmppAuthBasic": []},)
 PUBLIC: tuple[dict[str, list[str]], ...] = ()
 
@@ -46,8 +47,7 @@ SECURITY_SCHEMES = {
                       "description": "Internal: the XMPP server's auth module "
                                      "(`CHAT_XMPP__AUTH_PASSWORD`)."},
     "AdminApiKey": {"type": "apiKey", "in": "header", "name": "CB-Administration-API-Key",
-                    "description": "The administration API key (for the admin API; no route "
-                                   "uses it yet)."},
+                    "description": "The application's administration API key (docs/admin-api.md)."},
 }
 
 ERRORS = {
@@ -69,6 +69,7 @@ TAGS = [
     ("blobs", "Files (ConnectyCube's storage API)"),
     ("push", "Push subscriptions and events"),
     ("service", "Health, this document and its page"),
+    ("admin", "The admin API: an application's operators and bots (CB-Administration-API-Key)"),
     ("internal", "Asked by the XMPP server, not by clients"),
 ]
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from rest.openapi import PUBLIC, SIGNUP, XMPP_AUTH, Doc, Raw, RouteDoc, formatter, route_docs_key
+from rest.openapi import ADMIN, PUBLIC, SIGNUP, XMPP_AUTH, Doc, Raw, RouteDoc, formatter, route_docs_key
 from rest.schemas import answers as a
 from rest.schemas import requests as q
 from rest.schemas.reactions import ReactionsBody
 from rest.views import blobs, dialogs, docs, health, sessions, users, xmpp_auth
 from rest.views import messages, reactions, search
 from rest.views import events, subscriptions, upload
+from rest.views import admin, admin_stats
 
 TEXT = {"type": "string", "enum": ["true", "false"]}
 XMPP_ANSWERS = {401: Raw("text/plain", TEXT, "Wrong or no Basic credentials (`false`)"),
@@ -232,6 +233,40 @@ def setup_routes(app: web.Application) -> None:
         "Delete a push subscription", "push", None))
     add(r, "POST", "/events", events.create_event, Doc(
         "Send a push notification to users", "push", a.Events, 201, body=q.EventRequest))
+
+    # the admin API (CB-Administration-API-Key): fixed paths before `/admin/chat/{dialog_id}`
+    add(r, "GET", "/admin/chat/list", admin.list_dialogs, Doc(
+        "Every dialog of the application, with the admin-only fields", "admin",
+        a.AdminDialogsPage, security=ADMIN, query=q.AdminListRequest))
+    add(r, "GET", "/admin/chat/messages/list", admin.list_messages, Doc(
+        "Messages of the application, with `deleted_for_ids`", "admin", a.AdminMessagesPage,
+        security=ADMIN, query=q.AdminListRequest))
+    add(r, "POST", "/admin/chat/messages", admin.create_message, Doc(
+        "Send a message as `sender_id` (stored, relayed and pushed like their own)", "admin",
+        a.MessageJson, 201, security=ADMIN, body=q.AdminSendRequest))
+    add(r, "PUT", "/admin/chat/messages/{message_id}", admin.update_message, Doc(
+        "Edit a message as `user_id` (default: its author)", "admin", a.AdminMessageJson,
+        security=ADMIN, body=q.AdminEditRequest))
+    add(r, "DELETE", "/admin/chat/messages/{message_id}", admin.delete_message, Doc(
+        "Delete a message for everyone", "admin", a.Success, security=ADMIN))
+    add(r, "PUT", "/admin/chat/{dialog_id}", admin.update_dialog, Doc(
+        "Update a dialog (the Update Dialog parameters, plus `user_id` for per-user fields)",
+        "admin", a.AdminDialogJson, security=ADMIN, body=q.AdminDialogRequest))
+    add(r, "GET", "/admin/users", admin.list_users, Doc(
+        "The application's users (the `/users/v2` filters)", "admin", a.AdminUsersPage,
+        security=ADMIN))
+    add(r, "DELETE", "/admin/user/{user_id}", admin.delete_user, Doc(
+        "Delete a user", "admin", a.Success, security=ADMIN))
+    add(r, "GET", "/admin/stats/messages/sent-total", admin_stats.messages_sent_total, Doc(
+        "Messages sent between two dates", "admin", a.Total, security=ADMIN,
+        query=q.AdminStatsRequest))
+    add(r, "GET", "/admin/stats/messages/sent-per-day", admin_stats.messages_sent_per_day, Doc(
+        "Messages sent per day", "admin", a.PerDay, security=ADMIN, query=q.AdminStatsRequest))
+    add(r, "GET", "/admin/stats/dialogs/created-total", admin_stats.dialogs_created_total, Doc(
+        "Dialogs created between two dates", "admin", a.Total, security=ADMIN,
+        query=q.AdminStatsRequest))
+    add(r, "GET", "/admin/stats/dialogs/created-per-day", admin_stats.dialogs_created_per_day, Doc(
+        "Dialogs created per day", "admin", a.PerDay, security=ADMIN, query=q.AdminStatsRequest))
 
     app[route_docs_key] = r.docs
     app[docs.document_key] = docs.DocumentCache()

@@ -5,6 +5,10 @@ Shared by the dialog, message, blob and bridge code paths so every transport app
 Objects of another application or dialogs the caller may not see answer "not found" (no probing).
 Broadcast dialogs (type 1) are read by every user of their application ("readers"): history,
 read / delivered marks, reactions, mute and "delete for me"; only admins post.
+
+The application's admin (a requester with `is_admin`, from the admin API key) has an owner's
+rights in every dialog of its application, and of no other: it reads and changes them whether or
+not it is (or acts as) a member. A private dialog stays adminless (no names, no admins).
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ class DialogAccess:
     dialog: dict[str, Any]
     member: dict[str, Any] | None  # this caller's membership document, if any
     user_id: int
+    app_admin: bool = False  # the application's admin (see the module docstring)
 
     @property
     def dialog_id(self) -> str:
@@ -41,7 +46,7 @@ class DialogAccess:
 
     @property
     def is_owner(self) -> bool:
-        return self.dialog.get("user_id") == self.user_id
+        return self.app_admin or self.dialog.get("user_id") == self.user_id
 
     @property
     def is_admin(self) -> bool:
@@ -58,7 +63,7 @@ class DialogAccess:
     def is_reader(self) -> bool:
         """Receives and reads the dialog's messages: an occupant (subscriber of a public dialog),
         or any user of the app for a broadcast dialog."""
-        return self.type == BROADCAST or self.is_occupant
+        return self.app_admin or self.type == BROADCAST or self.is_occupant
 
     @property
     def allow_preview(self) -> bool:
@@ -66,8 +71,9 @@ class DialogAccess:
 
     @property
     def cleared_seq(self) -> int:
-        """The caller's "clear history" position: messages up to it are gone for them."""
-        return int((self.member or {}).get("cleared_seq") or 0)
+        """The caller's "clear history" position: messages up to it are gone for them (not for
+        the application's admin acting as them)."""
+        return 0 if self.app_admin else int((self.member or {}).get("cleared_seq") or 0)
 
     def require_admin(self, what: str = "do this") -> None:
         if self.type == PRIVATE or not self.is_admin:
@@ -93,15 +99,18 @@ class AccessService:
                          preview: bool = False) -> DialogAccess:
         """The dialog as seen by this user: occupants (subscribers for public dialogs) and, for a
         broadcast dialog, every user of the app; with `preview=True` also anyone in the app when
-        the dialog allows preview or is public."""
-        require_user(requester)
+        the dialog allows preview or is public. The application's admin sees every dialog of
+        its application."""
+        if not requester.is_admin:
+            require_user(requester)
         if not is_object_id(dialog_id):
             raise NotFoundError("Dialog not found")
         dialog = await self._dialogs.get(requester.app_id, dialog_id)
         if dialog is None:
             raise NotFoundError("Dialog not found")
-        member = await self._members.get(dialog_id, requester.user_id)
-        access = DialogAccess(dialog=dialog, member=member, user_id=requester.user_id)
+        member = await self._members.get(dialog_id, requester.user_id) if requester.user_id else None
+        access = DialogAccess(dialog=dialog, member=member, user_id=requester.user_id,
+                              app_admin=requester.is_admin)
         if access.is_reader:
             return access
         if preview and (access.allow_preview or access.type == PUBLIC):
@@ -130,13 +139,14 @@ class AccessService:
     async def visible_messages(self, requester: Requester, ids: list[str], dialog_id: str | None
                                ) -> list[tuple[DialogAccess, list[Doc]]]:
         """The messages among `ids` this user may see (not deleted for them, not cleared), grouped
-        by dialog in the dialog's order; only dialogs they read; `dialog_id`: that one only."""
+        by dialog in the dialog's order; only dialogs they read; `dialog_id`: that one only. The
+        application's admin sees every one of its application."""
         docs = await self._messages.get_many(requester.app_id, [i for i in ids if is_object_id(i)])
         by_dialog: dict[str, list[Doc]] = {}
         for doc in docs:
             if dialog_id is not None and doc["chat_dialog_id"] != dialog_id:
                 continue
-            if requester.user_id in (doc.get("deleted_for") or []):
+            if not requester.is_admin and requester.user_id in (doc.get("deleted_for") or []):
                 continue
             by_dialog.setdefault(doc["chat_dialog_id"], []).append(doc)
         out: list[tuple[DialogAccess, list[Doc]]] = []
@@ -186,7 +196,7 @@ class PrivateAccessMemo:
         return entry[1].get(key[1])
 
     def put(self, key: tuple[int, int, str], access: DialogAccess) -> None:
-        if access.type != PRIVATE:
+        if access.type != PRIVATE or access.app_admin:  # a user's own access only
             return
         users = self.remember(key[0], access.dialog)
         if users is not None:

@@ -1,14 +1,18 @@
 """The composition of stores and services for one process (`build_services`)."""
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass, field
 
 from config.settings import Settings
 from models.clock import Clock
 from models.events import EventPublisher
 from models.services.access import AccessService, PrivateAccessMemo
-from models.services.apps import AppService
 from models.services.archive import ArchiveService
+from models.services.admin import AdminService
+from models.services.admin_stats import AdminStatsService
+from models.services.apps import AppService, write_key_file
 from models.services.blobs import BlobService
 from models.services.bookmarks import BookmarkService
 from models.services.dialogs import DialogService
@@ -44,6 +48,9 @@ from models.storage.sessions import SessionStore
 from models.storage.subscriptions import SubscriptionStore
 from models.storage.users import UserStore
 
+logger = logging.getLogger(__name__)
+ADMIN_KEY_FILE = "admin-api-key"  # under settings.data_dir: the default app's first admin key
+
 
 @dataclass
 class Services:
@@ -73,6 +80,8 @@ class Services:
     vcards: VCardService
     bookmarks: BookmarkService
     archive: ArchiveService
+    admin: AdminService
+    admin_stats: AdminStatsService
     # Names this store's contents for state kept outside it (Prosody's data directory): set by
     # `start()`. The embedded store is new in every process, so it gets a new id every time; a
     # MongoDB database keeps the id its first process created.
@@ -83,7 +92,11 @@ class Services:
     async def start(self) -> None:
         """Indexes, the default application and the store's id (idempotent)."""
         await self.database.ensure_indexes()
-        await self.apps.ensure_default(self.settings.app)
+        admin_key = await self.apps.ensure_default(self.settings.app)
+        if admin_key is not None:  # shown once, through a file only its owner reads; never logged
+            path = self.settings.data_dir / ADMIN_KEY_FILE
+            await asyncio.to_thread(write_key_file, path, admin_key)
+            logger.info("admin API key of application %s written to %s", self.settings.app.id, path)
         secrets = SecretStore(self.database.db)
         await self.blobs.share_url_secret(secrets)
         self.webpush_key = await self.webpush_keys(secrets).shared()
@@ -133,9 +146,11 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
                        message_store, user_store, presence, clock, settings.push)
     push_events = PushEventService(PushEventStore(db), user_store, sub_store, push, counters, clock,
                                    settings.push)
+    admin = AdminService(dialogs, memberships, messages, users, sessions, access, dialog_store,
+                         member_store, message_store, settings.limits)
     return Services(
         settings=settings, database=database, clock=clock, publisher=publisher, outbox=outbox,
-        apps=AppService(apps_store, clock), users=users, sessions=sessions, blobs=blobs,
+        apps=AppService(apps_store, clock, rate_limits), users=users, sessions=sessions, blobs=blobs,
         dialogs=dialogs, memberships=memberships, messages=messages, receipts=receipts,
         system_messages=SystemMessageService(user_store, access, publisher, settings.limits),
         reactions=reactions, search=search,
@@ -145,4 +160,6 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
         upload=UploadService(blobs, settings.http.base_url), vcards=VCardService(users, blobs),
         bookmarks=BookmarkService(dialogs),
         archive=ArchiveService(database.archive_store(), dialog_store, member_store, access),
+        admin=admin,
+        admin_stats=AdminStatsService(dialog_store, message_store, settings.limits),
     )

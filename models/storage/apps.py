@@ -1,4 +1,4 @@
-"""Applications (tenants): id, auth key, auth secret."""
+"""Applications (tenants): id, auth key, auth secret and the sha256 of the admin API key."""
 from __future__ import annotations
 
 from typing import Any
@@ -20,3 +20,15 @@ class AppStore:
 
     async def find_by_auth_key(self, auth_key: str) -> dict[str, Any] | None:
         return await self._col.find_one({"auth_key": auth_key})
+
+    async def find_by_admin_key_hash(self, key_hash: str) -> dict[str, Any] | None:
+        return await self._col.find_one({"admin_key_hash": key_hash})
+
+    async def set_admin_key_hash(self, app_id: int, key_hash: str, if_missing: bool = False) -> bool:
+        """Stores the admin key's hash (replacing the old one, or with `if_missing` only when
+        the app has none: concurrent first starts agree on one key); True if it was stored."""
+        query: dict[str, Any] = {"_id": app_id}
+        if if_missing:
+            query["admin_key_hash"] = None  # missing or null
+        result = await self._col.update_one(query, {"$set": {"admin_key_hash": key_hash}})
+        return result.modified_count == 1

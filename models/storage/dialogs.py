@@ -147,6 +147,42 @@ class DialogStore(AppScopedStore):
         result = await self._col.delete_one({"_id": oid, "app_id": app_id})
         return result.deleted_count == 1
 
+    # -- the admin API: every dialog of the application ------------------------------------------
+    async def page_app(self, app_id: int, conditions: tuple[Condition, ...], sort: Sort, skip: int,
+                       limit: int) -> list[Doc]:
+        return await self._page({"app_id": app_id, **_in_query(compile_conditions(conditions))},
+                                list(sort), skip, limit)
+
+    async def count_app(self, app_id: int, conditions: tuple[Condition, ...]) -> int:
+        return await self._col.count_documents(
+            {"app_id": app_id, **_in_query(compile_conditions(conditions))})
+
+    @staticmethod
+    def _created(app_id: int, start: Any, end: Any, types: tuple[int, ...]) -> Doc:
+        """Dialogs created in [start, end) (either may be None: open), of `types` (none: all)."""
+        query: Doc = {"app_id": app_id}
+        bounds = {op: value for op, value in (("$gte", start), ("$lt", end)) if value is not None}
+        if bounds:
+            query["created_at"] = bounds
+        if types:
+            query["type"] = {"$in": list(types)}
+        return query
+
+    async def count_created(self, app_id: int, start: Any, end: Any, types: tuple[int, ...]) -> int:
+        return await self._col.count_documents(self._created(app_id, start, end, types))
+
+    async def created_per_day(self, app_id: int, start: Any, end: Any, types: tuple[int, ...],
+                              skip: int, limit: int) -> list[tuple[str, int]]:
+        """(UTC day `YYYY-MM-DD`, dialogs created that day), days with any, oldest first."""
+        if limit <= 0:
+            return []
+        rows = await self._col.aggregate([
+            {"$match": self._created(app_id, start, end, types)},
+            {"$group": {"_id": {"$dateToString": {"format": "%Y-%m-%d", "date": "$created_at"}},
+                        "n": {"$sum": 1}}},
+            {"$sort": {"_id": 1}}, {"$skip": skip}, {"$limit": limit}]).to_list(length=limit)
+        return [(str(row["_id"]), int(row["n"])) for row in rows]
+
 
 def _scoped(app_id: int, dialog_ids: list[str], query: Doc,
             broadcasts_except: list[str] | None = None) -> Doc:

@@ -15,6 +15,10 @@ logger = logging.getLogger(__name__)
 OBSOLETE: dict[str, list[str]] = {"messages": ["search"]}
 
 INDEXES: dict[str, list[IndexModel]] = {
+    # admin API requests find their application by the key's hash
+    "apps": [IndexModel([("admin_key_hash", ASCENDING)], unique=True,
+                        partialFilterExpression={"admin_key_hash": {"$type": "string"}},
+                        name="admin_key")],
     "users": [
         IndexModel([("app_id", ASCENDING), ("login", ASCENDING)], unique=True,
                    partialFilterExpression={"login": {"$type": "string"}}, name="app_login"),
@@ -33,6 +37,8 @@ INDEXES: dict[str, list[IndexModel]] = {
                    partialFilterExpression={"private_key": {"$type": "string"}}, name="private_pair"),
         # every user's dialog list joins the app's broadcast dialogs (type 1)
         IndexModel([("app_id", ASCENDING), ("type", ASCENDING)], name="by_type"),
+        # the admin API's statistics (dialogs created per day)
+        IndexModel([("app_id", ASCENDING), ("created_at", ASCENDING)], name="app_created"),
     ],
     "dialog_members": [
         IndexModel([("app_id", ASCENDING), ("user_id", ASCENDING), ("dialog_id", ASCENDING)],
@@ -47,6 +53,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         # the message archive (XEP-0313): one dialog's pages, or several merged (archive.py)
         IndexModel([("chat_dialog_id", ASCENDING), ("archive_order", ASCENDING)],
                    name="dialog_archive"),
+        # the admin API's statistics (messages sent per day)
+        IndexModel([("app_id", ASCENDING), ("date_sent", ASCENDING)], name="app_date_sent"),
     ],
     "blobs": [
         # uploads and signed downloads look a uid up before they know the application

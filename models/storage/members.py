@@ -125,3 +125,13 @@ class MemberStore:
     async def get_many(self, dialog_ids: list[str], user_id: int) -> dict[str, Doc]:
         ids = [member_id(d, user_id) for d in dialog_ids]
         return {d["dialog_id"]: d async for d in self._col.find({"_id": {"$in": ids}})}
+
+    async def muted_or_hidden(self, dialog_ids: list[str]) -> list[Doc]:
+        """The members of these dialogs who muted them (notifications off) or deleted them for
+        themselves (hidden): the admin API's `silent_ids` / `deleted_ids`."""
+        if not dialog_ids:
+            return []
+        return await self._col.find(
+            {"dialog_id": {"$in": list(dialog_ids)},
+             "$or": [{"notifications": False}, {"hidden": True}]},
+            {"dialog_id": 1, "user_id": 1, "notifications": 1, "hidden": 1}).to_list(length=None)

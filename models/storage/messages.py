@@ -264,3 +264,38 @@ class MessageStore(AppScopedStore):
     async def delete_dialog(self, dialog_id: str) -> int:
         result = await self._col.delete_many({"chat_dialog_id": dialog_id})
         return result.deleted_count
+
+    # -- the admin API: every message of the application -----------------------------------------
+    async def page_app(self, app_id: int, conditions: tuple[Condition, ...], sort: Sort, skip: int,
+                       limit: int) -> list[Doc]:
+        return await self._page({"app_id": app_id, **_in_query(compile_conditions(conditions))},
+                                list(sort), skip, limit)
+
+    async def count_app(self, app_id: int, conditions: tuple[Condition, ...]) -> int:
+        return await self._col.count_documents(
+            {"app_id": app_id, **_in_query(compile_conditions(conditions))})
+
+    @staticmethod
+    def _sent(app_id: int, start: int | None, end: int | None) -> Doc:
+        """Stored messages with `date_sent` in [start, end) (either may be None: open)."""
+        query: Doc = {"app_id": app_id}
+        bounds = {op: value for op, value in (("$gte", start), ("$lt", end)) if value is not None}
+        if bounds:
+            query["date_sent"] = bounds
+        return query
+
+    async def count_sent(self, app_id: int, start: int | None, end: int | None) -> int:
+        return await self._col.count_documents(self._sent(app_id, start, end))
+
+    async def sent_per_day(self, app_id: int, start: int | None, end: int | None, skip: int,
+                           limit: int) -> list[tuple[int, int]]:
+        """(start of the UTC day in Unix seconds, messages sent that day), days with any, oldest
+        first."""
+        if limit <= 0:
+            return []
+        rows = await self._col.aggregate([
+            {"$match": self._sent(app_id, start, end)},
+            {"$group": {"_id": {"$subtract": ["$date_sent", {"$mod": ["$date_sent", 86400]}]},
+                        "n": {"$sum": 1}}},
+            {"$sort": {"_id": 1}}, {"$skip": skip}, {"$limit": limit}]).to_list(length=limit)
+        return [(int(row["_id"]), int(row["n"])) for row in rows]

@@ -335,3 +335,49 @@ class HealthAnswer(BaseModel):
 
     status: Literal["ok", "degraded", "unavailable"]
     store: StoreHealth
+
+
+# -- the admin API (rest/views/admin.py, rest/schemas/admin.py) --------------------------------------
+
+class AdminDialogJson(DialogJson):
+    silent_ids: list[int] = Field(description="users who muted the dialog")
+    deleted_ids: list[int] = Field(description="users who deleted it for themselves")
+    is_e2ee: bool | None
+    is_muted: bool | None
+
+
+class AdminDialogsPage(Closed):
+    total_entries: int
+    skip: int
+    limit: int
+    items: list[AdminDialogJson]
+
+
+class AdminMessageJson(MessageJson):
+    deleted_for_ids: list[int] = Field(description="users who deleted it for themselves")
+
+
+class AdminMessagesPage(Closed):
+    total_entries: int
+    skip: int
+    limit: int
+    items: list[AdminMessageJson]
+
+
+class AdminUsersPage(Closed):
+    total_entries: int
+    skip: int
+    limit: int
+    items: list[UserAnswer]
+
+
+class Success(Closed):
+    success: bool
+
+
+class Total(Closed):
+    total: int
+
+
+class PerDay(RootModel[dict[str, int]]):
+    """Days (`YYYY-MM-DD`, UTC) with their counts, oldest first; days without any are left out."""

@@ -341,3 +341,45 @@ class XmppAuthQuery(BaseModel):
     user: str = Field(description="`{userId}-{appId}`")
     server: str | None = None
     pass_: str | None = Field(None, alias="pass")
+
+
+# -- the admin API (rest/schemas/admin.py reads these) ----------------------------------------------
+class AdminListRequest(Lax):
+    """Filters `field[op]=value` (`gt lt gte lte`) on `_id`, `created_at`, `updated_at` (unix
+    seconds), plus `chat_dialog_id` for messages and the other Retrieve Dialogs filters; `limit`
+    (max 100), `skip`, `sort_asc` / `sort_desc`. Newest first: page with `_id[lt]=<last id>`.
+    Also accepted in a form body (as ConnectyCube's examples send them)."""
+    limit: Number | None = None
+    skip: Number | None = None
+    sort_asc: str | None = None
+    sort_desc: str | None = None
+    chat_dialog_id: str | None = None
+    id_lt: str | None = Field(None, alias="_id[lt]")
+    created_at_gte: Number | None = Field(None, alias="created_at[gte]")
+    updated_at_gte: Number | None = Field(None, alias="updated_at[gte]")
+
+
+class AdminStatsRequest(Lax):
+    """A window `start_date` ≤ t < `end_date` (unix seconds); per-day calls page days with
+    `limit` (default 100) and `offset`; dialog calls may filter `types[]`."""
+    start_date: Number | None = None
+    end_date: Number | None = None
+    limit: Number | None = None
+    offset: Number | None = None
+    types: list[Number] | str | None = Field(None, alias="types[]")
+
+
+class AdminSendRequest(CreateMessageRequest):
+    model_config = example({"sender_id": 12, "chat_dialog_id": "5f0c5b3e8d1e4a0012345678",
+                            "message": "Hello from the support bot", "send_to_chat": 1})
+    sender_id: Number
+
+
+class AdminEditRequest(Lax):
+    message: str = Field(description="the new text")
+    user_id: Number | None = Field(None, description="act as this user (default: the author)")
+
+
+class AdminDialogRequest(UpdateDialogRequest):
+    user_id: Number | None = Field(None, description="whose per-user fields (`is_muted`) change")
+    is_muted: Flag | None = None
