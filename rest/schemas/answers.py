@@ -368,7 +368,7 @@ class AdminUsersPage(Closed):
     total_entries: int
     skip: int
     limit: int
-    items: list[UserAnswer]
+    items: list[UserJson]
 
 
 class Success(Closed):

@@ -169,3 +169,33 @@ async def test_every_get_without_path_parameters_answers_as_documented(api, chec
             media = next(iter(documented.get("content", {"": None})))
             assert media in ("*/*", resp.content_type), (path, resp.content_type)
     assert len(checked.seen) > 30
+
+
+async def test_admin_answers(api, checked, services, settings):
+    from models.services.access import GROUP
+    from tests.rest.admin_helpers import KEY_HEADER, admin_keys
+    from tests.rest.test_dialogs import create, guest
+
+    key = {KEY_HEADER: (await admin_keys(services, settings))[1]}
+    owner, bob = await guest(api, "owner"), await guest(api, "bob")
+    dialog = await create(api, owner, type=GROUP, name="Team", occupants_ids=[bob["id"]])
+    assert (await checked("PUT", f"/chat/Dialog/{dialog['_id']}/notifications.json", bob["token"],
+                          json={"enabled": 0}))[0] == 200
+    status, sent = await checked("POST", "/admin/chat/messages.json", headers=key, json={
+        "sender_id": owner["id"], "chat_dialog_id": dialog["_id"], "message": "hi", "custom": "x"})
+    assert status == 201
+    assert (await checked("GET", "/admin/chat/list.json", headers=key))[0] == 200
+    assert (await checked("GET", f"/admin/chat/messages/list.json?chat_dialog_id={dialog['_id']}",
+                          headers=key))[0] == 200
+    assert (await checked("PUT", f"/admin/chat/{dialog['_id']}.json", headers=key,
+                          json={"name": "Renamed", "user_id": bob["id"], "is_muted": 1}))[0] == 200
+    assert (await checked("PUT", f"/admin/chat/messages/{sent['_id']}.json", headers=key,
+                          json={"message": "edited"}))[0] == 200
+    assert (await checked("GET", "/admin/users.json", headers=key))[0] == 200
+    for path in ("messages/sent-total", "messages/sent-per-day", "dialogs/created-total",
+                 "dialogs/created-per-day"):
+        assert (await checked("GET", f"/admin/stats/{path}.json?start_date=0&end_date=4102444800",
+                              headers=key))[0] == 200
+    assert (await checked("DELETE", f"/admin/chat/messages/{sent['_id']}.json", headers=key))[0] == 200
+    assert (await checked("DELETE", f"/admin/user/{bob['id']}.json", headers=key))[0] == 200
+    assert (await checked("GET", "/admin/chat/list.json", headers={KEY_HEADER: "wrong"}))[0] == 401
