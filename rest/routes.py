@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from rest.keys import services_key
+from rest.metrics import make_metrics_view
 from rest.views import blobs, dialogs, health, sessions, users, xmpp_auth
 from rest.views import messages, reactions, search
 from rest.views import events, subscriptions
@@ -23,6 +25,9 @@ def add(router: web.UrlDispatcher, method: str, path: str, handler, json_only: b
 def setup_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/health", health.health)
+    services = app[services_key]
+    if services.settings.metrics.enabled:  # Prometheus, with its own access rule (rest/metrics.py)
+        r.add_get("/metrics", make_metrics_view(services.metrics, services.settings))
 
     # sessions
     add(r, "POST", "/session", sessions.create_session)
