@@ -88,6 +88,8 @@ class LatencyHistogram:
                                           labels=self.labelnames)
         edges = [_le(b) for b in self.buckets] + ["+Inf"]
         for labels, series in list(self._series.items()):
+            if series.total == 0 and not any(series.counts):
+                continue  # made ahead of use (models/storage/timing.py), never observed
             cumulative, running = [], 0
             for edge, count in zip(edges, series.counts):
                 running += count
