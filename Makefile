@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test deps system-deps node-deps bench lint clean
+.PHONY: run test deps system-deps test-system-deps node-deps bench lint clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -19,13 +19,16 @@ deps: $(STAMP)
 system-deps:
 	@bash scripts/system-deps.sh
 
+test-system-deps:
+	@bash scripts/system-deps.sh test
+
 node-deps:
 	@bash scripts/node-deps.sh
 
 run: deps system-deps
 	$(BIN)/chatbridge serve
 
-test: deps system-deps node-deps
+test: deps test-system-deps node-deps
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 	bash scripts/wire-store-tests.sh

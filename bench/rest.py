@@ -139,7 +139,7 @@ def report(results: list[tuple[Result, Result]], meta: dict, clients: int) -> st
         "messages (the embedded store's compiled filters and native sorts do it without mongomock's "
         "generic comparisons), then serialises 20 of them. The embedded store's fast paths "
         "(`models/storage/embedded/`, each checked against plain mongomock in "
-        "tests/models/test_embedded.py) and group commit took create from 42 (plain mongomock) to "
+        "tests/storage/test_embedded.py) and group commit took create from 42 (plain mongomock) to "
         "~450 (2026-11-21) to 1,200–2,000 req/s today (by the machine's speed), history from 46 to "
         "~270 to 650–800 req/s; no MongoDB "
         "server can be installed here, so the real-store ratio is unmeasured.")

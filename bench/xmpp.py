@@ -639,7 +639,7 @@ def report(r: dict, args) -> str:
         "consumers read a tap and mark batches "
         "done in one write; the relay pipelines Prosody's confirmations; the embedded store applies "
         "simple updates in place and answers `_id` lookups, simple filters and sorts without "
-        "mongomock's generic walks (each checked against mongomock in tests/models/test_embedded.py); "
+        "mongomock's generic walks (each checked against mongomock in tests/storage/test_embedded.py); "
         "the serve process freezes long-lived objects out of the garbage collector's full passes; "
         "room fan-out wrappers list their recipients as one JID per line (a parsed `<to/>` element "
         "each cost Prosody about a tenth of a delivery: its CPU per room delivery 37 → 32–34 µs, "

@@ -16,7 +16,7 @@ def main() -> None:
 def serve() -> None:
     """Run the service in the foreground (REST API, XMPP bridge, push worker)."""
     settings = Settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     from chatbridge import wiring
 
     wiring.serve(settings)
@@ -30,7 +30,7 @@ def serve() -> None:
 def push_worker(workers: int | None, fanout: bool) -> None:
     """Run push workers alone (scale delivery out; they share the MongoDB queue)."""
     settings = Settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     if settings.mongo.url is None or not settings.mongo.url.get_secret_value():
         raise click.UsageError("push-worker needs CHAT_MONGO__URL: the embedded in-memory store "
                                "belongs to one process, so its queue cannot be shared")
@@ -40,20 +40,45 @@ def push_worker(workers: int | None, fanout: bool) -> None:
 
 
 @main.command("vapid-keys")
-@click.option("--force", is_flag=True, help="Replace an existing key file (subscriptions made "
-                                            "with the old public key stop working).")
-def vapid_keys(force: bool) -> None:
-    """Create the WebPush VAPID key file if absent and print the public key for browsers."""
+@click.option("--rotate", is_flag=True, help="Replace the key with a new one (subscriptions made "
+                                             "with the old public key stop working: browsers "
+                                             "must subscribe again).")
+def vapid_keys(rotate: bool) -> None:
+    """Print the WebPush VAPID public key for browsers (`applicationServerKey`), or rotate it.
+
+    The key is the one the settings give (CHAT_PUSH__WEBPUSH__VAPID_PRIVATE_KEY, or the key file
+    if it exists), else the one kept in the store, created at the first start."""
+    import asyncio
+
     from push.vapid import application_server_key, generate_key_file, load_vapid
 
     settings = Settings()
     webpush = settings.push.webpush
-    if webpush.vapid_private_key and webpush.vapid_private_key.get_secret_value() and not force:
+    inline = webpush.vapid_private_key and webpush.vapid_private_key.get_secret_value()
+    if inline:
+        if rotate:
+            raise click.UsageError("the key is given in CHAT_PUSH__WEBPUSH__VAPID_PRIVATE_KEY: "
+                                   "change that setting to rotate it")
         vapid = load_vapid(webpush)
-        click.echo("VAPID key given in CHAT_PUSH__WEBPUSH__VAPID_PRIVATE_KEY (no file written)")
+        click.echo("key: CHAT_PUSH__WEBPUSH__VAPID_PRIVATE_KEY")
+    elif webpush.vapid_private_key_file.is_file():
+        vapid, _ = generate_key_file(webpush.vapid_private_key_file, force=rotate)
+        click.echo(f"key: {'replaced ' if rotate else ''}{webpush.vapid_private_key_file}")
+    elif settings.mongo.url is None or not settings.mongo.url.get_secret_value():
+        raise click.UsageError(
+            "no key in the settings and no MongoDB (CHAT_MONGO__URL): with the embedded store "
+            "the key lives in the running `chatbridge serve` process, is new at every start, "
+            "and its public key is in that process's log (\"WebPush applicationServerKey\"). "
+            "For a key that lasts, set CHAT_MONGO__URL or "
+            "CHAT_PUSH__WEBPUSH__VAPID_PRIVATE_KEY(_FILE).")
     else:
-        vapid, created = generate_key_file(webpush.vapid_private_key_file, force=force)
-        click.echo(f"{'created' if created else 'kept existing'} {webpush.vapid_private_key_file}")
+        from chatbridge import wiring
+
+        pem = asyncio.run(wiring.stored_webpush_key(settings, rotate))
+        vapid = load_vapid(webpush, pem)
+        click.echo(f"key: {'rotated, ' if rotate else ''}kept in the store")
+        if rotate:
+            click.echo("running processes use the new key after their next start")
     click.echo(f"applicationServerKey (public): {application_server_key(vapid)}")
 
 

@@ -106,7 +106,7 @@ def push_part(workers: int | None = None, fanout: bool | None = None) -> Part:
             yield
             return
         async with PushRuntime(services.push, services.outbox, services.settings.push,
-                               workers=workers, fanout=fanout):
+                               workers=workers, fanout=fanout, webpush_key=services.webpush_key):
             yield
 
     return part
@@ -166,3 +166,15 @@ def push_worker(settings: Settings, workers: int | None, fanout: bool) -> None:
     asyncio.run(run_until_signal(settings, [push_part(workers, fanout), metrics_part],
                                  with_http=False))
 
+
+
+async def stored_webpush_key(settings: Settings, rotate: bool) -> str:
+    """The WebPush key kept in the MongoDB store (PEM), created if missing or replaced when
+    `rotate` (`chatbridge vapid-keys`)."""
+    database = open_database(settings.mongo)
+    try:
+        services = build_services(settings, database)
+        keys = services.webpush_keys()
+        return await keys.rotate() if rotate else await keys.shared() or await keys.rotate()
+    finally:
+        database.close()

@@ -9,6 +9,7 @@ import ipaddress
 import re
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from limits import parse_many
 from pydantic import BaseModel, Field, SecretStr, field_validator
@@ -191,7 +192,9 @@ class FcmSettings(BaseModel):
 
 
 class WebPushSettings(BaseModel):
-    """Web Push (pywebpush) with VAPID; `chatbridge vapid-keys` creates the key file."""
+    """Web Push (pywebpush) with VAPID. Without a key here (inline or an existing file) the key
+    is created at the first start and kept in the store; `chatbridge vapid-keys` prints or
+    rotates it."""
 
     vapid_private_key: SecretStr | None = None  # PEM, DER base64 or raw base64url
     vapid_private_key_file: Path = Path("var/push/vapid_private.pem")
@@ -203,6 +206,7 @@ class WebPushSettings(BaseModel):
     allow_http: bool = False  # plain-http endpoints (tests only)
 
     def configured(self) -> bool:
+        """Whether the settings give the key (else the store's is used)."""
         key = self.vapid_private_key and self.vapid_private_key.get_secret_value()
         return bool(key) or self.vapid_private_key_file.is_file()
 
@@ -235,8 +239,7 @@ class PushSettings(BaseModel):
             channels |= {"apns", "apns_voip"}
         if self.fcm.configured():
             channels.add("gcm")
-        if self.webpush.configured():
-            channels.add("web")
+        channels.add("web")  # a VAPID key always exists: the settings' or else the store's
         return channels
 
 
@@ -281,6 +284,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     data_dir: Path = Path("var")
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object per line
     # Every this many seconds, young garbage is collected and the surviving objects are frozen
     # out of the garbage collector's full passes (gc.freeze): without it a full pass walks every
     # stored document of the embedded store and stalls the event loop (chatbridge/gc_policy.py).

@@ -1,5 +1,6 @@
-"""VAPID keys for WebPush: load them from settings, or generate the key file (`chatbridge
-vapid-keys`). Browsers subscribe with the public key as `applicationServerKey`."""
+"""VAPID keys for WebPush: from the settings (inline or a key file), else the key kept in the
+store (models/services/webpush_keys.py, created at the first start). Browsers subscribe with the
+public key as `applicationServerKey`."""
 from __future__ import annotations
 
 import base64
@@ -12,8 +13,8 @@ from py_vapid import Vapid
 from config.settings import WebPushSettings
 
 
-def load_vapid(settings: WebPushSettings) -> Vapid | None:
-    """The configured key (inline, else the key file), or None when there is none."""
+def load_vapid(settings: WebPushSettings, stored_pem: str | None = None) -> Vapid | None:
+    """The configured key (inline, else the key file), else the store's, or None."""
     inline = settings.vapid_private_key.get_secret_value() if settings.vapid_private_key else ""
     if inline.strip():
         if "-----BEGIN" in inline:
@@ -22,6 +23,8 @@ def load_vapid(settings: WebPushSettings) -> Vapid | None:
     path = settings.vapid_private_key_file
     if path.is_file():
         return Vapid.from_pem(path.read_bytes().strip())
+    if stored_pem:
+        return Vapid.from_pem(stored_pem.strip().encode())
     return None
 
 

@@ -273,8 +273,10 @@ class PushRuntime:
     """The push part of one process: senders, `workers` worker loops and optionally the fan-out."""
 
     def __init__(self, push: PushService, outbox: Outbox, settings: PushSettings, *,
-                 workers: int | None = None, fanout: bool | None = None) -> None:
+                 workers: int | None = None, fanout: bool | None = None,
+                 webpush_key: str | None = None) -> None:
         self._push = push
+        self._webpush_key = webpush_key  # the store's VAPID key when the settings give none
         self._outbox = outbox
         self._settings = settings
         self._workers_count = settings.workers if workers is None else workers
@@ -285,7 +287,7 @@ class PushRuntime:
         self.workers: list[PushWorker] = []
 
     async def start(self) -> None:
-        self.senders = await start_senders(self._settings)
+        self.senders = await start_senders(self._settings, self._webpush_key)
         self.workers = [PushWorker(self._push, self.senders, self._settings, name=f"push-worker-{i}")
                         for i in range(max(0, self._workers_count))]
         self._tasks = [asyncio.create_task(w.run(self._stop), name=w.name) for w in self.workers]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 
 from aiohttp import web
@@ -43,9 +44,14 @@ def make_cors_middleware(origins: list[str]):
     return cors_middleware
 
 
+_PLAIN_ID = re.compile(r"[A-Za-z0-9._:-]+")
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler):
-    request_id.set(request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(6))
+    given = request.headers.get("X-Request-Id", "")
+    # a client's id is kept only when it is a plain token: it goes into every log line
+    request_id.set(given if 0 < len(given) <= 64 and _PLAIN_ID.fullmatch(given) else secrets.token_hex(6))
     try:
         return await handler(request)
     except ChatError as exc:

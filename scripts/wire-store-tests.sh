@@ -26,4 +26,4 @@ for _ in $(seq 1 150); do
 done
 echo "store tests against SecantusDB $("$VENV/bin/pip" show secantusdb | sed -n 's/^Version: //p') on port $PORT"
 CHAT_TEST_MONGO_URL="mongodb://127.0.0.1:$PORT/?directConnection=true" \
-    .venv/bin/python -m pytest -q -p no:cacheprovider tests/models tests/push tests/rest tests/service
+    .venv/bin/python -m pytest -q -p no:cacheprovider ${WIRE_TESTS:-tests/models tests/services tests/storage tests/push tests/rest}

@@ -26,6 +26,7 @@ from models.services.sessions import SessionService
 from models.services.subscriptions import SubscriptionService
 from models.services.system_messages import SystemMessageService
 from models.services.users import UserService
+from models.services.webpush_keys import WebPushKeyService
 from models.storage.apps import AppStore
 from models.storage.blobs import BlobStore
 from models.storage.counters import CounterStore
@@ -70,6 +71,8 @@ class Services:
     # `start()`. The embedded store is new in every process, so it gets a new id every time; a
     # MongoDB database keeps the id its first process created.
     store_id: str = field(default="")
+    # The WebPush VAPID key kept in the store (PEM), when the settings give none: set by `start()`.
+    webpush_key: str | None = field(default=None, repr=False)
     metrics: Metrics = field(default_factory=Metrics)  # the process's (models/metrics.py)
 
     async def start(self) -> None:
@@ -78,7 +81,11 @@ class Services:
         await self.apps.ensure_default(self.settings.app)
         secrets = SecretStore(self.database.db)
         await self.blobs.share_url_secret(secrets)
+        self.webpush_key = await self.webpush_keys(secrets).shared()
         self.store_id = await self.database.store_id()
+
+    def webpush_keys(self, secrets: SecretStore | None = None) -> WebPushKeyService:
+        return WebPushKeyService(secrets or SecretStore(self.database.db), self.settings.push.webpush)
 
     async def maintain(self) -> None:
         """Periodic housekeeping: prune handled outbox events, sweep abandoned upload files."""

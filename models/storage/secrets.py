@@ -13,3 +13,7 @@ class SecretStore:
         await self._col.update_one({"_id": name}, {"$setOnInsert": {"value": candidate}}, upsert=True)
         doc = await self._col.find_one({"_id": name})
         return str(doc["value"])
+
+    async def replace(self, name: str, value: str) -> None:
+        """Sets `name` to `value` whatever it was (key rotation)."""
+        await self._col.update_one({"_id": name}, {"$set": {"value": value}}, upsert=True)

@@ -10,11 +10,12 @@ from push.senders.base import Sender
 logger = logging.getLogger(__name__)
 
 
-async def start_senders(settings: PushSettings) -> dict[str, Sender]:
+async def start_senders(settings: PushSettings, stored_vapid_pem: str | None = None) -> dict[str, Sender]:
+    """`stored_vapid_pem`: the WebPush key kept in the store, used when the settings give none."""
     from push.senders.apns import ApnsSender
     from push.senders.fcm import FcmSender
     from push.senders.webpush import WebPushSender
-    from push.vapid import load_vapid
+    from push.vapid import application_server_key, load_vapid
 
     candidates = []
     if settings.apns.configured():
@@ -28,17 +29,19 @@ async def start_senders(settings: PushSettings) -> dict[str, Sender]:
     else:
         logger.warning("push: FCM is not configured (push.fcm.service_account_file): gcm "
                        "subscriptions get no notifications")
-    if settings.webpush.configured():
+    if settings.webpush.configured() or stored_vapid_pem:
         def make_webpush() -> Sender:
-            vapid = load_vapid(settings.webpush)
+            vapid = load_vapid(settings.webpush, stored_vapid_pem)
             if vapid is None:
                 raise ValueError("no VAPID key")
+            logger.info("push: WebPush applicationServerKey (public, for browsers' subscribe): %s%s",
+                        application_server_key(vapid),
+                        "" if settings.webpush.configured() else " (the key kept in the store)")
             return WebPushSender(vapid, settings.webpush.subject, settings.send_timeout_seconds,
                                  settings.concurrency, settings.max_age_seconds)
         candidates.append(make_webpush)
     else:
-        logger.warning("push: WebPush has no VAPID key (run `chatbridge vapid-keys`): web "
-                       "subscriptions get no notifications")
+        logger.warning("push: WebPush has no VAPID key: web subscriptions get no notifications")
     senders: dict[str, Sender] = {}
     for make in candidates:
         sender = None

@@ -1,6 +1,6 @@
 """Rate limits over REST: login failures per login and per address, sign-ups per address,
 message sends per user; 429 with Retry-After in the usual error shape; X-Forwarded-For believed
-only from trusted proxies. (The counting itself: tests/models/test_rate_limits.py.)"""
+only from trusted proxies. (The counting itself: tests/services/test_rate_limits.py.)"""
 from __future__ import annotations
 
 import base64

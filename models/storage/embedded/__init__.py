@@ -12,5 +12,5 @@ mongomock or reaches into mongomock-motor, so the MongoDB path never loads the f
 - `tables.py`: mongomock's document table behind a mongomock-motor collection;
 - `patches.py` (`speed_up_mongomock`) with `cursors.py`, `documents.py`, `filters.py`,
   `inserts.py`, `lookups.py`, `updates.py` and `switch.py`: mongomock's hot paths made faster,
-  process-wide, each checked against plain mongomock in tests/models/test_embedded.py.
+  process-wide, each checked against plain mongomock in tests/storage/test_embedded.py.
 """

@@ -19,7 +19,7 @@ Updates of a few top-level, unindexed fields (`$set`, `$inc`, `$addToSet` of a s
 sequence numbers, read positions, outbox `done_by`) are applied in place without mongomock's
 deep-copied snapshot, and `find_one` pinned by `_id` skips the cursor machinery; anything else
 goes to mongomock. `switch.fast_paths(False)` turns these off (the tests compare both).
-Tested against plain mongomock in tests/models/test_embedded.py.
+Tested against plain mongomock in tests/storage/test_embedded.py.
 """
 from __future__ import annotations
 
