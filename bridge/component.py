@@ -20,7 +20,7 @@ from xml.etree.ElementTree import Element
 
 from slixmpp import ComponentXMPP
 
-from bridge.convert import attr, child, esc, localname
+from bridge.convert import NS_FORWARD, attr, child, esc, localname, namespace
 from bridge.errors import CONDITIONS, Condition, error_reply
 from bridge.plugins import PLUGIN_NAMES, BridgePlugin
 from config.logging import request_id
@@ -37,6 +37,9 @@ FANOUT_CHUNK = 1000  # recipients per wrapper (mod_chatbridge_fanout accepts up 
 FANOUT_REMEMBERED = 256  # wrappers kept to resend one by one if the server lacks the module
 CONFIRM_DELAY = 0.02  # seconds: relay batches confirmed by one ping (see confirm_later)
 NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
+# disco nesting (XEP-0355 § 7.2): Prosody asks the component for the features of each delegated
+# namespace, for the server itself (main) and for every account's bare JID (bare)
+NESTING_PREFIXES = ("urn:xmpp:delegation:2::", "urn:xmpp:delegation:2:bare:")
 UNAVAILABLE = CONDITIONS[ErrorCode.unavailable]
 
 
@@ -82,6 +85,8 @@ class Component(ComponentXMPP):
         self.add_event_handler("connection_failed", self._cb_connection_failed)
         self.add_event_handler("stream_error", self._cb_stream_error)
         self._routes: dict[tuple[str, str], Callable[[Element], None]] = {}
+        self.delegated_features: dict[str, tuple[str, ...]] = {}
+        self.room_features: tuple[str, ...] = ()  # what rooms offer (their disco#info)
         for name in PLUGIN_NAMES:
             self.register_plugin(name)
             plugin = self.plugin[name]
@@ -89,6 +94,8 @@ class Component(ComponentXMPP):
                 if route in self._routes:
                     raise RuntimeError(f"{name} and another plugin both handle {route}")
                 self._routes[route] = getattr(plugin, method)
+            self.delegated_features.update(plugin.delegated_features)
+            self.room_features += plugin.room_features
 
     def bridge_plugins(self) -> list[BridgePlugin]:
         return [self.plugin[name] for name in PLUGIN_NAMES]
@@ -341,8 +348,37 @@ class Component(ComponentXMPP):
         finally:
             request_id.reset(token)
 
-    def _route(self, stanza: str, target: str) -> Callable[[Element], None] | None:
+    def _route(self, stanza: str, target: str, ns: str = "") -> Callable[[Element], None] | None:
+        """The handler for (stanza, target); for an IQ payload's namespace `ns`, one declared
+        for "target ns" wins."""
+        if ns:
+            handler = self._routes.get((stanza, f"{target} {ns}"))
+            if handler is not None:
+                return handler
         return self._routes.get((stanza, target))
+
+    def _disco_info(self, element: Element, payload: Element) -> None:
+        """The component's disco#info, and the answers to Prosody's disco nesting (a node per
+        delegated namespace: the features the plugins answer for it)."""
+        node = payload.get("node") or ""
+        to = element.get("to") or ""
+        if node:
+            features = ()
+            for prefix in NESTING_PREFIXES:
+                if node.startswith(prefix):
+                    features = self.delegated_features.get(node[len(prefix):], ())
+            inner = "".join(f'<feature var="{attr(f)}"/>' for f in features)
+            query = f'<query xmlns="{NS_DISCO_INFO}" node="{attr(node)}">{inner}</query>'
+        else:
+            # rooms' own features (e.g. urn:xmpp:mam:2) stand here until rooms answer
+            # disco#info themselves
+            inner = "".join(f'<feature var="{attr(f)}"/>' for f in self.room_features)
+            inner += "".join(plugin.component_disco() for plugin in self.bridge_plugins())
+            query = (f'<query xmlns="{NS_DISCO_INFO}"><identity category="conference" type="text" '
+                     f'name="chatbridge rooms"/><feature var="http://jabber.org/protocol/muc"/>'
+                     f"{inner}</query>")
+        self.write(f'<iq type="result" id="{attr(element.get("id") or "")}" from="{attr(to)}" '
+                   f'to="{attr(element.get("from") or "")}">{query}</iq>')
 
     def _on_message(self, element: Element) -> None:
         to = element.get("to") or ""
@@ -393,17 +429,23 @@ class Component(ComponentXMPP):
                        f'to="{attr(element.get("from") or "")}"/>')
             return
         if to == self.muc_domain and payload.tag == f"{{{NS_DISCO_INFO}}}query":
-            self.write(f'<iq type="result" id="{attr(element.get("id") or "")}" from="{attr(to)}" '
-                       f'to="{attr(element.get("from") or "")}"><query xmlns="{NS_DISCO_INFO}">'
-                       '<identity category="conference" type="text" name="chatbridge rooms"/>'
-                       f'<feature var="http://jabber.org/protocol/muc"/></query></iq>')
+            self._disco_info(element, payload)
             return
         handler = None
         if localname(payload.tag) == "delegation" and element.get("from") == self.domain:
-            handler = self._route("iq", "delegation")
+            handler = self._route("iq", "delegation", _delegated_namespace(payload))
         elif parse_room(to, self.muc_domain) is not None:
-            handler = self._route("iq", "room")
+            handler = self._route("iq", "room", namespace(payload.tag))
+        elif to == self.muc_domain:
+            handler = self._route("iq", "component", namespace(payload.tag))
         if handler is not None:
             self._guard(handler, element)
         else:
             self.reply_error(element, UNAVAILABLE)
+
+
+def _delegated_namespace(delegation: Element) -> str:
+    """The namespace of the user's IQ payload inside a delegation wrapper ("" if none)."""
+    forwarded = child(delegation, "forwarded", NS_FORWARD)
+    inner = forwarded[0] if forwarded is not None and len(forwarded) else None
+    return namespace(inner[0].tag) if inner is not None and len(inner) else ""

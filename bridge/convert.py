@@ -27,6 +27,8 @@ NS_DELEGATION = "urn:xmpp:delegation:2"
 NS_MUC = "http://jabber.org/protocol/muc"
 NS_MUC_USER = "http://jabber.org/protocol/muc#user"
 NS_DELAY = "urn:xmpp:delay"
+NS_SID = "urn:xmpp:sid:0"
+NS_NICK = "http://jabber.org/protocol/nick"
 MAX_DEPTH = 4
 MAX_CHILDREN = 200
 
@@ -142,6 +144,46 @@ _OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
 
 def _looks_like_object_id(value: str) -> bool:
     return _OBJECT_ID.fullmatch(value) is not None
+
+
+def wants_history(extra: Element | None, params: dict[str, Any], store_plain: bool) -> bool:
+    """Whether a message is to be stored: an SDK message (one with `<extraParams>`) when it says
+    `save_to_history=1`, as ConnectyCube does; a plain XMPP client's (no `<extraParams>`) when
+    `store_plain` (XmppSettings.store_plain_messages)."""
+    if extra is None:
+        return store_plain
+    return str(params.get("save_to_history", "")).strip().lower() in ("1", "true")
+
+
+def stanza_id_of(message: Element, by: str) -> str | None:
+    """The ObjectId-shaped XEP-0359 `<stanza-id>` that `by` assigned (config/
+    mod_chatbridge_copies.lua adds it to 1:1 messages before delivery, for the recipient)."""
+    for sub in message:
+        if sub.tag == f"{{{NS_SID}}}stanza-id" and sub.get("by") == by:
+            value = sub.get("id") or ""
+            return value if _looks_like_object_id(value) else None
+    return None
+
+
+def origin_id_of(message: Element) -> str | None:
+    """The sender's XEP-0359 `<origin-id>`, if any."""
+    for sub in message:
+        if sub.tag == f"{{{NS_SID}}}origin-id":
+            return sub.get("id") or None
+    return None
+
+
+def stanza_id_xml(by: str, stored_id: str) -> str:
+    return f'<stanza-id xmlns="{NS_SID}" by="{attr(by)}" id="{attr(stored_id)}"/>'
+
+
+def origin_id_xml(origin: str | None) -> str:
+    return f'<origin-id xmlns="{NS_SID}" id="{attr(origin)}"/>' if origin else ""
+
+
+def nick_xml(name: str | None) -> str:
+    """XEP-0172 user nickname (the display name; room nicknames stay numeric user ids)."""
+    return f'<nick xmlns="{NS_NICK}">{esc(name)}</nick>' if name else ""
 
 
 def _scalar(value: Any) -> str:

@@ -33,7 +33,7 @@ from config.settings import RateLimitSettings, Settings
 logger = logging.getLogger(__name__)
 
 LUA_MODULES = ("mod_auth_chatbridge.lua", "mod_chatbridge_copies.lua", "mod_chatbridge_spool.lua",
-               "mod_chatbridge_fanout.lua")
+               "mod_chatbridge_fanout.lua", "mod_chatbridge_bookmarks.lua")
 STOP_TIMEOUT = 10.0
 
 
@@ -169,6 +169,7 @@ def render_config(settings: Settings, files: ProsodyFiles | None = None) -> Pros
         "domain": xmpp.domain, "muc_domain": xmpp.muc_domain,
         "component_secret": xmpp.component_secret.get_secret_value(),
         "spool_max": 5 * int(xmpp.max_pending_stanzas),
+        "store_plain": "true" if xmpp.store_plain_messages else "false",
     }
     text = Template(_package_file("templates", "prosody.cfg.lua")).substitute(
         {k: v if isinstance(v, int) else _lua(v) for k, v in values.items()},

@@ -38,8 +38,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from bridge.component import Component
-from bridge.convert import attr, body_xml, extra_params_xml
+from bridge.convert import attr, body_xml, extra_params_xml, stanza_id_xml
 from bridge.plugins.base import BridgeState
+from bridge.plugins.bookmarks import BookmarksPlugin
 from bridge.plugins.groupchat import GroupChatPlugin
 from models.errors import NotFoundError
 from models.events import Origin
@@ -251,12 +252,17 @@ class Relay:
         if message.get("date_sent") is not None:
             params["date_sent"] = str(int(message["date_sent"]))
         content = body_xml(message.get("message")) + extra_params_xml(params, message.get("attachments") or [])
-        sender = int(event["sender_id"])
+        sender, app_id = int(event["sender_id"]), int(event["app_id"])
+        stored = bool(payload.get("save_to_history", True))
+        plugin = self._groupchat()
+        # XEP-0359 <stanza-id>: the stored id, assigned by the recipient's archive (1:1) or the room
         if self._private(event):
             for recipient in event.get("recipient_ids") or []:
-                self._as_user(int(event["app_id"]), sender, int(recipient), "chat", message["_id"], content)
+                stamp = stanza_id_xml(plugin.user_jid(app_id, int(recipient)), message["_id"]) if stored else ""
+                self._as_user(app_id, sender, int(recipient), "chat", message["_id"], content + stamp)
         else:
-            self._to_room(event, sender, message["_id"], content, include_sender=True)
+            stamp = stanza_id_xml(plugin.room_jid(app_id, str(event["dialog_id"])), message["_id"]) if stored else ""
+            self._to_room(event, sender, message["_id"], content + stamp, include_sender=True)
 
     def _message_updated(self, event: dict[str, Any]) -> None:
         payload = event["payload"]
@@ -345,6 +351,7 @@ class Relay:
         actor = int(event.get("sender_id") or 0)
         for user_id in removed:
             self._groupchat().kick(app_id, dialog_id, int(user_id), actor)
+        self._xmpp.plugin[BookmarksPlugin.name].dialog_changed(event)
 
 
 def _delivered_by_xmpp(event: dict[str, Any]) -> bool:

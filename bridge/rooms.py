@@ -17,7 +17,7 @@ from typing import Awaitable, Callable, Hashable
 from models.services.presence import UserKey
 from models.services.rooms import Room
 
-__all__ = ["Occupancy", "Overloaded", "RoomCache", "RoomKey", "Serializer", "UserKey"]
+__all__ = ["NameCache", "Occupancy", "Overloaded", "RoomCache", "RoomKey", "Serializer", "UserKey"]
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,44 @@ class RoomCache:
 
     def clear(self) -> None:
         self._items.clear()
+
+
+class NameCache:
+    """Users' display names (full name, else login) for a minute: the XEP-0172 `<nick>` of room
+    messages and occupant presences, read on every room message. `loader(app_id, ids)` returns
+    (user id, full name, login) of the users that exist."""
+
+    def __init__(self, loader: Callable[[int, list[int]], Awaitable[list[tuple[int, str | None, str | None]]]],
+                 ttl: float = 60.0, max_size: int = 100_000) -> None:
+        self._loader = loader
+        self._ttl = ttl
+        self._max = max_size
+        self._items: OrderedDict[UserKey, tuple[float, str]] = OrderedDict()
+
+    def cached(self, app_id: int, user_id: int) -> str | None:
+        hit = self._items.get((app_id, user_id))
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+    async def names(self, app_id: int, user_ids: list[int] | set[int]) -> dict[int, str]:
+        """user id → display name ("" for a user without one, or gone)."""
+        now = time.monotonic()
+        out: dict[int, str] = {}
+        missing: list[int] = []
+        for uid in user_ids:
+            hit = self._items.get((app_id, uid))
+            if hit is not None and hit[0] > now:
+                out[uid] = hit[1]
+            else:
+                missing.append(uid)
+        if missing:
+            found = {uid: full_name or login or "" for uid, full_name, login in await self._loader(app_id, missing)}
+            for uid in missing:
+                out[uid] = found.get(uid, "")
+                self._items[(app_id, uid)] = (now + self._ttl, out[uid])
+                self._items.move_to_end((app_id, uid))
+            while len(self._items) > self._max:
+                self._items.popitem(last=False)
+        return out
 
 
 class Overloaded(Exception):

@@ -83,6 +83,9 @@ class XmppSettings(BaseModel):
     # 1:1 copies until half are stored (Prosody keeps them; its spool keeps 5x this many for a
     # reconnect)
     max_pending_stanzas: int = 10000
+    # a message without ConnectyCube extraParams (a plain XMPP client's) is stored, 1:1 and in
+    # rooms; SDK messages are stored when they say save_to_history=1, whatever this says
+    store_plain_messages: bool = True
     max_history_stanzas: int = 20  # groupchat history sent on join (`maxstanzas`, capped)
     # Room traffic to many recipients goes as one wrapper that config/mod_chatbridge_fanout.lua
     # (loaded on the component by the embedded Prosody) clones per recipient. With an external

@@ -1,7 +1,7 @@
 """The Blob entity (a document of the `blobs` collection) and its write access."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,6 +27,7 @@ class Blob(BaseModel):
     uploaded_at: datetime | None = None
     completed_at: datetime | None = None
     upload_expires_at: datetime | None = None
+    expected_size: int | None = None  # declared up front (XEP-0363 slots): the upload must match
 
     @property
     def is_uploaded(self) -> bool:
@@ -48,6 +49,7 @@ class UploadAccess:
 
     url: str
     expires_at: datetime
+    token: str = field(default="", repr=False)  # the one-time credential inside `url`
 
 
 # -- commands ------------------------------------------------------------------------------------
@@ -58,6 +60,7 @@ class BlobDraft(BaseModel):
     name: str | None = None
     content_type: str | None = None  # None: application/octet-stream
     public: bool = False
+    size: int | None = None  # declared size: the upload must be exactly this long (None: any)
 
 
 class BlobChanges(BaseModel):

@@ -12,7 +12,7 @@ from rest.keys import services_key
 from rest.metrics import make_metrics_view
 from rest.views import blobs, dialogs, health, sessions, users, xmpp_auth
 from rest.views import messages, reactions, search
-from rest.views import events, subscriptions
+from rest.views import events, subscriptions, upload
 
 
 def add(router: web.UrlDispatcher, method: str, path: str, handler, json_only: bool = False) -> None:
@@ -65,6 +65,9 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/blobs/{uid}/download", blobs.download_blob)
     r.add_get("/blobs/{key}.json", blobs.get_blob)
     r.add_get("/blobs/{uid}", blobs.download_blob)
+    # XEP-0363 slots (rest/views/upload.py)
+    r.add_put("/upload/{uid}/{name}", upload.put_upload)
+    r.add_get("/upload/{uid}/{name}", upload.get_upload)
     add(r, "PUT", "/blobs/{key}", blobs.update_blob)
     add(r, "DELETE", "/blobs/{key}", blobs.delete_blob)
 

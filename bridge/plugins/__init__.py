@@ -5,15 +5,19 @@ from __future__ import annotations
 from slixmpp.plugins.base import register_plugin
 
 from bridge.plugins.base import BridgePlugin
+from bridge.plugins.bookmarks import BookmarksPlugin
 from bridge.plugins.groupchat import GroupChatPlugin
 from bridge.plugins.presence import PresencePlugin
 from bridge.plugins.private import PrivateChatPlugin
+from bridge.plugins.upload import UploadPlugin
+from bridge.plugins.vcard import VCardPlugin
 
-PLUGINS: tuple[type[BridgePlugin], ...] = (PresencePlugin, GroupChatPlugin, PrivateChatPlugin)
+PLUGINS: tuple[type[BridgePlugin], ...] = (PresencePlugin, GroupChatPlugin, PrivateChatPlugin,
+                                           UploadPlugin, VCardPlugin, BookmarksPlugin)
 PLUGIN_NAMES: tuple[str, ...] = tuple(plugin.name for plugin in PLUGINS)
 
 for _plugin in PLUGINS:
     register_plugin(_plugin)
 
-__all__ = ["PLUGINS", "PLUGIN_NAMES", "BridgePlugin", "GroupChatPlugin", "PresencePlugin",
-           "PrivateChatPlugin"]
+__all__ = ["PLUGINS", "PLUGIN_NAMES", "BookmarksPlugin", "BridgePlugin", "GroupChatPlugin", "PresencePlugin",
+           "PrivateChatPlugin", "UploadPlugin", "VCardPlugin"]

@@ -4,6 +4,12 @@ Each plugin declares the stanzas it handles (`handles`: (stanza, target) → met
 component routes to them by that table and knows no plugin by name (bridge/component.py).
 Targets: `room` (a room JID), `copies` (mod_chatbridge_copies' `chat@muc.{domain}`),
 `component` (the component's own domain) and `delegation` (a XEP-0355 wrapper from the server).
+IQs can be routed by their payload's namespace too: `("iq", "delegation urn:xmpp:mam:2")` or
+`("iq", "room urn:xmpp:mam:2")` win over the plain target for that namespace (the delegated
+namespace is the wrapped IQ's). `delegated_features`: features this plugin answers for
+delegated namespaces (Prosody's disco nesting adds them to the server's and every account's
+disco#info); `room_features`: features rooms offer, for the rooms' disco#info;
+`component_disco()`: what a service of the component's own (HTTP upload) adds to its disco#info.
 """
 from __future__ import annotations
 
@@ -14,8 +20,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from slixmpp.plugins import BasePlugin
 
-from bridge.convert import NS_FORWARD, NS_PRIVILEGE, attr
-from bridge.rooms import Occupancy, RoomCache, Serializer, UserKey
+from xml.etree.ElementTree import Element
+
+from bridge.convert import NS_DELEGATION, NS_FORWARD, NS_PRIVILEGE, attr, child, localname
+from bridge.errors import Condition, error_xml
+from bridge.rooms import NameCache, Occupancy, RoomCache, Serializer, UserKey
 from config.settings import XmppSettings
 from models.jids import room_jid, user_jid
 from models.requester import Requester
@@ -44,6 +53,7 @@ class BridgeState:
     occupancy: Occupancy = field(default_factory=Occupancy)
     serializer: Serializer = None  # type: ignore[assignment]
     rooms: RoomCache = None  # type: ignore[assignment]
+    names: NameCache = None  # type: ignore[assignment]
 
     @property
     def online(self) -> PresenceRegistry:
@@ -55,6 +65,12 @@ class BridgeState:
             self.serializer = Serializer(self.settings.max_pending_stanzas)
         if self.rooms is None:
             self.rooms = RoomCache(self.services.rooms.get)
+        if self.names is None:
+            users = self.services.users
+
+            async def load(app_id: int, ids: list[int]) -> list[tuple[int, str | None, str | None]]:
+                return [(u.id, u.full_name, u.login) for u in await users.get_many(app_id, ids)]
+            self.names = NameCache(load)
 
 
 class BridgePlugin(BasePlugin):
@@ -65,6 +81,8 @@ class BridgePlugin(BasePlugin):
     # (stanza, target) → the method handling it, `handle_x(element) -> None` (see the module doc)
     handles: ClassVar[dict[tuple[str, str], str]] = {}
     status_key: ClassVar[str | None] = None  # this plugin's counters in the health status
+    delegated_features: ClassVar[dict[str, tuple[str, ...]]] = {}  # namespace → features
+    room_features: ClassVar[tuple[str, ...]] = ()
 
     def plugin_init(self) -> None:
         if self.config.get("state") is None:
@@ -109,6 +127,10 @@ class BridgePlugin(BasePlugin):
     def status(self) -> dict[str, Any]:
         return {}
 
+    def component_disco(self) -> str:
+        """Identities, features and forms this plugin adds to the component's disco#info."""
+        return ""
+
     # -- output ------------------------------------------------------------------------------------
     def fan_out(self, targets: list[str], head: str, tail: str) -> int:
         """Writes `head + to="T" + tail` for each full JID T (see Component.fan_out)."""
@@ -121,3 +143,33 @@ class BridgePlugin(BasePlugin):
             f'<message from="{attr(self.muc_domain)}" to="{attr(self.domain)}" id="{wrapper_id}">'
             f'<privilege xmlns="{NS_PRIVILEGE}"><forwarded xmlns="{NS_FORWARD}">{inner}'
             "</forwarded></privilege></message>")
+
+    # -- delegated IQs (XEP-0355) --------------------------------------------------------------------
+    @staticmethod
+    def delegated_iq(element: Element) -> Element | None:
+        """The user's IQ inside a delegation wrapper (None: not a well-formed one)."""
+        if not len(element):
+            return None
+        forwarded = child(element[0], "forwarded", NS_FORWARD)
+        inner = forwarded[0] if forwarded is not None and len(forwarded) else None
+        if inner is None or localname(inner.tag) != "iq" or not len(inner):
+            return None
+        return inner
+
+    def answer_delegated(self, element: Element, inner: Element, payload: str = "",
+                         error: Condition | None = None, sender: str | None = None) -> None:
+        """The wrapped result Prosody's mod_delegation checks: one child at each level, the inner
+        IQ addressed back to the original sender with the original id."""
+        inner_id = attr(inner.get("id") or "")
+        to = attr(inner.get("from") or "")
+        source = attr(sender or inner.get("to") or self.domain)
+        if error is not None:
+            body = f'<iq xmlns="jabber:client" type="error" id="{inner_id}" from="{source}" to="{to}">' \
+                   f"{error_xml(error)}</iq>"
+        else:
+            body = f'<iq xmlns="jabber:client" type="result" id="{inner_id}" from="{source}" to="{to}">' \
+                   f"{payload}</iq>"
+        self.xmpp.write(f'<iq type="result" id="{attr(element.get("id") or "")}" '
+                        f'from="{attr(self.muc_domain)}" to="{attr(element.get("from") or "")}">'
+                        f'<delegation xmlns="{NS_DELEGATION}"><forwarded xmlns="{NS_FORWARD}">{body}'
+                        "</forwarded></delegation></iq>")

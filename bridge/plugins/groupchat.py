@@ -2,12 +2,16 @@
 
 - Join (presence to `room/nick`): only occupants (subscribers of public dialogs; every user of the
   app for a broadcast dialog) get in, named by
-  their numeric user id whatever nick they asked for. The self-presence carries status 110 both
+  their numeric user id whatever nick they asked for (status 210 when they asked for another).
+  The self-presence carries status 110 both
   the standard way and as `<xmlns><code>110</code></xmlns>` (what the ConnectyCube SDK reads) and
-  echoes the join id; `<history maxstanzas>` is honoured (capped); errors are presence errors with
-  the join id and a `<x xmlns=".../muc"/>` child, as the SDK expects.
+  echoes the join id; `<history maxstanzas>` is honoured (capped), then the subject (the dialog
+  name) follows for stock clients; errors are presence errors with
+  the join id and a `<x xmlns=".../muc"/>` child, as the SDK expects. The rooms are
+  non-anonymous: items carry real JIDs and dialog-role affiliations, presences and messages a
+  XEP-0172 `<nick>`; `disco#info` tells the name and `ROOM_FEATURES`.
 - Messages: persisted through `MessageService.send` (the same call REST makes; stored when
-  `save_to_history=1`), then fanned out with the stored id, `dialog_id` and `date_sent` to every
+  `save_to_history=1`, or without `<extraParams>` when `store_plain_messages`), then fanned out with the stored id, `dialog_id` and `date_sent` to every
   online resource of every dialog occupant, the sender's own included (joined or not: the SDK no
   longer joins). Broadcast dialogs accept messages only from admins and deliver them (and their
   edits and removals) to every online user of the app, but those who deleted the dialog for
@@ -29,9 +33,10 @@ from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Iterable
 from xml.etree.ElementTree import Element
 
-from bridge.convert import (NS_CHATSTATES, NS_DELAY, NS_MUC, NS_MUC_USER, attr, body_xml, child,
-                            draft_from_stanza, extra_params_xml, localname, message_params,
-                            namespace, parse_extra_params, stanza_params, text_of)
+from bridge.convert import (NS_CHATSTATES, NS_DELAY, NS_MUC, NS_MUC_USER, NS_SID, attr, body_xml,
+                            child, draft_from_stanza, esc, extra_params_xml, localname,
+                            message_params, namespace, nick_xml, origin_id_of, origin_id_xml, parse_extra_params,
+                            stanza_id_xml, stanza_params, text_of, wants_history)
 from bridge.errors import CONDITIONS, Condition, condition_for, error_xml, public_text
 from bridge.plugins.base import CONNECTION_GONE, BridgePlugin
 from bridge.rooms import Overloaded, RoomKey, UserKey
@@ -44,8 +49,14 @@ from models.services.rooms import Room
 logger = logging.getLogger(__name__)
 
 NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
+NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
 CHAT_STATES = ("active", "composing", "paused", "inactive", "gone")
 SELF_110 = '<status code="110"/><xmlns><code>110</code></xmlns>'
+# A room's disco#info features (XEP-0045 §6.4). Features another plugin serves for rooms
+# (MAM: urn:xmpp:mam:2) are added here, in this one list.
+ROOM_FEATURES = ("http://jabber.org/protocol/muc", "muc_membersonly", "muc_persistent",
+                 "muc_nonanonymous", "muc_unmoderated", "muc_unsecured",
+                 NS_SID, NS_DISCO_INFO, NS_DISCO_ITEMS)
 
 
 def _iso(ts: Any) -> str:
@@ -122,10 +133,12 @@ class GroupChatPlugin(BridgePlugin):
 
     @staticmethod
     def _item(room: Room | None, user_id: int, full_jid: str = "") -> str:
+        """The occupant's `muc#user` item: affiliation from the dialog's roles (owner, admins,
+        members), and the real JID (the rooms are non-anonymous)."""
         admin = room is not None and room.is_admin(user_id)
         owner = room is not None and room.owner_id == user_id
         affiliation = "owner" if owner else "admin" if admin else "member"
-        role = "moderator" if admin else "participant"
+        role = "moderator" if admin or owner else "participant"
         jid = f' jid="{attr(full_jid)}"' if full_jid else ""
         return f'<item affiliation="{affiliation}" role="{role}"{jid}/>'
 
@@ -162,18 +175,33 @@ class GroupChatPlugin(BridgePlugin):
         was_present = me in present
         occupancy.join(key, me, full)
         room_jid = self.room_jid(room.app_id, room.dialog_id)
+        names = await self.state.names.names(room.app_id, set(present) | {me})
+        # the SDK takes the first child named x: the XEP-0172 <nick> goes after it
         for uid in sorted(present):
             if uid != me:
                 self.xmpp.write(f'<presence from="{attr(room_jid)}/{uid}" to="{attr(full)}">'
-                                f'<x xmlns="{NS_MUC_USER}">{self._item(room, uid)}</x></presence>')
+                                f'<x xmlns="{NS_MUC_USER}">{self._item(room, uid, min(present[uid]))}</x>'
+                                f'{nick_xml(names.get(uid))}</presence>')
         if not was_present:
             others = [jid for uid, jids in present.items() if uid != me for jid in jids]
             self.fan_out(others, f'<presence from="{attr(room_jid)}/{me}"',
-                         f'><x xmlns="{NS_MUC_USER}">{self._item(room, me)}</x></presence>')
+                         f'><x xmlns="{NS_MUC_USER}">{self._item(room, me, full)}</x>'
+                         f'{nick_xml(names.get(me))}</presence>')
         ident = f' id="{attr(element.get("id"))}"' if element.get("id") else ""
+        # 100: non-anonymous; 210: the nick is the user id, whatever was asked for. 110 comes
+        # first: the SDK's join() reads only the first <status> (connectycube dist/index.js)
+        renamed = '<status code="210"/>' if address.nick != str(me) else ""
         self.xmpp.write(f'<presence{ident} from="{attr(room_jid)}/{me}" to="{attr(full)}">'
-                        f'<x xmlns="{NS_MUC_USER}">{self._item(room, me, full)}{SELF_110}</x></presence>')
+                        f'<x xmlns="{NS_MUC_USER}">{self._item(room, me, full)}{SELF_110}'
+                        f'<status code="100"/>{renamed}</x>{nick_xml(names.get(me))}</presence>')
         await self._send_history(element, room, sender, full)
+        if not (element.get("id") or "").endswith(":join"):
+            # XEP-0045 §7.2.15: the subject ends the join for stock clients; the SDK (whose join
+            # ids end in ":join", reference/connectycube-protocol.md §5.9) would show it as an
+            # empty message
+            self.xmpp.write(f'<message type="groupchat" from="{attr(room_jid)}" to="{attr(full)}" '
+                            f'id="{attr(self.xmpp.next_id("subject"))}"><subject>{esc(room.name)}</subject>'
+                            "</message>")
 
     async def _send_history(self, element: Element, room: Room, sender: UserAddress, full: str) -> None:
         muc = child(element, "x", NS_MUC)
@@ -192,11 +220,13 @@ class GroupChatPlugin(BridgePlugin):
             HistoryQuery(dialog_id=room.dialog_id, sort=(("date_sent", -1), ("_id", -1)),
                          limit=limit, mark_read=False))
         room_jid = self.room_jid(room.app_id, room.dialog_id)
+        names = await self.state.names.names(room.app_id, {int(d.get("sender_id") or 0) for d in page.items})
         for doc in reversed(page.items):
             self.xmpp.write(
                 f'<message from="{attr(room_jid)}/{doc.get("sender_id")}" to="{attr(full)}" '
                 f'type="groupchat" id="{attr(doc["_id"])}">{body_xml(doc.get("message"))}'
                 f'{extra_params_xml(message_params(doc), doc.get("attachments") or [])}'
+                f'{stanza_id_xml(room_jid, doc["_id"])}{nick_xml(names.get(int(doc.get("sender_id") or 0)))}'
                 f'<delay xmlns="{NS_DELAY}" from="{attr(room_jid)}" stamp="{_iso(doc.get("date_sent"))}"/>'
                 "</message>")
 
@@ -260,12 +290,18 @@ class GroupChatPlugin(BridgePlugin):
         if room is None:
             return
         kind = element.get("type") or "normal"
+        if kind == "error":
+            return  # never answered (RFC 6120 §8.3.1)
         if sender is None:
             self.xmpp.reply_error(element, CONDITIONS[ErrorCode.forbidden], "Unknown user")
             return
         if kind not in ("groupchat", "chat"):
             self.xmpp.reply_error(element, CONDITIONS[ErrorCode.bad_request],
                                   "only groupchat messages are accepted")
+            return
+        if child(element, "subject") is not None:
+            self.xmpp.reply_error(element, CONDITIONS[ErrorCode.forbidden],
+                                  "the subject is the dialog's name: change it through the REST API")
             return
         if child(element, "replace") is not None:
             job = lambda: self._edit(element, sender, room)  # noqa: E731
@@ -288,8 +324,9 @@ class GroupChatPlugin(BridgePlugin):
 
     async def _send(self, element: Element, sender: UserAddress, address: RoomAddress) -> None:
         room = await self._room_for(sender, address)
-        params = parse_extra_params(child(element, "extraParams"))  # once per stanza
-        save = str(params.get("save_to_history", "")).strip().lower() in ("1", "true")
+        extra = child(element, "extraParams")
+        params = parse_extra_params(extra)  # once per stanza
+        save = wants_history(extra, params, self.state.settings.store_plain_messages)
         draft = draft_from_stanza(element, params, dialog_id=room.dialog_id, save_to_history=save,
                                   origin=self._origin(element))
         if not draft.body and not draft.attachments and not draft.custom:
@@ -299,9 +336,25 @@ class GroupChatPlugin(BridgePlugin):
         params, attachments = stanza_params(params, room.dialog_id, int(doc.get("date_sent") or 0))
         room_jid = self.room_jid(room.app_id, room.dialog_id)
         targets = self.audience_jids(room, also=[sender.user_id])
-        self.fan_out(targets, f'<message from="{attr(room_jid)}/{sender.user_id}" type="groupchat" '
-                              f'id="{attr(doc["_id"])}"',
-                     f">{body_xml(draft.body)}{extra_params_xml(params, attachments)}</message>")
+        stored_id = str(doc["_id"])
+        origin = origin_id_of(element)
+        name = self.state.names.cached(sender.app_id, sender.user_id)
+        if name is None:
+            name = (await self.state.names.names(sender.app_id, [sender.user_id])).get(sender.user_id)
+        # XEP-0359: the stored id as <stanza-id> for everyone (when stored); the origin-id kept
+        stamp = stanza_id_xml(room_jid, stored_id) if draft.save_to_history else ""
+        tail = (f">{body_xml(draft.body)}{extra_params_xml(params, attachments)}{stamp}"
+                f"{origin_id_xml(origin)}"
+                f"{nick_xml(name)}</message>")
+        head = f'<message from="{attr(room_jid)}/{sender.user_id}" type="groupchat" id="'
+        own_id = element.get("id") or stored_id
+        if own_id != stored_id:
+            # a plain client's id: its own devices get the reflection under it (XEP-0045 §7.2.13),
+            # everyone else the stored id (what the SDK reads, §5.9 of the protocol reference)
+            mine = set(self.full_jids(sender.app_id, [sender.user_id]))
+            self.fan_out([t for t in targets if t in mine], f'{head}{attr(own_id)}"', tail)
+            targets = [t for t in targets if t not in mine]
+        self.fan_out(targets, f'{head}{attr(stored_id)}"', tail)
 
     async def _edit(self, element: Element, sender: UserAddress, address: RoomAddress) -> None:
         room = await self._room_for(sender, address)
@@ -374,6 +427,9 @@ class GroupChatPlugin(BridgePlugin):
             return
         if element.get("type") == "get" and payload.tag == f"{{{NS_DISCO_ITEMS}}}query":
             self._submit(element, room, lambda: self._disco_items(element, sender, room))
+        elif element.get("type") == "get" and payload.tag == f"{{{NS_DISCO_INFO}}}query" \
+                and not room.nick and not payload.get("node"):
+            self._submit(element, room, lambda: self._disco_info(element, sender, room))
         else:
             self.xmpp.reply_error(element, CONDITIONS[ErrorCode.unavailable])
 
@@ -388,3 +444,17 @@ class GroupChatPlugin(BridgePlugin):
                         f'to="{attr(element.get("from") or "")}"><query xmlns="{NS_DISCO_ITEMS}">{items}'
                         "</query></iq>")
 
+
+    async def _disco_info(self, element: Element, sender: UserAddress, address: RoomAddress) -> None:
+        """XEP-0045 §6.4: the room's name (the dialog's) and features; its readers only."""
+        room = await self._room_for(sender, address)
+        room_jid = self.room_jid(room.app_id, room.dialog_id)
+        features = "".join(f'<feature var="{attr(var)}"/>' for var in ROOM_FEATURES)
+        occupants = len(self.state.occupancy.occupants((room.app_id, room.dialog_id)))
+        self.xmpp.write(
+            f'<iq type="result" id="{attr(element.get("id") or "")}" from="{attr(room_jid)}" '
+            f'to="{attr(element.get("from") or "")}"><query xmlns="{NS_DISCO_INFO}">'
+            f'<identity category="conference" type="text" name="{attr(room.name)}"/>{features}'
+            '<x xmlns="jabber:x:data" type="result">'
+            '<field var="FORM_TYPE" type="hidden"><value>http://jabber.org/protocol/muc#roominfo</value></field>'
+            f'<field var="muc#roominfo_occupants"><value>{occupants}</value></field></x></query></iq>')

@@ -18,8 +18,8 @@ import logging
 import time
 from xml.etree.ElementTree import Element
 
-from bridge.convert import NS_DELEGATION, NS_FORWARD, attr, child, localname, namespace
-from bridge.errors import CONDITIONS, Condition, error_xml
+from bridge.convert import NS_FORWARD, attr, child, localname, namespace
+from bridge.errors import CONDITIONS, Condition
 from bridge.plugins.base import CONNECTION_GONE, BridgePlugin
 from bridge.rooms import UserKey
 from models.errors import ErrorCode, NotFoundError
@@ -162,18 +162,4 @@ class PresencePlugin(BridgePlugin):
 
     def _answer(self, element: Element, inner: Element, payload: str = "",
                 error: Condition | None = None, sender: str | None = None) -> None:
-        """The wrapped result Prosody's mod_delegation checks: one child at each level, the inner
-        IQ addressed back to the original sender with the original id."""
-        inner_id = attr(inner.get("id") or "")
-        to = attr(inner.get("from") or "")
-        source = attr(sender or inner.get("to") or self.domain)
-        if error is not None:
-            body = f'<iq xmlns="jabber:client" type="error" id="{inner_id}" from="{source}" to="{to}">' \
-                   f"{error_xml(error)}</iq>"
-        else:
-            body = f'<iq xmlns="jabber:client" type="result" id="{inner_id}" from="{source}" to="{to}">' \
-                   f"{payload}</iq>"
-        self.xmpp.write(f'<iq type="result" id="{attr(element.get("id") or "")}" '
-                        f'from="{attr(self.muc_domain)}" to="{attr(element.get("from") or "")}">'
-                        f'<delegation xmlns="{NS_DELEGATION}"><forwarded xmlns="{NS_FORWARD}">{body}'
-                        "</forwarded></delegation></iq>")
+        self.answer_delegated(element, inner, payload, error, sender)

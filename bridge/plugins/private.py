@@ -3,8 +3,10 @@
 Prosody delivers 1:1 messages itself; mod_chatbridge_copies forwards us a XEP-0297 copy of each one
 (`<message from="{domain}" to="chat@muc.{domain}"><forwarded><message .../>`). From the copy:
 - messages with a body / attachments go through `MessageService.send` (stored when
-  `save_to_history=1`, in the private dialog of the pair, created on first message; the client's
-  id is the stored id, so a repeated copy is stored once), which also publishes the push trigger;
+  `save_to_history=1`, or when a plain XMPP client's message has no extraParams at all and
+  `store_plain_messages` is on; in the private dialog of the pair, created on first message; the
+  client's id is the stored id, else the XEP-0359 stanza-id Prosody gave the recipient, so a
+  repeated copy is stored once), which also publishes the push trigger;
 - `<received>` / `<displayed>` markers update `delivered_ids` / `read_ids` and unread counts;
 - `<replace>` edits the author's stored message.
 Copies are only accepted from the server itself (mod_chatbridge_copies does not copy what the
@@ -31,7 +33,7 @@ from typing import Awaitable, Callable
 from xml.etree.ElementTree import Element
 
 from bridge.convert import (NS_FORWARD, attr, child, children, draft_from_stanza, localname,
-                            parse_extra_params, text_of)
+                            parse_extra_params, stanza_id_of, text_of, wants_history)
 from bridge.plugins.base import BridgePlugin
 from models.errors import ChatError, NotFoundError
 from models.events import Origin
@@ -260,16 +262,21 @@ class PrivateChatPlugin(BridgePlugin):
             return None  # notifications only: history changes come through REST
         if "body" not in kids and "extraParams" not in kids:
             return None
-        params = parse_extra_params(kids.get("extraParams"))
-        save = str(params.get("save_to_history", "")).strip().lower() in ("1", "true")
+        extra = kids.get("extraParams")
+        params = parse_extra_params(extra)
+        save = wants_history(extra, params, self.state.settings.store_plain_messages)
         params.pop("dialog_id", None)
         params.pop("chat_dialog_id", None)
         draft = draft_from_stanza(copy.inner, params, kids.get("body"), recipient_id=copy.recipient.user_id,
                                   save_to_history=save, origin=_origin(copy))
         if not draft.body and not draft.attachments:
             return None  # extraParams alone (e.g. call signalling on type=chat): nothing to keep
-        if draft.id is None and copy.spooled is not None:  # a plain XMPP client's id (or none)
-            draft = draft.model_copy(update={"id": copy_message_id(*copy.spooled, copy.token[1])})
+        if draft.id is None:  # a plain XMPP client's id (or none)
+            assigned = stanza_id_of(copy.inner, (copy.inner.get("to") or "").split("/", 1)[0])
+            if assigned is not None:  # what Prosody told the recipient (mod_chatbridge_copies)
+                draft = draft.model_copy(update={"id": assigned})
+            elif copy.spooled is not None:
+                draft = draft.model_copy(update={"id": copy_message_id(*copy.spooled, copy.token[1])})
         return draft
 
     async def _send(self, sends: list[tuple[_Copy, MessageDraft]], recover: bool = True) -> None:

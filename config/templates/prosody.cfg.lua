@@ -44,6 +44,8 @@ modules_enabled = {
 	"http"; "websocket"; "privilege"; "delegation";
 	-- ours: a copy of every 1:1 chat message for the bridge (config/mod_chatbridge_copies.lua)
 	"chatbridge_copies";
+	-- ours: bookmarks (XEP-0402, XEP-0048) answered by the bridge from the user's dialogs
+	"chatbridge_bookmarks";
 	-- XEP-0016 privacy lists (the SDK's chat.privacylist.*): the default list is enforced.
 	"privacy_lists";
 	-- c2s bandwidth (mod_limits) unless CHAT_RATE_LIMITS__XMPP_C2S_RATE is empty
@@ -80,8 +82,12 @@ VirtualHost "$domain"
 		["jabber:iq:last"] = { jid = "$muc_domain" };
 		["https://connectycube.com/protocol/status_streaming"] = { jid = "$muc_domain" };
 		["http://tigase.org/protocol/mobile#v2"] = { jid = "$muc_domain" };
+		-- vCards (XEP-0054) are answered from the chatbridge profile
+		["vcard-temp"] = { jid = "$muc_domain" };
 	}
+	chatbridge_bookmarks_host = "$muc_domain"
 	chatbridge_copy_host = "$muc_domain"
+	chatbridge_store_plain = $store_plain -- plain clients' 1:1 messages are stored (stanza-id)
 
 Component "$muc_domain"
 	component_secret = "$component_secret"

@@ -119,6 +119,11 @@ class BlobService:
         name = sanitize_name(draft.name)
         content_type = normalize_content_type(draft.content_type)
         public = draft.public
+        if draft.size is not None:
+            if draft.size < 0:
+                raise InvalidError("must be at least 0", field="size")
+            if draft.size > self._settings.max_bytes:
+                raise TooLargeError(f"File is too large (maximum is {self._settings.max_bytes} bytes)")
         now = self._clock.now()
         token = secrets.token_urlsafe(32)
         expires = now + timedelta(seconds=self._settings.upload_ttl_seconds)
@@ -133,6 +138,7 @@ class BlobService:
             "status": STATUS_NEW,
             "upload_token_hash": hash_token(token),
             "upload_expires_at": expires,
+            "expected_size": draft.size,
             "uploaded_at": None,
             "created_at": now,
             "updated_at": now,
@@ -151,7 +157,7 @@ class BlobService:
 
     def _upload_access(self, blob: Blob, token: str, expires: datetime) -> UploadAccess:
         query = urlencode({"key": blob.uid, "token": token})
-        return UploadAccess(url=f"{self._base_url}/blobs/upload?{query}", expires_at=expires)
+        return UploadAccess(url=f"{self._base_url}/blobs/upload?{query}", expires_at=expires, token=token)
 
     async def check_upload(self, uid: str | None, token: str | None,
                            caller: Requester | None = None) -> Blob:
@@ -192,12 +198,16 @@ class BlobService:
         # The SDK sends node Buffers as application/octet-stream: keep the declared type then.
         if part_type == DEFAULT_CONTENT_TYPE or blob.content_type != DEFAULT_CONTENT_TYPE:
             part_type = None
+        limit = self._settings.max_bytes if blob.expected_size is None else blob.expected_size
         writer = await self._files.open_writer(blob.file_key)
         try:
             async for chunk in chunks:
-                if writer.size + len(chunk) > self._settings.max_bytes:
-                    raise TooLargeError(f"File is too large (maximum is {self._settings.max_bytes} bytes)")
+                if writer.size + len(chunk) > limit:
+                    raise TooLargeError(f"File is too large (maximum is {limit} bytes)")
                 await writer.write(chunk)
+            if blob.expected_size is not None and writer.size != blob.expected_size:
+                raise InvalidError(f"must be the declared size ({blob.expected_size} bytes)",
+                                   field="size")
             token_hash = hash_token(token)
             doc = await self._blobs.mark_uploaded(blob.id, token_hash, self._clock.now(),
                                                   writer.size, part_type)

@@ -10,6 +10,7 @@ from models.metrics import Metrics
 from models.services.access import AccessService, PrivateAccessMemo
 from models.services.apps import AppService
 from models.services.blobs import BlobService
+from models.services.bookmarks import BookmarkService
 from models.services.dialogs import DialogService
 from models.services.memberships import MembershipService
 from models.services.metrics import add_store_probes
@@ -25,8 +26,10 @@ from models.services.search import SearchService
 from models.services.sessions import SessionService
 from models.services.subscriptions import SubscriptionService
 from models.services.system_messages import SystemMessageService
+from models.services.upload import UploadService
 from models.services.users import UserService
 from models.services.webpush_keys import WebPushKeyService
+from models.services.vcard import VCardService
 from models.storage.apps import AppStore
 from models.storage.blobs import BlobStore
 from models.storage.counters import CounterStore
@@ -67,6 +70,9 @@ class Services:
     push_events: PushEventService
     rooms: RoomService
     rate_limits: RateLimitService
+    upload: UploadService
+    vcards: VCardService
+    bookmarks: BookmarkService
     # Names this store's contents for state kept outside it (Prosody's data directory): set by
     # `start()`. The embedded store is new in every process, so it gets a new id every time; a
     # MongoDB database keeps the id its first process created.
@@ -143,4 +149,6 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
         presence=presence, subscriptions=SubscriptionService(sub_store, counters, clock, settings.push),
         push=push, push_events=push_events, rooms=RoomService(access, dialog_store, member_store),
         rate_limits=rate_limits,
+        upload=UploadService(blobs, settings.http.base_url), vcards=VCardService(users, blobs),
+        bookmarks=BookmarkService(dialogs),
     )

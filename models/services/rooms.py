@@ -42,6 +42,11 @@ class Room:
         return int(self.dialog["type"])
 
     @property
+    def name(self) -> str:
+        """The dialog's name: the room's subject and disco#info name."""
+        return str(self.dialog.get("name") or "")
+
+    @property
     def owner_id(self) -> int:
         return int(self.dialog.get("user_id") or 0)
 

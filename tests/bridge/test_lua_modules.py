@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from xml.etree import ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ def run_lua(script: str, module: str, *args: str) -> list[list[str]]:
 def test_copies_are_one_serialisation_and_never_change_the_original():
     lines = run_lua("copies.lua", "mod_chatbridge_copies.lua", "ok")
     handed = [line for line in lines if line[0] == "handed"]
-    assert [line[1:3] for line in handed] == [["chatbridge-copy", "localhost"]] * 3
+    assert [line[1:3] for line in handed] == [["chatbridge-copy", "localhost"]] * 5
     first = handed[0][3]
     assert first.startswith("<message ") and "xmlns='jabber:client'" in first
     assert "<body>hi &lt;&amp;&gt;</body>" in first and "<save_to_history>1</save_to_history>" in first
@@ -35,7 +36,19 @@ def test_copies_are_one_serialisation_and_never_change_the_original():
     # state and a marker are
     assert ["id='m4'" in handed[1][3], "id='m5'" in handed[2][3]] == [True, True]
     # the handler never stops delivery and leaves the original's namespace as it was
-    assert [line for line in lines if line[0] == "returned"] == [["returned", "nil", "xmlns", "nil"]] * 6
+    assert [line for line in lines if line[0] == "returned"] == [["returned", "nil", "xmlns", "nil"]] * 8
+    # XEP-0359: what the bridge stores carries its stored id before delivery (the copy shows it)
+    def stanza_id(xml: str) -> str | None:
+        message = ET.fromstring(xml)
+        found = message.find("{urn:xmpp:sid:0}stanza-id")  # a direct child of the message
+        assert found is None or found.get("by") == "2-1@localhost"
+        return None if found is None else found.get("id")
+
+    assert re.fullmatch(r"[0-9a-f]{24}", stanza_id(first))  # save_to_history=1, not an ObjectId id
+    assert re.fullmatch(r"[0-9a-f]{24}", stanza_id(handed[1][3]))  # a plain client's (no extraParams)
+    assert stanza_id(handed[2][3]) is None  # a marker
+    assert "stanza-id" not in handed[3][3] and "forged" in handed[3][3]  # the client's removed
+    assert stanza_id(handed[4][3]) == "65a1b2c3d4e5f60718293a4b"
     assert ["priorities", "0.1", "0.1"] in lines  # after privacy lists (500), before delivery (0)
     assert not [line for line in lines if line[0] == "log"]
 
@@ -46,7 +59,7 @@ def test_copies_are_one_serialisation_and_never_change_the_original():
 ])
 def test_a_copy_that_fails_is_logged_once_and_delivery_goes_on(mode, logged):
     lines = run_lua("copies.lua", "mod_chatbridge_copies.lua", mode)
-    assert [line for line in lines if line[0] == "returned"] == [["returned", "nil", "xmlns", "nil"]] * 6
+    assert [line for line in lines if line[0] == "returned"] == [["returned", "nil", "xmlns", "nil"]] * 8
     logs = [line[1] for line in lines if line[0] == "log"]
     assert len(logs) == 1 and logs[0].startswith(logged)
 

@@ -140,7 +140,10 @@ async def test_chat_without_save_to_history_is_delivered_not_stored(server, rest
     a, b = await rest.new_user(), await rest.new_user()
     alice, bob = await xmpp(a), await xmpp(b)
     mid = new_id()
-    alice.send(f'<message to="{b["jid"]}" type="chat" id="{mid}"><body>ephemeral</body></message>')
+    # an SDK message (extraParams) without save_to_history=1 (a plain client's, without
+    # extraParams, is stored: tests/bridge/test_stock_clients.py)
+    alice.send(f'<message to="{b["jid"]}" type="chat" id="{mid}"><body>ephemeral</body>'
+               '<extraParams xmlns="jabber:client"><k>v</k></extraParams></message>')
     await bob.wait_for(lambda s: is_message(s, id=mid))
     marker = new_id()  # a stored message after it: once it is there, the first was handled too
     alice.send(f'<message to="{b["jid"]}" type="chat" id="{marker}"><body>kept</body>'
@@ -156,7 +159,8 @@ async def test_chat_without_save_to_history_is_delivered_not_stored(server, rest
                                       params={"chat_dialog_id": private[0]["_id"]})
     assert [m["_id"] for m in history["items"]] == [marker]
     first = next(s for s in bob.stanzas if is_message(s, id=mid))
-    assert extra(first) == {}  # delivered as sent: the copy does not change it
+    assert extra(first) == {"k": "v"}  # delivered as sent: the copy does not change it
+    assert sub(first, "stanza-id") is None  # not stored: no stored id
 
 
 async def test_prosody_is_restarted_after_a_crash(server, rest, xmpp):

@@ -25,5 +25,10 @@ send(message("m4"):body("with state"):tag("active", { xmlns = "http://jabber.org
 send(message("m5"):tag("displayed", { xmlns = "urn:xmpp:chat-markers:0", id = "m1" }))
 -- sent by the bridge as the user (mod_privilege's session never binds a resource): not copied
 send(message("m6"):body("relayed"), { type = "c2s", username = "1-1", host = "localhost" })
+-- a client's own stanza-id in the recipient's name is removed; not stored (no save_to_history): none added
+send(message("m7"):body("forged"):tag("stanza-id", { xmlns = "urn:xmpp:sid:0", by = "2-1@localhost", id = "aaaaaaaaaaaaaaaaaaaaaaaa" }):up()
+	:tag("extraParams", { xmlns = "jabber:client" }):text_tag("dialog_id", "x"))
+-- a ConnectyCube id is the stored id
+send(message("65a1b2c3d4e5f60718293a4b"):body("sdk"):tag("extraParams", { xmlns = "jabber:client" }):text_tag("save_to_history", "1"))
 print("priorities", env.hooks["message/bare"].priority, env.hooks["message/full"].priority)
 for _, line in ipairs(env.logs) do print("log", line) end

@@ -9,6 +9,10 @@ module = {
 	host = "localhost",
 	get_option_string = function (_, name, default) return env.options[name] or default end,
 	get_option_number = function (_, name, default) return env.options[name] or default end,
+	get_option_boolean = function (_, name, default)
+		if env.options[name] == nil then return default end
+		return env.options[name]
+	end,
 	hook = function (_, event, handler, priority) env.hooks[event] = { handler = handler, priority = priority } end,
 	log = function (_, level, fmt, ...) env.logs[#env.logs + 1] = level .. " " .. string.format(fmt, ...) end,
 }
