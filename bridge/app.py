@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from bridge.component import Component
+from bridge.metrics import BridgeCollector
 from bridge.plugins import PLUGIN_NAMES
 from bridge.plugins.base import BridgeState
 from bridge.prosody import ProsodyProcess, loopback
@@ -31,6 +32,8 @@ class Bridge:
         self.component = Component(settings.xmpp, {name: {"state": self.state} for name in PLUGIN_NAMES},
                                    host=host)
         self.relay = Relay(self.component, self.state)
+        self._metrics = services.metrics
+        self._collector = BridgeCollector(self)
         self._started = False
 
     async def start(self, connect_timeout: float | None = None) -> None:
@@ -40,6 +43,7 @@ class Bridge:
             await self.prosody.start()
         self.component.start()
         self._started = True
+        self._metrics.register(self._collector)
         await self.relay.start()
         timeout = self.settings.start_timeout_seconds if connect_timeout is None else connect_timeout
         deadline = time.monotonic() + timeout
@@ -54,6 +58,7 @@ class Bridge:
         if not self._started:
             return
         self._started = False
+        self._metrics.unregister(self._collector)
         await self.relay.stop()
         await self.state.serializer.idle(2.0)
         plugins = self.component.bridge_plugins()

@@ -63,6 +63,11 @@ class Component(ComponentXMPP):
         self.sessions = 0
         self.written = 0
         self.dropped = 0
+        # for the metrics (bridge/metrics.py): stanzas in by element tag, out by the first
+        # letter of their element (m, p, i), recipients of room fan-outs
+        self.received: dict[str, int] = {}
+        self.sent: dict[str, int] = {}
+        self.deliveries = 0
         self.last_error: str | None = None
         self._session_listeners: list[Callable[[], None]] = []
         self.fanout_module = settings.fanout_module
@@ -178,6 +183,8 @@ class Component(ComponentXMPP):
             self.dropped += 1
             return False
         self._buffer.append(xml)
+        kind = xml[1:2]
+        self.sent[kind] = self.sent.get(kind, 0) + 1
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self.loop.call_soon(self._flush)
@@ -211,6 +218,7 @@ class Component(ComponentXMPP):
         several recipients as one mod_chatbridge_fanout wrapper when the server has it."""
         if not targets:
             return 0
+        self.deliveries += len(targets)
         if not self.fanout_module or len(targets) < self.settings.fanout_min_targets:
             for target in targets:
                 self.write(f'{head} to="{attr(target)}"{tail}')
@@ -323,6 +331,8 @@ class Component(ComponentXMPP):
         if handler is None:
             super()._spawn_event(xml)
             return
+        received = self.received
+        received[xml.tag] = received.get(xml.tag, 0) + 1
         try:
             handler(xml)
         except Exception:  # noqa: BLE001 - a hostile stanza must never stop the stream

@@ -80,6 +80,11 @@ class Relay:
         self._lost_in_session = -1  # the link session whose loss was last logged
 
     @property
+    def in_flight(self) -> int:
+        """Events delivered and waiting for Prosody's confirmation."""
+        return self._reader.in_flight
+
+    @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 

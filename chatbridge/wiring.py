@@ -19,6 +19,7 @@ from config.settings import Settings
 from models.services.container import Services, build_services
 from models.storage.mongo import open_database
 from rest.app import create_app
+from rest.metrics import create_metrics_app
 from push.worker import PushRuntime
 from bridge.app import create_bridge
 from rest.views.health import HEALTH_CHECKS
@@ -131,6 +132,26 @@ async def bridge_part(services: Services, app: web.Application | None):
         await bridge.stop()
 
 
+@contextlib.asynccontextmanager
+async def metrics_part(services: Services, app: web.Application | None):
+    """A `/metrics` listener of its own (rest/metrics.py) for a process without the REST API
+    (`chatbridge push-worker`), on `metrics.push_worker_host:push_worker_port`; port 0 = none."""
+    config = services.settings.metrics
+    if not config.enabled or not config.push_worker_port:
+        yield
+        return
+    runner = web.AppRunner(create_metrics_app(services.metrics, services.settings),
+                           access_log=None, handle_signals=False, shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, config.push_worker_host, config.push_worker_port, reuse_address=True)
+    await site.start()
+    logger.info("metrics on http://%s:%s/metrics", config.push_worker_host, config.push_worker_port)
+    try:
+        yield
+    finally:
+        await runner.cleanup()
+
+
 def serve_parts() -> list[Part]:
     """The parts `chatbridge serve` runs, in start order (stopped in reverse; the REST
     listener starts after all of them and stops first)."""
@@ -142,7 +163,8 @@ def serve(settings: Settings) -> None:
 
 
 def push_worker(settings: Settings, workers: int | None, fanout: bool) -> None:
-    asyncio.run(run_until_signal(settings, [push_part(workers, fanout)], with_http=False))
+    asyncio.run(run_until_signal(settings, [push_part(workers, fanout), metrics_part],
+                                 with_http=False))
 
 
 

@@ -5,6 +5,7 @@ Secrets are SecretStr and must never be logged.
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 import secrets
 from pathlib import Path
@@ -300,6 +301,30 @@ class PushSettings(BaseModel):
         return channels
 
 
+class MetricsSettings(BaseModel):
+    """Prometheus metrics (docs/metrics.md): `GET /metrics` on the REST port, and a listener of
+    its own in `chatbridge push-worker`."""
+
+    enabled: bool = True  # false: no /metrics, no request or store timing
+    # A scrape is answered when it comes from one of these addresses (the client address as the
+    # rate limits see it: rest/client_address.py) or carries `Authorization: Bearer <token>`.
+    allowed_networks: list[str] = ["127.0.0.0/8", "::1/128"]
+    token: SecretStr | None = None
+    # `chatbridge push-worker`'s own /metrics listener; port 0 = none
+    push_worker_host: str = "127.0.0.1"
+    push_worker_port: int = Field(default=9187, ge=0, le=65535)
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"not an address or network: {network!r}") from None
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CHAT_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -314,6 +339,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = LimitSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()
     push: PushSettings = PushSettings()
+    metrics: MetricsSettings = MetricsSettings()
     data_dir: Path = Path("var")
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"  # json: one JSON object per line

@@ -58,6 +58,7 @@ class PushWorker:
         self.name = name
         self._rng = rng or random.Random()
         self.stats = WorkerStats()
+        self._metrics = push.metrics  # the process's push counters (models/metrics.py)
         self._warned: set[str] = set()
         self._inflight = 0
         self._batches: set[asyncio.Task] = set()
@@ -108,25 +109,31 @@ class PushWorker:
                 logger.warning("%s: no sender for channel %s: its jobs are discarded", self.name,
                                job.channel)
             self.stats.discarded += 1
+            self._metrics.discarded(job.channel)
             return True
+        started = time.perf_counter()
         try:
             # the senders time their own I/O out; this only catches a sender that hangs anyway
             async with asyncio.timeout(self._settings.send_timeout_seconds * 1.5):
                 await sender.send(job)
         except TokenRejected as exc:
+            self._metrics.send_time(job.channel, time.perf_counter() - started)
             pruned = await self._push.reject_target(job)
             self.stats.rejected += 1
+            self._metrics.rejected(job.channel)
             logger.info("%s: %s rejected the token of subscription %s (%s)%s", self.name,
                         sender.name, job.subscription_id, exc.describe(),
                         ": subscription deleted" if pruned else "")
             return True
         except PermanentPushError as exc:
+            self._metrics.send_time(job.channel, time.perf_counter() - started)
             await self._push.bury(job, token, f"{sender.name}: {exc.describe()}")
             self.stats.dead += 1
             logger.error("%s: %s refused job %s for subscription %s permanently: %s", self.name,
                          sender.name, job.id, job.subscription_id, exc.describe())
             return False
         except TemporaryPushError as exc:
+            self._metrics.send_time(job.channel, time.perf_counter() - started)
             await self._retry(job, token, f"{sender.name}: {exc.describe()}", exc.retry_after)
             return False
         except asyncio.TimeoutError:
@@ -139,6 +146,8 @@ class PushWorker:
             logger.exception("%s: unexpected error sending job %s", self.name, job.id)
             await self._retry(job, token, f"{sender.name}: internal error {type(exc).__name__}", None)
             return False
+        self._metrics.send_time(job.channel, time.perf_counter() - started)
+        self._metrics.sent(job.channel)
         self.stats.sent += 1
         self.stats.by_channel[job.channel] = self.stats.by_channel.get(job.channel, 0) + 1
         return True

@@ -15,6 +15,8 @@ from aiohttp import web
 from rest.openapi import ADMIN, PUBLIC, SIGNUP, XMPP_AUTH, Doc, Raw, RouteDoc, formatter, route_docs_key
 from rest.schemas import answers as a
 from rest.schemas import requests as q
+from rest.keys import services_key
+from rest.metrics import make_metrics_view
 from rest.schemas.reactions import ReactionsBody
 from rest.views import blobs, dialogs, docs, health, sessions, users, xmpp_auth
 from rest.views import messages, reactions, search
@@ -63,6 +65,11 @@ def setup_routes(app: web.Application) -> None:
     r.one("GET", "/health", health.health, Doc(
         "Health of the store and the parts the process runs", "service", a.HealthAnswer,
         security=PUBLIC, errors=False, also={503: a.HealthAnswer}))
+    services = app[services_key]
+    if services.settings.metrics.enabled:  # Prometheus, with its own access rule (rest/metrics.py)
+        r.one("GET", "/metrics", make_metrics_view(services.metrics, services.settings), Doc(
+            "Prometheus metrics (loopback or `CHAT_METRICS__TOKEN` only; docs/metrics.md)",
+            "service", Raw("text/plain", {"type": "string"}), security=PUBLIC))
 
     # the document and its page (rest/views/docs.py)
     r.one("GET", "/openapi.json", docs.openapi_json, Doc(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from config.settings import Settings
 from models.clock import Clock
 from models.events import EventPublisher
+from models.metrics import Metrics
 from models.services.access import AccessService, PrivateAccessMemo
 from models.services.archive import ArchiveService
 from models.services.admin import AdminService
@@ -17,6 +18,7 @@ from models.services.blobs import BlobService
 from models.services.bookmarks import BookmarkService
 from models.services.dialogs import DialogService
 from models.services.memberships import MembershipService
+from models.services.metrics import add_store_probes
 from models.services.messages import MessageService
 from models.services.presence import PresenceRegistry
 from models.services.push import PushService
@@ -88,6 +90,7 @@ class Services:
     store_id: str = field(default="")
     # The WebPush VAPID key kept in the store (PEM), when the settings give none: set by `start()`.
     webpush_key: str | None = field(default=None, repr=False)
+    metrics: Metrics = field(default_factory=Metrics)  # the process's (models/metrics.py)
 
     async def start(self) -> None:
         """Indexes, the default application and the store's id (idempotent)."""
@@ -112,8 +115,11 @@ class Services:
 
 
 def build_services(settings: Settings, database: Database, clock: Clock | None = None,
-                   publisher: EventPublisher | None = None) -> Services:
+                   publisher: EventPublisher | None = None, metrics: Metrics | None = None) -> Services:
     clock = clock or Clock()
+    metrics = metrics or Metrics(settings.metrics.enabled)
+    if metrics.enabled:  # every store operation timed (models/storage/timing.py)
+        database = database.timed(metrics.store)
     db = database.db
     outbox = database.outbox_store()
     publisher = publisher or outbox
@@ -143,12 +149,15 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
     search = SearchService(message_store, dialog_store, member_store, user_store, dialogs, settings.limits)
     presence, sub_store = PresenceRegistry(), SubscriptionStore(db)
     push = PushService(database.push_job_store(), sub_store, dialog_store, member_store,
-                       message_store, user_store, presence, clock, settings.push)
+                       message_store, user_store, presence, clock, settings.push,
+                       metrics=metrics.push)
     push_events = PushEventService(PushEventStore(db), user_store, sub_store, push, counters, clock,
                                    settings.push)
     admin = AdminService(dialogs, memberships, messages, users, sessions, access, dialog_store,
                          member_store, message_store, settings.limits)
+    add_store_probes(metrics, outbox, push)
     return Services(
+        metrics=metrics,
         settings=settings, database=database, clock=clock, publisher=publisher, outbox=outbox,
         apps=AppService(apps_store, clock, rate_limits), users=users, sessions=sessions, blobs=blobs,
         dialogs=dialogs, memberships=memberships, messages=messages, receipts=receipts,

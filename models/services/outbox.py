@@ -56,6 +56,11 @@ class OutboxReader:
         self._handed: set[str] = set()  # returned by next_batch, not done yet
         self._after: Any = None  # the catch-up's position: the last event id it read
 
+    @property
+    def in_flight(self) -> int:
+        """Events handed out by `next_batch` and not done yet."""
+        return len(self._handed)
+
     async def start(self) -> None:
         """Registers the consumer (registered consumers keep the outbox from pruning what they
         have not handled yet)."""

@@ -30,6 +30,7 @@ from typing import Any
 
 from config.settings import PushSettings
 from models.clock import Clock
+from models.metrics import PushMetrics
 from models.push import ALERT_CHANNELS, PushJob
 from models.services.access import BROADCAST, PRIVATE, PUBLIC
 from models.services.presence import PresenceRegistry
@@ -106,7 +107,7 @@ class PushService:
     def __init__(self, jobs: PushJobStore, subscriptions: SubscriptionStore, dialogs: DialogStore,
                  members: MemberStore, messages: MessageStore, users: UserStore,
                  presence: PresenceRegistry, clock: Clock, settings: PushSettings,
-                 channels: set[str] | None = None) -> None:
+                 channels: set[str] | None = None, metrics: PushMetrics | None = None) -> None:
         self._jobs = jobs
         self._subs = subscriptions
         self._dialogs = dialogs
@@ -118,6 +119,12 @@ class PushService:
         self._settings = settings
         self._channels = settings.configured_channels() if channels is None else set(channels)
         self._waiters: list[asyncio.Event] = []
+        self._metrics = metrics or PushMetrics()
+
+    @property
+    def metrics(self) -> PushMetrics:
+        """The push job counters (models/metrics.py), shared with the workers (push/worker.py)."""
+        return self._metrics
 
     @property
     def channels(self) -> set[str]:
@@ -140,11 +147,16 @@ class PushService:
         return waiter
 
     async def enqueue(self, docs: list[Doc]) -> int:
-        count = await self._jobs.insert_many(docs)
-        if count:
+        inserted = await self._jobs.insert_new(docs)
+        if inserted:
             for waiter in self._waiters:
                 waiter.set()
-        return count
+            by_channel: dict[str, int] = {}
+            for doc in inserted:
+                by_channel[doc["channel"]] = by_channel.get(doc["channel"], 0) + 1
+            for channel, count in by_channel.items():
+                self._metrics.queued(channel, count)
+        return len(inserted)
 
     def expires_at(self, now: datetime, expiration: Any = None) -> datetime:
         limit = now + timedelta(seconds=self._settings.max_age_seconds)
@@ -182,12 +194,14 @@ class PushService:
             await self.bury(job, token, f"gave up after {job.attempts} attempts: {error}")
             return False
         await self._jobs.reschedule(job.id, token, due, error)
+        self._metrics.retried(job.channel)
         return True
 
     async def bury(self, job: PushJob, token: str, error: str) -> None:
         now = self._clock.now()
         purge = now + timedelta(days=self._settings.dead_retention_days)
         await self._jobs.bury(job.id, token, now, purge, error[:500])
+        self._metrics.dead(job.channel)
 
     async def reject_target(self, job: PushJob) -> bool:
         """The provider says this token is gone: delete exactly that subscription, if it still

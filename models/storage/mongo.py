@@ -7,16 +7,19 @@ store (`store_id`), so the services never ask which store they run on."""
 from __future__ import annotations
 
 import logging
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from config.settings import MongoSettings
+from models.metrics import LatencyHistogram
 from models.storage import indexes
 from models.storage.archive import ArchiveStore
 from models.storage.outbox import OutboxStore
 from models.storage.push_jobs import PushJobStore
 from models.storage.secrets import SecretStore
+from models.storage.timing import timed_database
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +34,11 @@ class Database:
     @property
     def kind(self) -> str:
         return "mongodb"
+
+    def timed(self, histogram: LatencyHistogram) -> "Database":
+        """This database with every collection operation timed into `histogram`
+        (models/storage/timing.py): the one its stores are given."""
+        return dataclasses.replace(self, db=timed_database(self.db, histogram))
 
     def outbox_store(self) -> OutboxStore:
         return OutboxStore(self.db)

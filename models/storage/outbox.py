@@ -145,6 +145,21 @@ class OutboxStore:
                 return removed
             await asyncio.sleep(0)
 
+    async def backlog(self) -> dict[str, tuple[int, datetime | None]]:
+        """For each registered consumer: how many events it has not marked done, and when the
+        oldest of them was published (None when there is none)."""
+        out: dict[str, tuple[int, datetime | None]] = {}
+        async for consumer in self._consumers.find({}, {"_id": 1}):
+            name = consumer["_id"]
+            query = {"done_by": {"$ne": name}}
+            count = await self._col.count_documents(query)
+            oldest = None
+            if count:
+                first = await self._col.find_one(query, {"created_at": 1}, sort=[("_id", 1)])
+                oldest = first.get("created_at") if first else None
+            out[name] = (count, oldest)
+        return out
+
     async def count(self, query: dict[str, Any] | None = None) -> int:
         return await self._col.count_documents(query or {})
 

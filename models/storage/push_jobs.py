@@ -39,16 +39,21 @@ class PushJobStore:
 
     async def insert_many(self, docs: list[Doc]) -> int:
         """Inserts new jobs; a job whose `_id` is already queued is skipped. Returns the count."""
+        return len(await self.insert_new(docs))
+
+    async def insert_new(self, docs: list[Doc]) -> list[Doc]:
+        """Inserts new jobs, skipping those whose `_id` is already queued; returns the inserted."""
         if not docs:
-            return 0
+            return []
         try:
-            result = await self._col.insert_many(docs, ordered=False)
-            return len(result.inserted_ids)
+            await self._col.insert_many(docs, ordered=False)
+            return docs
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if any(e.get("code") != DUPLICATE_KEY for e in errors):
                 raise
-            return exc.details.get("nInserted", len(docs) - len(errors))
+            skipped = {e.get("index") for e in errors}
+            return [doc for index, doc in enumerate(docs) if index not in skipped]
 
     async def claim(self, token: str, now: datetime, lease_until: datetime, limit: int) -> list[Doc]:
         """Leases up to `limit` ready jobs to `token` and returns them. Workers claiming at the same

@@ -88,6 +88,16 @@ class LocalOutboxStore(OutboxStore):
                 await asyncio.sleep(0)
         return removed
 
+    async def backlog(self) -> dict[str, tuple[int, datetime | None]]:
+        """As on MongoDB, from memory: one walk over the events not every consumer has done."""
+        out: dict[str, tuple[int, datetime | None]] = {name: (0, None) for name in self._registered}
+        for doc in list(self._events.values()):  # in publish order: the first seen is the oldest
+            for name in self._registered:
+                if name not in doc["done_by"]:
+                    count, oldest = out[name]
+                    out[name] = (count + 1, oldest or doc["created_at"])
+        return out
+
     async def count(self, query: dict[str, Any] | None = None) -> int:
         if not query:
             return len(self._events)

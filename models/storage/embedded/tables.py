@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from models.storage.timing import unwrapped
+
 # mongomock-motor keeps the wrapped mongomock collection in a name-mangled attribute
 _WRAPPED = "_AsyncMongoMockCollection__collection"
 
@@ -11,7 +13,7 @@ def document_table(collection: Any) -> dict[Any, dict[str, Any]] | None:
     """The dict mongomock keeps the collection's documents in (key -> stored document, in
     insertion order); None when this mongomock-motor does not expose it."""
     try:
-        return collection.__dict__[_WRAPPED]._store._documents
+        return unwrapped(collection).__dict__[_WRAPPED]._store._documents
     except (KeyError, AttributeError):
         return None
 
