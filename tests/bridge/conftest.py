@@ -146,12 +146,8 @@ class Server:
         self.loop.close()
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    if shutil.which("prosody") is None:
-        pytest.skip("Prosody is not installed: run `make system-deps` (scripts/system-deps.sh)")
-    tmp = tmp_path_factory.mktemp("bridge-server")
-    srv = Server(make_settings(tmp))
+def running(srv: Server):
+    """A fixture's body: `srv` started (stopped again if starting fails), yielded, stopped."""
     try:
         srv.start()
     except BaseException:
@@ -160,6 +156,13 @@ def server(tmp_path_factory):
         raise
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    if shutil.which("prosody") is None:
+        pytest.skip("Prosody is not installed: run `make system-deps` (scripts/system-deps.sh)")
+    yield from running(Server(make_settings(tmp_path_factory.mktemp("bridge-server"))))
 
 
 class Rest:

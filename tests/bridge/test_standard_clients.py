@@ -10,7 +10,6 @@ default), so it runs on its own next to the session's."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import shutil
 from xml.etree import ElementTree as ET
@@ -19,7 +18,8 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from tests.bridge.conftest import Client, Rest, Server, is_message, local, make_settings, new_id, sub
+from tests.bridge.conftest import (Client, Rest, Server, is_message, local, make_settings, new_id,
+                                  running, sub)
 
 pytestmark = pytest.mark.skipif(shutil.which("prosody") is None, reason="Prosody is not installed")
 
@@ -34,15 +34,8 @@ PLUGINS = ("xep_0030", "xep_0060", "xep_0115", "xep_0203", "xep_0280", "xep_0352
 @pytest.fixture(scope="module")
 def stock_server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("stock-server")
-    srv = Server(make_settings(tmp, contact_info={"abuse": [ABUSE]}, external_services=SERVICES))
-    try:
-        srv.start()
-    except BaseException:
-        with contextlib.suppress(Exception):
-            srv.stop()
-        raise
-    yield srv
-    srv.stop()
+    yield from running(Server(make_settings(tmp, contact_info={"abuse": [ABUSE]},
+                                            external_services=SERVICES)))
 
 
 @pytest.fixture

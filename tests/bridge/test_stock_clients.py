@@ -6,7 +6,6 @@ semantics stay: an SDK message with extraParams but no save_to_history=1 is not 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
 import uuid
 
@@ -14,7 +13,7 @@ import aiohttp
 import pytest
 from slixmpp import JID
 
-from tests.bridge.conftest import Client, Rest, Server, is_message, make_settings, new_id, sub
+from tests.bridge.conftest import Client, Rest, Server, is_message, make_settings, new_id, running, sub
 from tests.bridge.test_groupchat import room
 from tests.bridge.test_private import eventually
 
@@ -137,15 +136,8 @@ def plain_off(tmp_path_factory):
     """A second chatbridge with CHAT_XMPP__STORE_PLAIN_MESSAGES=false."""
     if shutil.which("prosody") is None:
         pytest.skip("Prosody is not installed")
-    srv = Server(make_settings(tmp_path_factory.mktemp("plain-off"), store_plain_messages=False))
-    try:
-        srv.start()
-    except BaseException:
-        with contextlib.suppress(Exception):
-            srv.stop()
-        raise
-    yield srv
-    srv.stop()
+    yield from running(Server(make_settings(tmp_path_factory.mktemp("plain-off"),
+                                            store_plain_messages=False)))
 
 
 async def test_setting_off_plain_messages_are_not_stored(plain_off):
