@@ -34,8 +34,6 @@ MAX_EXTENSIONS = 10
 MAX_EXTENSION_KEY = 64
 MAX_EXTENSION_VALUE = 1000
 EXTENSION_KEY_RE = re.compile(r"^[A-Za-z0-9_\-]+$")
-LAST_MESSAGE_FIELDS = ("last_message", "last_message_id", "last_message_user_id",
-                       "last_message_date_sent")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from config.settings import LimitSettings, RateLimitSettings
 from models.clock import Clock
@@ -32,7 +32,6 @@ from models.storage.users import UserStore
 
 logger = logging.getLogger(__name__)
 
-Doc = dict[str, Any]
 HISTORY_ORDER = (("date_sent", 1), ("_id", 1))
 
 

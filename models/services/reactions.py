@@ -19,7 +19,6 @@ from models.services.access import AccessService, DialogAccess
 from models.storage.ids import is_object_id
 from models.storage.messages import MessageStore
 
-Doc = dict[str, Any]
 MAX_REACTION_CHARS = 16  # code points: room for ZWJ sequences and skin tones, not for prose
 
 
