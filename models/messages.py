@@ -42,9 +42,9 @@ OUTPUT_KEYS = {"sender_id", "created_at", "updated_at", "read_ids", "delivered_i
 @dataclass(frozen=True, slots=True)
 class Message:
     """A stored message (a document of `messages`, models/storage/SCHEMA.md). Frozen: a change is
-    a new value (`dataclasses.replace`). A plain dataclass, not a pydantic model: history pages and
-    batched sends convert up to hundreds of documents per request, and the store already
-    guarantees the types (docs/benchmarks.md: "Entities").
+    a new value (`dataclasses.replace`). A slotted dataclass, not a pydantic model: every history
+    page and every send builds some, from documents whose types the store already guarantees, and
+    its attribute reads are the cheaper ones (docs/benchmarks.md, "Why the code is the way it is").
 
     `custom` (the client's extra top-level keys) and `attachments` are kept as sent; `seq` is 0
     for a message that was not stored (`save_to_history=0`)."""
