@@ -82,9 +82,9 @@ class Dialog:
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Dialog:
-        """A stored document (its `_id` already a string) as a Dialog."""
+        """A stored document (its `_id` an ObjectId or its string) as a Dialog."""
         get = doc.get
-        return cls(
+        return cls(  # positional, in field order
             str(doc["_id"]), get("app_id"), DialogType(int(get("type") or 0)), get("user_id"),
             get("name"), get("description"), get("photo"), tuple(get("occupants_ids") or ()),
             tuple(get("admins_ids") or ()), tuple(get("pinned_messages_ids") or ()),

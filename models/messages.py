@@ -71,10 +71,10 @@ class Message:
 
     @classmethod
     def from_doc(cls, doc: Doc) -> Message:
-        """A stored document (its `_id` already a string) as a Message."""
+        """A stored document (its `_id` an ObjectId or its string) as a Message."""
         get = doc.get
         reactions = get("reactions")
-        return cls(
+        return cls(  # positional, in field order: this runs for every document the store hands out
             str(doc["_id"]), get("app_id"), get("chat_dialog_id"), get("sender_id"),
             get("recipient_id") or 0, get("message", ""), get("date_sent"), get("seq") or 0,
             get("created_at"), get("updated_at"), get("edited_at"),

@@ -200,10 +200,11 @@ class MessageService:
                      message_id: str, date_sent: int, now: datetime, seq: int) -> Message:
         user = requester.user_id
         return Message(
-            message_id, requester.app_id, access.dialog_id, user,
-            self._private_peer(access) if access.type == PRIVATE else 0, draft.body, date_sent,
-            seq, now, now, None, tuple(draft.attachments), (user,), (user,), 0, (), {},
-            dict(draft.custom), draft.markable)
+            id=message_id, app_id=requester.app_id, dialog_id=access.dialog_id, sender_id=user,
+            recipient_id=self._private_peer(access) if access.type == PRIVATE else 0,
+            body=draft.body, date_sent=date_sent, seq=seq, created_at=now, updated_at=now,
+            attachments=tuple(draft.attachments), read_ids=(user,), delivered_ids=(user,),
+            custom=dict(draft.custom), markable=draft.markable)
 
     async def _created_event(self, requester: Requester, draft: MessageDraft, access: DialogAccess,
                              message: Message) -> Event:
