@@ -45,7 +45,7 @@ class Room:
     @property
     def name(self) -> str:
         """The dialog's name: the room's subject and disco#info name."""
-        return str(self.dialog.get("name") or "")
+        return self.dialog.name or ""
 
     @property
     def owner_id(self) -> int:
