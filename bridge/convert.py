@@ -14,7 +14,7 @@ import re
 from typing import Any, Iterable
 from xml.etree.ElementTree import Element
 
-from models.messages import KEY_RE, MessageDraft, draft_from_params
+from models.messages import KEY_RE, Message, MessageDraft, draft_from_params
 
 NS_CLIENT = "jabber:client"
 NS_MARKERS = "urn:xmpp:chat-markers:0"
@@ -221,17 +221,16 @@ def extra_params_xml(params: dict[str, Any], attachments: Iterable[dict[str, Any
     return "".join(parts)
 
 
-def message_params(doc: dict[str, Any], save_to_history: bool = True) -> dict[str, Any]:
+def message_params(message: Message, save_to_history: bool = True) -> dict[str, Any]:
     """extraParams of a stored (or just sent) message: custom keys, then the server's stamps."""
-    params: dict[str, Any] = {}
-    params.update(doc.get("custom") or {})
+    params: dict[str, Any] = dict(message.custom)
     for key in CONTROL_PARAMS:
         params.pop(key, None)
     if save_to_history:
         params["save_to_history"] = "1"
-    params["dialog_id"] = doc.get("chat_dialog_id") or doc.get("dialog_id")
-    if doc.get("date_sent") is not None:
-        params["date_sent"] = str(int(doc["date_sent"]))
+    params["dialog_id"] = message.dialog_id
+    if message.date_sent is not None:
+        params["date_sent"] = str(int(message.date_sent))
     return params
 
 

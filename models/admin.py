@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from models.dialogs import DialogChanges
+from models.dialogs import Dialog, DialogChanges
 from models.queries import Condition, Sort
 
 Doc = dict[str, Any]
@@ -51,7 +51,7 @@ class StatsQuery:
 class AdminDialog:
     """A dialog with the admin-only fields; `is_muted`: for the user a change named, else None."""
 
-    dialog: Doc
+    dialog: Dialog
     silent_ids: list[int] = field(default_factory=list)
     deleted_ids: list[int] = field(default_factory=list)
     is_muted: bool | None = None

@@ -8,9 +8,9 @@ stored in (`archive_order`, models/storage/SCHEMA.md), so paging by id is an ind
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-Doc = dict[str, Any]
+from models.messages import Message
+
 MAX_PAGE = 250  # messages per page whatever the client asks (XEP-0313 lets the server cap it)
 DEFAULT_PAGE = 50
 
@@ -51,13 +51,13 @@ class ArchivePage:
     """Oldest first. `complete`: the page holds the last message of the query (forward) or the
     first (backward): XEP-0313's `<fin complete="true">`."""
 
-    items: list[Doc]
+    items: list[Message]
     complete: bool
 
     @property
     def first(self) -> str | None:
-        return self.items[0]["_id"] if self.items else None
+        return self.items[0].id if self.items else None
 
     @property
     def last(self) -> str | None:
-        return self.items[-1]["_id"] if self.items else None
+        return self.items[-1].id if self.items else None

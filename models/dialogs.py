@@ -1,19 +1,25 @@
-"""Dialogs in the domain: the `DialogType` enum, what a new dialog and a change to one say
-(`DialogDraft`, `DialogChanges`), the list query, and the rules every dialog field obeys.
+"""Dialogs in the domain: the `DialogType` enum, the stored `Dialog` entity and a user's view
+of one (`DialogView`), what a new dialog and a change to one say (`DialogDraft`, `DialogChanges`),
+the list query, and the rules every dialog field obeys.
 
-Dialog documents travel as dicts of the stored fields (ConnectyCube names, models/storage/SCHEMA.md);
-REST reads requests into these commands (rest/schemas/dialogs.py).
+The dialog store hands out `Dialog`s (`Dialog.from_doc`: the stored layout of
+models/storage/SCHEMA.md, read in this one place) and stores them (`Dialog.to_doc`); REST reads
+requests into these commands (rest/schemas/dialogs.py).
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, Collection, Mapping
 
 from models.errors import InvalidError
 from models.lax import cast_bool
 from models.queries import Condition, Sort
+
+if TYPE_CHECKING:
+    from models.messages import Message
 
 
 class DialogType(IntEnum):
@@ -28,8 +34,111 @@ MAX_EXTENSIONS = 10
 MAX_EXTENSION_KEY = 64
 MAX_EXTENSION_VALUE = 1000
 EXTENSION_KEY_RE = re.compile(r"^[A-Za-z0-9_\-]+$")
-LAST_MESSAGE_FIELDS = ("last_message", "last_message_id", "last_message_user_id",
-                       "last_message_date_sent")
+
+
+@dataclass(frozen=True, slots=True)
+class LastMessage:
+    """What a dialog records of its newest message."""
+
+    body: str | None
+    id: str
+    sender_id: int
+    date_sent: int | None
+
+    @classmethod
+    def of(cls, message: Message) -> LastMessage:
+        return cls(message.body, message.id, message.sender_id, message.date_sent)
+
+
+@dataclass(frozen=True, slots=True)
+class Dialog:
+    """A stored dialog (a document of `dialogs`, models/storage/SCHEMA.md). Frozen: a change is
+    a new value (`dataclasses.replace`). `extensions` (the app's own fields) are kept as stored.
+    Id lists are tuples in stored order; `Room` keeps a copy with sets (`with_id_sets`)."""
+
+    id: str
+    app_id: int
+    type: DialogType
+    user_id: int | None = None  # the owner
+    name: str | None = None
+    description: str | None = None
+    photo: str | None = None
+    occupants_ids: Collection[int] = ()  # members of types 1-3; public dialogs list none
+    admins_ids: Collection[int] = ()
+    pinned_messages_ids: tuple[str, ...] = ()
+    extensions: Mapping[str, str] | None = None
+    permissions: Mapping[str, bool] | None = None
+    private_key: str | None = None  # "{minUserId}:{maxUserId}", private dialogs only
+    xmpp_room_jid: str | None = None
+    seq: int = 0  # messages stored so far
+    has_hidden: bool = False
+    last_message: str | None = None
+    last_message_id: str | None = None
+    last_message_user_id: int | None = None
+    last_message_date_sent: int | None = None
+    occupants_count: int | None = None  # public dialogs only
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Dialog:
+        """A stored document (its `_id` an ObjectId or its string) as a Dialog."""
+        get = doc.get
+        return cls(  # positional, in field order
+            str(doc["_id"]), get("app_id"), DialogType(int(get("type") or 0)), get("user_id"),
+            get("name"), get("description"), get("photo"), tuple(get("occupants_ids") or ()),
+            tuple(get("admins_ids") or ()), tuple(get("pinned_messages_ids") or ()),
+            get("extensions"), get("permissions"), get("private_key"), get("xmpp_room_jid"),
+            int(get("seq") or 0), bool(get("has_hidden")), get("last_message"),
+            get("last_message_id"), get("last_message_user_id"), get("last_message_date_sent"),
+            get("occupants_count"), get("created_at"), get("updated_at"))
+
+    def to_doc(self) -> dict[str, Any]:
+        """The document of a new dialog (`_id` as the 24-hex string). `private_key` only for
+        private dialogs, `occupants_count` only for public ones (SCHEMA.md)."""
+        doc: dict[str, Any] = {
+            "_id": self.id, "app_id": self.app_id, "type": int(self.type), "name": self.name,
+            "description": self.description, "photo": self.photo, "user_id": self.user_id,
+            "occupants_ids": list(self.occupants_ids), "admins_ids": list(self.admins_ids),
+            "pinned_messages_ids": list(self.pinned_messages_ids),
+            "extensions": dict(self.extensions) if self.extensions is not None else None,
+            "permissions": dict(self.permissions) if self.permissions is not None else None,
+        }
+        if self.type == DialogType.PRIVATE:
+            doc["private_key"] = self.private_key
+        doc.update({
+            "xmpp_room_jid": self.xmpp_room_jid, "seq": self.seq,
+            "last_message": self.last_message, "last_message_id": self.last_message_id,
+            "last_message_user_id": self.last_message_user_id,
+            "last_message_date_sent": self.last_message_date_sent,
+            "created_at": self.created_at, "updated_at": self.updated_at})
+        if self.type == DialogType.PUBLIC:
+            doc["occupants_count"] = self.occupants_count
+        return doc
+
+    def with_last_message(self, last: LastMessage | None) -> Dialog:
+        """This dialog with `last` (or none) as its last message."""
+        if last is None:
+            return replace(self, last_message=None, last_message_id=None,
+                           last_message_user_id=None, last_message_date_sent=None)
+        return replace(self, last_message=last.body, last_message_id=last.id,
+                       last_message_user_id=last.sender_id, last_message_date_sent=last.date_sent)
+
+    def with_id_sets(self) -> Dialog:
+        """A copy whose occupant and admin ids are sets (one hash lookup per decision)."""
+        return replace(self, occupants_ids=frozenset(self.occupants_ids),
+                       admins_ids=frozenset(self.admins_ids))
+
+
+@dataclass(frozen=True, slots=True)
+class DialogView:
+    """A dialog as one user sees it: last message fields personalised, their membership, unread,
+    and the status of their own last message (`sent | delivered | read`, None otherwise)."""
+
+    dialog: Dialog
+    member: dict[str, Any] | None
+    unread: int = 0
+    last_message_status: str | None = None
 
 
 @dataclass(frozen=True)

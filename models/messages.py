@@ -1,19 +1,20 @@
-"""Messages in the domain: what a send says (`MessageDraft`), the queries and changes of history
-(`HistoryQuery`, `MessageUpdate`), system messages, the results services answer, and the
-ConnectyCube wire shape of a stored message (`message_wire`), which REST, event payloads and the
-bridge share.
+"""Messages in the domain: the stored `Message` entity and its ConnectyCube wire shape
+(`Message.to_wire`, which REST, event payloads and the bridge share), what a send says
+(`MessageDraft`), the queries and changes of history (`HistoryQuery`, `MessageUpdate`), system
+messages and the results services answer.
 
-Message documents travel as dicts of the stored fields (models/storage/SCHEMA.md). Drafts are read
-from a REST create body or a stanza's `<extraParams>` by `draft_from_params` (the same lax rules for
-both) and validated by `make_draft`: strict, frozen values the services take.
+The message store hands out `Message`s (`Message.from_doc`: the stored layout of
+models/storage/SCHEMA.md, read in this one place) and stores them (`Message.to_doc`). Drafts are
+read from a REST create body or a stanza's `<extraParams>` by `draft_from_params` (the same lax
+rules for both) and validated by `make_draft`: strict, frozen values the services take.
 """
 from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,6 +37,109 @@ CONTROL_KEYS = {"_id", "chat_dialog_id", "dialog_id", "recipient_id", "message",
 OUTPUT_KEYS = {"sender_id", "created_at", "updated_at", "read_ids", "delivered_ids", "views_count",
                "read", "reactions", "token", "moduleIdentifier", "seq", "app_id", "custom",
                "deleted_for", "edited_at", "archive_order"}
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A stored message (a document of `messages`, models/storage/SCHEMA.md). Frozen: a change is
+    a new value (`dataclasses.replace`). A slotted dataclass, not a pydantic model: every history
+    page and every send builds some, from documents whose types the store already guarantees, and
+    its attribute reads are the cheaper ones (docs/benchmarks.md, "Why the code is the way it is").
+
+    `custom` (the client's extra top-level keys) and `attachments` are kept as sent; `seq` is 0
+    for a message that was not stored (`save_to_history=0`)."""
+
+    id: str
+    app_id: int
+    dialog_id: str  # stored as `chat_dialog_id`
+    sender_id: int
+    recipient_id: int = 0  # the other occupant of a private dialog; 0 for groups
+    body: str = ""  # stored as `message`
+    date_sent: int | None = None  # Unix seconds, as the client or the server's clock gave it
+    seq: int = 0
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    edited_at: datetime | None = None
+    attachments: tuple[dict[str, Any], ...] = ()
+    read_ids: tuple[int, ...] = ()
+    delivered_ids: tuple[int, ...] = ()
+    views_count: int = 0
+    deleted_for: tuple[int, ...] = ()  # deleted "for me" by these users
+    reactions: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # emoji -> user ids
+    custom: Mapping[str, Any] = field(default_factory=dict)
+    markable: bool = False
+
+    @classmethod
+    def from_doc(cls, doc: Doc) -> Message:
+        """A stored document (its `_id` an ObjectId or its string) as a Message."""
+        get = doc.get
+        reactions = get("reactions")
+        return cls(  # positional, in field order: this runs for every document the store hands out
+            str(doc["_id"]), get("app_id"), get("chat_dialog_id"), get("sender_id"),
+            get("recipient_id") or 0, get("message", ""), get("date_sent"), get("seq") or 0,
+            get("created_at"), get("updated_at"), get("edited_at"),
+            tuple(get("attachments") or ()), tuple(get("read_ids") or ()),
+            tuple(get("delivered_ids") or ()), get("views_count", 0),
+            tuple(get("deleted_for") or ()),
+            {emoji: tuple(users) for emoji, users in reactions.items()} if reactions else {},
+            get("custom") or {}, bool(get("markable")))
+
+    def to_doc(self) -> Doc:
+        """The document to store (`_id` as the 24-hex string; the store makes it an ObjectId)."""
+        doc: Doc = {
+            "_id": self.id,
+            "app_id": self.app_id,
+            "chat_dialog_id": self.dialog_id,
+            "sender_id": self.sender_id,
+            "recipient_id": self.recipient_id,
+            "message": self.body,
+            "date_sent": self.date_sent,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "attachments": list(self.attachments),
+            "read_ids": list(self.read_ids),
+            "delivered_ids": list(self.delivered_ids),
+            "views_count": self.views_count,
+            "deleted_for": list(self.deleted_for),
+            "reactions": {emoji: list(users) for emoji, users in self.reactions.items()},
+            "custom": dict(self.custom),
+            "markable": self.markable,
+            "seq": self.seq,
+        }
+        if self.edited_at is not None:
+            doc["edited_at"] = self.edited_at
+        return doc
+
+    def to_wire(self) -> Doc:
+        """The ConnectyCube Message object without the per-viewer fields (`read`,
+        `reactions.own`): custom keys at the top level. REST answers it, the `message_created`
+        event carries it (a plain dict: the outbox stores it)."""
+        data: Doc = dict(self.custom)
+        data.update({
+            "_id": self.id,
+            "chat_dialog_id": self.dialog_id,
+            "message": self.body,
+            "date_sent": self.date_sent,
+            "sender_id": self.sender_id,
+            "recipient_id": self.recipient_id or 0,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "read_ids": list(self.read_ids),
+            "delivered_ids": list(self.delivered_ids),
+            "views_count": self.views_count,
+            "attachments": list(self.attachments),
+        })
+        if self.markable:
+            data["markable"] = 1
+        return data
+
+    def reactions_view(self, viewer_id: int) -> Doc | None:
+        """`{"own": [emoji], "total": {emoji: count}}` as `viewer_id` sees them; None without any."""
+        reactions = {k: v for k, v in self.reactions.items() if v}
+        if not reactions:
+            return None
+        return {"own": [emoji for emoji, users in reactions.items() if viewer_id in users],
+                "total": {emoji: len(users) for emoji, users in reactions.items()}}
 
 
 class MessageDraft(BaseModel):
@@ -103,7 +207,7 @@ class SystemMessageDraft:
 
 @dataclass
 class MessagePage:
-    items: list[Doc]
+    items: list[Message]
     skip: int
     limit: int
     count: int | None = None  # set for `count=1`
@@ -232,36 +336,3 @@ def _iso_of(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-# -- wire shape shared by REST, event payloads and the bridge -------------------------------------
-def message_wire(doc: Doc) -> Doc:
-    """The ConnectyCube Message object without the per-viewer fields (`read`, `reactions.own`)."""
-    data: Doc = {key: value for key, value in (doc.get("custom") or {}).items()}
-    data.update({
-        "_id": doc["_id"],
-        "chat_dialog_id": doc["chat_dialog_id"],
-        "message": doc.get("message", ""),
-        "date_sent": doc.get("date_sent"),
-        "sender_id": doc.get("sender_id"),
-        "recipient_id": doc.get("recipient_id") or 0,
-        "created_at": iso(doc.get("created_at")),
-        "updated_at": iso(doc.get("updated_at")),
-        "read_ids": list(doc.get("read_ids") or []),
-        "delivered_ids": list(doc.get("delivered_ids") or []),
-        "views_count": doc.get("views_count", 0),
-        "attachments": list(doc.get("attachments") or []),
-    })
-    if doc.get("markable"):
-        data["markable"] = 1
-    return data
-
-
-def reactions_view(doc: Doc, viewer_id: int) -> Doc | None:
-    reactions = {k: v for k, v in (doc.get("reactions") or {}).items() if v}
-    if not reactions:
-        return None
-    return {"own": [emoji for emoji, users in reactions.items() if viewer_id in users],
-            "total": {emoji: len(users) for emoji, users in reactions.items()}}
-
-

@@ -39,6 +39,7 @@ from bridge.plugins.base import BridgePlugin
 from models.archive import DEFAULT_PAGE, ArchivePage, ArchiveQuery
 from models.errors import ChatError, ErrorCode, InvalidError
 from models.jids import UserAddress, parse_room, parse_user, split
+from models.messages import Message
 
 logger = logging.getLogger(__name__)
 
@@ -139,8 +140,8 @@ class ArchivePlugin(BridgePlugin):
         page = await self.state.services.archive.query(self.requester((user.app_id, user.user_id)),
                                                        query)
         full = inner.get("from") or ""
-        for doc in page.items:
-            self.send_as_user(self._result(doc, query_id, own, full, own, user.app_id, room=None))
+        for message in page.items:
+            self.send_as_user(self._result(message, query_id, own, full, own, user.app_id, room=None))
         self.answer_delegated(element, inner, _fin(page), sender=own)
 
     # -- room archives -------------------------------------------------------------------------------
@@ -169,8 +170,8 @@ class ArchivePlugin(BridgePlugin):
                 self._room_error(element, room_jid, condition_for(exc))
                 return
             full = element.get("from") or ""
-            for doc in page.items:
-                self.xmpp.write(self._result(doc, query_id, room_jid, full, room_jid, user.app_id,
+            for message in page.items:
+                self.xmpp.write(self._result(message, query_id, room_jid, full, room_jid, user.app_id,
                                              room=room_jid))
             self.xmpp.write(f'<iq type="result" id="{attr(element.get("id") or "")}" '
                             f'from="{attr(room_jid)}" to="{attr(full)}">{_fin(page)}</iq>')
@@ -182,24 +183,24 @@ class ArchivePlugin(BridgePlugin):
                         f"{error_xml(cond)}</iq>")
 
     # -- results -------------------------------------------------------------------------------------
-    def _result(self, doc: dict[str, Any], query_id: str, sender: str, to: str, archive: str,
+    def _result(self, message: Message, query_id: str, sender: str, to: str, archive: str,
                 app_id: int, room: str | None) -> str:
         """One `<message><result>` carrying the stored message as it was delivered."""
-        mid = attr(doc["_id"])
+        mid = attr(message.id)
         if room is not None:
-            head = f'<message xmlns="jabber:client" from="{attr(room)}/{doc.get("sender_id")}" type="groupchat"'
+            head = f'<message xmlns="jabber:client" from="{attr(room)}/{message.sender_id}" type="groupchat"'
         else:
-            author = self.user_jid(app_id, int(doc.get("sender_id") or 0))
-            peer = self.user_jid(app_id, int(doc.get("recipient_id") or 0))
+            author = self.user_jid(app_id, message.sender_id)
+            peer = self.user_jid(app_id, message.recipient_id)
             head = f'<message xmlns="jabber:client" from="{attr(author)}" to="{attr(peer)}" type="chat"'
-        original = (f'{head} id="{mid}">{body_xml(doc.get("message"))}'
-                    f'{extra_params_xml(message_params(doc), doc.get("attachments") or [])}'
+        original = (f'{head} id="{mid}">{body_xml(message.body)}'
+                    f'{extra_params_xml(message_params(message), message.attachments)}'
                     f'<stanza-id xmlns="{NS_SID}" id="{mid}" by="{attr(archive)}"/></message>')
         outer = "" if room is not None else ' xmlns="jabber:client"'  # XEP-0356 needs it
         return (f'<message{outer} from="{attr(sender)}" to="{attr(to)}">'
                 f'<result xmlns="{NS_MAM}" queryid="{attr(query_id)}" id="{mid}">'
                 f'<forwarded xmlns="{NS_FORWARD}"><delay xmlns="{NS_DELAY}" '
-                f'stamp="{stamp(doc.get("date_sent"))}"/>{original}</forwarded></result></message>')
+                f'stamp="{stamp(message.date_sent)}"/>{original}</forwarded></result></message>')
 
 
 def _fin(page: ArchivePage) -> str:

@@ -220,14 +220,14 @@ class GroupChatPlugin(BridgePlugin):
             HistoryQuery(dialog_id=room.dialog_id, sort=(("date_sent", -1), ("_id", -1)),
                          limit=limit, mark_read=False))
         room_jid = self.room_jid(room.app_id, room.dialog_id)
-        names = await self.state.names.names(room.app_id, {int(d.get("sender_id") or 0) for d in page.items})
-        for doc in reversed(page.items):
+        names = await self.state.names.names(room.app_id, {message.sender_id for message in page.items})
+        for message in reversed(page.items):
             self.xmpp.write(
-                f'<message from="{attr(room_jid)}/{doc.get("sender_id")}" to="{attr(full)}" '
-                f'type="groupchat" id="{attr(doc["_id"])}">{body_xml(doc.get("message"))}'
-                f'{extra_params_xml(message_params(doc), doc.get("attachments") or [])}'
-                f'{stanza_id_xml(room_jid, doc["_id"])}{nick_xml(names.get(int(doc.get("sender_id") or 0)))}'
-                f'<delay xmlns="{NS_DELAY}" from="{attr(room_jid)}" stamp="{_iso(doc.get("date_sent"))}"/>'
+                f'<message from="{attr(room_jid)}/{message.sender_id}" to="{attr(full)}" '
+                f'type="groupchat" id="{attr(message.id)}">{body_xml(message.body)}'
+                f'{extra_params_xml(message_params(message), message.attachments)}'
+                f'{stanza_id_xml(room_jid, message.id)}{nick_xml(names.get(message.sender_id))}'
+                f'<delay xmlns="{NS_DELAY}" from="{attr(room_jid)}" stamp="{_iso(message.date_sent)}"/>'
                 "</message>")
 
     async def _leave(self, element: Element, sender: UserAddress, address: RoomAddress) -> None:
@@ -332,11 +332,11 @@ class GroupChatPlugin(BridgePlugin):
         if not draft.body and not draft.attachments and not draft.custom:
             raise InvalidError("can't be blank", field="message")
         requester = self.requester((sender.app_id, sender.user_id))
-        doc = await self.state.services.messages.send(requester, draft)
-        params, attachments = stanza_params(params, room.dialog_id, int(doc.get("date_sent") or 0))
+        message = await self.state.services.messages.send(requester, draft)
+        params, attachments = stanza_params(params, room.dialog_id, int(message.date_sent or 0))
         room_jid = self.room_jid(room.app_id, room.dialog_id)
         targets = self.audience_jids(room, also=[sender.user_id])
-        stored_id = str(doc["_id"])
+        stored_id = message.id
         origin = origin_id_of(element)
         name = self.state.names.cached(sender.app_id, sender.user_id)
         if name is None:

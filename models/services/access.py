@@ -16,8 +16,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from models.dialogs import DialogType
+from models.dialogs import Dialog, DialogType
 from models.errors import ForbiddenError, NotFoundError
+from models.messages import Message
 from models.requester import Requester, require_user
 from models.storage.dialogs import DialogStore
 from models.storage.ids import is_object_id
@@ -26,38 +27,41 @@ from models.storage.messages import MessageStore
 
 BROADCAST, GROUP, PRIVATE, PUBLIC = (DialogType.BROADCAST, DialogType.GROUP, DialogType.PRIVATE,
                                      DialogType.PUBLIC)
-Doc = dict[str, Any]
 
 
 @dataclass
 class DialogAccess:
-    dialog: dict[str, Any]
+    dialog: Dialog
     member: dict[str, Any] | None  # this caller's membership document, if any
     user_id: int
     app_admin: bool = False  # the application's admin (see the module docstring)
 
     @property
     def dialog_id(self) -> str:
-        return self.dialog["_id"]
+        return self.dialog.id
+
+    @property
+    def app_id(self) -> int:
+        return self.dialog.app_id
 
     @property
     def type(self) -> DialogType:
-        return DialogType(int(self.dialog["type"]))
+        return self.dialog.type
 
     @property
     def is_owner(self) -> bool:
-        return self.app_admin or self.dialog.get("user_id") == self.user_id
+        return self.app_admin or self.dialog.user_id == self.user_id
 
     @property
     def is_admin(self) -> bool:
         """Owner or admin (a super admin has all admin privileges)."""
-        return self.is_owner or self.user_id in (self.dialog.get("admins_ids") or [])
+        return self.is_owner or self.user_id in self.dialog.admins_ids
 
     @property
     def is_occupant(self) -> bool:
         if self.type == PUBLIC:
             return self.member is not None
-        return self.user_id in (self.dialog.get("occupants_ids") or [])
+        return self.user_id in self.dialog.occupants_ids
 
     @property
     def is_reader(self) -> bool:
@@ -67,7 +71,7 @@ class DialogAccess:
 
     @property
     def allow_preview(self) -> bool:
-        return bool((self.dialog.get("permissions") or {}).get("allow_preview"))
+        return bool((self.dialog.permissions or {}).get("allow_preview"))
 
     @property
     def cleared_seq(self) -> int:
@@ -131,33 +135,34 @@ class AccessService:
         """Everyone who receives the dialog's messages: occupants, or subscribers of a public one."""
         return await self.audience_of(access.dialog)
 
-    async def audience_of(self, dialog: Doc) -> list[int]:
-        if int(dialog.get("type") or 0) == PUBLIC:
-            return [m["user_id"] for m in await self._members.for_dialog(dialog["_id"])]
-        return list(dialog.get("occupants_ids") or [])
+    async def audience_of(self, dialog: Dialog) -> list[int]:
+        if dialog.type == PUBLIC:
+            return [m["user_id"] for m in await self._members.for_dialog(dialog.id)]
+        return list(dialog.occupants_ids)
 
     async def visible_messages(self, requester: Requester, ids: list[str], dialog_id: str | None
-                               ) -> list[tuple[DialogAccess, list[Doc]]]:
+                               ) -> list[tuple[DialogAccess, list[Message]]]:
         """The messages among `ids` this user may see (not deleted for them, not cleared), grouped
         by dialog in the dialog's order; only dialogs they read; `dialog_id`: that one only. The
         application's admin sees every one of its application."""
-        docs = await self._messages.get_many(requester.app_id, [i for i in ids if is_object_id(i)])
-        by_dialog: dict[str, list[Doc]] = {}
-        for doc in docs:
-            if dialog_id is not None and doc["chat_dialog_id"] != dialog_id:
+        messages = await self._messages.get_many(requester.app_id,
+                                                 [i for i in ids if is_object_id(i)])
+        by_dialog: dict[str, list[Message]] = {}
+        for message in messages:
+            if dialog_id is not None and message.dialog_id != dialog_id:
                 continue
-            if not requester.is_admin and requester.user_id in (doc.get("deleted_for") or []):
+            if not requester.is_admin and requester.user_id in message.deleted_for:
                 continue
-            by_dialog.setdefault(doc["chat_dialog_id"], []).append(doc)
-        out: list[tuple[DialogAccess, list[Doc]]] = []
+            by_dialog.setdefault(message.dialog_id, []).append(message)
+        out: list[tuple[DialogAccess, list[Message]]] = []
         for did, group in by_dialog.items():
             access = await self.reader_access(requester, did)
             if access is None:
                 continue
             cleared = access.cleared_seq
-            group = [d for d in group if int(d.get("seq") or 0) > cleared]
+            group = [m for m in group if m.seq > cleared]
             if group:
-                out.append((access, sorted(group, key=lambda d: int(d.get("seq") or 0))))
+                out.append((access, sorted(group, key=lambda m: m.seq)))
         return out
 
 
@@ -209,12 +214,12 @@ class PrivateAccessMemo:
             self._by_dialog.move_to_end((app_id, dialog_id))
         return dialog_id
 
-    def remember(self, app_id: int, dialog: Doc) -> dict[int, DialogAccess] | None:
+    def remember(self, app_id: int, dialog: Dialog) -> dict[int, DialogAccess] | None:
         """Records a private dialog as its pair's; returns its access entries (None: not a pair)."""
-        occupants = list(dialog.get("occupants_ids") or [])
-        if int(dialog.get("type") or 0) != PRIVATE or len(occupants) != 2:
+        occupants = list(dialog.occupants_ids)
+        if dialog.type != PRIVATE or len(occupants) != 2:
             return None
-        pair, dialog_id = pair_of(app_id, *occupants), dialog["_id"]
+        pair, dialog_id = pair_of(app_id, *occupants), dialog.id
         previous = self._by_pair.get(pair)
         if previous is not None and previous != dialog_id:
             self.forget(app_id, previous)

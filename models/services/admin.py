@@ -13,9 +13,10 @@ admin's rights, and user deletes through `UserService` as that user.
 from __future__ import annotations
 
 from config.settings import LimitSettings
-from models.admin import AdminDialog, AdminDialogChange, AdminListQuery, AdminPage, Doc
+from models.admin import AdminDialog, AdminDialogChange, AdminListQuery, AdminPage
+from models.dialogs import Dialog
 from models.errors import ForbiddenError, InvalidError, NotFoundError
-from models.messages import MessageDraft
+from models.messages import Message, MessageDraft
 from models.requester import Requester, admin
 from models.services.access import AccessService
 from models.services.dialogs import DialogService
@@ -89,9 +90,9 @@ class AdminService:
         out.is_muted = muted
         return out
 
-    async def _with_members(self, docs: list[Doc]) -> list[AdminDialog]:
+    async def _with_members(self, dialogs: list[Dialog]) -> list[AdminDialog]:
         """`silent_ids` (muted) and `deleted_ids` (deleted for themselves) of each dialog."""
-        out = {d["_id"]: AdminDialog(d) for d in docs}
+        out = {d.id: AdminDialog(d) for d in dialogs}
         for member in await self._member_store.muted_or_hidden(list(out)):
             entry = out.get(member["dialog_id"])
             if entry is None:
@@ -118,7 +119,7 @@ class AdminService:
         total = await self._message_store.count_app(requester.app_id, query.conditions)
         return AdminPage(docs, total, query.skip, limit)
 
-    async def send(self, requester: Requester, sender_id: int, draft: MessageDraft) -> Doc:
+    async def send(self, requester: Requester, sender_id: int, draft: MessageDraft) -> Message:
         """Sends `draft` as user `sender_id` (their rights, their rate limit): stored, relayed and
         pushed like a message they sent over REST."""
         require_app_admin(requester)
@@ -126,7 +127,7 @@ class AdminService:
         return await self._messages.send(as_user(requester, sender_id), draft)
 
     async def edit(self, requester: Requester, message_id: str, body: str,
-                   user_id: int | None) -> Doc:
+                   user_id: int | None) -> Message:
         """Edits the message as `user_id` (their own messages only) or, without one, as its
         author with the admin's rights (any message of the application)."""
         require_app_admin(requester)
@@ -149,11 +150,11 @@ class AdminService:
         if user_id is not None:
             await self._users.get_entity(requester.app_id, user_id)
             return as_user(requester, user_id)
-        doc = await self._message_store.get(requester.app_id, message_id) \
+        message = await self._message_store.get(requester.app_id, message_id) \
             if is_object_id(message_id) else None
-        if doc is None:
+        if message is None:
             raise NotFoundError("Message not found")
-        return admin(requester.app_id, int(doc.get("sender_id") or 0))
+        return admin(requester.app_id, message.sender_id or 0)
 
     # -- users -----------------------------------------------------------------------------------
     async def list_users(self, requester: Requester, query: UserQuery

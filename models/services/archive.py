@@ -56,7 +56,7 @@ class ArchiveService:
         app_id, me = requester.app_id, requester.user_id
         if with_user is not None:
             dialog = await self._dialogs.find_private(app_id, f"{min(me, with_user)}:{max(me, with_user)}")
-            dialog_ids = [dialog["_id"]] if dialog is not None and with_user != me else []
+            dialog_ids = [dialog.id] if dialog is not None and with_user != me else []
             members = await self._members.get_many(dialog_ids, me) if dialog_ids else {}
         else:
             members = {m["dialog_id"]: m for m in await self._members.for_user(

@@ -3,8 +3,6 @@ dialog list shows them (dialogs they deleted for themselves are not listed), old
 most `MAX_BOOKMARKS`. Broadcast dialogs (every user of the app reads them) are not bookmarked."""
 from __future__ import annotations
 
-from typing import Any
-
 from models.bookmarks import Bookmark
 from models.dialogs import DialogQuery
 from models.queries import Condition, Op
@@ -27,16 +25,8 @@ class BookmarkService:
             page = await self._dialogs.list(requester, DialogQuery(
                 conditions=(Condition("type", Op.in_, (int(GROUP), int(PUBLIC))),),
                 sort=(("_id", 1),), skip=len(out), limit=PAGE))
-            out.extend(Bookmark(str(_field(view.dialog, "id")), _field(view.dialog, "name"))
-                       for view in page.items)
+            out.extend(Bookmark(view.dialog.id, view.dialog.name) for view in page.items)
             if len(page.items) < page.limit or not page.items:
                 break
         return out[:MAX_BOOKMARKS]
 
-
-def _field(dialog: Any, name: str) -> Any:
-    """A dialog read as a stored document or as an entity (both shapes exist while dialogs move
-    to entity classes)."""
-    if isinstance(dialog, dict):
-        return dialog.get("_id" if name == "id" else name)
-    return getattr(dialog, name, None)

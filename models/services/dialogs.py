@@ -33,8 +33,10 @@ from typing import Any
 
 from config.settings import LimitSettings
 from models.clock import Clock
-from models.dialogs import (LAST_MESSAGE_FIELDS, DialogChanges, DialogDraft, DialogQuery, IdChanges)
+from models.dialogs import (Dialog, DialogChanges, DialogDraft, DialogQuery, DialogView, IdChanges,
+                            LastMessage)
 from models.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from models.messages import Message
 from models.events import EventPublisher
 from models.lax import cast_int
 from models.requester import Requester, require_user
@@ -51,15 +53,6 @@ from models.users import User
 logger = logging.getLogger(__name__)
 
 DEFAULT_SORT = (("last_message_date_sent", -1), ("updated_at", -1), ("_id", -1))
-
-
-@dataclass
-class DialogView:
-    """A dialog as one user sees it: last message fields personalised, their membership, unread."""
-
-    dialog: dict[str, Any]
-    member: dict[str, Any] | None
-    unread: int = 0
 
 
 @dataclass
@@ -101,19 +94,19 @@ class DialogService:
         skip, limit = query.skip, min(query.limit, self._limits.max_list_limit)
         sort = query.sort or DEFAULT_SORT
         total = await self._dialogs.count_in(requester.app_id, dialog_ids, query.conditions, hidden)
-        docs = await self._dialogs.find_in(requester.app_id, dialog_ids, query.conditions, sort,
-                                           skip, limit, hidden)
-        return DialogPage(await self._views(requester, docs, members), total, skip, limit)
+        dialogs = await self._dialogs.find_in(requester.app_id, dialog_ids, query.conditions, sort,
+                                              skip, limit, hidden)
+        return DialogPage(await self._views(requester, dialogs, members), total, skip, limit)
 
     async def count(self, requester: Requester, query: DialogQuery) -> int:
         require_user(requester)
         dialog_ids, _, hidden = await self._my_dialogs(requester)
         return await self._dialogs.count_in(requester.app_id, dialog_ids, query.conditions, hidden)
 
-    async def view(self, requester: Requester, dialog: dict[str, Any]) -> DialogView:
+    async def view(self, requester: Requester, dialog: Dialog) -> DialogView:
         """The dialog as `requester` sees it (for answers to create / update / subscribe)."""
-        member = await self._members.get(dialog["_id"], requester.user_id)
-        members = {dialog["_id"]: member} if member else {}
+        member = await self._members.get(dialog.id, requester.user_id)
+        members = {dialog.id: member} if member else {}
         return (await self._views(requester, [dialog], members))[0]
 
     async def occupants(self, requester: Requester, dialog_id: Any, skip: int,
@@ -126,7 +119,7 @@ class DialogService:
         limit = min(limit, self._limits.max_list_limit)
         if limit == 0:
             return [], skip, limit
-        only = list(access.dialog.get("occupants_ids") or []) if access.type == BROADCAST else None
+        only = list(access.dialog.occupants_ids) if access.type == BROADCAST else None
         members = await self._members.for_dialog(access.dialog_id, skip, limit, only)
         ids = [m["user_id"] for m in members]
         by_id = {u.id: u for u in await self._users.get_many(requester.app_id, ids)}
@@ -156,8 +149,8 @@ class DialogService:
             extras = {"description": draft.description} if "description" in draft.given else {}
             if "extensions" in draft.given:
                 extras["extensions"] = draft.extensions
-            doc, created = await self._private(requester, others[0], extras)
-            return await self.view(requester, doc), created
+            dialog, created = await self._private(requester, others[0], extras)
+            return await self.view(requester, dialog), created
 
         name = draft.name
         if not name:
@@ -171,44 +164,31 @@ class DialogService:
             raise InvalidError("admins must be occupants", field="admins_ids")
         now = self._clock.now()
         dialog_id = new_id()
-        doc = {
-            "_id": dialog_id,
-            "app_id": requester.app_id,
-            "type": dtype,
-            "name": name,
-            "description": draft.description,
-            "photo": draft.photo,
-            "user_id": me,
-            "occupants_ids": [] if dtype == PUBLIC else members,
-            "admins_ids": admins,
-            "pinned_messages_ids": [],
-            "extensions": draft.extensions,
-            "permissions": draft.permissions,
-            "xmpp_room_jid": self.room_jid(requester.app_id, dialog_id),
-            "seq": 0,
-            **{f: None for f in LAST_MESSAGE_FIELDS},
-            "created_at": now,
-            "updated_at": now,
-        }
-        if dtype == PUBLIC:
-            doc["occupants_count"] = len(members)
-        await self._dialogs.insert(doc)
+        dialog = Dialog(
+            id=dialog_id, app_id=requester.app_id, type=dtype, user_id=me, name=name,
+            description=draft.description, photo=draft.photo,
+            occupants_ids=() if dtype == PUBLIC else tuple(members), admins_ids=tuple(admins),
+            extensions=draft.extensions, permissions=draft.permissions,
+            xmpp_room_jid=self.room_jid(requester.app_id, dialog_id),
+            occupants_count=len(members) if dtype == PUBLIC else None,
+            created_at=now, updated_at=now)
+        await self._dialogs.insert(dialog)
         await self._members.add(requester.app_id, dialog_id, members,
                                 {"joined_at": now, "subscribed": dtype == PUBLIC})
         await self._publish("dialog_created", requester, dialog_id, members,
                             {"type": dtype, "occupants_ids": members})
         logger.info("dialog %s (type %s) created by user %s", dialog_id, dtype, me)
-        return DialogView(doc, await self._members.get(dialog_id, me), 0), True
+        return DialogView(dialog, await self._members.get(dialog_id, me), 0), True
 
-    async def find_or_create_private(self, requester: Requester, other_user_id: int) -> dict[str, Any]:
+    async def find_or_create_private(self, requester: Requester, other_user_id: int) -> Dialog:
         """The private dialog of the caller and `other_user_id` (created on first use)."""
         require_user(requester)
         try:
             other = cast_int(other_user_id)
         except (ValueError, TypeError) as exc:
             raise InvalidError("is invalid", field="recipient_id") from exc
-        doc, _ = await self._private(requester, other, {})
-        return doc
+        dialog, _ = await self._private(requester, other, {})
+        return dialog
 
     async def private_dialog_id(self, requester: Requester, other_user_id: int) -> str:
         """The id of the private dialog of the caller and `other_user_id`: from memory when the
@@ -217,7 +197,7 @@ class DialogService:
         known = self._private_memo.dialog_id(requester.app_id, requester.user_id, other_user_id)
         if known is not None:
             return known
-        return (await self.find_or_create_private(requester, other_user_id))["_id"]
+        return (await self.find_or_create_private(requester, other_user_id)).id
 
     def room_jid(self, app_id: int, dialog_id: str) -> str:
         return f"{app_id}_{dialog_id}@{self._muc_domain}"
@@ -254,8 +234,8 @@ class DialogService:
         add_admins, remove_admins = list(change.admins.add), list(change.admins.remove)
         add_pins, remove_pins = list(change.pins.add), list(change.pins.remove)
 
-        occupants = list(dialog.get("occupants_ids") or [])
-        admins = list(dialog.get("admins_ids") or [])
+        occupants = list(dialog.occupants_ids)
+        admins = list(dialog.admins_ids)
         if add_users or remove_users:
             _no_overlap(add_users, remove_users, "occupants_ids")
             if dtype in (PRIVATE, PUBLIC):
@@ -263,7 +243,7 @@ class DialogService:
                                    field="occupants_ids")
             if add_users and dtype == BROADCAST:
                 access.require_admin("add users")
-            if dialog.get("user_id") in remove_users:
+            if dialog.user_id in remove_users:
                 raise ForbiddenError("The owner can't be removed from the dialog")
             removing_others = [u for u in remove_users if u != me]
             if removing_others:
@@ -288,7 +268,7 @@ class DialogService:
             _no_overlap(add_pins, remove_pins, "pinned_messages_ids")
             if dtype != PRIVATE:
                 access.require_admin("pin messages")
-            pinned = list(dialog.get("pinned_messages_ids") or [])
+            pinned = list(dialog.pinned_messages_ids)
             add_pins = [p for p in add_pins if p not in pinned]
             if len(set(pinned) - set(remove_pins)) + len(add_pins) > max_ids:
                 raise InvalidError(f"too many pinned messages (maximum is {max_ids})",
@@ -305,7 +285,7 @@ class DialogService:
         if add_users:
             await self._members.add(requester.app_id, access.dialog_id, add_users,
                                     {"joined_at": self._clock.now(),
-                                     "last_read_seq": int(updated.get("seq") or 0)})
+                                     "last_read_seq": updated.seq})
         if remove_users:
             await self._members.remove(access.dialog_id, remove_users)
         changed = sorted(set(sets) | set(adds) | set(pulls))
@@ -357,37 +337,34 @@ class DialogService:
         hidden = [m["dialog_id"] for m in members if m.get("hidden")]
         return list(by_dialog), by_dialog, hidden
 
-    async def _views(self, requester: Requester, dialogs: list[dict[str, Any]],
+    async def _views(self, requester: Requester, dialogs: list[Dialog],
                      members: dict[str, dict[str, Any]]) -> list[DialogView]:
         """Personalises the last message (cleared history, messages deleted for the caller, the
         caller's own message status) and counts unread messages, one query per dialog at most."""
         me = requester.user_id
-        last_ids = [d["last_message_id"] for d in dialogs if d.get("last_message_id")]
-        last = ({m["_id"]: m for m in await self._messages.get_many(requester.app_id, last_ids)}
+        last_ids = [d.last_message_id for d in dialogs if d.last_message_id]
+        last = ({m.id: m for m in await self._messages.get_many(requester.app_id, last_ids)}
                 if last_ids else {})
 
-        async def one(dialog: dict[str, Any]) -> DialogView:
-            dialog = dict(dialog)
-            member = members.get(dialog["_id"])
+        async def one(dialog: Dialog) -> DialogView:
+            member = members.get(dialog.id)
             cleared = int((member or {}).get("cleared_seq") or 0)
             read = int((member or {}).get("last_read_seq") or 0)
             message = None
-            if cleared and cleared >= int(dialog.get("seq") or 0):
-                _set_last_message(dialog, None)
-            elif dialog.get("last_message_id"):
-                message = last.get(dialog["last_message_id"])
-                if message is None or me in (message.get("deleted_for") or []) or \
-                        int(message.get("seq") or 0) <= cleared:
-                    message = await self._messages.last_visible(dialog["_id"], me, cleared)
-                    _set_last_message(dialog, message)
-            dialog["last_message_status"] = _status(message, me)
-            unread = await self._messages.count_unread(dialog["_id"], me, max(read, cleared))
-            return DialogView(dialog, member, unread)
+            if cleared and cleared >= dialog.seq:
+                dialog = dialog.with_last_message(None)
+            elif dialog.last_message_id:
+                message = last.get(dialog.last_message_id)
+                if message is None or me in message.deleted_for or message.seq <= cleared:
+                    message = await self._messages.last_visible(dialog.id, me, cleared)
+                    dialog = dialog.with_last_message(LastMessage.of(message) if message else None)
+            unread = await self._messages.count_unread(dialog.id, me, max(read, cleared))
+            return DialogView(dialog, member, unread, _status(message, me))
 
         return list(await asyncio.gather(*(one(d) for d in dialogs)))
 
     async def _private(self, requester: Requester, other: int,
-                       extras: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+                       extras: dict[str, Any]) -> tuple[Dialog, bool]:
         me = requester.user_id
         if other == me:
             raise InvalidError("can't start a private dialog with yourself", field="occupants_ids")
@@ -400,16 +377,12 @@ class DialogService:
             return existing, False
         now = self._clock.now()
         members = sorted({me, other})
-        doc = {
-            "_id": new_id(), "app_id": requester.app_id, "type": PRIVATE, "name": None,
-            "description": extras.get("description"), "photo": None, "user_id": me,
-            "occupants_ids": members, "admins_ids": [], "pinned_messages_ids": [],
-            "extensions": extras.get("extensions"), "permissions": None, "private_key": key,
-            "xmpp_room_jid": None, "seq": 0, **{f: None for f in LAST_MESSAGE_FIELDS},
-            "created_at": now, "updated_at": now,
-        }
+        dialog = Dialog(
+            id=new_id(), app_id=requester.app_id, type=PRIVATE, user_id=me,
+            description=extras.get("description"), occupants_ids=tuple(members),
+            extensions=extras.get("extensions"), private_key=key, created_at=now, updated_at=now)
         try:
-            await self._dialogs.insert(doc)
+            await self._dialogs.insert(dialog)
         except ConflictError:  # the other user created it at the same moment
             existing = await self._dialogs.find_private(requester.app_id, key)
             if existing is None:
@@ -417,20 +390,20 @@ class DialogService:
             await self._show_private(requester, existing)
             self._private_memo.remember(requester.app_id, existing)
             return existing, False
-        await self._members.add(requester.app_id, doc["_id"], members, {"joined_at": now})
-        await self._publish("dialog_created", requester, doc["_id"], members,
+        await self._members.add(requester.app_id, dialog.id, members, {"joined_at": now})
+        await self._publish("dialog_created", requester, dialog.id, members,
                             {"type": PRIVATE, "occupants_ids": members})
-        self._private_memo.remember(requester.app_id, doc)
-        return doc, True
+        self._private_memo.remember(requester.app_id, dialog)
+        return dialog, True
 
-    async def _show_private(self, requester: Requester, dialog: dict[str, Any]) -> None:
-        await self._members.add(requester.app_id, dialog["_id"], [requester.user_id],
+    async def _show_private(self, requester: Requester, dialog: Dialog) -> None:
+        await self._members.add(requester.app_id, dialog.id, [requester.user_id],
                                 {"joined_at": self._clock.now()})
 
     async def _admin_changes(self, access: DialogAccess, add: list[int], remove: list[int],
                              occupants_after: list[int]) -> tuple[list[int], list[int]]:
         _no_overlap(add, remove, "admins_ids")
-        current = list(access.dialog.get("admins_ids") or [])
+        current = list(access.dialog.admins_ids)
         add = [u for u in add if u not in current]
         remove = [u for u in remove if u in current]
         if add:
@@ -446,24 +419,24 @@ class DialogService:
         return add, remove
 
     async def _apply(self, access: DialogAccess, sets: dict[str, Any], adds: dict[str, list],
-                     pulls: dict[str, list]) -> dict[str, Any]:
-        doc = await self._dialogs.change(access.dialog["app_id"], access.dialog_id, sets, adds,
-                                         pulls, self._clock.now())
-        if doc is None:  # deleted meanwhile
+                     pulls: dict[str, list]) -> Dialog:
+        dialog = await self._dialogs.change(access.app_id, access.dialog_id, sets, adds, pulls,
+                                            self._clock.now())
+        if dialog is None:  # deleted meanwhile
             raise NotFoundError("Dialog not found")
-        return doc
+        return dialog
 
     async def _destroy(self, requester: Requester, access: DialogAccess) -> None:
         recipients = await self._audience(access.dialog)
-        await self._dialogs.delete(access.dialog["app_id"], access.dialog_id)
-        self._private_memo.forget(access.dialog["app_id"], access.dialog_id)
+        await self._dialogs.delete(access.app_id, access.dialog_id)
+        self._private_memo.forget(access.app_id, access.dialog_id)
         await self._members.remove_dialog(access.dialog_id)
         await self._messages.delete_dialog(access.dialog_id)
         await self._publish("dialog_deleted", requester, access.dialog_id, recipients,
                             {"type": access.type})
         logger.info("dialog %s deleted for everyone by user %s", access.dialog_id, requester.user_id)
 
-    async def _audience(self, dialog: dict[str, Any]) -> list[int]:
+    async def _audience(self, dialog: Dialog) -> list[int]:
         return await self._access.audience_of(dialog)
 
     async def _require_users(self, app_id: int, user_ids: list[int], field_name: str) -> None:
@@ -477,8 +450,8 @@ class DialogService:
     async def _require_messages(self, app_id: int, dialog_id: str, message_ids: list[str]) -> None:
         if not message_ids:
             return
-        found = {m["_id"] for m in await self._messages.get_many(app_id, message_ids)
-                 if m.get("chat_dialog_id") == dialog_id}
+        found = {m.id for m in await self._messages.get_many(app_id, message_ids)
+                 if m.dialog_id == dialog_id}
         if any(m not in found for m in message_ids):
             raise InvalidError("messages not found in this dialog", field="pinned_messages_ids")
 
@@ -493,23 +466,12 @@ def _no_overlap(add: list, remove: list, field_name: str) -> None:
         raise InvalidError("the same id can't be added and removed at once", field=field_name)
 
 
-def _set_last_message(dialog: dict[str, Any], message: dict[str, Any] | None) -> None:
-    if message is None:
-        for key in LAST_MESSAGE_FIELDS:
-            dialog[key] = None
-        return
-    dialog["last_message"] = message.get("message")
-    dialog["last_message_id"] = message["_id"]
-    dialog["last_message_user_id"] = message.get("sender_id")
-    dialog["last_message_date_sent"] = message.get("date_sent")
-
-
-def _status(message: dict[str, Any] | None, user_id: int) -> str | None:
+def _status(message: Message | None, user_id: int) -> str | None:
     """`sent | delivered | read` for the caller's own last message, null for others' messages."""
-    if message is None or message.get("sender_id") != user_id:
+    if message is None or message.sender_id != user_id:
         return None
-    if any(u != user_id for u in message.get("read_ids") or []):
+    if any(u != user_id for u in message.read_ids):
         return "read"
-    if any(u != user_id for u in message.get("delivered_ids") or []):
+    if any(u != user_id for u in message.delivered_ids):
         return "delivered"
     return "sent"

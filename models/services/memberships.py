@@ -14,6 +14,7 @@ from typing import Any
 
 from config.settings import LimitSettings
 from models.clock import Clock
+from models.dialogs import Dialog
 from models.errors import ForbiddenError, InvalidError
 from models.events import Event, EventPublisher
 from models.requester import Requester
@@ -58,37 +59,37 @@ class MembershipService:
         await self._members.set_notifications(access.dialog_id, requester.user_id, enabled)
         return enabled
 
-    async def subscribe(self, requester: Requester, dialog_id: Any) -> dict[str, Any]:
+    async def subscribe(self, requester: Requester, dialog_id: Any) -> Dialog:
         """Subscribes the caller to a public dialog; returns the dialog (with its new count)."""
         dialog = await self._public_dialog(requester, dialog_id)
         me = requester.user_id
-        member = await self._members.get(dialog["_id"], me)
+        member = await self._members.get(dialog.id, me)
         if member is None:
-            if int(dialog.get("occupants_count") or 0) >= self._limits.max_occupants:
+            if int(dialog.occupants_count or 0) >= self._limits.max_occupants:
                 raise InvalidError(f"the dialog is full (maximum is {self._limits.max_occupants})")
-            await self._members.add(requester.app_id, dialog["_id"], [me],
+            await self._members.add(requester.app_id, dialog.id, [me],
                                     {"joined_at": self._clock.now(), "subscribed": True,
-                                     "last_read_seq": int(dialog.get("seq") or 0)})
+                                     "last_read_seq": dialog.seq})
         elif member.get("hidden"):
-            await self._members.show(dialog["_id"], me)
-        dialog = await self._recount(requester.app_id, dialog["_id"]) or dialog
+            await self._members.show(dialog.id, me)
+        dialog = await self._recount(requester.app_id, dialog.id) or dialog
         if member is None:
-            await self._publish("dialog_updated", requester, dialog["_id"], [me],
+            await self._publish("dialog_updated", requester, dialog.id, [me],
                                 {"added_ids": [me], "removed_ids": [], "fields": ["occupants_count"]})
         return dialog
 
     async def unsubscribe(self, requester: Requester, dialog_id: Any) -> None:
         dialog = await self._public_dialog(requester, dialog_id)
         me = requester.user_id
-        if dialog.get("user_id") == me:
+        if dialog.user_id == me:
             raise ForbiddenError("The owner can't unsubscribe; delete the dialog instead")
-        if await self._members.get(dialog["_id"], me) is None:
+        if await self._members.get(dialog.id, me) is None:
             return
-        await self._members.remove(dialog["_id"], [me])
-        if me in (dialog.get("admins_ids") or []):
-            await self._dialogs.remove_admin(requester.app_id, dialog["_id"], me)
-        await self._recount(requester.app_id, dialog["_id"])
-        await self._publish("dialog_updated", requester, dialog["_id"], [me],
+        await self._members.remove(dialog.id, [me])
+        if me in dialog.admins_ids:
+            await self._dialogs.remove_admin(requester.app_id, dialog.id, me)
+        await self._recount(requester.app_id, dialog.id)
+        await self._publish("dialog_updated", requester, dialog.id, [me],
                             {"added_ids": [], "removed_ids": [me], "fields": ["occupants_count"]})
 
     async def clear_history(self, requester: Requester, dialog_id: Any, force: bool = False) -> None:
@@ -108,7 +109,7 @@ class MembershipService:
             return
         if access.member is None:
             await self._ensure_member(access)
-        seq = int(access.dialog.get("seq") or 0)
+        seq = access.dialog.seq
         cleared = int((access.member or {}).get("cleared_seq") or 0)
         if seq > cleared:
             await self._members.clear_history(access.dialog_id, requester.user_id, seq)
@@ -131,35 +132,35 @@ class MembershipService:
             await self._members.leave_broadcast(access.dialog_id, me)
             if not access.is_occupant:
                 return
-        dialog = await self._dialogs.remove_occupant(access.dialog["app_id"], access.dialog_id, me,
+        dialog = await self._dialogs.remove_occupant(access.app_id, access.dialog_id, me,
                                                      self._clock.now())
         if access.type != BROADCAST:
             await self._members.remove(access.dialog_id, [me])
         if dialog is not None:
             await self._publish("dialog_updated", requester, access.dialog_id,
-                                union(dialog.get("occupants_ids") or [], [me]),
+                                union(list(dialog.occupants_ids), [me]),
                                 {"added_ids": [], "removed_ids": [me], "fields": ["occupants_ids"]})
 
-    async def _public_dialog(self, requester: Requester, dialog_id: Any) -> dict[str, Any]:
+    async def _public_dialog(self, requester: Requester, dialog_id: Any) -> Dialog:
         """The dialog for (un)subscribing: public ones only; others answer as the caller sees them."""
         access = await self._access.dialog_for(requester, dialog_id, preview=True)
         if access.type != PUBLIC:
             raise InvalidError("only public dialogs can be subscribed to")
         return access.dialog
 
-    async def _recount(self, app_id: int, dialog_id: str) -> dict[str, Any] | None:
+    async def _recount(self, app_id: int, dialog_id: str) -> Dialog | None:
         count = await self._members.count_for_dialog(dialog_id)
         return await self._dialogs.set_occupants_count(app_id, dialog_id, count)
 
     async def _ensure_member(self, access: DialogAccess) -> dict[str, Any]:
         """Occupants always have a membership; recreate it if it went missing. A broadcast reader
         gets theirs on first use (mute, clear history, delete for me)."""
-        member = await self._members.ensure(access.dialog["app_id"], access.dialog_id,
+        member = await self._members.ensure(access.app_id, access.dialog_id,
                                             access.user_id, {"joined_at": self._clock.now()})
         access.member = member
         return member or {}
 
-    async def _audience(self, dialog: dict[str, Any]) -> list[int]:
+    async def _audience(self, dialog: Dialog) -> list[int]:
         return await self._access.audience_of(dialog)
 
     async def _publish(self, kind: str, requester: Requester, dialog_id: str,

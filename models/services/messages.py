@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from config.settings import LimitSettings, RateLimitSettings
 from models.clock import Clock
+from models.dialogs import Dialog, LastMessage
 from models.errors import ChatError, ConflictError, ForbiddenError, InvalidError, NotFoundError
 from models.events import Event, EventPublisher, Origin
-from models.messages import (PREVIEW_LIMIT, DeleteResult, HistoryQuery, MessageDraft, MessagePage,
-                             MessageUpdate, message_wire, string)
+from models.messages import (PREVIEW_LIMIT, DeleteResult, HistoryQuery, Message, MessageDraft,
+                             MessagePage, MessageUpdate, string)
 from models.requester import Requester, require_user
 from models.services.access import (BROADCAST, PRIVATE, AccessService, DialogAccess,
                                     PrivateAccessMemo)
@@ -31,14 +32,13 @@ from models.storage.users import UserStore
 
 logger = logging.getLogger(__name__)
 
-Doc = dict[str, Any]
 HISTORY_ORDER = (("date_sent", 1), ("_id", 1))
 
 
 class PrivateDialogs(Protocol):
     """The dialog service's private-dialog lookup (creates the type 3 dialog on first message)."""
 
-    async def find_or_create_private(self, requester: Requester, other_user_id: int) -> Doc: ...
+    async def find_or_create_private(self, requester: Requester, other_user_id: int) -> Dialog: ...
 
 
 class MessageService:
@@ -58,10 +58,10 @@ class MessageService:
         self._private = private_dialogs
         self._private_access = private_access
         self._rate_limits = rate_limits or RateLimitService(RateLimitSettings())
-        self._batcher: Batcher[tuple[Requester, MessageDraft], Doc] = Batcher(self.send_many)
+        self._batcher: Batcher[tuple[Requester, MessageDraft], Message] = Batcher(self.send_many)
 
     # -- send --------------------------------------------------------------------------------------
-    async def send(self, requester: Requester, draft: MessageDraft) -> Doc:
+    async def send(self, requester: Requester, draft: MessageDraft) -> Message:
         """Authorizes, stores (idempotent on `draft.id`), takes the dialog seq, updates the dialog,
         shows the dialog again to members who hid it, then publishes `message_created`.
         Returns the stored message (the earlier one for a repeated id).
@@ -74,16 +74,18 @@ class MessageService:
         self._rate_limits.message_sent(requester.app_id, requester.user_id)
         return await self._batcher.submit((requester, draft))
 
-    async def send_batch(self, items: list[tuple[Requester, MessageDraft]]) -> list[Doc | BaseException]:
+    async def send_batch(self, items: list[tuple[Requester, MessageDraft]]
+                         ) -> list[Message | BaseException]:
         """Several sends at once, in order, sharing batches with concurrent `send`s: one result
         per item (the stored message, or the error that item gets)."""
         return await self._batcher.submit_many(items)
 
-    async def send_many(self, items: list[tuple[Requester, MessageDraft]]) -> list[Doc | Exception]:
+    async def send_many(self, items: list[tuple[Requester, MessageDraft]]
+                        ) -> list[Message | Exception]:
         """The batch behind `send`: one result per item, in order (the stored message, or the
         ChatError that item gets). Items with an id that appears earlier in the batch run after
         it, so they see it as a repeat."""
-        results: list[Doc | Exception | None] = [None] * len(items)
+        results: list[Message | Exception | None] = [None] * len(items)
         seen: set[str] = set()
         first: list[int] = []
         later: list[int] = []
@@ -100,8 +102,9 @@ class MessageService:
                     results[index] = result
         return results  # type: ignore[return-value]
 
-    async def _send_unique(self, items: list[tuple[Requester, MessageDraft]]) -> list[Doc | Exception]:
-        results: list[Doc | Exception | None] = [None] * len(items)
+    async def _send_unique(self, items: list[tuple[Requester, MessageDraft]]
+                           ) -> list[Message | Exception]:
+        results: list[Message | Exception | None] = [None] * len(items)
         accesses: dict[tuple[int, int, str], DialogAccess] = {}
         ready: list[tuple[int, Requester, MessageDraft, DialogAccess]] = []
         for index, (requester, draft) in enumerate(items):
@@ -128,7 +131,9 @@ class MessageService:
         ids = [draft.id for _, _, draft, _ in ready if draft.id is not None]
         existing = await self._messages.find_any_app(ids) if ids else {}
         now = self._clock.now()
-        fresh: list[tuple[int, Requester, MessageDraft, DialogAccess, Doc]] = []
+        stamp = int(now.timestamp())
+        # (index, requester, draft, access, message id, date_sent) of each new message
+        fresh: list[tuple[int, Requester, MessageDraft, DialogAccess, str, int]] = []
         for index, requester, draft, access in ready:
             if draft.id is not None and draft.id in existing:
                 try:
@@ -136,85 +141,78 @@ class MessageService:
                 except ChatError as exc:
                     results[index] = exc
                 continue
-            fresh.append((index, requester, draft, access, self._new_doc(requester, draft, access, now)))
+            fresh.append((index, requester, draft, access, draft.id or new_id(),
+                          draft.date_sent if draft.date_sent is not None else stamp))
         # one sequence update per dialog: a range of seqs, the batch's last message recorded
-        by_dialog: dict[tuple[int, str], list[Doc]] = {}
-        for _, requester, draft, access, doc in fresh:
+        by_dialog: dict[tuple[int, str], list[int]] = {}
+        for position, (_, requester, draft, access, _, _) in enumerate(fresh):
             if draft.save_to_history:
-                by_dialog.setdefault((requester.app_id, access.dialog_id), []).append(doc)
+                by_dialog.setdefault((requester.app_id, access.dialog_id), []).append(position)
         missing: set[tuple[int, str]] = set()
         unhide: list[str] = []  # dialogs a member hid: shown to them again by this message
-        for (app_id, dialog_id), docs in by_dialog.items():
-            last = docs[-1]
+        seqs: dict[int, int] = {}  # position in `fresh` -> seq
+        for (app_id, dialog_id), positions in by_dialog.items():
+            _, requester, draft, _, message_id, date_sent = fresh[positions[-1]]
             try:
-                top, hidden = await self._dialogs.take_seqs(app_id, dialog_id, {
-                    "last_message": last["message"], "last_message_id": last["_id"],
-                    "last_message_user_id": last["sender_id"],
-                    "last_message_date_sent": last["date_sent"], "updated_at": now}, len(docs))
+                top, hidden = await self._dialogs.take_seqs(
+                    app_id, dialog_id, LastMessage(draft.body, message_id, requester.user_id,
+                                                   date_sent), now, len(positions))
             except LookupError:
                 missing.add((app_id, dialog_id))
                 self._private_access.forget(app_id, dialog_id)
                 continue
             if hidden:
                 unhide.append(dialog_id)
-            for offset, doc in enumerate(docs):
-                doc["seq"] = top - len(docs) + 1 + offset
-        to_store = [entry for entry in fresh if entry[2].save_to_history
+            first = top - len(positions) + 1
+            for offset, position in enumerate(positions):
+                seqs[position] = first + offset
+        built = [self._new_message(requester, draft, access, message_id, date_sent, now,
+                                   seqs.get(position, 0))
+                 for position, (_, requester, draft, access, message_id, date_sent)
+                 in enumerate(fresh)]
+        to_store = [position for position, entry in enumerate(fresh) if entry[2].save_to_history
                     and (entry[1].app_id, entry[3].dialog_id) not in missing]
-        stored_docs = await self._messages.insert_many([doc for *_, doc in to_store]) if to_store else []
-        stored_by_index = {entry[0]: pair for entry, pair in zip(to_store, stored_docs)}
+        stored = await self._messages.insert_many([built[p] for p in to_store]) if to_store else []
+        stored_by_position = dict(zip(to_store, stored))
         events: list[Event] = []
-        for index, requester, draft, access, doc in fresh:
+        for position, (index, requester, draft, access, _, _) in enumerate(fresh):
+            message = built[position]
             if draft.save_to_history:
                 if (requester.app_id, access.dialog_id) in missing:
                     results[index] = NotFoundError("Dialog not found")
                     continue
-                stored, created = stored_by_index[index]
+                message, created = stored_by_position[position]
                 if not created:  # a concurrent send with the same id won the race
                     try:
-                        results[index] = self._repeat(stored, requester, access.dialog_id)
+                        results[index] = self._repeat(message, requester, access.dialog_id)
                     except ChatError as exc:
                         results[index] = exc
                     continue
-                doc = stored
-            results[index] = doc
-            events.append(await self._created_event(requester, draft, access, doc))
+            results[index] = message
+            events.append(await self._created_event(requester, draft, access, message))
         for dialog_id in unhide:
             await self._receipts.show_again(dialog_id)
         if events:
             await self._publisher.publish_many(events)
         return results  # type: ignore[return-value]
 
-    def _new_doc(self, requester: Requester, draft: MessageDraft, access: DialogAccess,
-                 now: datetime) -> Doc:
-        date_sent = draft.date_sent if draft.date_sent is not None else int(now.timestamp())
-        return {
-            "_id": draft.id or new_id(),
-            "app_id": requester.app_id,
-            "chat_dialog_id": access.dialog_id,
-            "sender_id": requester.user_id,
-            "recipient_id": self._private_peer(access) if access.type == PRIVATE else 0,
-            "message": draft.body,
-            "date_sent": date_sent,
-            "created_at": now,
-            "updated_at": now,
-            "attachments": list(draft.attachments),
-            "read_ids": [requester.user_id],
-            "delivered_ids": [requester.user_id],
-            "views_count": 0,
-            "deleted_for": [],
-            "reactions": {},
-            "custom": dict(draft.custom),
-            "markable": draft.markable,
-        }
+    def _new_message(self, requester: Requester, draft: MessageDraft, access: DialogAccess,
+                     message_id: str, date_sent: int, now: datetime, seq: int) -> Message:
+        user = requester.user_id
+        return Message(
+            id=message_id, app_id=requester.app_id, dialog_id=access.dialog_id, sender_id=user,
+            recipient_id=self._private_peer(access) if access.type == PRIVATE else 0,
+            body=draft.body, date_sent=date_sent, seq=seq, created_at=now, updated_at=now,
+            attachments=tuple(draft.attachments), read_ids=(user,), delivered_ids=(user,),
+            custom=dict(draft.custom), markable=draft.markable)
 
     async def _created_event(self, requester: Requester, draft: MessageDraft, access: DialogAccess,
-                             doc: Doc) -> Event:
+                             message: Message) -> Event:
         recipients = [uid for uid in await self._access.audience(access) if uid != requester.user_id]
         return Event(
             kind="message_created", app_id=requester.app_id, dialog_id=access.dialog_id,
             sender_id=requester.user_id, recipient_ids=recipients, origin=draft.origin,
-            payload={"message": message_wire(doc), "custom": dict(draft.custom),
+            payload={"message": message.to_wire(), "custom": dict(draft.custom),
                      "dialog_type": int(access.type), "send_to_chat": draft.send_to_chat,
                      "save_to_history": draft.save_to_history, "markable": draft.markable,
                      "silent": draft.silent})
@@ -240,18 +238,18 @@ class MessageService:
         if await self._users.get(requester.app_id, draft.recipient_id) is None:
             raise NotFoundError("User not found")
         dialog = await self._private.find_or_create_private(requester, draft.recipient_id)
-        return await self._access.dialog_for(requester, dialog["_id"])
+        return await self._access.dialog_for(requester, dialog.id)
 
     @staticmethod
-    def _repeat(existing: Doc, requester: Requester, dialog_id: str) -> Doc:
-        if (existing.get("app_id") != requester.app_id or existing.get("sender_id") != requester.user_id
-                or existing.get("chat_dialog_id") != dialog_id):
+    def _repeat(existing: Message, requester: Requester, dialog_id: str) -> Message:
+        if (existing.app_id != requester.app_id or existing.sender_id != requester.user_id
+                or existing.dialog_id != dialog_id):
             raise ConflictError("message id is already used", field="_id")
         return existing
 
     @staticmethod
     def _private_peer(access: DialogAccess) -> int:
-        others = [u for u in access.dialog.get("occupants_ids") or [] if u != access.user_id]
+        others = [u for u in access.dialog.occupants_ids if u != access.user_id]
         return others[0] if others else 0
 
 
@@ -263,13 +261,13 @@ class MessageService:
         access = await self._access.dialog_for(requester, query.dialog_id, preview=query.preview)
         viewer, app_id, cleared = requester.user_id, requester.app_id, access.cleared_seq
         if not access.is_reader:  # preview: the newest 20, oldest first; paging params ignored
-            docs = await self._messages.page_history(app_id, access.dialog_id, viewer, cleared,
-                                                     query.conditions, query.read,
-                                                     (("seq", -1), ("_id", -1)), 0, PREVIEW_LIMIT)
+            found = await self._messages.page_history(app_id, access.dialog_id, viewer, cleared,
+                                                      query.conditions, query.read,
+                                                      (("seq", -1), ("_id", -1)), 0, PREVIEW_LIMIT)
             if query.count_only:
-                return MessagePage([], 0, PREVIEW_LIMIT, count=len(docs))
-            docs.sort(key=lambda d: (d.get("date_sent") or 0, d.get("seq") or 0, d["_id"]))
-            return MessagePage(docs, 0, PREVIEW_LIMIT)
+                return MessagePage([], 0, PREVIEW_LIMIT, count=len(found))
+            found.sort(key=lambda m: (m.date_sent or 0, m.seq, m.id))
+            return MessagePage(found, 0, PREVIEW_LIMIT)
         if query.count_only:
             return MessagePage([], 0, 0, count=await self._messages.count_history(
                 app_id, access.dialog_id, viewer, cleared, query.conditions, query.read))
@@ -277,12 +275,12 @@ class MessageService:
         sort = list(query.sort or HISTORY_ORDER)
         if sort[0][0] != "_id":  # equal date_sent: the dialog's own order, then the id
             sort.insert(1, ("seq", sort[0][1]))
-        docs = await self._messages.page_history(app_id, access.dialog_id, viewer, cleared,
-                                                 query.conditions, query.read, tuple(sort), skip,
-                                                 limit) if limit else []
-        if query.mark_read and docs:
-            await self._receipts.mark_page_read(access, docs)
-        return MessagePage(docs, skip, limit)
+        found = await self._messages.page_history(app_id, access.dialog_id, viewer, cleared,
+                                                  query.conditions, query.read, tuple(sort), skip,
+                                                  limit) if limit else []
+        if query.mark_read and found:
+            found = await self._receipts.mark_page_read(access, found)
+        return MessagePage(found, skip, limit)
 
     async def update(self, requester: Requester, change: MessageUpdate) -> None:
         """PUT /chat/Message[/{ids}]: `body` edits one own message; `read` / `delivered` mark the
@@ -299,34 +297,34 @@ class MessageService:
 
     # -- edit --------------------------------------------------------------------------------------
     async def _edit(self, requester: Requester, message_id: str, body: str, dialog_id: str | None,
-                    origin: Origin | None) -> Doc:
+                    origin: Origin | None) -> Message:
         if len(body.encode("utf-8", "surrogatepass")) > self._limits.max_message_bytes:
             raise InvalidError(f"is too long (maximum is {self._limits.max_message_bytes} bytes)",
                                field="message")
         groups = await self._access.visible_messages(requester, [message_id], dialog_id)
         if not groups:
             raise NotFoundError("Message not found")
-        access, (doc,) = groups[0]
-        if doc.get("sender_id") != requester.user_id:
+        access, (message,) = groups[0]
+        if message.sender_id != requester.user_id:
             raise ForbiddenError("You can edit only your own messages")
         now = self._clock.now()
-        updated = await self._messages.set_body(requester.app_id, doc["_id"], body, now)
+        updated = await self._messages.set_body(requester.app_id, message.id, body, now)
         if updated is None:
             raise NotFoundError("Message not found")
         dialog = await self._dialogs.get(requester.app_id, access.dialog_id)
-        is_last = bool(dialog and dialog.get("last_message_id") == doc["_id"])
+        is_last = bool(dialog and dialog.last_message_id == message.id)
         if is_last:
             await self._dialogs.set_last_message_body(requester.app_id, access.dialog_id, body)
         recipients = [u for u in await self._access.audience(access) if u != requester.user_id]
         await self._publisher.publish(Event(
             kind="message_updated", app_id=requester.app_id, dialog_id=access.dialog_id,
             sender_id=requester.user_id, recipient_ids=recipients, origin=origin,
-            payload={"message_id": doc["_id"], "message": body, "last": is_last,
+            payload={"message_id": message.id, "message": body, "last": is_last,
                      "dialog_type": int(access.type), "user_id": requester.user_id}))
         return updated
 
     async def edit(self, requester: Requester, message_id: str, body: str,
-                   origin: Origin | None = None) -> Doc:
+                   origin: Origin | None = None) -> Message:
         """For the bridge's `<replace>` (XEP-0308) corrections: the author edits the stored body."""
         return await self._edit(requester, message_id, string(body, "message"), None, origin)
 
@@ -337,17 +335,17 @@ class MessageService:
         require_user(requester)
         result = DeleteResult([], [], [])
         found: set[str] = set()
-        for access, docs in await self._access.visible_messages(requester, ids, None):
-            allowed: list[Doc] = []
-            for doc in docs:
-                found.add(doc["_id"])
-                if self._may_delete(access, doc, force):
-                    allowed.append(doc)
+        for access, messages in await self._access.visible_messages(requester, ids, None):
+            allowed: list[Message] = []
+            for message in messages:
+                found.add(message.id)
+                if self._may_delete(access, message, force):
+                    allowed.append(message)
                 else:
-                    result.wrong_permissions.append(doc["_id"])
+                    result.wrong_permissions.append(message.id)
             if allowed:
                 await self._delete_in_dialog(requester, access, allowed, force)
-                result.deleted.extend(d["_id"] for d in allowed)
+                result.deleted.extend(m.id for m in allowed)
         seen: set[str] = set()
         for mid in ids:
             key = mid.lower() if is_object_id(mid) else mid
@@ -357,28 +355,29 @@ class MessageService:
         return result
 
     @staticmethod
-    def _may_delete(access: DialogAccess, doc: Doc, force: bool) -> bool:
+    def _may_delete(access: DialogAccess, message: Message, force: bool) -> bool:
         if access.type == BROADCAST:  # regular users of a broadcast are readers only
             return access.is_admin
         if not force:
             return True
-        if doc.get("sender_id") == access.user_id:
+        if message.sender_id == access.user_id:
             return True
         return access.type != PRIVATE and access.is_admin
 
-    async def _delete_in_dialog(self, requester: Requester, access: DialogAccess, docs: list[Doc],
-                                force: bool) -> None:
-        app_id, ids = requester.app_id, [d["_id"] for d in docs]
+    async def _delete_in_dialog(self, requester: Requester, access: DialogAccess,
+                                messages: list[Message], force: bool) -> None:
+        app_id, ids = requester.app_id, [m.id for m in messages]
         if not force:
             await self._messages.hide_for(app_id, ids, requester.user_id)
             return
         await self._messages.delete_in_dialog(app_id, access.dialog_id, ids)
         dialog = await self._dialogs.get(app_id, access.dialog_id) or access.dialog
-        if set(ids) & set(dialog.get("pinned_messages_ids") or []):
+        if set(ids) & set(dialog.pinned_messages_ids):
             await self._dialogs.unpin(app_id, access.dialog_id, ids)
-        if dialog.get("last_message_id") in ids:
+        if dialog.last_message_id in ids:
             last = await self._messages.last_visible(access.dialog_id, 0, 0)
-            await self._dialogs.set_last_message(app_id, access.dialog_id, last)
+            await self._dialogs.set_last_message(app_id, access.dialog_id,
+                                                 LastMessage.of(last) if last else None)
         recipients = [u for u in await self._access.audience(access) if u != requester.user_id]
         await self._publisher.publish(Event(
             kind="message_deleted", app_id=app_id, dialog_id=access.dialog_id,

@@ -30,6 +30,7 @@ from typing import Any
 
 from config.settings import PushSettings
 from models.clock import Clock
+from models.dialogs import Dialog
 from models.metrics import PushMetrics
 from models.push import ALERT_CHANNELS, PushJob
 from models.services.access import BROADCAST, PRIVATE, PUBLIC
@@ -81,12 +82,10 @@ def truncate(text: str, max_chars: int) -> str:
     return cut.rstrip() + "…"
 
 
-def is_e2ee(dialog: Doc) -> bool:
-    extensions = dialog.get("extensions") or {}
-    flags = [dialog.get(k) for k in E2E_KEYS]
-    if isinstance(extensions, dict):
-        flags += [extensions.get(k) for k in E2E_KEYS]
-    return any(_truthy(f) for f in flags)
+def is_e2ee(dialog: Dialog) -> bool:
+    """The app flagged the dialog end-to-end encrypted (`extensions.e2ee` / `is_e2ee`)."""
+    extensions = dialog.extensions or {}
+    return any(_truthy(extensions.get(k)) for k in E2E_KEYS)
 
 
 def _truthy(value: Any) -> bool:
@@ -240,12 +239,12 @@ class PushService:
         dialog = await self._dialogs.get(app_id, dialog_id)
         if dialog is None:
             return 0
-        dialog_type = int(dialog.get("type") or 0)
+        dialog_type = dialog.type
         if dialog_type == PUBLIC and not self._settings.public_dialog_alerts:
             return 0
         if dialog_type == BROADCAST:
             return await self._broadcast_alert(dialog, message, message_id, sender_id, channels)
-        recipients = [int(u) for u in (event.get("recipient_ids") or dialog.get("occupants_ids") or [])]
+        recipients = [int(u) for u in (event.get("recipient_ids") or dialog.occupants_ids)]
         recipients = [u for u in dict.fromkeys(recipients) if u != sender_id]
         recipients = self._presence.offline_among(app_id, recipients)
         if not recipients:
@@ -264,11 +263,11 @@ class PushService:
                      len({s["user_id"] for s in subs}))
         return queued
 
-    async def _broadcast_alert(self, dialog: Doc, message: Doc, message_id: str, sender_id: int,
+    async def _broadcast_alert(self, dialog: Dialog, message: Doc, message_id: str, sender_id: int,
                                channels: list[str]) -> int:
         """Every offline, subscribed user of the app but the sender, those who muted the dialog
         and those who deleted it for themselves; one page of subscriptions at a time."""
-        app_id, dialog_id = int(dialog["app_id"]), str(dialog["_id"])
+        app_id, dialog_id = int(dialog.app_id), dialog.id
         alert: Doc | None = None
         queued, after = 0, None
         while True:
@@ -291,19 +290,20 @@ class PushService:
         logger.debug("broadcast message %s: %d push jobs", message_id, queued)
         return queued
 
-    async def _alert_content(self, dialog: Doc, message: Doc, message_id: str,
+    async def _alert_content(self, dialog: Dialog, message: Doc, message_id: str,
                              sender_id: int) -> Doc:
-        """What every recipient's notification of this message shares (all but the badge)."""
-        sender = await self._users.get(int(dialog["app_id"]), sender_id) if sender_id else None
-        dialog_type, dialog_id = int(dialog.get("type") or 0), str(dialog["_id"])
+        """What every recipient's notification of this message shares (all but the badge).
+        `message` is the event's wire Message (a dict, as the outbox keeps it)."""
+        sender = await self._users.get(int(dialog.app_id), sender_id) if sender_id else None
+        dialog_type, dialog_id = int(dialog.type), dialog.id
         sender_name = _display_name(sender, sender_id)
-        title = sender_name if dialog_type == PRIVATE else (dialog.get("name") or sender_name)
+        title = sender_name if dialog_type == PRIVATE else (dialog.name or sender_name)
         body = None
         if not is_e2ee(dialog):
             text = str(message.get("message") or "")
             if not text.strip() and message.get("attachments"):
                 text = "Attachment"
-            if dialog_type != PRIVATE and dialog.get("name"):
+            if dialog_type != PRIVATE and dialog.name:
                 text = f"{sender_name}: {text}" if text else text
             body = truncate(text, self._settings.body_max_chars) if text.strip() else None
         return {"title": truncate(title, 100), "body": body, "dialog_id": dialog_id,
@@ -340,14 +340,14 @@ class PushService:
         members = {d: m for d, m in members.items() if not m.get("hidden")}
         if not members:
             return 0
-        dialogs = {d["_id"]: d for d in await self._dialogs.get_many(app_id, list(members))}
+        dialogs = {d.id: d for d in await self._dialogs.get_many(app_id, list(members))}
         total = 0
         for dialog_id, member in members.items():
             dialog = dialogs.get(dialog_id)
             if dialog is None:
                 continue
             position = max(int(member.get("last_read_seq") or 0), int(member.get("cleared_seq") or 0))
-            if int(dialog.get("seq") or 0) <= position:
+            if dialog.seq <= position:
                 continue
             total += await self._messages.count_unread(dialog_id, user_id, position)
         return total

@@ -7,13 +7,14 @@ A message is read by a user when their id is in its `read_ids`; each member keep
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from config.settings import LimitSettings
 from models.clock import Clock
 from models.errors import InvalidError, NotFoundError
 from models.events import Event, EventPublisher, Origin
-from models.messages import MAX_EVENT_IDS, MessageUpdate
+from models.messages import MAX_EVENT_IDS, Message, MessageUpdate
 from models.requester import Requester, require_user
 from models.services.access import BROADCAST, PUBLIC, AccessService, DialogAccess
 from models.storage.dialogs import DialogStore
@@ -40,14 +41,14 @@ class ReceiptService:
     async def mark_read(self, requester: Requester, message_ids: list[str],
                         origin: Origin | None = None) -> None:
         """For the bridge's `<displayed>` receipts: like `PUT read=1` (unknown ids are ignored)."""
-        for access, docs in await self._access.visible_messages(requester, message_ids, None):
-            await self.mark_page_read(access, docs, origin)
+        for access, messages in await self._access.visible_messages(requester, message_ids, None):
+            await self.mark_page_read(access, messages, origin)
 
     async def mark_delivered(self, requester: Requester, message_ids: list[str],
                              origin: Origin | None = None) -> None:
         """For the bridge's `<received>` receipts."""
-        for access, docs in await self._access.visible_messages(requester, message_ids, None):
-            await self._mark_docs_delivered(access, docs, origin)
+        for access, messages in await self._access.visible_messages(requester, message_ids, None):
+            await self._mark_docs_delivered(access, messages, origin)
 
     async def mark(self, requester: Requester, change: MessageUpdate) -> None:
         """The marks of `PUT /chat/Message[/{ids}]`: the given messages, or without ids everything
@@ -57,11 +58,11 @@ class ReceiptService:
                                                          change.dialog_id)
             if not groups:
                 raise NotFoundError("Message not found")
-            for access, docs in groups:
+            for access, messages in groups:
                 if change.read:
-                    await self.mark_page_read(access, docs)
+                    await self.mark_page_read(access, messages)
                 elif change.delivered:
-                    await self._mark_docs_delivered(access, docs)
+                    await self._mark_docs_delivered(access, messages)
             return
         if change.dialog_id is None:
             raise InvalidError("can't be blank", field="chat_dialog_id")
@@ -72,46 +73,50 @@ class ReceiptService:
             await self._mark_all_delivered(access)
 
     # -- read ------------------------------------------------------------------------------------
-    async def mark_page_read(self, access: DialogAccess, docs: list[Doc],
-                             origin: Origin | None = None) -> None:
-        """These messages (of one dialog, in its order) become read for the caller; the returned
-        documents are updated in place."""
+    async def mark_page_read(self, access: DialogAccess, messages: list[Message],
+                             origin: Origin | None = None) -> list[Message]:
+        """These messages (of one dialog, in its order) become read for the caller; returns them
+        as they are now (read and delivered by the caller, one more view where counted)."""
         viewer = access.user_id
-        new = [d for d in docs if viewer not in (d.get("read_ids") or []) and d.get("sender_id") != viewer]
+        new = [i for i, m in enumerate(messages) if viewer not in m.read_ids and m.sender_id != viewer]
         if new:
             now = self._clock.now()
             count_view = access.type in (BROADCAST, PUBLIC)
-            await self._messages.mark_read(access.dialog["app_id"], [d["_id"] for d in new], viewer,
+            await self._messages.mark_read(access.app_id, [messages[i].id for i in new], viewer,
                                            now, count_view)
-            for doc in new:
-                doc["read_ids"] = [*doc.get("read_ids", []), viewer]
-                if viewer not in (doc.get("delivered_ids") or []):
-                    doc["delivered_ids"] = [*doc.get("delivered_ids", []), viewer]
-                if count_view:
-                    doc["views_count"] = int(doc.get("views_count") or 0) + 1
-                doc["updated_at"] = now
-        await self._compact_read_position(access, max(int(d.get("seq") or 0) for d in docs))
+            messages = list(messages)
+            for i in new:
+                message = messages[i]
+                delivered = message.delivered_ids if viewer in message.delivered_ids \
+                    else (*message.delivered_ids, viewer)
+                messages[i] = replace(message, read_ids=(*message.read_ids, viewer),
+                                      delivered_ids=delivered, updated_at=now,
+                                      views_count=message.views_count + 1 if count_view
+                                      else message.views_count)
+        await self._compact_read_position(access, max(m.seq for m in messages))
         if new:
-            await self._publish_marks("messages_read", access, new, origin=origin)
+            await self._publish_marks("messages_read", access, [messages[i] for i in new],
+                                      origin=origin)
+        return messages
 
     async def mark_all_read(self, access: DialogAccess) -> None:
         """Everything up to the dialog's current seq becomes read for this member."""
-        viewer, upto = access.user_id, int(access.dialog.get("seq") or 0)
+        viewer, upto = access.user_id, access.dialog.seq
         member = access.member or {}
         position = max(int(member.get("last_read_seq") or 0), int(member.get("cleared_seq") or 0))
         if upto <= position:
             return
-        app_id = access.dialog["app_id"]
-        docs = await self._messages.unread_in_range(app_id, access.dialog_id, viewer, position, upto,
-                                                    MAX_EVENT_IDS)
-        if docs:
+        app_id = access.app_id
+        messages = await self._messages.unread_in_range(app_id, access.dialog_id, viewer, position,
+                                                        upto, MAX_EVENT_IDS)
+        if messages:
             await self._messages.mark_range_read(app_id, access.dialog_id, viewer, position, upto,
                                                  self._clock.now(),
                                                  access.type in (BROADCAST, PUBLIC))
         if await self._reader_member(access) is not None:
             await self._members.advance_read(access.dialog_id, viewer, upto)
-        if docs:
-            await self._publish_marks("messages_read", access, docs, {"up_to_seq": upto})
+        if messages:
+            await self._publish_marks("messages_read", access, messages, {"up_to_seq": upto})
 
     async def _compact_read_position(self, access: DialogAccess, upto_seq: int) -> None:
         """Moves the member's last_read_seq to just before their oldest unread message (or to
@@ -135,39 +140,40 @@ class ReceiptService:
         read position: nothing read yet, 0)."""
         if access.member is None and access.type == BROADCAST:
             access.member = await self._members.ensure(
-                access.dialog["app_id"], access.dialog_id, access.user_id,
+                access.app_id, access.dialog_id, access.user_id,
                 {"joined_at": self._clock.now()})
         return access.member
 
     # -- delivered -------------------------------------------------------------------------------
-    async def _mark_docs_delivered(self, access: DialogAccess, docs: list[Doc],
+    async def _mark_docs_delivered(self, access: DialogAccess, messages: list[Message],
                                    origin: Origin | None = None) -> None:
         viewer = access.user_id
-        new = [d for d in docs if viewer not in (d.get("delivered_ids") or []) and d.get("sender_id") != viewer]
+        new = [m for m in messages if viewer not in m.delivered_ids and m.sender_id != viewer]
         if not new:
             return
-        await self._messages.mark_delivered(access.dialog["app_id"], [d["_id"] for d in new], viewer,
+        await self._messages.mark_delivered(access.app_id, [m.id for m in new], viewer,
                                             self._clock.now())
         await self._publish_marks("messages_delivered", access, new, origin=origin)
 
     async def _mark_all_delivered(self, access: DialogAccess) -> None:
-        viewer, app_id = access.user_id, access.dialog["app_id"]
-        docs = await self._messages.undelivered(app_id, access.dialog_id, viewer, access.cleared_seq,
-                                                MAX_EVENT_IDS)
-        if not docs:
+        viewer, app_id = access.user_id, access.app_id
+        messages = await self._messages.undelivered(app_id, access.dialog_id, viewer,
+                                                    access.cleared_seq, MAX_EVENT_IDS)
+        if not messages:
             return
         await self._messages.mark_all_delivered(app_id, access.dialog_id, viewer, access.cleared_seq,
                                                 self._clock.now())
-        await self._publish_marks("messages_delivered", access, docs)
+        await self._publish_marks("messages_delivered", access, messages)
 
-    async def _publish_marks(self, kind: str, access: DialogAccess, docs: list[Doc],
+    async def _publish_marks(self, kind: str, access: DialogAccess, messages: list[Message],
                              extra: Doc | None = None, origin: Origin | None = None) -> None:
-        senders = sorted({d["sender_id"] for d in docs if d.get("sender_id") != access.user_id})
+        senders = sorted({m.sender_id for m in messages if m.sender_id != access.user_id})
+        marked = messages[:MAX_EVENT_IDS]
         await self._publisher.publish(Event(
-            kind=kind, app_id=access.dialog["app_id"], dialog_id=access.dialog_id,
+            kind=kind, app_id=access.app_id, dialog_id=access.dialog_id,
             sender_id=access.user_id, recipient_ids=senders, origin=origin,
-            payload={"message_ids": [d["_id"] for d in docs[:MAX_EVENT_IDS]],
-                     "senders": {d["_id"]: d.get("sender_id") for d in docs[:MAX_EVENT_IDS]},
+            payload={"message_ids": [m.id for m in marked],
+                     "senders": {m.id: m.sender_id for m in marked},
                      "user_id": access.user_id, "dialog_type": int(access.type), **(extra or {})}))
 
     # -- visibility after a new message ----------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from models.dialogs import Dialog, DialogType
 from models.errors import NotFoundError
 from models.requester import Requester
 from models.services.access import BROADCAST, PUBLIC, AccessService, DialogAccess
@@ -29,26 +30,26 @@ class Room:
 
     app_id: int
     dialog_id: str
-    # the dialog document the access rules read, with its id lists as sets (decisions are
-    # made per stanza: membership of a large group is one hash lookup)
-    dialog: Mapping[str, Any] = field(repr=False, compare=False)
+    # the dialog the access rules read, with its id lists as sets (decisions are made per
+    # stanza: membership of a large group is one hash lookup)
+    dialog: Dialog = field(repr=False, compare=False)
     audience: frozenset[int] = field(default_factory=frozenset)
     excluded: frozenset[int] = field(default_factory=frozenset)
     # membership documents, where the rules read them (a public dialog's subscriptions)
     members: Mapping[int, Mapping[str, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
-    def type(self) -> int:
-        return int(self.dialog["type"])
+    def type(self) -> DialogType:
+        return self.dialog.type
 
     @property
     def name(self) -> str:
         """The dialog's name: the room's subject and disco#info name."""
-        return str(self.dialog.get("name") or "")
+        return self.dialog.name or ""
 
     @property
     def owner_id(self) -> int:
-        return int(self.dialog.get("user_id") or 0)
+        return int(self.dialog.user_id or 0)
 
     def access(self, user_id: int) -> DialogAccess:
         """The dialog as this user may use it (the rules of every transport)."""
@@ -95,16 +96,14 @@ class RoomService:
         else). For a room that refused someone: it may have been read before they were added."""
         await self._access.dialog_for(requester, dialog_id)
 
-    async def _room(self, dialog: dict[str, Any]) -> Room:
-        dtype = int(dialog.get("type") or 0)
+    async def _room(self, dialog: Dialog) -> Room:
         members: dict[int, Mapping[str, Any]] = {}
-        if dtype == PUBLIC:
-            members = {m["user_id"]: m for m in await self._members.for_dialog(dialog["_id"])}
+        view = dialog.with_id_sets()
+        if dialog.type == PUBLIC:
+            members = {m["user_id"]: m for m in await self._members.for_dialog(dialog.id)}
             audience = frozenset(members)
         else:
-            audience = frozenset(dialog.get("occupants_ids") or [])
-        excluded = await self._members.left_users(dialog["_id"]) if dtype == BROADCAST else []
-        view = {**dialog, "type": dtype, "occupants_ids": frozenset(dialog.get("occupants_ids") or []),
-                "admins_ids": frozenset(dialog.get("admins_ids") or [])}
-        return Room(app_id=int(dialog["app_id"]), dialog_id=dialog["_id"], dialog=view,
+            audience = frozenset(view.occupants_ids)
+        excluded = await self._members.left_users(dialog.id) if dialog.type == BROADCAST else []
+        return Room(app_id=int(dialog.app_id), dialog_id=dialog.id, dialog=view,
                     audience=audience, excluded=frozenset(excluded), members=members)

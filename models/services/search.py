@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from config.settings import LimitSettings
+from models.dialogs import Dialog, DialogView
+from models.messages import Message
 from models.requester import Requester, require_user
 from models.storage.dialogs import DialogStore
 from models.storage.ids import is_object_id
@@ -14,9 +16,6 @@ from models.storage.members import MemberStore
 from models.storage.messages import MessageStore
 from models.storage.users import UserStore
 from models.users import User
-
-Doc = dict[str, Any]
-
 
 @dataclass(frozen=True)
 class SearchQuery:
@@ -38,13 +37,13 @@ MAX_DIALOG_IDS = 10
 class DialogViews(Protocol):
     """The dialog service's per-user view (personalised last message, membership, unread count)."""
 
-    async def view(self, requester: Requester, dialog: Doc) -> Any: ...
+    async def view(self, requester: Requester, dialog: Dialog) -> DialogView: ...
 
 
 @dataclass
 class SearchResult:
-    dialogs: list[Any] = field(default_factory=list)  # DialogView: .dialog, .member, .unread
-    messages: list[Doc] = field(default_factory=list)
+    dialogs: list[DialogView] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
     users: list[User] = field(default_factory=list)
 
 
@@ -70,16 +69,16 @@ class SearchService:
         if not members:
             return result
         dialogs = sorted(await self._dialogs.get_many(requester.app_id, list(members)),
-                         key=lambda d: d["_id"])
-        named = [d for d in dialogs if re.search(re.escape(text), d.get("name") or "", re.IGNORECASE)]
-        named.sort(key=lambda d: d.get("last_message_date_sent") or 0, reverse=True)
+                         key=lambda d: d.id)
+        named = [d for d in dialogs if re.search(re.escape(text), d.name or "", re.IGNORECASE)]
+        named.sort(key=lambda d: d.last_message_date_sent or 0, reverse=True)
         result.dialogs = [await self._dialog_views.view(requester, d) for d in named[:limit]]
 
         positions = {d: int(m.get("cleared_seq") or 0) for d, m in members.items() if is_object_id(d)}
         result.messages = await self._messages.search(requester.app_id, positions, text,
                                                       requester.user_id,
                                                       (query.earliest, query.latest), limit)
-        peers = sorted({uid for d in dialogs for uid in (d.get("occupants_ids") or [])})
+        peers = sorted({uid for d in dialogs for uid in d.occupants_ids})
         if peers:
             docs = await self._users.search_among(requester.app_id, peers, text, limit)
             result.users = [User.model_validate(d) for d in docs]

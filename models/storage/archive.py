@@ -15,7 +15,7 @@ from typing import Any
 from bson import ObjectId
 
 from models.archive import ArchiveScope
-from models.storage.ids import id_to_str as _out
+from models.messages import Message
 from models.storage.ids import oid_or_none as _oid
 
 Doc = dict[str, Any]
@@ -68,7 +68,7 @@ class ArchiveStore:
         return query
 
     async def page(self, scope: ArchiveScope, after: Any, before: Any, start: int | None,
-                   end: int | None, limit: int, newest_first: bool) -> list[Doc]:
+                   end: int | None, limit: int, newest_first: bool) -> list[Message]:
         """Up to `limit` messages of the scope's dialogs strictly between the archive orders
         `after` and `before` (None: unbounded), not deleted for the viewer, after each dialog's
         cleared position, `date_sent` within [start, end]; in archive order (`newest_first`:
@@ -77,4 +77,4 @@ class ArchiveStore:
             return []
         cursor = self._col.find(self._query(scope, after, before, start, end))
         cursor = cursor.sort([(ORDER, -1 if newest_first else 1)]).limit(limit)
-        return [_out(d) for d in await cursor.to_list(length=limit)]
+        return [Message.from_doc(d) for d in await cursor.to_list(length=limit)]

@@ -1,7 +1,8 @@
 """The `dialogs` collection (one document per dialog). See SCHEMA.md.
 
 `seq` counts stored messages: each message takes the next value (one `$inc`), which orders the
-dialog's history and drives unread counts together with the members' `last_read_seq`.
+dialog's history and drives unread counts together with the members' `last_read_seq`. Dialogs
+enter and leave as `Dialog` entities (models/dialogs.py); the documents' layout is SCHEMA.md's.
 """
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from typing import Any
 from bson import ObjectId
 from pymongo import ReturnDocument
 
+from models.dialogs import Dialog, LastMessage
 from models.queries import Condition, Sort
 from models.storage.errors import duplicates_as_conflict
 from models.storage.filters import compile_conditions
 from models.storage.scoped import AppScopedStore
-from models.storage.ids import id_to_str as _out
 from models.storage.ids import ids_in_query as _in_query
 from models.storage.ids import oid_or_none as _oid
 
@@ -23,23 +24,25 @@ BROADCAST = 1  # dialog type read by every user of the app (models.services.acce
 PRIVATE = 3  # a pair's dialog
 
 
-class DialogStore(AppScopedStore):
+class DialogStore(AppScopedStore[Dialog]):
     collection = "dialogs"
+    _load = staticmethod(Dialog.from_doc)
 
-    async def insert(self, doc: Doc) -> str:
-        """`doc["_id"]` may be given as a 24-hex string; returns the id as a string."""
-        doc = dict(doc)
-        doc["_id"] = _oid(doc["_id"]) if "_id" in doc else ObjectId()
+    async def insert(self, dialog: Dialog) -> str:
+        """Stores a new dialog (its id a 24-hex string, or empty for a new one); returns the id."""
+        doc = dialog.to_doc()
+        doc["_id"] = _oid(dialog.id) if dialog.id else ObjectId()
         with duplicates_as_conflict("dialog already exists"):
             await self._col.insert_one(doc)
         return str(doc["_id"])
 
-    async def find_private(self, app_id: int, private_key: str) -> Doc | None:
-        return _out(await self._col.find_one({"app_id": app_id, "private_key": private_key}))
+    async def find_private(self, app_id: int, private_key: str) -> Dialog | None:
+        return self._load_or_none(await self._col.find_one({"app_id": app_id,
+                                                            "private_key": private_key}))
 
     async def find_in(self, app_id: int, dialog_ids: list[str], conditions: tuple[Condition, ...],
                       sort: Sort, skip: int, limit: int,
-                      broadcasts_except: list[str] | None = None) -> list[Doc]:
+                      broadcasts_except: list[str] | None = None) -> list[Dialog]:
         """The given dialogs (a user's memberships) matching `conditions`; with
         `broadcasts_except`, also every broadcast dialog of the app but those."""
         return await self._page(_scoped(app_id, dialog_ids, compile_conditions(conditions),
@@ -65,16 +68,24 @@ class DialogStore(AppScopedStore):
             {"_id": {"$in": oids}, "app_id": app_id, "type": PRIVATE}, {"_id": 1})]
 
     async def next_seq(self, app_id: int, dialog_id: str, last_message: Doc) -> int:
-        """Takes the next message sequence number and records the last message, atomically."""
-        seq, _ = await self.take_seqs(app_id, dialog_id, last_message, 1)
+        """Takes the next message sequence number and records `last_message` (stored fields),
+        atomically (seeding data for tests and benchmarks)."""
+        seq, _ = await self._take(app_id, dialog_id, last_message, 1)
         return seq
 
-    async def take_seqs(self, app_id: int, dialog_id: str, last_message: Doc,
+    async def take_seqs(self, app_id: int, dialog_id: str, last: LastMessage, now: Any,
                         count: int) -> tuple[int, bool]:
         """Takes `count` message sequence numbers and records the last message, atomically.
         Returns the highest number taken (the range is `top - count + 1 .. top`) and whether a
         member hid the dialog since the last message (`has_hidden`, cleared here: the caller
         shows the dialog to them again)."""
+        return await self._take(app_id, dialog_id, {
+            "last_message": last.body, "last_message_id": last.id,
+            "last_message_user_id": last.sender_id, "last_message_date_sent": last.date_sent,
+            "updated_at": now}, count)
+
+    async def _take(self, app_id: int, dialog_id: str, last_message: Doc,
+                    count: int) -> tuple[int, bool]:
         doc = await self._col.find_one_and_update(
             {"_id": _oid(dialog_id), "app_id": app_id},
             {"$inc": {"seq": count}, "$set": {**last_message, "has_hidden": False}},
@@ -91,23 +102,23 @@ class DialogStore(AppScopedStore):
     async def set_fields(self, app_id: int, dialog_id: str, fields: Doc) -> None:
         await self._col.update_one({"_id": _oid(dialog_id), "app_id": app_id}, {"$set": fields})
 
-    async def set_last_message(self, app_id: int, dialog_id: str, message: Doc | None) -> None:
-        """Records `message` (or none) as the dialog's last message."""
+    async def set_last_message(self, app_id: int, dialog_id: str, last: LastMessage | None) -> None:
+        """Records `last` (or none) as the dialog's last message."""
         await self.set_fields(app_id, dialog_id, {
-            "last_message": message.get("message") if message else None,
-            "last_message_id": message["_id"] if message else None,
-            "last_message_user_id": message.get("sender_id") if message else None,
-            "last_message_date_sent": message.get("date_sent") if message else None})
+            "last_message": last.body if last else None,
+            "last_message_id": last.id if last else None,
+            "last_message_user_id": last.sender_id if last else None,
+            "last_message_date_sent": last.date_sent if last else None})
 
     async def set_last_message_body(self, app_id: int, dialog_id: str, body: str) -> None:
         """The last message was edited."""
         await self.set_fields(app_id, dialog_id, {"last_message": body})
 
-    async def _update(self, app_id: int, dialog_id: str, update: Doc) -> Doc | None:
+    async def _update(self, app_id: int, dialog_id: str, update: Doc) -> Dialog | None:
         return await self.update(app_id, dialog_id, update)
 
     async def change(self, app_id: int, dialog_id: str, sets: Doc, adds: dict[str, list],
-                     pulls: dict[str, list], now: Any) -> Doc | None:
+                     pulls: dict[str, list], now: Any) -> Dialog | None:
         """Sets fields and adds ids to list fields in one update, then pulls ids (one field can't
         take both at once); returns the changed dialog (None: it is gone)."""
         update: Doc = {"$set": {**sets, "updated_at": now}}
@@ -119,7 +130,7 @@ class DialogStore(AppScopedStore):
                                      {"$pull": {k: {"$in": v} for k, v in pulls.items()}})
         return doc
 
-    async def remove_occupant(self, app_id: int, dialog_id: str, user_id: int, now: Any) -> Doc | None:
+    async def remove_occupant(self, app_id: int, dialog_id: str, user_id: int, now: Any) -> Dialog | None:
         """The user leaves: no longer an occupant nor an admin."""
         return await self._update(app_id, dialog_id, {
             "$pull": {"occupants_ids": user_id, "admins_ids": user_id}, "$set": {"updated_at": now}})
@@ -127,10 +138,10 @@ class DialogStore(AppScopedStore):
     async def remove_admin(self, app_id: int, dialog_id: str, user_id: int) -> None:
         await self._update(app_id, dialog_id, {"$pull": {"admins_ids": user_id}})
 
-    async def set_occupants_count(self, app_id: int, dialog_id: str, count: int) -> Doc | None:
+    async def set_occupants_count(self, app_id: int, dialog_id: str, count: int) -> Dialog | None:
         return await self._update(app_id, dialog_id, {"$set": {"occupants_count": count}})
 
-    async def clear_history(self, app_id: int, dialog_id: str, now: Any) -> Doc | None:
+    async def clear_history(self, app_id: int, dialog_id: str, now: Any) -> Dialog | None:
         """The history was deleted for everyone: no last message, no pins."""
         return await self._update(app_id, dialog_id, {"$set": {
             "last_message": None, "last_message_id": None, "last_message_user_id": None,
@@ -149,7 +160,7 @@ class DialogStore(AppScopedStore):
 
     # -- the admin API: every dialog of the application ------------------------------------------
     async def page_app(self, app_id: int, conditions: tuple[Condition, ...], sort: Sort, skip: int,
-                       limit: int) -> list[Doc]:
+                       limit: int) -> list[Dialog]:
         return await self._page({"app_id": app_id, **_in_query(compile_conditions(conditions))},
                                 list(sort), skip, limit)
 

@@ -3,7 +3,8 @@
 Order key: (chat_dialog_id, seq) for a dialog's history, with `_id` as the tie-breaker; `date_sent`
 can be set by clients and is never the only order key. Inserting with the client's id as `_id`
 makes sends idempotent (a duplicate returns the stored message). Each new message gets its
-`archive_order` here, in the order messages are stored (models/storage/archive.py).
+`archive_order` here, in the order messages are stored (models/storage/archive.py). Messages enter
+and leave as `Message` entities (models/messages.py); the documents' layout is SCHEMA.md's.
 """
 from __future__ import annotations
 
@@ -14,40 +15,41 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from models.messages import Message
 from models.queries import Condition, Sort
 from models.storage.filters import compile_conditions
 from models.storage.scoped import AppScopedStore
-from models.storage.ids import id_to_str as _out
 from models.storage.ids import ids_in_query as _in_query
 from models.storage.ids import oid_or_none as _oid
 
 Doc = dict[str, Any]
 
 
-class MessageStore(AppScopedStore):
+class MessageStore(AppScopedStore[Message]):
     collection = "messages"
+    _load = staticmethod(Message.from_doc)
 
-    async def insert(self, doc: Doc) -> tuple[Doc, bool]:
-        """Inserts; returns (stored document, created). A duplicate id returns the existing one."""
-        doc = dict(doc)
-        doc["_id"] = _oid(doc["_id"]) if doc.get("_id") else ObjectId()
+    async def insert(self, message: Message) -> tuple[Message, bool]:
+        """Inserts; returns (stored message, created). A duplicate id returns the existing one."""
+        doc = message.to_doc()
+        doc["_id"] = _oid(message.id) if message.id else ObjectId()
         doc["archive_order"] = ObjectId()
         try:
             await self._col.insert_one(doc)
         except DuplicateKeyError:
             existing = await self._col.find_one({"_id": doc["_id"]})
-            return _out(existing), False
-        return _out(doc), True
+            return Message.from_doc(existing), False
+        return (message if message.id else Message.from_doc(doc)), True
 
-    async def insert_many(self, docs: list[Doc]) -> list[tuple[Doc, bool]]:
-        """Inserts in one write; returns (stored document, created) per document, in order. An id
-        already stored (a repeat, or a concurrent send) returns the existing document."""
-        if len(docs) == 1:
-            return [await self.insert(docs[0])]
+    async def insert_many(self, messages: list[Message]) -> list[tuple[Message, bool]]:
+        """Inserts in one write; returns (stored message, created) per message, in order. An id
+        already stored (a repeat, or a concurrent send) returns the existing message."""
+        if len(messages) == 1:
+            return [await self.insert(messages[0])]
         prepared = []
-        for doc in docs:
-            doc = dict(doc)
-            doc["_id"] = _oid(doc["_id"]) if doc.get("_id") else ObjectId()
+        for message in messages:
+            doc = message.to_doc()
+            doc["_id"] = _oid(message.id) if message.id else ObjectId()
             doc["archive_order"] = ObjectId()  # in list order: the order they are stored in
             prepared.append(doc)
         duplicates: set[int] = set()
@@ -63,22 +65,22 @@ class MessageStore(AppScopedStore):
             ids = [prepared[i]["_id"] for i in duplicates]
             existing = {d["_id"]: d async for d in self._col.find({"_id": {"$in": ids}})}
         out = []
-        for index, doc in enumerate(prepared):
+        for index, (message, doc) in enumerate(zip(messages, prepared)):
             if index in duplicates:
-                out.append((_out(existing[doc["_id"]]), False))
+                out.append((Message.from_doc(existing[doc["_id"]]), False))
             else:
-                out.append((_out(doc), True))
+                out.append((message if message.id else Message.from_doc(doc), True))
         return out
 
-    async def find_any_app(self, message_ids: list[str]) -> dict[str, Doc]:
+    async def find_any_app(self, message_ids: list[str]) -> dict[str, Message]:
         """Stored messages with these ids in any application (ids are global), by id."""
         oids = [o for o in (_oid(m) for m in message_ids) if o is not None]
         if not oids:
             return {}
         if len(oids) == 1:  # a single send: a lookup, not a query
             doc = await self._col.find_one({"_id": oids[0]})
-            return {str(doc["_id"]): _out(doc)} if doc is not None else {}
-        return {str(d["_id"]): _out(d) async for d in self._col.find({"_id": {"$in": oids}})}
+            return {str(doc["_id"]): Message.from_doc(doc)} if doc is not None else {}
+        return {str(d["_id"]): Message.from_doc(d) async for d in self._col.find({"_id": {"$in": oids}})}
 
     async def exists(self, message_id: str) -> bool:
         oid = _oid(message_id)
@@ -103,7 +105,7 @@ class MessageStore(AppScopedStore):
 
     async def page_history(self, app_id: int, dialog_id: str, viewer: int, after_seq: int,
                            conditions: tuple[Condition, ...], read: bool | None, sort: Sort,
-                           skip: int, limit: int) -> list[Doc]:
+                           skip: int, limit: int) -> list[Message]:
         """A page of the messages of one dialog `viewer` sees: not deleted for them, after their
         cleared position (`after_seq`), matching `conditions` (and `read` by them, if given)."""
         query = self._history_query(dialog_id, viewer, after_seq, conditions, read)
@@ -115,7 +117,7 @@ class MessageStore(AppScopedStore):
         return await self._col.count_documents({"app_id": app_id, **_in_query(query)})
 
     async def search(self, app_id: int, positions: dict[str, int], text: str, viewer: int,
-                     date_sent: tuple[int | None, int | None], limit: int) -> list[Doc]:
+                     date_sent: tuple[int | None, int | None], limit: int) -> list[Message]:
         """Newest first: messages whose body contains `text` (case-insensitive) in the given
         dialogs, each after its cleared position (`positions`: dialog id -> seq), not deleted for
         `viewer`, `date_sent` within (earliest, latest) when given."""
@@ -155,7 +157,7 @@ class MessageStore(AppScopedStore):
         return query
 
     async def unread_in_range(self, app_id: int, dialog_id: str, viewer: int, after_seq: int,
-                              upto_seq: int, limit: int) -> list[Doc]:
+                              upto_seq: int, limit: int) -> list[Message]:
         """The first `limit` messages of the dialog in (after_seq, upto_seq] `viewer` has not read."""
         return await self._page({"app_id": app_id, **self._unread_range(dialog_id, viewer, after_seq,
                                                                         upto_seq)},
@@ -178,7 +180,7 @@ class MessageStore(AppScopedStore):
                 "deleted_for": {"$ne": viewer}}
 
     async def undelivered(self, app_id: int, dialog_id: str, viewer: int, after_seq: int,
-                          limit: int) -> list[Doc]:
+                          limit: int) -> list[Message]:
         """The first `limit` messages of others after `after_seq` not yet delivered to `viewer`."""
         return await self._page({"app_id": app_id,
                                  **self._undelivered_query(dialog_id, viewer, after_seq)},
@@ -190,12 +192,12 @@ class MessageStore(AppScopedStore):
                                 {"$addToSet": {"delivered_ids": viewer}, "$set": {"updated_at": now}})
 
     # -- edits and deletes -----------------------------------------------------------------------
-    async def set_body(self, app_id: int, message_id: str, body: str, now: Any) -> Doc | None:
+    async def set_body(self, app_id: int, message_id: str, body: str, now: Any) -> Message | None:
         """The author's edit: the new body, `edited_at`; returns the edited message."""
         oid = _oid(message_id)
         if oid is None:
             return None
-        return _out(await self._col.find_one_and_update(
+        return self._load_or_none(await self._col.find_one_and_update(
             {"_id": oid, "app_id": app_id},
             {"$set": {"message": body, "updated_at": now, "edited_at": now}},
             return_document=ReturnDocument.AFTER))
@@ -221,12 +223,12 @@ class MessageStore(AppScopedStore):
     async def count_unread(self, dialog_id: str, user_id: int, after_seq: int) -> int:
         return await self._col.count_documents(self.unread_query(dialog_id, user_id, after_seq))
 
-    async def last_visible(self, dialog_id: str, user_id: int, after_seq: int) -> Doc | None:
+    async def last_visible(self, dialog_id: str, user_id: int, after_seq: int) -> Message | None:
         """The newest message of the dialog this user still sees (for last_message after deletes)."""
         cursor = self._col.find({"chat_dialog_id": dialog_id, "seq": {"$gt": after_seq},
                                  "deleted_for": {"$ne": user_id}}).sort("seq", -1).limit(1)
         docs = await cursor.to_list(length=1)
-        return _out(docs[0]) if docs else None
+        return Message.from_doc(docs[0]) if docs else None
 
     async def first_unread_seq(self, dialog_id: str, user_id: int, after_seq: int) -> int | None:
         """The seq of the oldest message this user has not read, if any (read-position compaction)."""
@@ -236,7 +238,7 @@ class MessageStore(AppScopedStore):
         return int(docs[0]["seq"]) if docs else None
 
     async def react(self, app_id: int, message_id: str, user_id: int, add: str | None,
-                    remove: list[str]) -> Doc | None:
+                    remove: list[str]) -> Message | None:
         """Adds `user_id` under `reactions.{add}` and pulls it from each `reactions.{remove}`, then
         drops reaction keys left empty. Emoji keys are validated by the service (no `.`/`$`)."""
         oid = _oid(message_id)
@@ -259,7 +261,7 @@ class MessageStore(AppScopedStore):
                 key = f"reactions.{emoji}"
                 await self._col.update_one({"_id": oid, key: {"$size": 0}}, {"$unset": {key: ""}})
                 doc["reactions"].pop(emoji, None)
-        return _out(doc)
+        return Message.from_doc(doc)
 
     async def delete_dialog(self, dialog_id: str) -> int:
         result = await self._col.delete_many({"chat_dialog_id": dialog_id})
@@ -267,7 +269,7 @@ class MessageStore(AppScopedStore):
 
     # -- the admin API: every message of the application -----------------------------------------
     async def page_app(self, app_id: int, conditions: tuple[Condition, ...], sort: Sort, skip: int,
-                       limit: int) -> list[Doc]:
+                       limit: int) -> list[Message]:
         return await self._page({"app_id": app_id, **_in_query(compile_conditions(conditions))},
                                 list(sort), skip, limit)
 

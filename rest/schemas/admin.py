@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from models.admin import NEWEST_FIRST, AdminDialog, AdminDialogChange, AdminListQuery, StatsQuery
+from models.dialogs import DialogView
+from models.messages import Message
 from models.errors import InvalidError
 from models.lax import (cast_int, cast_number, cast_str, is_object_id, parse_flag, positive_int,
                         split_list, string)
@@ -128,13 +130,13 @@ def sender(params: dict[str, Any]) -> int:
 
 
 def admin_dialog_to_json(entry: AdminDialog) -> dict[str, Any]:
-    data = dialog_to_json(entry.dialog, None, 0)
+    data = dialog_to_json(DialogView(entry.dialog, None))
     data.update({"silent_ids": entry.silent_ids, "deleted_ids": entry.deleted_ids,
                  "is_e2ee": is_e2ee(entry.dialog), "is_muted": entry.is_muted})
     return data
 
 
-def admin_message_to_json(doc: dict[str, Any]) -> dict[str, Any]:
-    data = message_to_json(doc, 0)
-    data["deleted_for_ids"] = sorted(doc.get("deleted_for") or [])
+def admin_message_to_json(message: Message) -> dict[str, Any]:
+    data = message_to_json(message, 0)
+    data["deleted_for_ids"] = sorted(message.deleted_for)
     return data

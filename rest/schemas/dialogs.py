@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from models.dialogs import (TEXT_LIMITS, DialogChanges, DialogDraft, DialogQuery, DialogType,
-                            IdChanges, check_extensions, check_permissions, check_text,
+                            DialogView, IdChanges, check_extensions, check_permissions, check_text,
                             valid_extension_key)
 from models.errors import BadRequestError, InvalidError
 from models.lax import (cast_datetime, cast_int, cast_number, cast_str, is_object_id, parse_flag,
@@ -197,45 +197,46 @@ def _ops(params: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
-def dialog_to_json(dialog: dict[str, Any], member: dict[str, Any] | None, unread: int) -> dict[str, Any]:
-    """The Dialog object as the member `member` sees it (`member` None: no per-user state).
+def dialog_to_json(view: DialogView) -> dict[str, Any]:
+    """The Dialog object as the member `view.member` sees it (None: no per-user state).
 
     `last_message_status` is only shown to the author of the last message, as ConnectyCube does.
     Public dialogs list no occupants; they carry `occupants_count` instead.
     """
+    dialog, member = view.dialog, view.member
     user_id = (member or {}).get("user_id")
-    kind = int(dialog.get("type") or 0)
-    last_user = dialog.get("last_message_user_id")
+    kind = int(dialog.type)
+    last_user = dialog.last_message_user_id
     status = None
     if user_id is not None and last_user is not None and last_user == user_id:
-        status = dialog.get("last_message_status") or "sent"
-    date_sent = dialog.get("last_message_date_sent")
+        status = view.last_message_status or "sent"
+    date_sent = dialog.last_message_date_sent
     data: dict[str, Any] = {
-        "_id": str(dialog["_id"]),
+        "_id": dialog.id,
         "type": kind,
-        "name": dialog.get("name"),
-        "description": dialog.get("description"),
-        "photo": dialog.get("photo"),
-        "user_id": dialog.get("user_id"),
-        "created_at": iso(dialog.get("created_at")),
-        "updated_at": iso(dialog.get("updated_at")),
-        "xmpp_room_jid": dialog.get("xmpp_room_jid"),
-        "occupants_ids": [] if kind == DialogType.PUBLIC else list(dialog.get("occupants_ids") or []),
-        "admins_ids": list(dialog.get("admins_ids") or []),
-        "pinned_messages_ids": [str(m) for m in dialog.get("pinned_messages_ids") or []],
-        "last_message": dialog.get("last_message"),
-        "last_message_id": (str(dialog["last_message_id"])
-                            if dialog.get("last_message_id") is not None else None),
+        "name": dialog.name,
+        "description": dialog.description,
+        "photo": dialog.photo,
+        "user_id": dialog.user_id,
+        "created_at": iso(dialog.created_at),
+        "updated_at": iso(dialog.updated_at),
+        "xmpp_room_jid": dialog.xmpp_room_jid,
+        "occupants_ids": [] if kind == DialogType.PUBLIC else list(dialog.occupants_ids),
+        "admins_ids": list(dialog.admins_ids),
+        "pinned_messages_ids": [str(m) for m in dialog.pinned_messages_ids],
+        "last_message": dialog.last_message,
+        "last_message_id": (str(dialog.last_message_id)
+                            if dialog.last_message_id is not None else None),
         "last_message_user_id": last_user,
         "last_message_date_sent": int(date_sent) if date_sent is not None else None,
         "last_message_status": status,
-        "unread_messages_count": int(unread),
-        "extensions": dict(dialog["extensions"]) if dialog.get("extensions") else None,
-        "permissions": ({"allow_preview": bool(dialog["permissions"].get("allow_preview"))}
-                        if dialog.get("permissions") else None),
+        "unread_messages_count": int(view.unread),
+        "extensions": dict(dialog.extensions) if dialog.extensions else None,
+        "permissions": ({"allow_preview": bool(dialog.permissions.get("allow_preview"))}
+                        if dialog.permissions else None),
     }
     if kind == DialogType.PUBLIC:
-        data["occupants_count"] = int(dialog.get("occupants_count") or 0)
+        data["occupants_count"] = int(dialog.occupants_count or 0)
     return data
 
 

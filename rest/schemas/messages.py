@@ -10,9 +10,8 @@ from pydantic import ConfigDict
 from models.errors import InvalidError
 from models.lax import (cast_datetime, cast_int, cast_number, cast_str, parse_flag, positive_int,
                         split_list, string)
-from models.messages import (CONTROL_KEYS, KEY_RE, OUTPUT_KEYS, DeleteResult, HistoryQuery,
-                             MessageDraft, MessageUpdate, SystemMessageDraft, draft_from_params,
-                             message_wire, reactions_view)
+from models.messages import (CONTROL_KEYS, KEY_RE, OUTPUT_KEYS, DeleteResult, HistoryQuery, Message,
+                             MessageDraft, MessageUpdate, SystemMessageDraft, draft_from_params)
 from models.queries import Condition, Op
 from rest.schemas.common import ObjectBody
 from rest.schemas.filters import FieldSpec, conditions, page_params, sort_params
@@ -153,10 +152,11 @@ def _custom_conditions(params: dict[str, Any]) -> list[Condition]:
     return out
 
 
-def message_to_json(doc: dict[str, Any], viewer_id: int) -> dict[str, Any]:
-    data = message_wire(doc)
-    data["read"] = 1 if viewer_id in (doc.get("read_ids") or []) else 0
-    data["reactions"] = reactions_view(doc, viewer_id)
+def message_to_json(message: Message, viewer_id: int) -> dict[str, Any]:
+    """The wire Message (`Message.to_wire`) with what this viewer sees: `read`, `reactions`."""
+    data = message.to_wire()
+    data["read"] = 1 if viewer_id in message.read_ids else 0
+    data["reactions"] = message.reactions_view(viewer_id)
     return data
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
+from models.dialogs import DialogView
 from models.lax import parse_flag
-from models.services.dialogs import DialogView
 from rest.auth import user_requester
 from rest.keys import services_key
 from rest.params import all_params, body_params, ids_from_path, json_response, query_params
@@ -18,7 +18,7 @@ from rest.schemas.users import user_to_json
 
 
 def _json(view: DialogView) -> dict[str, Any]:
-    return dialog_to_json(view.dialog, view.member, view.unread)
+    return dialog_to_json(view)
 
 
 def _flag(params: dict[str, Any], name: str) -> bool:

@@ -24,14 +24,14 @@ async def list_messages(request: web.Request) -> web.Response:
     if page.count is not None:
         return json_response({"items_count": page.count})
     return json_response({"skip": page.skip, "limit": page.limit,
-                          "items": [message_to_json(doc, caller.user_id) for doc in page.items]})
+                          "items": [message_to_json(m, caller.user_id) for m in page.items]})
 
 
 async def create_message(request: web.Request) -> web.Response:
     caller = await user_requester(request)
     draft = CreateMessageBody.model_validate(await body_params(request)).to_command()
-    doc = await request.app[services_key].messages.send(caller, draft)
-    return json_response(message_to_json(doc, caller.user_id), status=201)
+    message = await request.app[services_key].messages.send(caller, draft)
+    return json_response(message_to_json(message, caller.user_id), status=201)
 
 
 async def update_messages(request: web.Request) -> web.Response:

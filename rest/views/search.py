@@ -16,7 +16,7 @@ async def search(request: web.Request) -> web.Response:
     caller = await user_requester(request)
     found = await request.app[services_key].search.search(caller, search_query(query_params(request)))
     return json_response({"results": {
-        "dialogs": [dialog_to_json(v.dialog, v.member, v.unread) for v in found.dialogs],
-        "messages": [message_to_json(doc, caller.user_id) for doc in found.messages],
+        "dialogs": [dialog_to_json(v) for v in found.dialogs],
+        "messages": [message_to_json(m, caller.user_id) for m in found.messages],
         "users": [user_to_json(user) for user in found.users],
     }})

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 from slixmpp.exceptions import IqError
 
-from models.messages import make_draft
+from models.messages import Message, make_draft
 from models.requester import Requester
 from tests.bridge.conftest import APP_ID
 
@@ -25,7 +25,7 @@ async def mam_client(xmpp, user):
 
 
 async def store(server, sender: dict, body: str, date_sent: int, to: dict | None = None,
-                dialog_id: str | None = None) -> dict:
+                dialog_id: str | None = None) -> Message:
     draft = make_draft(recipient_id=to["id"] if to else None, dialog_id=dialog_id, body=body,
                        date_sent=date_sent, custom={"kind": "note"})
     return await server.call(lambda s: s.messages.send(Requester(app_id=APP_ID, user_id=sender["id"]),
@@ -63,7 +63,7 @@ async def test_own_archive_with_a_contact_and_time_bounds(server, xmpp, chat):
     assert [body for _, body in page_of(everything)] == ["ab0", "ab1", "ab2", "ab3", "ab4", "ca0"]
     assert fin(everything)["complete"] in ("true", True)
     with_bob = await alice.xmpp.plugin["xep_0313"].retrieve(with_jid=b["jid"], rsm={"max": 50})
-    assert [rid for rid, _ in page_of(with_bob)] == [d["_id"] for d in docs[:5]]
+    assert [rid for rid, _ in page_of(with_bob)] == [d.id for d in docs[:5]]
     bounded = await alice.xmpp.plugin["xep_0313"].retrieve(
         with_jid=b["jid"], start=datetime.fromtimestamp(BASE + 1, timezone.utc),
         end=datetime.fromtimestamp(BASE + 3, timezone.utc))
@@ -72,13 +72,13 @@ async def test_own_archive_with_a_contact_and_time_bounds(server, xmpp, chat):
     result = with_bob["mam"]["results"][0]
     forwarded = result["mam_result"]["forwarded"]
     inner = forwarded["stanza"]
-    assert inner["id"] == docs[0]["_id"] and inner["type"] == "chat"
+    assert inner["id"] == docs[0].id and inner["type"] == "chat"
     assert inner["from"].bare == a["jid"] and inner["to"].bare == b["jid"]
     assert forwarded["delay"]["stamp"] == datetime.fromtimestamp(BASE, timezone.utc)
     sid = inner.xml.find("{urn:xmpp:sid:0}stanza-id")
-    assert sid is not None and sid.get("id") == docs[0]["_id"] and sid.get("by") == a["jid"]
+    assert sid is not None and sid.get("id") == docs[0].id and sid.get("by") == a["jid"]
     extra = inner.xml.find("{jabber:client}extraParams")
-    assert extra.findtext("{jabber:client}dialog_id") == docs[0]["chat_dialog_id"]
+    assert extra.findtext("{jabber:client}dialog_id") == docs[0].dialog_id
     assert extra.findtext("{jabber:client}kind") == "note"
     assert extra.findtext("{jabber:client}date_sent") == str(BASE)
 
@@ -87,7 +87,7 @@ async def test_rsm_paging_forward_backward_and_the_last_page(server, xmpp, chat)
     a, b, _, docs = chat
     alice = await mam_client(xmpp, a)
     mam = alice.xmpp.plugin["xep_0313"]
-    ids = [d["_id"] for d in docs[:5]]
+    ids = [d.id for d in docs[:5]]
     first = await mam.retrieve(with_jid=b["jid"], rsm={"max": 2})
     assert [rid for rid, _ in page_of(first)] == ids[:2]
     assert fin(first)["complete"] in ("", False, None) and fin(first)["rsm"]["last"] == ids[1]
@@ -115,9 +115,9 @@ async def test_rsm_paging_forward_backward_and_the_last_page(server, xmpp, chat)
 
 async def test_deleted_for_me_forced_deletes_and_cleared_history(server, rest, xmpp, chat):
     a, b, _, docs = chat
-    status, _ = await rest.call("DELETE", f"/chat/Message/{docs[1]['_id']}.json", a["token"])
+    status, _ = await rest.call("DELETE", f"/chat/Message/{docs[1].id}.json", a["token"])
     assert status == 200
-    status, _ = await rest.call("DELETE", f"/chat/Message/{docs[2]['_id']}.json?force=1", a["token"])
+    status, _ = await rest.call("DELETE", f"/chat/Message/{docs[2].id}.json?force=1", a["token"])
     assert status == 200
     alice, bob = await mam_client(xmpp, a), await mam_client(xmpp, b)
     mine = await alice.xmpp.plugin["xep_0313"].retrieve(with_jid=b["jid"])
@@ -125,7 +125,7 @@ async def test_deleted_for_me_forced_deletes_and_cleared_history(server, rest, x
     theirs = await bob.xmpp.plugin["xep_0313"].retrieve(with_jid=a["jid"])
     assert [body for _, body in page_of(theirs)] == ["ab0", "ab1", "ab3", "ab4"]
     await server.call(lambda s: s.memberships.clear_history(
-        Requester(app_id=APP_ID, user_id=b["id"]), docs[0]["chat_dialog_id"]))
+        Requester(app_id=APP_ID, user_id=b["id"]), docs[0].dialog_id))
     await store(server, a, "fresh", BASE + 20, to=b)
     cleared = await bob.xmpp.plugin["xep_0313"].retrieve(with_jid=a["jid"])
     assert [body for _, body in page_of(cleared)] == ["fresh"]

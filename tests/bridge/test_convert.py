@@ -16,6 +16,7 @@ from bridge.relay import _delivered_by_xmpp
 from bridge.rooms import Occupancy, Overloaded, Serializer
 from models.errors import ErrorCode, ForbiddenError, InvalidError
 from models.events import Origin
+from models.messages import Message
 
 KEYS = st.from_regex(r"\A[A-Za-z_][A-Za-z0-9_-]{0,20}\Z")
 TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40)
@@ -68,8 +69,9 @@ def test_draft_from_stanza_is_lax_like_rest_and_names_bad_fields():
 
 
 def test_message_params_stamp_the_server_fields():
-    doc = {"chat_dialog_id": "d1", "date_sent": 17.0, "custom": {"k": "v", "dialog_id": "forged"}}
-    assert message_params(doc) == {"k": "v", "save_to_history": "1", "dialog_id": "d1", "date_sent": "17"}
+    message = Message(id="m1", app_id=1, dialog_id="d1", sender_id=7, date_sent=17.0,  # type: ignore[arg-type]
+                      custom={"k": "v", "dialog_id": "forged"})
+    assert message_params(message) == {"k": "v", "save_to_history": "1", "dialog_id": "d1", "date_sent": "17"}
 
 
 def test_errors_keep_the_id_and_the_legacy_code():

@@ -10,11 +10,14 @@ import pytest
 from pydantic import SecretStr
 
 from config.settings import PushSettings
+from models.dialogs import Dialog, DialogType
 from models.events import Event
+from models.messages import Message
 from models.push import DeviceDraft, PushTokenDraft, SubscriptionDraft
 from models.requester import Requester
 from models.services.container import Services
 from models.storage.dialogs import DialogStore
+from models.storage.ids import new_id
 from models.storage.members import MemberStore
 from models.storage.messages import MessageStore
 from models.storage.users import UserStore
@@ -156,10 +159,9 @@ class PushEnv:
     async def dialog(self, owner: int, occupants: list[int], *, type: int = 3, name: str | None = None,
                      extensions: dict | None = None, app_id: int = 1) -> str:
         now = self.services.clock.now()
-        dialog_id = await self.dialogs.insert({
-            "app_id": app_id, "type": type, "name": name, "user_id": owner,
-            "occupants_ids": occupants, "admins_ids": [], "extensions": extensions, "seq": 0,
-            "created_at": now, "updated_at": now})
+        dialog_id = await self.dialogs.insert(Dialog(
+            id="", app_id=app_id, type=DialogType(type), name=name, user_id=owner,
+            occupants_ids=tuple(occupants), extensions=extensions, created_at=now, updated_at=now))
         await self.members.add(app_id, dialog_id, occupants, {})
         return dialog_id
 
@@ -168,22 +170,21 @@ class PushEnv:
         """Stores a message the way the message service does and publishes `message_created`."""
         now = self.services.clock.now()
         seq = await self.dialogs.next_seq(app_id, dialog_id, {"last_message": text})
-        doc, _ = await self.messages.insert({
-            "app_id": app_id, "chat_dialog_id": dialog_id, "seq": seq, "sender_id": sender,
-            "message": text, "date_sent": int(now.timestamp()), "created_at": now,
-            "updated_at": now, "attachments": [], "read_ids": [sender], "delivered_ids": [sender],
-            "deleted_for": []})
+        message, _ = await self.messages.insert(Message(
+            id=new_id(), app_id=app_id, dialog_id=dialog_id, seq=seq, sender_id=sender, body=text,
+            date_sent=int(now.timestamp()), created_at=now, updated_at=now, read_ids=(sender,),
+            delivered_ids=(sender,)))
         dialog = await self.dialogs.get(app_id, dialog_id)
         if recipients is None:
-            recipients = [u for u in dialog["occupants_ids"] if u != sender]
+            recipients = [u for u in dialog.occupants_ids if u != sender]
         if publish:
             await self.services.outbox.publish(Event(
                 kind="message_created", app_id=app_id, dialog_id=dialog_id, sender_id=sender,
                 recipient_ids=recipients,
-                payload={"message": {"_id": doc["_id"], "chat_dialog_id": dialog_id,
+                payload={"message": {"_id": message.id, "chat_dialog_id": dialog_id,
                                      "message": text, "sender_id": sender, "attachments": []},
-                         "custom": {}, "dialog_type": dialog["type"], "silent": silent}))
-        return doc["_id"]
+                         "custom": {}, "dialog_type": int(dialog.type), "silent": silent}))
+        return message.id
 
     async def drain(self, worker: PushWorker | None = None) -> int:
         """Fan-out of pending outbox events, then batches until nothing is ready."""

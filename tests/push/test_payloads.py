@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings, strategies as st
 
+from models.dialogs import Dialog, DialogType
 from models.services.push import is_e2ee, truncate
 from models.services.push_events import decode_message, universal_notification
 from push.errors import PermanentPushError
@@ -92,10 +93,15 @@ def test_truncate_never_exceeds_the_limit(text, limit):
         assert cut == " ".join(text.split())
 
 
+def _dialog(extensions: dict | None) -> Dialog:
+    return Dialog(id="65a1b2c3d4e5f6a7b8c9d0e1", app_id=1, type=DialogType.GROUP, extensions=extensions)
+
+
 def test_e2ee_flags():
-    assert is_e2ee({"extensions": {"e2ee": "1"}}) and is_e2ee({"is_e2ee": True})
-    assert is_e2ee({"extensions": {"is_e2ee": "true"}})
-    assert not is_e2ee({"extensions": {"e2ee": "0"}}) and not is_e2ee({"extensions": None})
+    # the flags live in the dialog's extensions (a stored dialog has no other place for them)
+    assert is_e2ee(_dialog({"e2ee": "1"})) and is_e2ee(_dialog({"is_e2ee": True}))
+    assert is_e2ee(_dialog({"is_e2ee": "true"}))
+    assert not is_e2ee(_dialog({"e2ee": "0"})) and not is_e2ee(_dialog(None))
 
 
 @settings(max_examples=40, deadline=None)

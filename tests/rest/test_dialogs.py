@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from models.dialogs import Dialog, DialogType, DialogView
+from models.messages import Message
 from models.services.access import BROADCAST, GROUP, PRIVATE, PUBLIC
 from models.storage.dialogs import DialogStore
 from models.storage.ids import new_id
@@ -56,10 +58,10 @@ async def add_message(services, dialog_id: str, sender: int, text: str, date_sen
     seq = await DialogStore(db).next_seq(1, dialog_id, {
         "last_message": text, "last_message_id": message_id, "last_message_user_id": sender,
         "last_message_date_sent": date_sent})
-    await MessageStore(db).insert({
+    await MessageStore(db).insert(Message.from_doc({
         "_id": message_id, "app_id": 1, "chat_dialog_id": dialog_id, "seq": seq,
         "sender_id": sender, "recipient_id": 0, "message": text, "date_sent": date_sent,
-        "read_ids": [sender], "delivered_ids": [sender], "deleted_for": [], **extra})
+        "read_ids": [sender], "delivered_ids": [sender], "deleted_for": [], **extra}))
     return message_id
 
 
@@ -378,8 +380,8 @@ async def test_update_profile_roles_in_group(api, people, services):
     status, body = await api.call("PUT", f"/chat/Dialog/{g['_id']}.json", people["owner"]["token"],
                                   data=b"{bad", headers={"Content-Type": "application/json"})
     assert status == 400
-    doc = await DialogStore(services.database.db).get(1, g["_id"])
-    assert doc["name"] == "Renamed" and doc["permissions"] == {"allow_preview": True}
+    stored = await DialogStore(services.database.db).get(1, g["_id"])
+    assert stored.name == "Renamed" and stored.permissions == {"allow_preview": True}
 
 
 async def test_update_occupants_roles_in_group(api, people, services):
@@ -510,8 +512,8 @@ async def test_admins_endpoint(api, people, services):
     await put(api, o, g["_id"], {"push_all": {"occupants_ids": [u["id"] for u in extra]}})
     status, body = await put(api, o, g["_id"], {"push_all": {"admins_ids": [u["id"] for u in extra]}}, path)
     assert status == 422 and "maximum is 5" in body["errors"]["admins_ids"][0]
-    doc = await DialogStore(services.database.db).get(1, g["_id"])
-    assert doc["admins_ids"] == [b["id"]]
+    stored = await DialogStore(services.database.db).get(1, g["_id"])
+    assert stored.admins_ids == (b["id"],)
 
 
 # -- delete ----------------------------------------------------------------------------------------
@@ -524,8 +526,8 @@ async def test_delete_for_me_and_for_everyone(api, people, services):
     status, body = await api.call("DELETE", f"/chat/Dialog/{g['_id']}.json", c["token"])
     assert status == 200 and body == {"SuccessfullyDeleted": {"ids": [g["_id"]]}, "NotFound": {"ids": []},
                                       "WrongPermissions": {"ids": []}}
-    doc = await DialogStore(db).get(1, g["_id"])
-    assert c["id"] not in doc["occupants_ids"] and await MemberStore(db).get(g["_id"], c["id"]) is None
+    stored = await DialogStore(db).get(1, g["_id"])
+    assert c["id"] not in stored.occupants_ids and await MemberStore(db).get(g["_id"], c["id"]) is None
     # force by a non-owner: wrong permissions; nothing deleted
     status, body = await api.call("DELETE", f"/chat/Dialog/{g['_id']}.json", b["token"], data="force=1",
                                   headers={"Content-Type": "application/x-www-form-urlencoded"})
@@ -559,8 +561,8 @@ async def test_delete_limits_and_owner_hide(api, people, services):
     g = await group(api, people, "bob")
     status, body = await api.call("DELETE", f"/chat/Dialog/{g['_id']}", o["token"])
     assert body["SuccessfullyDeleted"]["ids"] == [g["_id"]]
-    doc = await DialogStore(services.database.db).get(1, g["_id"])
-    assert o["id"] in doc["occupants_ids"]
+    stored = await DialogStore(services.database.db).get(1, g["_id"])
+    assert o["id"] in stored.occupants_ids
     status, body = await api.call("GET", "/chat/Dialog.json", o["token"])
     assert body["items"] == []
     status, body = await api.call("GET", "/chat/Dialog.json", people["bob"]["token"])
@@ -620,8 +622,8 @@ async def test_subscribe_unsubscribe_and_occupants(api, people, services):
     assert status == 200
     status, body = await api.call("GET", "/chat/Dialog.json", b["token"])
     assert body["items"] == []
-    doc = await DialogStore(services.database.db).get(1, pub["_id"])
-    assert doc["occupants_count"] == 2
+    stored = await DialogStore(services.database.db).get(1, pub["_id"])
+    assert stored.occupants_count == 2
     kinds = [(e["kind"], e["payload"].get("added_ids"), e["payload"].get("removed_ids"))
              for e in await services.outbox.find({"dialog_id": pub["_id"]})]
     assert ("dialog_updated", [b["id"]], []) in kinds and ("dialog_updated", [], [b["id"]]) in kinds
@@ -647,8 +649,8 @@ async def test_public_subscribers_limit(api, people, services):
     assert status == 200
     status, body = await api.call("POST", f"/chat/Dialog/{pub['_id']}/subscribe.json", people["carol"]["token"])
     assert status == 422 and "full" in body["errors"]["base"][0]
-    doc = await DialogStore(services.database.db).get(1, pub["_id"])
-    assert doc["occupants_count"] == 2
+    stored = await DialogStore(services.database.db).get(1, pub["_id"])
+    assert stored.occupants_count == 2
 
 
 # -- clear history -------------------------------------------------------------------------------------
@@ -669,28 +671,31 @@ async def test_clear_history_access(api, people, services):
 
 # -- schema ------------------------------------------------------------------------------------------
 def test_dialog_to_json_is_per_user():
+    from dataclasses import replace
     from datetime import datetime, timezone
 
     from rest.schemas.dialogs import dialog_to_json
 
     when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-    dialog = {"_id": "a" * 24, "type": PUBLIC, "name": "Lobby", "user_id": 7, "occupants_ids": [7, 8],
-              "occupants_count": 12, "admins_ids": [8], "created_at": when, "updated_at": when,
-              "last_message": "hi", "last_message_id": "b" * 24, "last_message_user_id": 7,
-              "last_message_date_sent": 1_800_000_000.0, "last_message_status": "read",
-              "extensions": {"k": "v"}, "permissions": {"allow_preview": 1}, "seq": 3, "app_id": 1}
-    mine = dialog_to_json(dialog, {"user_id": 7}, 2)
+    dialog = Dialog.from_doc({
+        "_id": "a" * 24, "type": PUBLIC, "name": "Lobby", "user_id": 7, "occupants_ids": [7, 8],
+        "occupants_count": 12, "admins_ids": [8], "created_at": when, "updated_at": when,
+        "last_message": "hi", "last_message_id": "b" * 24, "last_message_user_id": 7,
+        "last_message_date_sent": 1_800_000_000.0, "extensions": {"k": "v"},
+        "permissions": {"allow_preview": 1}, "seq": 3, "app_id": 1})
+    mine = dialog_to_json(DialogView(dialog, {"user_id": 7}, 2, "read"))
     assert mine["occupants_ids"] == [] and mine["occupants_count"] == 12
     assert mine["last_message_status"] == "read" and mine["unread_messages_count"] == 2
     assert mine["created_at"] == "2026-01-02T03:04:05Z" and mine["last_message_date_sent"] == 1_800_000_000
     assert mine["permissions"] == {"allow_preview": True} and mine["extensions"] == {"k": "v"}
     assert "app_id" not in mine and "seq" not in mine and "private_key" not in mine
-    theirs = dialog_to_json(dialog, {"user_id": 8}, 0)
+    theirs = dialog_to_json(DialogView(dialog, {"user_id": 8}, 0, "read"))
     assert theirs["last_message_status"] is None
-    group = dialog_to_json({**dialog, "type": GROUP, "last_message_status": None}, {"user_id": 7}, 0)
+    as_group = replace(dialog, type=DialogType.GROUP)
+    group = dialog_to_json(DialogView(as_group, {"user_id": 7}, 0, None))
     assert group["occupants_ids"] == [7, 8] and "occupants_count" not in group
     assert group["last_message_status"] == "sent"
-    assert dialog_to_json({**dialog, "type": GROUP}, None, 0)["last_message_status"] is None
+    assert dialog_to_json(DialogView(as_group, None, 0, "read"))["last_message_status"] is None
 
 
 # -- broadcast dialogs: every user of the app reads them ---------------------------------------------
@@ -787,7 +792,7 @@ async def test_broadcast_deleted_for_me_is_hidden_for_that_user_only(api, people
     await say(api, o, bc["_id"], "two")
     assert (await listed(api, c))["items"] == [] and (await listed(api, b))["items"] == []
     dialog = await DialogStore(services.database.db).get(1, bc["_id"])
-    assert dialog["occupants_ids"] == [o["id"]]  # bob left
+    assert dialog.occupants_ids == (o["id"],)  # bob left
     # everyone else still sees it
     assert [i["_id"] for i in (await listed(api, d))["items"]] == [bc["_id"]]
     assert (await listed(api, d))["items"][0]["unread_messages_count"] == 2

@@ -35,7 +35,7 @@ async def say(svc, who: Requester, to: Requester, body: str, date_sent: int = 1_
 
 
 def bodies(page) -> list[str]:
-    return [d["message"] for d in page.items]
+    return [d.body for d in page.items]
 
 
 @pytest.fixture
@@ -83,8 +83,8 @@ async def test_paging_forward_backward_and_the_last_page(svc, chat):
     assert bodies(earlier) == ["m0", "c0", "m1", "c1", "m2"][1:] and not earlier.complete
     oldest = await svc.archive.query(alice, ArchiveQuery(limit=4, before_id=earlier.first))
     assert bodies(oldest) == ["m0"] and oldest.complete
-    between = await svc.archive.query(alice, ArchiveQuery(after_id=docs["m1"]["_id"],
-                                                          before_id=docs["m3"]["_id"]))
+    between = await svc.archive.query(alice, ArchiveQuery(after_id=docs["m1"].id,
+                                                          before_id=docs["m3"].id))
     assert bodies(between) == ["c1", "m2", "c2"]
 
 
@@ -92,18 +92,18 @@ async def test_catch_up_follows_the_stored_order_not_the_client_ids(svc, chat):
     alice, bob, _, docs = chat
     # a client whose ids go back in time (a skewed clock): stored later, so archived later
     late = await say(svc, bob, alice, "late", id="000000000000000000000001")
-    page = await svc.archive.query(alice, ArchiveQuery(after_id=docs["m5"]["_id"]))
-    assert bodies(page) == ["late"] and page.items[0]["_id"] == late["_id"]
+    page = await svc.archive.query(alice, ArchiveQuery(after_id=docs["m5"].id))
+    assert bodies(page) == ["late"] and page.items[0].id == late.id
 
 
 async def test_deleted_for_me_forced_deletes_and_cleared_history_are_absent(svc, chat):
     alice, bob, _, docs = chat
-    await svc.messages.delete(alice, [docs["m1"]["_id"]], force=False)
+    await svc.messages.delete(alice, [docs["m1"].id], force=False)
     assert "m1" not in bodies(await svc.archive.query(alice, ArchiveQuery()))
     assert "m1" in bodies(await svc.archive.query(bob, ArchiveQuery()))
-    await svc.messages.delete(alice, [docs["m2"]["_id"]], force=True)
+    await svc.messages.delete(alice, [docs["m2"].id], force=True)
     assert "m2" not in bodies(await svc.archive.query(bob, ArchiveQuery()))
-    await svc.memberships.clear_history(bob, docs["m3"]["chat_dialog_id"])
+    await svc.memberships.clear_history(bob, docs["m3"].dialog_id)
     assert bodies(await svc.archive.query(bob, ArchiveQuery())) == []
     await say(svc, alice, bob, "after the clear")
     assert bodies(await svc.archive.query(bob, ArchiveQuery())) == ["after the clear"]
@@ -112,7 +112,7 @@ async def test_deleted_for_me_forced_deletes_and_cleared_history_are_absent(svc,
 
 async def test_a_private_dialog_deleted_for_me_stays_in_the_archive(svc, chat):
     alice, bob, _, docs = chat
-    await svc.dialogs.delete(alice, [docs["m0"]["chat_dialog_id"]], force=False)  # hides it
+    await svc.dialogs.delete(alice, [docs["m0"].dialog_id], force=False)  # hides it
     assert bodies(await svc.archive.query(alice, ArchiveQuery(with_user=bob.user_id)))[:1] == ["m0"]
     assert "m0" in bodies(await svc.archive.query(alice, ArchiveQuery()))
 
@@ -120,19 +120,19 @@ async def test_a_private_dialog_deleted_for_me_stays_in_the_archive(svc, chat):
 async def test_anchors_must_be_in_the_archive_queried(svc, chat):
     alice, bob, carol, docs = chat
     with pytest.raises(NotFoundError):  # bob's dialog with alice is not in carol's archive
-        await svc.archive.query(carol, ArchiveQuery(after_id=docs["m0"]["_id"]))
+        await svc.archive.query(carol, ArchiveQuery(after_id=docs["m0"].id))
     with pytest.raises(NotFoundError):
         await svc.archive.query(alice, ArchiveQuery(after_id="0123456789abcdef01234567"))
     with pytest.raises(NotFoundError):
         await svc.archive.query(alice, ArchiveQuery(with_user=carol.user_id,
-                                                    after_id=docs["m0"]["_id"]))
+                                                    after_id=docs["m0"].id))
 
 
 async def test_room_archive_is_for_members_only(svc):
     alice, bob, eve = await user(svc, "alice"), await user(svc, "bob"), await user(svc, "eve")
     view, _ = await svc.dialogs.create(alice, new_dialog({"type": 2, "name": "team",
                                                           "occupants_ids": [bob.user_id]}))
-    room = view.dialog["_id"]
+    room = view.dialog.id
     for i in range(3):
         await svc.messages.send(bob, make_draft(dialog_id=room, body=f"g{i}"))
     page = await svc.archive.query(alice, ArchiveQuery(dialog_id=room, limit=2, last_page=True))
@@ -148,15 +148,15 @@ async def test_room_archive_is_for_members_only(svc):
 @pytest.mark.parametrize("backward", [False, True])
 async def test_the_embedded_fast_path_answers_what_the_scan_answers(svc, chat, backward):
     alice, bob, carol, docs = chat
-    await svc.messages.delete(alice, [docs["c1"]["_id"]], force=False)
+    await svc.messages.delete(alice, [docs["c1"].id], force=False)
     gone = await say(svc, alice, carol, "gone")
-    await svc.messages.delete(alice, [gone["_id"]], force=True)  # out of the ordered list too
+    await svc.messages.delete(alice, [gone.id], force=True)  # out of the ordered list too
     await say(svc, carol, alice, "kept")
-    await svc.memberships.clear_history(alice, docs["m0"]["chat_dialog_id"])
+    await svc.memberships.clear_history(alice, docs["m0"].dialog_id)
     await say(svc, bob, alice, "new")
     queries = [ArchiveQuery(limit=3, last_page=backward),
-               ArchiveQuery(limit=2, after_id=docs["c0"]["_id"]),
-               ArchiveQuery(limit=5, before_id=docs["m4"]["_id"]),
+               ArchiveQuery(limit=2, after_id=docs["c0"].id),
+               ArchiveQuery(limit=5, before_id=docs["m4"].id),
                ArchiveQuery(start=1_700_000_001, end=1_700_000_002),
                ArchiveQuery(with_user=bob.user_id, last_page=backward),
                ArchiveQuery(with_user=carol.user_id, last_page=backward)]

@@ -6,7 +6,8 @@ import pytest
 
 from models.errors import ForbiddenError, InvalidError, NotFoundError
 from models.events import RecordingPublisher
-from models.messages import MessageDraft
+from models.dialogs import Dialog
+from models.messages import Message, MessageDraft
 from models.requester import Requester
 from models.services.access import GROUP, PRIVATE, PUBLIC, PrivateAccessMemo
 from models.services.container import Services, build_services
@@ -63,10 +64,10 @@ async def send(stores, dialog_id: str, sender: int, text: str, **extra) -> str:
     seq = await dialog_store.next_seq(1, dialog_id, {
         "last_message": text, "last_message_id": message_id, "last_message_user_id": sender,
         "last_message_date_sent": 1_800_000_000 + len(text)})
-    await messages.insert({"_id": message_id, "app_id": 1, "chat_dialog_id": dialog_id, "seq": seq,
-                           "sender_id": sender, "message": text, "date_sent": 1_800_000_000,
-                           "read_ids": [sender], "delivered_ids": [sender], "deleted_for": [],
-                           **extra})
+    await messages.insert(Message.from_doc({
+        "_id": message_id, "app_id": 1, "chat_dialog_id": dialog_id, "seq": seq, "sender_id": sender,
+        "message": text, "date_sent": 1_800_000_000, "read_ids": [sender], "delivered_ids": [sender],
+        "deleted_for": [], **extra}))
     return message_id
 
 
@@ -74,20 +75,20 @@ async def test_find_or_create_private_is_one_dialog_per_pair(dialogs, users, sto
     ann, ben = users["ann"], users["ben"]
     first = await dialogs.find_or_create_private(ann, ben.user_id)
     again = await dialogs.find_or_create_private(ben, str(ann.user_id))
-    assert again["_id"] == first["_id"] and first["type"] == PRIVATE
-    assert sorted(first["occupants_ids"]) == sorted([ann.user_id, ben.user_id])
-    assert first["private_key"] == f"{min(ann.user_id, ben.user_id)}:{max(ann.user_id, ben.user_id)}"
-    assert first["xmpp_room_jid"] is None
+    assert again.id == first.id and first.type == PRIVATE
+    assert sorted(first.occupants_ids) == sorted([ann.user_id, ben.user_id])
+    assert first.private_key == f"{min(ann.user_id, ben.user_id)}:{max(ann.user_id, ben.user_id)}"
+    assert first.xmpp_room_jid is None
     _, members, _ = stores
-    assert {m["user_id"] for m in await members.for_dialog(first["_id"])} == {ann.user_id, ben.user_id}
+    assert {m["user_id"] for m in await members.for_dialog(first.id)} == {ann.user_id, ben.user_id}
     assert publisher.kinds() == ["dialog_created"]
     assert sorted(publisher.events[0].recipient_ids) == sorted([ann.user_id, ben.user_id])
     # a hidden membership comes back for the caller only
-    await members.update(first["_id"], ann.user_id, {"hidden": True})
-    await members.update(first["_id"], ben.user_id, {"hidden": True})
+    await members.update(first.id, ann.user_id, {"hidden": True})
+    await members.update(first.id, ben.user_id, {"hidden": True})
     await dialogs.find_or_create_private(ann, ben.user_id)
-    assert (await members.get(first["_id"], ann.user_id))["hidden"] is False
-    assert (await members.get(first["_id"], ben.user_id))["hidden"] is True
+    assert (await members.get(first.id, ann.user_id))["hidden"] is False
+    assert (await members.get(first.id, ben.user_id))["hidden"] is True
 
 
 @pytest.fixture
@@ -127,7 +128,7 @@ async def test_a_deleted_private_dialog_is_created_again_by_the_next_send(record
     second = await dialogs.private_dialog_id(ann, ben.user_id)
     assert second != first
     stored = await messages.send(ann, MessageDraft(dialog_id=second, body="two"))
-    assert stored["chat_dialog_id"] == second
+    assert stored.dialog_id == second
     # deleted by another process: the send that finds it gone makes this one forget it
     for save in (False, True):
         dialog_id = await dialogs.private_dialog_id(ben, ann.user_id)
@@ -136,7 +137,11 @@ async def test_a_deleted_private_dialog_is_created_again_by_the_next_send(record
             await messages.send(ben, MessageDraft(dialog_id=dialog_id, body="lost", save_to_history=save))
         again = await dialogs.private_dialog_id(ben, ann.user_id)
         assert again != dialog_id
-        assert (await messages.send(ben, MessageDraft(dialog_id=again, body="found")))["chat_dialog_id"] == again
+        assert (await messages.send(ben, MessageDraft(dialog_id=again, body="found"))).dialog_id == again
+
+
+def _dialog(dialog_id: str, dtype: int, occupants: list[int]) -> Dialog:
+    return Dialog.from_doc({"_id": dialog_id, "app_id": 1, "type": dtype, "occupants_ids": occupants})
 
 
 def test_the_private_memo_is_bounded_least_recently_used_first():
@@ -144,12 +149,12 @@ def test_the_private_memo_is_bounded_least_recently_used_first():
     for dialog_id, pair in (("d1", [1, 2]), ("d2", [1, 3]), ("d3", [2, 3])):
         if dialog_id == "d3":
             assert memo.dialog_id(1, 2, 1) == "d1"  # used: d2 is now the oldest
-        memo.remember(1, {"_id": dialog_id, "type": PRIVATE, "occupants_ids": pair})
+        memo.remember(1, _dialog(dialog_id, PRIVATE, pair))
     assert len(memo) == 2
     assert (memo.dialog_id(1, 1, 2), memo.dialog_id(1, 1, 3), memo.dialog_id(1, 3, 2)) == ("d1", None, "d3")
-    memo.remember(1, {"_id": "d4", "type": PRIVATE, "occupants_ids": [2, 1]})  # the pair re-created
+    memo.remember(1, _dialog("d4", PRIVATE, [2, 1]))  # the pair re-created
     assert memo.dialog_id(1, 1, 2) == "d4" and len(memo) == 2
-    memo.remember(1, {"_id": "g", "type": GROUP, "occupants_ids": [1, 2]})
+    memo.remember(1, _dialog("g", GROUP, [1, 2]))
     assert memo.dialog_id(1, 1, 2) == "d4"
 
 
@@ -168,31 +173,31 @@ async def test_create_group_members_and_event(dialogs, users, stores, publisher)
         "type": "2", "name": " Team ", "occupants_ids": f"{ben.user_id}, {cat.user_id}",
         "admins_ids": [ben.user_id]}))
     assert created
-    doc = view.dialog
-    assert doc["name"] == "Team" and doc["user_id"] == ann.user_id and doc["admins_ids"] == [ben.user_id]
-    assert doc["xmpp_room_jid"] == f"1_{doc['_id']}@muc.localhost"
+    dialog = view.dialog
+    assert dialog.name == "Team" and dialog.user_id == ann.user_id and dialog.admins_ids == (ben.user_id,)
+    assert dialog.xmpp_room_jid == f"1_{dialog.id}@muc.localhost"
     dialog_store, members, _ = stores
-    stored = await dialog_store.get(1, doc["_id"])
-    assert stored["occupants_ids"] == [ann.user_id, ben.user_id, cat.user_id] and stored["seq"] == 0
-    assert len(await members.for_dialog(doc["_id"])) == 3
+    stored = await dialog_store.get(1, dialog.id)
+    assert stored.occupants_ids == (ann.user_id, ben.user_id, cat.user_id) and stored.seq == 0
+    assert len(await members.for_dialog(dialog.id)) == 3
     assert view.member["user_id"] == ann.user_id and view.unread == 0
     event = publisher.events[-1]
-    assert event.kind == "dialog_created" and event.dialog_id == doc["_id"] and event.sender_id == ann.user_id
+    assert event.kind == "dialog_created" and event.dialog_id == dialog.id and event.sender_id == ann.user_id
     assert sorted(event.recipient_ids) == sorted([ann.user_id, ben.user_id, cat.user_id])
 
 
 async def test_public_dialog_subscribers_are_memberships(dialogs, memberships, users, stores):
     ann, ben = users["ann"], users["ben"]
     view, _ = await dialogs.create(ann, new_dialog({"type": PUBLIC, "name": "Lobby"}))
-    dialog_id = view.dialog["_id"]
-    assert view.dialog["occupants_ids"] == [] and view.dialog["occupants_count"] == 1
+    dialog_id = view.dialog.id
+    assert view.dialog.occupants_ids == () and view.dialog.occupants_count == 1
     subscribed = await dialogs.view(ben, await memberships.subscribe(ben, dialog_id))
-    assert subscribed.dialog["occupants_count"] == 2 and subscribed.member["user_id"] == ben.user_id
+    assert subscribed.dialog.occupants_count == 2 and subscribed.member["user_id"] == ben.user_id
     page = await dialogs.list(ben, dialog_list({}))
-    assert [v.dialog["_id"] for v in page.items] == [dialog_id]
+    assert [v.dialog.id for v in page.items] == [dialog_id]
     await memberships.unsubscribe(ben, dialog_id)
     assert (await dialogs.list(ben, dialog_list({}))).items == []
-    assert (await stores[0].get(1, dialog_id))["occupants_count"] == 1
+    assert (await stores[0].get(1, dialog_id)).occupants_count == 1
     with pytest.raises(NotFoundError):
         await memberships.subscribe(users["zed"], dialog_id)
 
@@ -201,7 +206,7 @@ async def test_views_unread_cleared_and_deleted_for_me(dialogs, memberships, use
     ann, ben, cat = users["ann"], users["ben"], users["cat"]
     view, _ = await dialogs.create(ann, new_dialog({"type": GROUP, "name": "g",
                                          "occupants_ids": [ben.user_id, cat.user_id]}))
-    dialog_id = view.dialog["_id"]
+    dialog_id = view.dialog.id
     await send(stores, dialog_id, ann.user_id, "one")
     second = await send(stores, dialog_id, ann.user_id, "two", read_ids=[ann.user_id, cat.user_id])
     last = await send(stores, dialog_id, ben.user_id, "three")
@@ -210,28 +215,28 @@ async def test_views_unread_cleared_and_deleted_for_me(dialogs, memberships, use
         return (await dialogs.list(who, dialog_list({}))).items[0]
 
     ben_view = await seen(ben)
-    assert ben_view.unread == 2 and ben_view.dialog["last_message_id"] == last
-    assert ben_view.dialog["last_message_status"] == "sent"
+    assert ben_view.unread == 2 and ben_view.dialog.last_message_id == last
+    assert ben_view.last_message_status == "sent"
     ann_view = await seen(ann)
-    assert ann_view.unread == 1 and ann_view.dialog["last_message_status"] is None
+    assert ann_view.unread == 1 and ann_view.last_message_status is None
     # deleted for cat only: her last message is the previous one
     await stores[2].update(1, last, {"$push": {"deleted_for": cat.user_id}})
     cat_view = await seen(cat)
-    assert cat_view.dialog["last_message_id"] == second and cat_view.unread == 1
+    assert cat_view.dialog.last_message_id == second and cat_view.unread == 1
     # cleared history: nothing unread, no last message, for cat only
     await memberships.clear_history(cat, dialog_id)
     cat_view = await seen(cat)
-    assert cat_view.unread == 0 and cat_view.dialog["last_message"] is None
-    assert (await seen(ben)).dialog["last_message_id"] == last
+    assert cat_view.unread == 0 and cat_view.dialog.last_message is None
+    assert (await seen(ben)).dialog.last_message_id == last
     assert (await stores[1].get(dialog_id, cat.user_id))["cleared_seq"] == 3
 
 
 async def test_update_occupants_changes_memberships_and_publishes(dialogs, users, stores, publisher):
     ann, ben, cat, dan = users["ann"], users["ben"], users["cat"], users["dan"]
     view, _ = await dialogs.create(ann, new_dialog({"type": GROUP, "name": "g", "occupants_ids": [ben.user_id]}))
-    dialog_id = view.dialog["_id"]
+    dialog_id = view.dialog.id
     updated = await dialogs.update(ben, dialog_id, dialog_change({"push_all": {"occupants_ids": [cat.user_id, dan.user_id]}}))
-    assert updated.dialog["occupants_ids"] == [ann.user_id, ben.user_id, cat.user_id, dan.user_id]
+    assert updated.dialog.occupants_ids == (ann.user_id, ben.user_id, cat.user_id, dan.user_id)
     assert await stores[1].get(dialog_id, dan.user_id) is not None
     event = publisher.events[-1]
     assert event.kind == "dialog_updated" and sorted(event.payload["added_ids"]) == sorted([cat.user_id, dan.user_id])
@@ -252,11 +257,11 @@ async def test_leave_and_force_delete(dialogs, users, stores, publisher):
     ann, ben, cat = users["ann"], users["ben"], users["cat"]
     view, _ = await dialogs.create(ann, new_dialog({"type": GROUP, "name": "g",
                                          "occupants_ids": [ben.user_id, cat.user_id]}))
-    dialog_id = view.dialog["_id"]
+    dialog_id = view.dialog.id
     await send(stores, dialog_id, ben.user_id, "hi")
     result = await dialogs.delete(cat, [dialog_id], force=False)
     assert result.deleted == [dialog_id]
-    assert cat.user_id not in (await stores[0].get(1, dialog_id))["occupants_ids"]
+    assert cat.user_id not in (await stores[0].get(1, dialog_id)).occupants_ids
     result = await dialogs.delete(ben, [dialog_id], force=True)
     assert result.wrong_permissions == [dialog_id] and result.deleted == []
     ghost = new_id()

@@ -28,16 +28,16 @@ async def user(svc, name: str) -> Requester:
 async def test_every_event_the_bridge_causes_carries_its_origin(svc):
     alice, bob = await user(svc, "alice"), await user(svc, "bob")
     view, _ = await svc.dialogs.create(alice, new_dialog({"type": 2, "name": "t", "occupants_ids": [bob.user_id]}))
-    dialog_id = view.dialog["_id"]
+    dialog_id = view.dialog.id
     events = svc.publisher.events
     sent = await svc.messages.send(alice, make_draft(dialog_id=dialog_id, body="hi", origin=XMPP))
     plain = await svc.messages.send(alice, make_draft(dialog_id=dialog_id, body="rest"))
     [batched] = await svc.messages.send_batch([(alice, make_draft(dialog_id=dialog_id, body="b",
                                                                   origin=XMPP))])
-    await svc.messages.edit(alice, sent["_id"], "fixed", origin=XMPP)
-    await svc.receipts.mark_delivered(bob, [sent["_id"]], origin=XMPP)
-    await svc.receipts.mark_read(bob, [sent["_id"], batched["_id"]], origin=XMPP)
-    await svc.receipts.mark_read(bob, [plain["_id"]])
+    await svc.messages.edit(alice, sent.id, "fixed", origin=XMPP)
+    await svc.receipts.mark_delivered(bob, [sent.id], origin=XMPP)
+    await svc.receipts.mark_read(bob, [sent.id, batched.id], origin=XMPP)
+    await svc.receipts.mark_read(bob, [plain.id])
     def about(event) -> object:
         if event.kind == "message_created":
             return event.payload["message"]["_id"]
@@ -47,11 +47,11 @@ async def test_every_event_the_bridge_causes_carries_its_origin(svc):
     origins = {(e.kind, about(e)): e.origin for e in events if e.kind != "dialog_created"}
     assert len(origins) == len([e for e in events if e.kind != "dialog_created"])
     assert origins == {
-        ("message_created", sent["_id"]): XMPP,
-        ("message_created", plain["_id"]): None,
-        ("message_created", batched["_id"]): XMPP,
-        ("message_updated", sent["_id"]): XMPP,
-        ("messages_delivered", (sent["_id"],)): XMPP,
-        ("messages_read", (sent["_id"], batched["_id"])): XMPP,
-        ("messages_read", (plain["_id"],)): None,
+        ("message_created", sent.id): XMPP,
+        ("message_created", plain.id): None,
+        ("message_created", batched.id): XMPP,
+        ("message_updated", sent.id): XMPP,
+        ("messages_delivered", (sent.id,)): XMPP,
+        ("messages_read", (sent.id, batched.id)): XMPP,
+        ("messages_read", (plain.id,)): None,
     }

@@ -37,7 +37,7 @@ async def user(svc, name: str, app_id: int = 1) -> Requester:
 async def group(svc, owner: Requester, *others: Requester, dtype: int = 2, **extra) -> str:
     view, _ = await svc.dialogs.create(owner, new_dialog({"type": dtype, "name": "team",
                                                "occupants_ids": [o.user_id for o in others], **extra}))
-    return view.dialog["_id"]
+    return view.dialog.id
 
 
 def stores(svc):
@@ -54,13 +54,13 @@ async def test_send_is_idempotent_on_the_client_id(svc, events):
     dialog_id = await group(svc, alice, bob)
     first = await send(svc, alice, dialog_id, "hello", id=CLIENT_ID.upper(), date_sent=1700000000)
     again = await send(svc, alice, dialog_id, "hello (resent)", id=CLIENT_ID)
-    assert first["_id"] == again["_id"] == CLIENT_ID
-    assert again["message"] == "hello" and again["seq"] == 1
+    assert first.id == again.id == CLIENT_ID
+    assert again.body == "hello" and again.seq == 1
     messages, dialogs, _ = stores(svc)
     assert await messages.count(1, {"chat_dialog_id": dialog_id}) == 1
     dialog = await dialogs.get(1, dialog_id)
-    assert dialog["seq"] == 1 and dialog["last_message_id"] == CLIENT_ID
-    assert dialog["last_message"] == "hello" and dialog["last_message_date_sent"] == 1700000000
+    assert dialog.seq == 1 and dialog.last_message_id == CLIENT_ID
+    assert dialog.last_message == "hello" and dialog.last_message_date_sent == 1700000000
     created = [e for e in events.events if e.kind == "message_created"]
     assert len(created) == 1
     assert created[0].recipient_ids == [bob.user_id] and created[0].dialog_id == dialog_id
@@ -75,7 +75,7 @@ async def test_send_is_idempotent_on_the_client_id(svc, events):
     other_dialog = await group(svc, carol, dave)
     with pytest.raises(ConflictError):
         await send(svc, carol, other_dialog, "x", id=CLIENT_ID)
-    assert (await dialogs.get(2, other_dialog))["seq"] == 0
+    assert (await dialogs.get(2, other_dialog)).seq == 0
     assert await messages.count(2, {}) == 0
 
 
@@ -88,13 +88,13 @@ async def test_history_order_is_stable_for_equal_date_sent(svc):
         await send(svc, alice, dialog_id, f"m{n}", id=mid, date_sent=1700000000)
     await send(svc, alice, dialog_id, "older", date_sent=1600000000)
     page = await svc.messages.history(bob, history({"chat_dialog_id": dialog_id, "mark_as_read": "0"}))
-    assert [d["message"] for d in page.items] == ["older", "m0", "m1", "m2"]
+    assert [d.body for d in page.items] == ["older", "m0", "m1", "m2"]
     page = await svc.messages.history(bob, history({"chat_dialog_id": dialog_id, "sort_desc": "date_sent",
                                             "mark_as_read": "0"}))
-    assert [d["message"] for d in page.items] == ["m2", "m1", "m0", "older"]
+    assert [d.body for d in page.items] == ["m2", "m1", "m0", "older"]
     page = await svc.messages.history(bob, history({"chat_dialog_id": dialog_id, "limit": "2", "skip": "1",
                                             "mark_as_read": "0"}))
-    assert [d["message"] for d in page.items] == ["m0", "m1"] and (page.skip, page.limit) == (1, 2)
+    assert [d.body for d in page.items] == ["m0", "m1"] and (page.skip, page.limit) == (1, 2)
 
 
 async def test_mark_read_rules_and_unread_counts(svc, events):
@@ -112,27 +112,27 @@ async def test_mark_read_rules_and_unread_counts(svc, events):
     assert "messages_read" not in events.kinds()
 
     # carol reads only the second message: her read position can't jump over the first
-    await svc.messages.update(carol, message_update([sent[1]["_id"]], {"read": "1"}))
+    await svc.messages.update(carol, message_update([sent[1].id], {"read": "1"}))
     assert (await members.get(dialog_id, carol.user_id))["last_read_seq"] == 0
     assert await svc.receipts.unread_counts(carol, unread_ids(f"{dialog_id}")) == {"total": 3, dialog_id: 3}
-    await svc.messages.update(carol, message_update([sent[0]["_id"]], {"read": 1}))
+    await svc.messages.update(carol, message_update([sent[0].id], {"read": 1}))
     assert (await members.get(dialog_id, carol.user_id))["last_read_seq"] == 2
     assert await svc.receipts.unread_counts(carol, unread_ids(None)) == {"total": 2}
     read_event = [e for e in events.events if e.kind == "messages_read"][0]
     assert read_event.sender_id == carol.user_id and read_event.recipient_ids == [bob.user_id]
-    assert read_event.payload["message_ids"] == [sent[1]["_id"]]
+    assert read_event.payload["message_ids"] == [sent[1].id]
 
     # a history read marks what it returned (read implies delivered)
     page = await svc.messages.history(alice, history({"chat_dialog_id": dialog_id}))
-    assert all(alice.user_id in d["read_ids"] for d in page.items)
-    stored = await messages.get(1, sent[2]["_id"])
-    assert alice.user_id in stored["read_ids"] and alice.user_id in stored["delivered_ids"]
+    assert all(alice.user_id in d.read_ids for d in page.items)
+    stored = await messages.get(1, sent[2].id)
+    assert alice.user_id in stored.read_ids and alice.user_id in stored.delivered_ids
     assert (await members.get(dialog_id, alice.user_id))["last_read_seq"] == 4
     assert await svc.receipts.unread_counts(alice, unread_ids(None)) == {"total": 0}
     # a read filter, as the viewer sees it
     unread_page = await svc.messages.history(carol, history({"chat_dialog_id": dialog_id, "read": "0",
                                                      "mark_as_read": "0"}))
-    assert [d["message"] for d in unread_page.items] == ["m2", "own message is never unread"]
+    assert [d.body for d in unread_page.items] == ["m2", "own message is never unread"]
 
     # new message → unread again; PUT without ids marks everything in the dialog
     await send(svc, bob, dialog_id, "m3")
@@ -149,11 +149,11 @@ async def test_recipient_id_uses_the_private_dialog(svc):
     alice, bob = await user(svc, "alice"), await user(svc, "bob")
     first = await svc.messages.send(alice, make_draft(recipient_id=bob.user_id, body="hi"))
     second = await svc.messages.send(bob, make_draft(recipient_id=alice.user_id, body="hey"))
-    assert first["chat_dialog_id"] == second["chat_dialog_id"]
-    assert first["recipient_id"] == bob.user_id and second["recipient_id"] == alice.user_id
+    assert first.dialog_id == second.dialog_id
+    assert first.recipient_id == bob.user_id and second.recipient_id == alice.user_id
     _, dialogs, _ = stores(svc)
-    dialog = await dialogs.get(1, first["chat_dialog_id"])
-    assert dialog["type"] == 3 and dialog["seq"] == 2 and dialog["last_message"] == "hey"
+    dialog = await dialogs.get(1, first.dialog_id)
+    assert dialog.type == 3 and dialog.seq == 2 and dialog.last_message == "hey"
     with pytest.raises(InvalidError) as exc:
         await svc.messages.send(alice, make_draft(recipient_id=alice.user_id, body="me"))
     assert exc.value.field == "recipient_id"
@@ -178,7 +178,7 @@ async def test_who_may_post(svc):
     with pytest.raises(ForbiddenError):
         await send(svc, outsider, public, "not subscribed")
     await svc.memberships.subscribe(outsider, public)
-    assert (await send(svc, outsider, public, "subscribed"))["recipient_id"] == 0
+    assert (await send(svc, outsider, public, "subscribed")).recipient_id == 0
     with pytest.raises(NotFoundError):
         await send(svc, outsider, "not-an-id", "x")
 
@@ -186,7 +186,7 @@ async def test_who_may_post(svc):
 async def test_a_new_message_shows_a_hidden_dialog_again(svc):
     alice, bob = await user(svc, "alice"), await user(svc, "bob")
     first = await svc.messages.send(alice, make_draft(recipient_id=bob.user_id, body="hi"))
-    dialog_id = first["chat_dialog_id"]
+    dialog_id = first.dialog_id
     await svc.dialogs.delete(bob, [dialog_id], force=False)
     _, _, members = stores(svc)
     assert (await members.get(dialog_id, bob.user_id))["hidden"] is True
@@ -199,9 +199,9 @@ async def test_not_saved_to_history_is_published_only(svc, events):
     dialog_id = await group(svc, alice, bob)
     doc = await send(svc, alice, dialog_id, "ephemeral", save_to_history=False, send_to_chat=True)
     messages, dialogs, _ = stores(svc)
-    assert await messages.count(1, {}) == 0 and (await dialogs.get(1, dialog_id))["seq"] == 0
+    assert await messages.count(1, {}) == 0 and (await dialogs.get(1, dialog_id)).seq == 0
     event = events.events[-1]
-    assert event.kind == "message_created" and event.payload["message"]["_id"] == doc["_id"]
+    assert event.kind == "message_created" and event.payload["message"]["_id"] == doc.id
     assert event.payload["send_to_chat"] is True and event.payload["save_to_history"] is False
 
 
@@ -210,16 +210,16 @@ async def test_edit_only_by_the_sender(svc, events):
     dialog_id = await group(svc, alice, bob)
     msg = await send(svc, alice, dialog_id, "typo")
     with pytest.raises(ForbiddenError):
-        await svc.messages.update(bob, message_update([msg["_id"]], {"message": "hijack"}))
-    await svc.messages.update(alice, message_update([msg["_id"]], {"message": "fixed"}))
+        await svc.messages.update(bob, message_update([msg.id], {"message": "hijack"}))
+    await svc.messages.update(alice, message_update([msg.id], {"message": "fixed"}))
     messages, dialogs, _ = stores(svc)
-    assert (await messages.get(1, msg["_id"]))["message"] == "fixed"
-    assert (await dialogs.get(1, dialog_id))["last_message"] == "fixed"
+    assert (await messages.get(1, msg.id)).body == "fixed"
+    assert (await dialogs.get(1, dialog_id)).last_message == "fixed"
     updated = [e for e in events.events if e.kind == "message_updated"]
     assert len(updated) == 1 and updated[0].payload["message"] == "fixed"
     assert updated[0].recipient_ids == [bob.user_id] and updated[0].payload["last"] is True
     with pytest.raises(InvalidError):
-        await svc.messages.update(alice, message_update([msg["_id"], msg["_id"]], {"message": "two"}))
+        await svc.messages.update(alice, message_update([msg.id, msg.id], {"message": "two"}))
     with pytest.raises(NotFoundError):
         await svc.messages.update(alice, message_update(["65a0000000000000000000d1"], {"message": "ghost"}))
 
@@ -233,44 +233,44 @@ async def test_delete_permissions_and_last_message(svc, events):
     messages, dialogs, _ = stores(svc)
 
     # a regular user may force-delete only their own messages
-    result = await svc.messages.delete(ann, [by_ben["_id"], last["_id"], "nope"], force=True)
-    assert result.deleted == [last["_id"]] and result.wrong_permissions == [by_ben["_id"]]
+    result = await svc.messages.delete(ann, [by_ben.id, last.id, "nope"], force=True)
+    assert result.deleted == [last.id] and result.wrong_permissions == [by_ben.id]
     assert result.not_found == ["nope"]
-    assert await messages.get(1, last["_id"]) is None
+    assert await messages.get(1, last.id) is None
     dialog = await dialogs.get(1, dialog_id)
-    assert dialog["last_message_id"] == by_ben["_id"] and dialog["last_message"] == "ben 1"
+    assert dialog.last_message_id == by_ben.id and dialog.last_message == "ben 1"
     deleted_event = [e for e in events.events if e.kind == "message_deleted"][0]
-    assert deleted_event.payload["message_ids"] == [last["_id"]]
+    assert deleted_event.payload["message_ids"] == [last.id]
     assert sorted(deleted_event.recipient_ids) == sorted([owner.user_id, admin.user_id, ben.user_id])
 
     # without force: hidden for the caller only, and no longer unread for them
     assert (await svc.receipts.unread_counts(owner, unread_ids(None)))["total"] == 2
-    result = await svc.messages.delete(owner, [by_ben["_id"]], force=False)
-    assert result.deleted == [by_ben["_id"]]
+    result = await svc.messages.delete(owner, [by_ben.id], force=False)
+    assert result.deleted == [by_ben.id]
     page = await svc.messages.history(owner, history({"chat_dialog_id": dialog_id, "mark_as_read": "0"}))
-    assert [d["_id"] for d in page.items] == [by_ann["_id"]]
+    assert [d.id for d in page.items] == [by_ann.id]
     assert (await svc.receipts.unread_counts(owner, unread_ids(None)))["total"] == 1
-    assert (await svc.messages.delete(owner, [by_ben["_id"]], force=False)).not_found == [by_ben["_id"]]
+    assert (await svc.messages.delete(owner, [by_ben.id], force=False)).not_found == [by_ben.id]
     page = await svc.messages.history(ann, history({"chat_dialog_id": dialog_id, "mark_as_read": "0"}))
     assert len(page.items) == 2
 
     # an admin may delete anyone's message for everyone; the last one going empties last_message
-    result = await svc.messages.delete(admin, [by_ann["_id"], by_ben["_id"]], force=True)
-    assert sorted(result.deleted) == sorted([by_ann["_id"], by_ben["_id"]])
+    result = await svc.messages.delete(admin, [by_ann.id, by_ben.id], force=True)
+    assert sorted(result.deleted) == sorted([by_ann.id, by_ben.id])
     dialog = await dialogs.get(1, dialog_id)
-    assert dialog["last_message_id"] is None and dialog["last_message"] is None
+    assert dialog.last_message_id is None and dialog.last_message is None
 
 
 async def test_private_dialog_deletes(svc):
     alice, bob = await user(svc, "alice"), await user(svc, "bob")
     msg = await svc.messages.send(alice, make_draft(recipient_id=bob.user_id, body="hi"))
-    result = await svc.messages.delete(bob, [msg["_id"]], force=True)
-    assert result.wrong_permissions == [msg["_id"]]
-    result = await svc.messages.delete(bob, [msg["_id"]], force=False)
-    assert result.deleted == [msg["_id"]]
+    result = await svc.messages.delete(bob, [msg.id], force=True)
+    assert result.wrong_permissions == [msg.id]
+    result = await svc.messages.delete(bob, [msg.id], force=False)
+    assert result.deleted == [msg.id]
     outsider = await user(svc, "eve")
-    result = await svc.messages.delete(outsider, [msg["_id"]], force=True)
-    assert result.not_found == [msg["_id"]]
+    result = await svc.messages.delete(outsider, [msg.id], force=True)
+    assert result.not_found == [msg.id]
 
 
 async def test_a_remembered_private_dialog_that_was_deleted_is_not_found(svc):
@@ -278,7 +278,7 @@ async def test_a_remembered_private_dialog_that_was_deleted_is_not_found(svc):
     everyone meanwhile still answers "not found", and the next send by recipient makes a new one."""
     alice, bob = await user(svc, "alice"), await user(svc, "bob")
     first = await svc.messages.send(alice, make_draft(recipient_id=bob.user_id, body="one"))
-    dialog_id = first["chat_dialog_id"]
+    dialog_id = first.dialog_id
     await send(svc, alice, dialog_id, "two")  # remembered from here
     result = await svc.dialogs.delete(alice, [dialog_id], force=True)
     assert result.deleted == [dialog_id]
@@ -286,10 +286,10 @@ async def test_a_remembered_private_dialog_that_was_deleted_is_not_found(svc):
         with pytest.raises(NotFoundError):
             await send(svc, alice, dialog_id, "three")
     again = await svc.messages.send(alice, make_draft(recipient_id=bob.user_id, body="four"))
-    assert again["chat_dialog_id"] != dialog_id
+    assert again.dialog_id != dialog_id
     outsider = await user(svc, "eve")
     with pytest.raises(NotFoundError):  # never remembered for someone else
-        await send(svc, outsider, again["chat_dialog_id"], "let me in")
+        await send(svc, outsider, again.dialog_id, "let me in")
 
 
 def test_draft_parsing_is_lax_but_checked():
@@ -356,15 +356,15 @@ async def test_concurrent_sends_share_a_batch_and_keep_every_rule(svc, events):
     assert isinstance(forbidden, (ForbiddenError, NotFoundError))
     assert isinstance(not_member, (ForbiddenError, NotFoundError))
     assert isinstance(missing, NotFoundError)
-    assert d1["_id"] == d2["_id"] == dup and d2["message"] == "dup"
-    assert "seq" not in unsaved
+    assert d1.id == d2.id == dup and d2.body == "dup"
+    assert unsaved.seq == 0  # not stored: no place in the history
     # one sequence per dialog, in submission order, no gaps
-    assert [m["seq"] for m in (a1, b1, d1, a2)] == [1, 2, 3, 4]
-    assert c1["seq"] == 1
+    assert [m.seq for m in (a1, b1, d1, a2)] == [1, 2, 3, 4]
+    assert c1.seq == 1
     messages, dialogs, _ = stores(svc)
     assert await messages.count(1, {"chat_dialog_id": first}) == 4
     stored_first = await dialogs.get(1, first)
-    assert stored_first["last_message"] == "a2" and stored_first["seq"] == 4
+    assert stored_first.last_message == "a2" and stored_first.seq == 4
     created = [e for e in events.events if e.kind == "message_created"]
     assert [e.payload["message"]["message"] for e in created][-6:] == \
         ["a1", "b1", "c1", "dup", "not stored", "a2"]
@@ -380,4 +380,4 @@ async def test_a_batch_survives_a_send_that_conflicts_with_another_application(s
     results = await asyncio.gather(
         send(svc, bob, dialog_id, "reuses alice's id", id=CLIENT_ID),
         send(svc, bob, dialog_id, "fine"), return_exceptions=True)
-    assert isinstance(results[0], ConflictError) and results[1]["seq"] == 2
+    assert isinstance(results[0], ConflictError) and results[1].seq == 2

@@ -11,19 +11,19 @@ from itertools import islice
 from typing import Any, Iterator
 
 from models.archive import ArchiveScope
+from models.messages import Message
 from models.storage.archive import ArchiveStore
 from models.storage.embedded import switch
 from models.storage.embedded.filters import compile_filter
 from models.storage.embedded.lookups import ordered_group
 from models.storage.embedded.tables import collection_store
-from models.storage.ids import id_to_str
 
 Doc = dict[str, Any]
 
 
 class EmbeddedArchiveStore(ArchiveStore):
     async def page(self, scope: ArchiveScope, after: Any, before: Any, start: int | None,
-                   end: int | None, limit: int, newest_first: bool) -> list[Doc]:
+                   end: int | None, limit: int, newest_first: bool) -> list[Message]:
         store = collection_store(self._col)
         if not switch.ON or store is None or not scope.cleared or limit <= 0:
             return await super().page(scope, after, before, start, end, limit, newest_first)
@@ -58,5 +58,5 @@ class EmbeddedArchiveStore(ArchiveStore):
         walks = [walk(d, seq) for d, seq in scope.cleared.items()]
         merged = walks[0] if len(walks) == 1 else heapq.merge(
             *walks, key=lambda pair: pair[0], reverse=newest_first)
-        return [id_to_str(helpers.make_datetime_timezone_aware_in_document(doc))
+        return [Message.from_doc(helpers.make_datetime_timezone_aware_in_document(doc))
                 for _, doc in islice(merged, limit)]
