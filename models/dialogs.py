@@ -9,10 +9,10 @@ requests into these commands (rest/schemas/dialogs.py).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, Collection, Mapping
+from typing import TYPE_CHECKING, Any, Collection, Mapping, NamedTuple
 
 from models.errors import InvalidError
 from models.lax import cast_bool
@@ -50,10 +50,10 @@ class LastMessage:
         return cls(message.body, message.id, message.sender_id, message.date_sent)
 
 
-@dataclass(frozen=True, slots=True)
-class Dialog:
-    """A stored dialog (a document of `dialogs`, models/storage/SCHEMA.md). Frozen: a change is
-    a new value (`dataclasses.replace`). `extensions` (the app's own fields) are kept as stored.
+class Dialog(NamedTuple):
+    """A stored dialog (a document of `dialogs`, models/storage/SCHEMA.md). Immutable: a change
+    is a new value (`dialog._replace(...)`); a NamedTuple for the reason `Message` is one
+    (models/messages.py): a dialog list builds up to a hundred. `extensions` (the app's own fields) are kept as stored.
     Id lists are tuples in stored order; `Room` keeps a copy with sets (`with_id_sets`)."""
 
     id: str
@@ -119,14 +119,14 @@ class Dialog:
     def with_last_message(self, last: LastMessage | None) -> Dialog:
         """This dialog with `last` (or none) as its last message."""
         if last is None:
-            return replace(self, last_message=None, last_message_id=None,
+            return self._replace(last_message=None, last_message_id=None,
                            last_message_user_id=None, last_message_date_sent=None)
-        return replace(self, last_message=last.body, last_message_id=last.id,
+        return self._replace(last_message=last.body, last_message_id=last.id,
                        last_message_user_id=last.sender_id, last_message_date_sent=last.date_sent)
 
     def with_id_sets(self) -> Dialog:
         """A copy whose occupant and admin ids are sets (one hash lookup per decision)."""
-        return replace(self, occupants_ids=frozenset(self.occupants_ids),
+        return self._replace(occupants_ids=frozenset(self.occupants_ids),
                        admins_ids=frozenset(self.admins_ids))
 
 
