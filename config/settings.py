@@ -171,6 +171,7 @@ class LimitSettings(BaseModel):
     max_occupants: int = 1000
     max_message_bytes: int = 64 * 1024
     max_admins: int = 5
+    max_bans_per_dialog: int = 1000  # users banned from one dialog (`/chat/Dialog/{id}/block`)
 
 
 class RateLimitSettings(BaseModel):

@@ -79,6 +79,11 @@ class Dialog:
     occupants_count: int | None = None  # public dialogs only
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # users banned from the dialog (`/chat/Dialog/{id}/block`, models/services/bans.py): never
+    # occupants, readers or subscribers while listed
+    banned_ids: Collection[int] = ()
+    # at most this many occupants (subscribers of a public dialog); None: the global maximum
+    occupants_limit: int | None = None
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Dialog:
@@ -91,7 +96,8 @@ class Dialog:
             get("extensions"), get("permissions"), get("private_key"), get("xmpp_room_jid"),
             int(get("seq") or 0), bool(get("has_hidden")), get("last_message"),
             get("last_message_id"), get("last_message_user_id"), get("last_message_date_sent"),
-            get("occupants_count"), get("created_at"), get("updated_at"))
+            get("occupants_count"), get("created_at"), get("updated_at"),
+            tuple(get("banned_ids") or ()), get("occupants_limit"))
 
     def to_doc(self) -> dict[str, Any]:
         """The document of a new dialog (`_id` as the 24-hex string). `private_key` only for
@@ -114,6 +120,8 @@ class Dialog:
             "created_at": self.created_at, "updated_at": self.updated_at})
         if self.type == DialogType.PUBLIC:
             doc["occupants_count"] = self.occupants_count
+        if self.occupants_limit is not None:
+            doc["occupants_limit"] = self.occupants_limit
         return doc
 
     def with_last_message(self, last: LastMessage | None) -> Dialog:
@@ -127,7 +135,7 @@ class Dialog:
     def with_id_sets(self) -> Dialog:
         """A copy whose occupant and admin ids are sets (one hash lookup per decision)."""
         return replace(self, occupants_ids=frozenset(self.occupants_ids),
-                       admins_ids=frozenset(self.admins_ids))
+                       admins_ids=frozenset(self.admins_ids), banned_ids=frozenset(self.banned_ids))
 
 
 @dataclass(frozen=True, slots=True)

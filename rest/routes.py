@@ -22,6 +22,7 @@ from rest.views import blobs, dialogs, docs, health, sessions, users, xmpp_auth
 from rest.views import messages, reactions, search
 from rest.views import events, subscriptions, upload
 from rest.views import admin, admin_stats
+from rest.views import bans
 
 TEXT = {"type": "string", "enum": ["true", "false"]}
 XMPP_ANSWERS = {401: Raw("text/plain", TEXT, "Wrong or no Basic credentials (`false`)"),
@@ -198,6 +199,19 @@ def setup_routes(app: web.Application) -> None:
         "Leave a public dialog", "dialogs"))
     add(r, "GET", "/chat/Dialog/{dialog_id}/occupants", dialogs.public_occupants, Doc(
         "A public dialog's occupants", "dialogs", a.OccupantsPage, query=q.PageQuery))
+    # bans: ConnectyCube documents the lower-case `/chat/dialog/`; the SDK's other calls use
+    # `/chat/Dialog/`: both (rest/views/bans.py)
+    for base in ("/chat/Dialog", "/chat/dialog"):
+        add(r, "POST", base + "/{dialog_id}/block", bans.ban_user, Doc(
+            "Ban a user from a dialog (owner and admins of group, public, broadcast dialogs)",
+            "dialogs", None, body=q.BanRequest,
+            description="The user is removed (unsubscribed, kicked from the room) and can't "
+                        "come back while banned. The owner and admins can't be banned."))
+        add(r, "DELETE", base + "/{dialog_id}/block", bans.unban_user, Doc(
+            "Lift a user's ban (nobody is added back)", "dialogs", None, body=q.BanRequest))
+        add(r, "GET", base + "/{dialog_id}/block", bans.list_banned, Doc(
+            "The users banned from a dialog (owner and admins)", "dialogs", a.OccupantsPage,
+            query=q.PageQuery))
     add(r, "PUT", "/chat/Dialog/{dialog_id}", dialogs.update_dialog, Doc(
         "Update a dialog", "dialogs", a.DialogJson, body=q.UpdateDialogRequest))
     add(r, "DELETE", "/chat/Dialog/{ids}", dialogs.delete_dialogs, Doc(

@@ -14,6 +14,7 @@ from models.services.archive import ArchiveService
 from models.services.admin import AdminService
 from models.services.admin_stats import AdminStatsService
 from models.services.apps import AppService, write_key_file
+from models.services.bans import BanService
 from models.services.blobs import BlobService
 from models.services.bookmarks import BookmarkService
 from models.services.dialogs import DialogService
@@ -84,6 +85,7 @@ class Services:
     archive: ArchiveService
     admin: AdminService
     admin_stats: AdminStatsService
+    bans: BanService
     # Names this store's contents for state kept outside it (Prosody's data directory): set by
     # `start()`. The embedded store is new in every process, so it gets a new id every time; a
     # MongoDB database keeps the id its first process created.
@@ -171,4 +173,6 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
         archive=ArchiveService(database.archive_store(), dialog_store, member_store, access),
         admin=admin,
         admin_stats=AdminStatsService(dialog_store, message_store, settings.limits),
+        bans=BanService(dialog_store, member_store, users, access, clock, publisher,
+                        settings.limits),
     )

@@ -251,6 +251,10 @@ class DialogService:
                 if any(u in admins for u in removing_others) and not access.is_owner:
                     raise ForbiddenError("You don't have permission to remove admins")
             add_users = [u for u in add_users if u not in occupants]
+            blocked = [u for u in add_users if u in dialog.banned_ids]
+            if blocked:  # models/services/bans.py: unban them first
+                raise InvalidError("users blocked in this dialog: " + ", ".join(map(str, blocked)),
+                                   field="occupants_ids")
             remove_users = [u for u in remove_users if u in occupants]
             if len(occupants) + len(add_users) > self._limits.max_occupants:
                 raise InvalidError(f"too many occupants (maximum is {self._limits.max_occupants})",

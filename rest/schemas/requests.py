@@ -157,6 +157,12 @@ class ForceRequest(Lax):
     force: Flag | None = Field(None, description="1: delete for everyone (owners and admins)")
 
 
+class BanRequest(Lax):
+    """`POST` / `DELETE /chat/Dialog/{id}/block`: the user banned or unbanned."""
+    model_config = example({"user_id": 543})
+    user_id: Number
+
+
 class DialogListQuery(Lax):
     """Filters `field[op]=value` on _id, type, name, user_id, occupants_ids, dates and
     `extensions[<key>]`; `sort_asc` / `sort_desc`; `limit`, `skip`; `count=1`."""
