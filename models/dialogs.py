@@ -162,6 +162,7 @@ class DialogDraft:
     extensions: dict[str, str] | None = None
     permissions: dict[str, bool] | None = None
     given: frozenset[str] = frozenset()  # which optional fields the request named
+    occupants_limit: int | None = None  # group and public dialogs; None: the global maximum
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,8 @@ class DialogChanges:
     occupants: IdChanges = IdChanges()
     admins: IdChanges = IdChanges()
     pins: IdChanges = IdChanges()
+    occupants_limit: int | None = None  # with `set_occupants_limit`; None: the global maximum
+    set_occupants_limit: bool = False
 
 
 @dataclass(frozen=True)
@@ -212,6 +215,29 @@ def check_text(key: str, value: Any) -> str | None:
     if len(text) > limit:
         raise InvalidError(f"is too long (maximum is {limit} characters)", field=key)
     return text or None
+
+
+def check_occupants_limit(value: Any) -> int | None:
+    """`occupants_limit`: a positive integer (also as a string); null or empty: none (the global
+    maximum, which the services also hold it to)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise InvalidError("must be a positive integer", field="occupants_limit")
+    try:
+        limit = int(str(value).strip())
+    except ValueError:
+        raise InvalidError("must be a positive integer", field="occupants_limit") from None
+    if limit < 1:
+        raise InvalidError("must be a positive integer", field="occupants_limit")
+    return limit
+
+
+def occupants_capacity(dialog: Dialog, max_occupants: int) -> int:
+    """How many occupants (subscribers of a public dialog) the dialog takes: its own
+    `occupants_limit`, never more than the global maximum (checked on every add and subscribe)."""
+    limit = dialog.occupants_limit
+    return min(limit, max_occupants) if limit else max_occupants
 
 
 def valid_extension_key(key: Any) -> bool:

@@ -132,6 +132,8 @@ class DialogJson(Closed):
     extensions: dict[str, Any] | None
     permissions: DialogPermissions | None
     occupants_count: int | None = Field(None, description="public dialogs only")
+    occupants_limit: int | None = Field(
+        None, description="group and public dialogs that set one: at most this many occupants")
 
 
 class DialogsPage(Closed):

@@ -122,6 +122,8 @@ class CreateDialogRequest(Lax):
     photo: str | None = None
     extensions: dict[str, Any] | None = None
     permissions: Permissions | None = None
+    occupants_limit: Number | None = Field(
+        None, description="group and public dialogs: most occupants (at most the global maximum)")
 
 
 class IdLists(BaseModel):
@@ -136,6 +138,9 @@ class UpdateDialogRequest(Lax):
     photo: str | None = None
     extensions: dict[str, Any] | None = None
     permissions: Permissions | None = None
+    occupants_limit: Number | None = Field(
+        None, description="group and public dialogs (admins): most occupants; null: the global "
+                          "maximum")
     push_all: IdLists | None = None
     pull_all: IdLists | None = None
 
