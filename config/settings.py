@@ -189,6 +189,8 @@ class RateLimitSettings(BaseModel):
     messages_per_user: str = "50/second;1500/minute"
     # requests with a wrong admin API key (`CB-Administration-API-Key`) per client address
     admin_failures_per_address: str = "10/minute;100/hour"
+    # reports a user files (`POST /reports`); every attempt counts, refused ones included
+    reports_per_user: str = "10/minute;100/day"
     # Addresses (or CIDR networks) of reverse proxies whose `X-Forwarded-For` is believed; the
     # client address is then the last address in that header that is not such a proxy. Empty:
     # the socket's peer is the client.
@@ -198,7 +200,8 @@ class RateLimitSettings(BaseModel):
     xmpp_c2s_burst_seconds: int = 5
 
     @field_validator("login_failures_per_login", "login_failures_per_address",
-                     "signups_per_address", "messages_per_user", "admin_failures_per_address")
+                     "signups_per_address", "messages_per_user", "admin_failures_per_address",
+                     "reports_per_user")
     @classmethod
     def _notation(cls, value: str) -> str:
         if value.strip():

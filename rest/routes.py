@@ -22,7 +22,7 @@ from rest.views import blobs, dialogs, docs, health, sessions, users, xmpp_auth
 from rest.views import messages, reactions, search
 from rest.views import events, subscriptions, upload
 from rest.views import admin, admin_stats
-from rest.views import bans
+from rest.views import bans, reports
 
 TEXT = {"type": "string", "enum": ["true", "false"]}
 XMPP_ANSWERS = {401: Raw("text/plain", TEXT, "Wrong or no Basic credentials (`false`)"),
@@ -255,6 +255,15 @@ def setup_routes(app: web.Application) -> None:
     add(r, "POST", "/events", events.create_event, Doc(
         "Send a push notification to users", "push", a.Events, 201, body=q.EventRequest))
 
+    # reports (rest/views/reports.py; the moderators' side is in the admin API below)
+    add(r, "POST", "/reports", reports.create_report, Doc(
+        "Report a message, a user or a dialog", "reports", a.ReportJson, 201,
+        body=q.ReportRequest,
+        description="The caller must see what they report (else 404); one open report per "
+                    "reporter and object (422); rate-limited (429 with `Retry-After`)."))
+    add(r, "GET", "/reports", reports.list_reports, Doc(
+        "The caller's own reports, newest first", "reports", a.ReportsPage, query=q.PageQuery))
+
     # the admin API (CB-Administration-API-Key): fixed paths before `/admin/chat/{dialog_id}`
     add(r, "GET", "/admin/chat/list", admin.list_dialogs, Doc(
         "Every dialog of the application, with the admin-only fields", "admin",
@@ -278,6 +287,12 @@ def setup_routes(app: web.Application) -> None:
         security=ADMIN))
     add(r, "DELETE", "/admin/user/{user_id}", admin.delete_user, Doc(
         "Delete a user", "admin", a.Success, security=ADMIN))
+    add(r, "GET", "/admin/reports", reports.admin_list_reports, Doc(
+        "Every report of the application (filters: status, type, reporter, time)", "admin",
+        a.AdminReportsPage, security=ADMIN, query=q.AdminReportsQuery))
+    add(r, "PUT", "/admin/reports/{report_id}", reports.admin_review_report, Doc(
+        "Review a report: its status and the moderators' note", "admin", a.AdminReportJson,
+        security=ADMIN, body=q.AdminReportRequest))
     add(r, "GET", "/admin/stats/messages/sent-total", admin_stats.messages_sent_total, Doc(
         "Messages sent between two dates", "admin", a.Total, security=ADMIN,
         query=q.AdminStatsRequest))

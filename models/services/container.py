@@ -26,6 +26,7 @@ from models.services.push import PushService
 from models.services.push_events import PushEventService
 from models.services.rate_limits import RateLimitService
 from models.services.reactions import ReactionService
+from models.services.reports import ReportService
 from models.services.receipts import ReceiptService
 from models.services.rooms import RoomService
 from models.services.search import SearchService
@@ -47,6 +48,7 @@ from models.storage.mongo import Database
 from models.storage.outbox import OutboxStore
 from models.storage.secrets import SecretStore
 from models.storage.push_events import PushEventStore
+from models.storage.reports import ReportStore
 from models.storage.sessions import SessionStore
 from models.storage.subscriptions import SubscriptionStore
 from models.storage.users import UserStore
@@ -86,6 +88,7 @@ class Services:
     admin: AdminService
     admin_stats: AdminStatsService
     bans: BanService
+    reports: ReportService
     # Names this store's contents for state kept outside it (Prosody's data directory): set by
     # `start()`. The embedded store is new in every process, so it gets a new id every time; a
     # MongoDB database keeps the id its first process created.
@@ -175,4 +178,6 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
         admin_stats=AdminStatsService(dialog_store, message_store, settings.limits),
         bans=BanService(dialog_store, member_store, users, access, clock, publisher,
                         settings.limits),
+        reports=ReportService(ReportStore(db), counters, access, users, rate_limits, clock,
+                              settings.limits.max_list_limit),
     )

@@ -73,6 +73,18 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("app_id", ASCENDING), ("channel", ASCENDING), ("web.endpoint", ASCENDING)],
                    partialFilterExpression={"web.endpoint": {"$type": "string"}}, name="endpoint"),
     ],
+    "reports": [
+        # a reporter's own list, newest first
+        IndexModel([("app_id", ASCENDING), ("reporter_id", ASCENDING), ("_id", DESCENDING)],
+                   name="reporter"),
+        # one open report per reporter and object (SCHEMA.md; closing removes `open_key`)
+        IndexModel([("app_id", ASCENDING), ("reporter_id", ASCENDING), ("open_key", ASCENDING)],
+                   unique=True, partialFilterExpression={"open_key": {"$type": "string"}},
+                   name="open_report"),
+        # the moderators' queue: by status, newest first
+        IndexModel([("app_id", ASCENDING), ("status", ASCENDING), ("_id", DESCENDING)],
+                   name="moderation"),
+    ],
     "push_jobs": [
         # claims: pending jobs whose due_at has come, oldest first
         IndexModel([("state", ASCENDING), ("due_at", ASCENDING)], name="ready"),

@@ -325,6 +325,25 @@ class Events(RootModel[list[EventItem]]):
     """`[{"event": {...}}]`."""
 
 
+# -- reports (rest/schemas/reports.py) ---------------------------------------------------------------
+class ReportJson(Closed):
+    id: int
+    type: Literal["message", "user", "dialog"]
+    object_id: str = Field(description="the message or dialog id, or the user id")
+    reason: str
+    comment: str | None
+    status: Literal["open", "resolved", "dismissed"]
+    created_at: str | None
+    updated_at: str | None
+
+
+class ReportsPage(Closed):
+    total_entries: int
+    skip: int
+    limit: int
+    items: list[ReportJson]
+
+
 # -- service -----------------------------------------------------------------------------------------
 class StoreHealth(Closed):
     ok: bool
@@ -383,3 +402,20 @@ class Total(Closed):
 
 class PerDay(RootModel[dict[str, int]]):
     """Days (`YYYY-MM-DD`, UTC) with their counts, oldest first; days without any are left out."""
+
+
+class AdminReportJson(ReportJson):
+    reporter_id: int
+    dialog_id: str | None = Field(description="the reported message's dialog, or the dialog")
+    snapshot: dict[str, Any] | None = Field(
+        description="a message's sender_id, message, date_sent and attachments when reported; "
+                    "a user's login and full_name; a dialog's type, name and owner")
+    note: str | None = Field(description="the moderators' (never shown to the reporter)")
+    reviewed_at: str | None
+
+
+class AdminReportsPage(Closed):
+    total_entries: int
+    skip: int
+    limit: int
+    items: list[AdminReportJson]

@@ -347,6 +347,16 @@ class EventRequest(Lax):
     event: EventFields
 
 
+# -- reports -----------------------------------------------------------------------------------------
+class ReportRequest(Lax):
+    model_config = example({"type": "message", "id": "5f0c5b3e8d1e4a0012345678",
+                            "reason": "spam", "comment": "links to a scam"})
+    type: Literal["message", "user", "dialog"]
+    id: str | int = Field(description="the message or dialog id, or the user id")
+    reason: str = Field(description="why (up to 200 characters)")
+    comment: str | None = Field(None, description="more detail (up to 2000 characters)")
+
+
 # -- the XMPP server's auth module -------------------------------------------------------------------
 class XmppAuthQuery(BaseModel):
     user: str = Field(description="`{userId}-{appId}`")
@@ -394,3 +404,21 @@ class AdminEditRequest(Lax):
 class AdminDialogRequest(UpdateDialogRequest):
     user_id: Number | None = Field(None, description="whose per-user fields (`is_muted`) change")
     is_muted: Flag | None = None
+
+
+class AdminReportsQuery(Lax):
+    """Newest first. Also accepted in a form body."""
+    status: str | None = Field(None, description="open, resolved, dismissed (or a comma list)")
+    type: str | None = Field(None, description="message, user, dialog (or a comma list)")
+    reporter_id: Number | None = None
+    created_at_gte: Number | None = Field(None, alias="created_at[gte]",
+                                          description="unix seconds (also `gt`, `lt`, `lte`)")
+    created_at_lt: Number | None = Field(None, alias="created_at[lt]")
+    limit: Number | None = None
+    skip: Number | None = None
+
+
+class AdminReportRequest(Lax):
+    model_config = example({"status": "resolved", "note": "message removed, user warned"})
+    status: Literal["open", "resolved", "dismissed"] | None = None
+    note: str | None = Field(None, description="the moderators' note (null clears it)")
