@@ -172,6 +172,8 @@ class LimitSettings(BaseModel):
     max_message_bytes: int = 64 * 1024
     max_admins: int = 5
     max_bans_per_dialog: int = 1000  # users banned from one dialog (`/chat/Dialog/{id}/block`)
+    max_address_book_upload: int = 1000  # contacts in one `POST /address_book`
+    max_address_book_contacts: int = 10000  # contacts in one address book (one device's)
 
 
 class RateLimitSettings(BaseModel):

@@ -22,7 +22,7 @@ from rest.views import blobs, dialogs, docs, health, sessions, users, xmpp_auth
 from rest.views import messages, reactions, search
 from rest.views import events, subscriptions, upload
 from rest.views import admin, admin_stats
-from rest.views import bans, reports
+from rest.views import address_book, bans, reports
 
 TEXT = {"type": "string", "enum": ["true", "false"]}
 XMPP_ANSWERS = {401: Raw("text/plain", TEXT, "Wrong or no Basic credentials (`false`)"),
@@ -254,6 +254,18 @@ def setup_routes(app: web.Application) -> None:
         "Delete a push subscription", "push", None))
     add(r, "POST", "/events", events.create_event, Doc(
         "Send a push notification to users", "push", a.Events, 201, body=q.EventRequest))
+
+    # address books (rest/views/address_book.py): the fixed path before nothing else
+    add(r, "POST", "/address_book", address_book.upload_address_book, Doc(
+        "Upload (create, rename, destroy; `force=1`: replace) address book contacts",
+        "address_book", a.AddressBookUploadAnswer, body=q.AddressBookRequest,
+        description="Contacts that can't be taken are `rejected` by index, with the reason."))
+    add(r, "GET", "/address_book", address_book.get_address_book, Doc(
+        "The caller's address book (a device's with `udid`)", "address_book", a.AddressBook,
+        query=q.AddressBookQuery))
+    add(r, "GET", "/address_book/registered_users", address_book.registered_users, Doc(
+        "Users of the application in the caller's address book (matched by phone)",
+        "address_book", a.RegisteredUsers, query=q.RegisteredUsersQuery))
 
     # reports (rest/views/reports.py; the moderators' side is in the admin API below)
     add(r, "POST", "/reports", reports.create_report, Doc(

@@ -10,6 +10,7 @@ from models.clock import Clock
 from models.events import EventPublisher
 from models.metrics import Metrics
 from models.services.access import AccessService, PrivateAccessMemo
+from models.services.address_book import AddressBookService
 from models.services.archive import ArchiveService
 from models.services.admin import AdminService
 from models.services.admin_stats import AdminStatsService
@@ -37,6 +38,7 @@ from models.services.upload import UploadService
 from models.services.users import UserService
 from models.services.webpush_keys import WebPushKeyService
 from models.services.vcard import VCardService
+from models.storage.address_book import AddressBookStore
 from models.storage.apps import AppStore
 from models.storage.blobs import BlobStore
 from models.storage.counters import CounterStore
@@ -89,6 +91,7 @@ class Services:
     admin_stats: AdminStatsService
     bans: BanService
     reports: ReportService
+    address_book: AddressBookService
     # Names this store's contents for state kept outside it (Prosody's data directory): set by
     # `start()`. The embedded store is new in every process, so it gets a new id every time; a
     # MongoDB database keeps the id its first process created.
@@ -100,6 +103,8 @@ class Services:
     async def start(self) -> None:
         """Indexes, the default application and the store's id (idempotent)."""
         await self.database.ensure_indexes()
+        # users stored before address books matched phones get their `phone_key` (once each)
+        await UserStore(self.database.db).backfill_phone_keys()
         admin_key = await self.apps.ensure_default(self.settings.app)
         if admin_key is not None:  # shown once, through a file only its owner reads; never logged
             path = self.settings.data_dir / ADMIN_KEY_FILE
@@ -180,4 +185,5 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
                         settings.limits),
         reports=ReportService(ReportStore(db), counters, access, users, rate_limits, clock,
                               settings.limits.max_list_limit),
+        address_book=AddressBookService(AddressBookStore(db), user_store, clock, settings.limits),
     )

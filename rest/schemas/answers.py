@@ -325,6 +325,42 @@ class Events(RootModel[list[EventItem]]):
     """`[{"event": {...}}]`."""
 
 
+# -- address books (rest/schemas/address_book.py) ----------------------------------------------------
+class AddressBookUploadAnswer(Closed):
+    deleted: int
+    created: int
+    updated: int
+    rejected: dict[str, list[str]] = Field(description="upload index → why it was not taken")
+
+
+class ContactJson(Closed):
+    name: str
+    phone: str = Field(description="normalised: digits, with a leading `+` when given")
+
+
+class AddressBook(RootModel[list[ContactJson]]):
+    """The book's contacts (a bare array), in the order they were first uploaded."""
+
+
+class RegisteredUserJson(UserJson):
+    address_book_name: str = Field(description="the name the caller's book gives them")
+
+
+class CompactRegisteredUser(Closed):
+    id: int
+    phone: str | None = Field(description="the user's profile phone")
+    address_book_name: str
+
+
+class RegisteredUserItem(Closed):
+    user: RegisteredUserJson | CompactRegisteredUser
+
+
+class RegisteredUsers(Closed):
+    """`compact=1`: `{id, phone, address_book_name}` per user; otherwise the whole profile."""
+    items: list[RegisteredUserItem]
+
+
 # -- reports (rest/schemas/reports.py) ---------------------------------------------------------------
 class ReportJson(Closed):
     id: int

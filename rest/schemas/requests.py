@@ -347,6 +347,31 @@ class EventRequest(Lax):
     event: EventFields
 
 
+# -- address books -----------------------------------------------------------------------------------
+class ContactRequest(BaseModel):
+    name: str | None = Field(None, description="1 to 255 characters (not needed to destroy)")
+    phone: str | int = Field(description="10 to 15 digits, separators allowed, optional `+`")
+    destroy: Flag | None = Field(None, description="1: remove this contact")
+
+
+class AddressBookRequest(Lax):
+    model_config = example({"contacts": [{"name": "Halldor Kun", "phone": "+354 950 672 8854"},
+                                         {"phone": "5309413409", "destroy": 1}],
+                            "udid": "d6236da0-f941-11e8-8eb2-f2801f1b9fd1"})
+    contacts: list[ContactRequest] | dict[str, ContactRequest] = Field(default_factory=list)
+    udid: str | None = Field(None, description="the device's book (up to 64 characters); none: "
+                                               "the global book")
+    force: Flag | None = Field(None, description="1: replace the whole book with these contacts")
+
+
+class AddressBookQuery(Lax):
+    udid: str | None = Field(None, description="the device's book; none: the global book")
+
+
+class RegisteredUsersQuery(AddressBookQuery):
+    compact: Flag | None = Field(None, description="1: only id, phone and address_book_name")
+
+
 # -- reports -----------------------------------------------------------------------------------------
 class ReportRequest(Lax):
     model_config = example({"type": "message", "id": "5f0c5b3e8d1e4a0012345678",
