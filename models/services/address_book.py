@@ -16,6 +16,8 @@ application they know by phone.
   (422).
 - Registered users: the users of the caller's application (never the caller) whose profile
   phone has the digits of a contact's phone, with the name the book gives them.
+- The phones in a book are other people's: nobody but its owner reads it, and a deleted account's
+  books are deleted with it (`UserService.delete_self`).
 """
 from __future__ import annotations
 

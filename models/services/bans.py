@@ -23,7 +23,6 @@ from config.settings import LimitSettings
 from models.clock import Clock
 from models.errors import ForbiddenError, InvalidError, NotFoundError
 from models.events import EventPublisher
-from models.lax import cast_int
 from models.requester import Requester
 from models.services.access import BROADCAST, PUBLIC, AccessService, DialogAccess
 from models.services.memberships import publish_dialog_event, union
@@ -33,17 +32,6 @@ from models.storage.members import MemberStore
 from models.users import User
 
 logger = logging.getLogger(__name__)
-
-
-def banned_user_id(value: Any) -> int:
-    """The `user_id` of a ban request: a positive integer (also as a string)."""
-    try:
-        user_id = cast_int(value)
-    except (TypeError, ValueError):
-        user_id = 0
-    if user_id <= 0:
-        raise InvalidError("must be a user id", field="user_id")
-    return user_id
 
 
 class BanService:

@@ -136,8 +136,9 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
     counters = CounterStore(db)
     apps_store = AppStore(db)
     rate_limits = RateLimitService(settings.rate_limits)
+    address_books = AddressBookStore(db)
     users = UserService(UserStore(db), counters, clock, publisher, settings.limits.max_list_limit,
-                        rate_limits=rate_limits)
+                        rate_limits=rate_limits, address_books=address_books)
     sessions = SessionService(SessionStore(db), apps_store, counters, users, clock, settings.session)
     blobs = BlobService(BlobStore(db), LocalFileStore(settings.blobs.path), counters, clock,
                         settings.blobs, settings.http.base_url, settings.limits.max_list_limit)
@@ -185,5 +186,5 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
                         settings.limits),
         reports=ReportService(ReportStore(db), counters, access, users, rate_limits, clock,
                               settings.limits.max_list_limit),
-        address_book=AddressBookService(AddressBookStore(db), user_store, clock, settings.limits),
+        address_book=AddressBookService(address_books, user_store, clock, settings.limits),
     )

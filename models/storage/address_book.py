@@ -56,3 +56,7 @@ class AddressBookStore:
         result = await self._col.delete_many({**self._book(app_id, user_id, udid),
                                               "phone_key": {"$in": keys}})
         return int(result.deleted_count)
+
+    async def delete_user(self, app_id: int, user_id: int) -> None:
+        """Every book of a user: their account is deleted (the phones are other people's)."""
+        await self._col.delete_many({"app_id": app_id, "user_id": user_id})

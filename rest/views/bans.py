@@ -8,13 +8,24 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from models.errors import BadRequestError
-from models.services.bans import banned_user_id
+from models.errors import BadRequestError, InvalidError
+from models.lax import cast_int
 from rest.auth import user_requester
 from rest.keys import services_key
 from rest.params import all_params, json_response, query_params
 from rest.schemas.filters import page_params
 from rest.schemas.users import user_to_json
+
+
+def banned_user_id(value: Any) -> int:
+    """The `user_id` of a ban request: a positive integer (also as a string)."""
+    try:
+        user_id = cast_int(value)
+    except (TypeError, ValueError):
+        user_id = 0
+    if user_id <= 0:
+        raise InvalidError("must be a user id", field="user_id")
+    return user_id
 
 
 async def _params(request: web.Request) -> dict[str, Any]:

@@ -188,3 +188,13 @@ async def test_a_phone_with_or_without_its_plus_is_one_contact(api):
     assert await book(api, alice) == [{"name": "Ann", "phone": "+15550000001"}]
     assert await upload(api, alice, [{"name": "Ann", "phone": "001 555 000 0001"}]) == \
         (200, {"created": 0, "updated": 0, "deleted": 0, "rejected": {}})
+
+
+async def test_a_deleted_account_takes_its_address_books_along(api, services):
+    alice = await api.new_user("abook13")
+    await upload(api, alice, [{"name": "Ann", "phone": "15550000001"}])
+    await upload(api, alice, [{"name": "Ann", "phone": "15550000001"}], udid="phone")
+    assert (await api.call("DELETE", f"/users/{alice['id']}.json", alice["token"]))[0] == 200
+    left = await services.database.db["address_book_contacts"].count_documents(
+        {"user_id": alice["id"]})
+    assert left == 0
