@@ -155,9 +155,15 @@ class AccessService:
         return await self.audience_of(access.dialog)
 
     async def audience_of(self, dialog: Dialog) -> list[int]:
+        """Never a banned user (one who slipped in while being banned, say)."""
         if dialog.type == PUBLIC:
-            return [m["user_id"] for m in await self._members.for_dialog(dialog.id)]
-        return list(dialog.occupants_ids)
+            users = [m["user_id"] for m in await self._members.for_dialog(dialog.id)]
+        else:
+            users = list(dialog.occupants_ids)
+        if dialog.banned_ids:
+            banned = set(dialog.banned_ids)
+            users = [u for u in users if u not in banned]
+        return users
 
     async def visible_messages(self, requester: Requester, ids: list[str], dialog_id: str | None
                                ) -> list[tuple[DialogAccess, list[Message]]]:
