@@ -342,6 +342,7 @@ class PushService:
                 if offline else []
             quiet = {m["user_id"] for m in members
                      if m.get("notifications") is False or m.get("left") or m.get("hidden")}
+            quiet |= set(dialog.banned_ids)  # banned users read nothing of it
             subs = [s for s in page if s["user_id"] in offline and s["user_id"] not in quiet]
             if subs:
                 alert = alert or await self._alert_content(dialog, message, message_id, sender_id)
