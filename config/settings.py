@@ -63,6 +63,10 @@ class SessionSettings(BaseModel):
     guest_ttl_seconds: int = 24 * 60 * 60
     # refresh `updated_at`/expiry in the store at most this often per token (write amplification)
     touch_interval_seconds: int = 60
+    # refresh tokens (POST /session/refresh): a login ends when its refresh token is unused this
+    # long, and at the latest this long after the login (rotation never extends it)
+    refresh_idle_seconds: int = Field(default=30 * 24 * 60 * 60, gt=0)
+    refresh_absolute_seconds: int = Field(default=90 * 24 * 60 * 60, gt=0)
 
 
 class ExternalService(BaseModel):
@@ -188,6 +192,8 @@ class RateLimitSettings(BaseModel):
     messages_per_user: str = "50/second;1500/minute"
     # requests with a wrong admin API key (`CB-Administration-API-Key`) per client address
     admin_failures_per_address: str = "10/minute;100/hour"
+    # refresh attempts with an unknown, expired or reused refresh token per client address
+    refresh_failures_per_address: str = "30/minute;300/hour"
     # Addresses (or CIDR networks) of reverse proxies whose `X-Forwarded-For` is believed; the
     # client address is then the last address in that header that is not such a proxy. Empty:
     # the socket's peer is the client.
@@ -197,7 +203,8 @@ class RateLimitSettings(BaseModel):
     xmpp_c2s_burst_seconds: int = 5
 
     @field_validator("login_failures_per_login", "login_failures_per_address",
-                     "signups_per_address", "messages_per_user", "admin_failures_per_address")
+                     "signups_per_address", "messages_per_user", "admin_failures_per_address",
+                     "refresh_failures_per_address")
     @classmethod
     def _notation(cls, value: str) -> str:
         if value.strip():
