@@ -102,3 +102,16 @@ async def test_a_login_from_a_new_device_tells_the_online_devices(server, rest, 
     await login(rest, user, device={"udid": "laptop-7", "platform": "web"})
     await login(rest, user)  # the first login's device (same user agent, no device id)
     await phone.absent(is_new_login, wait=0.6)
+
+
+async def test_only_the_component_may_close_sessions(server, rest, xmpp):
+    victim = await rest.new_user()
+    status, body = await rest.call("GET", "/session.json", victim["token"])
+    victim_client = await xmpp(victim)
+    mallory = await xmpp(await rest.new_user())
+    closed = watch_close(victim_client)
+    mallory.send(f'<message to="sessions@muc.localhost" id="x1"><end xmlns="urn:chatbridge:sessions:0" '
+                 f'user="{victim["id"]}-{APP_ID}" sessions="{body["session"]["id"]}"/></message>')
+    await asyncio.sleep(0.8)
+    assert not closed.done()
+    assert victim_client.resource in server.bridge.state.online.connections((APP_ID, victim["id"]))
