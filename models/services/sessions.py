@@ -36,8 +36,6 @@ logger = logging.getLogger(__name__)
 # How long a resolved token is trusted from this process's memory before the store is read again
 # (and the sliding expiry pushed forward). Revocation on another instance shows within this time.
 CACHE_SECONDS = 10.0
-
-
 MAX_TOKEN_CHARS = 512
 INVALID_REFRESH = "Invalid refresh token"
 
