@@ -327,3 +327,15 @@ async def test_xmpp_auth_names_the_session_of_a_token(api):
     resp = await api.client.get("/xmpp-auth/check_password", params={"user": name, "pass": "password123"},
                                 headers=good)
     assert resp.status == 200 and "X-Chatbridge-Session" not in resp.headers
+
+
+async def test_wrong_refresh_tokens_are_limited_per_address(api, services):
+    await api.new_user("quinn")
+    session = await user_session(api, "quinn")
+    limit = int(services.settings.rate_limits.refresh_failures_per_address.split("/")[0])
+    for i in range(limit):
+        status, _ = await api.call("POST", "/session/refresh", json={"refresh_token": f"guess-{i}"})
+        assert status == 401
+    resp = await api.client.post("/session/refresh", json={"refresh_token": session["refresh_token"]})
+    assert resp.status == 429 and int(resp.headers["Retry-After"]) >= 1
+    assert await resp.json() == {"errors": {"base": ["Too many requests, retry later"]}}
