@@ -10,6 +10,8 @@
 | messages_read / _delivered | `<displayed>` / `<received>` to each author, `type=chat` (both kinds) |
 | system_message | `type=headline` with `moduleIdentifier=SystemNotifications` to each recipient |
 | dialog_updated / _deleted | room cache invalidated; removed occupants kicked (status 301) |
+| sessions_ended | `<end xmlns=urn:chatbridge:sessions:0>` to `sessions@{component}`: Prosody closes the connections that logged in with those sessions' tokens |
+| new_device_login | `type=headline` `SystemNotifications` (`notification_type=new_login`) from the user to each of their online resources |
 
 Group deliveries go to every online resource of the recipients (Prosody refuses groupchat to
 bare JIDs); in a broadcast dialog, to every online user of the app but those who deleted it for
@@ -58,6 +60,7 @@ IN_FLIGHT = 64  # batches delivered and not yet confirmed (CONFIRM_DELAY lets se
 POLL_SECONDS = 1.0
 MAX_RECEIPTS_PER_EVENT = 200
 ROOM_KINDS = ("message_created", "message_updated", "message_deleted", "reactions_updated")
+NS_SESSIONS = "urn:chatbridge:sessions:0"  # config/mod_chatbridge_sessions.lua
 DELIVERED_BY_XMPP = "xmpp"  # Origin.transport of what the bridge (or Prosody) delivered itself
 
 
@@ -198,6 +201,8 @@ class Relay:
             "messages_read": self._receipts,
             "messages_delivered": self._receipts,
             "system_message": self._system_message,
+            "sessions_ended": self._sessions_ended,
+            "new_device_login": self._new_device_login,
         }.get(kind or "")
         if handler is None:
             return
@@ -337,6 +342,38 @@ class Relay:
         for recipient in event.get("recipient_ids") or []:
             self._as_user(int(event["app_id"]), sender, int(recipient), "headline",
                           str(payload.get("id") or self._xmpp.next_id("sys")), content)
+
+    def _sessions_ended(self, event: dict[str, Any]) -> None:
+        """config/mod_chatbridge_sessions.lua closes the user's connections of those sessions."""
+        ids = " ".join(str(int(i)) for i in event["payload"].get("session_ids") or [])
+        if not ids or not event.get("sender_id"):
+            return
+        plugin = self._groupchat()
+        user = plugin.user_jid(int(event["app_id"]), int(event["sender_id"])).split("@", 1)[0]
+        self._xmpp.write(
+            f'<message from="{attr(plugin.muc_domain)}" to="sessions@{attr(plugin.muc_domain)}" '
+            f'id="{self._xmpp.next_id("end")}"><end xmlns="{NS_SESSIONS}" user="{attr(user)}" '
+            f'sessions="{ids}"/></message>')
+
+    def _new_device_login(self, event: dict[str, Any]) -> None:
+        """The messenger's new-login notice: a system message from the user to each of their
+        online resources (Prosody drops a headline from a user to their own bare JID), not kept
+        for offline devices."""
+        payload = event["payload"]
+        device = payload.get("device") or {}
+        params = {"moduleIdentifier": "SystemNotifications", "notification_type": "new_login",
+                  "session_id": str(int(payload["session_id"])), "date": str(int(payload["date"]))}
+        for key in ("udid", "platform", "user_agent"):
+            if device.get(key):
+                params[key] = str(device[key])
+        app_id, user = int(event["app_id"]), int(event["sender_id"])
+        plugin = self._groupchat()
+        content = body_xml("New login to your account") + extra_params_xml(params)
+        stanza_id = self._xmpp.next_id("login")
+        for target in plugin.full_jids(app_id, [user]):
+            plugin.send_as_user(
+                f'<message xmlns="jabber:client" from="{attr(plugin.user_jid(app_id, user))}" '
+                f'to="{attr(target)}" type="headline" id="{attr(stanza_id)}">{content}</message>')
 
     def _dialog_changed(self, event: dict[str, Any]) -> None:
         app_id, dialog_id = int(event["app_id"]), event.get("dialog_id")

@@ -5,6 +5,9 @@
 --   GET {chatbridge_auth_url}/check_password?user=LOCALPART&server=HOST&pass=PASSWORD
 --   Authorization: Basic base64(chatbridge_auth_user:chatbridge_auth_password)
 --   -> 200 with body "true" accepts; anything else (or no answer in time) refuses.
+-- When the password is a session token, the answer names its session (header
+-- X-Chatbridge-Session): it is kept on the c2s session as `chatbridge_session`, so that
+-- mod_chatbridge_sessions can close the connections of a session that ended.
 -- Non-blocking: the request runs on Prosody's event loop while the session's async runner waits.
 -- The URL carries the password, so it is never logged (suppress_url); keep Prosody's log level
 -- above debug in production and use TLS on c2s / wss:// (PLAIN sends the token in clear).
@@ -31,19 +34,23 @@ local function well_formed(username)
 	return type(username) == "string" and username:match("^%d+%-%d+$") ~= nil;
 end
 
--- GET {auth_url}/{path}?... from inside an async runner; returns true only for 200 "true".
+-- GET {auth_url}/{path}?... from inside an async runner; returns true only for 200 "true", and
+-- the session id the answer names (nil: none).
 local function ask(path, query)
 	if not auth_url then return false; end
 	local wait, done = async.waiter();
-	local finished, accepted = false, false;
+	local finished, accepted, session_id = false, false, nil;
 	local url = auth_url .. "/" .. path .. "?" .. query;
 	local request = http.request(url, {
 		headers = { Authorization = authorization; Accept = "text/plain" };
 		suppress_url = true;
-	}, function (body, code)
+	}, function (body, code, response)
 		if finished then return; end
 		finished = true;
 		accepted = code == 200 and body == "true";
+		if accepted and type(response) == "table" and response.headers then
+			session_id = tonumber(response.headers["x-chatbridge-session"]);
+		end
 		if code ~= 200 and code ~= 401 and code ~= 403 and code ~= 404 then
 			module:log("warn", "chatbridge auth check %s failed: %s", path, tostring(code));
 		end
@@ -58,17 +65,23 @@ local function ask(path, query)
 		end
 	end);
 	wait();
-	return accepted;
+	return accepted, session_id;
 end
 
 local provider = {};
 
-function provider.test_password(username, password)
+-- `session`: the c2s session logging in (from the SASL handler), which is tagged with the
+-- chatbridge session whose token it used.
+function provider.test_password(username, password, session)
 	if not well_formed(username) or type(password) ~= "string" or password == "" then
 		return nil, "Auth failed. Invalid username or password.";
 	end
-	if ask("check_password", "user=" .. urlencode(username) .. "&server=" .. urlencode(host)
-			.. "&pass=" .. urlencode(password)) then
+	local accepted, session_id = ask("check_password", "user=" .. urlencode(username)
+		.. "&server=" .. urlencode(host) .. "&pass=" .. urlencode(password));
+	if accepted then
+		if type(session) == "table" then
+			session.chatbridge_session = session_id;
+		end
 		return true;
 	end
 	return nil, "Auth failed. Invalid username or password.";
@@ -110,10 +123,10 @@ function provider.users()
 	return function () return nil; end;
 end
 
-function provider.get_sasl_handler()
+function provider.get_sasl_handler(session)
 	return new_sasl(host, {
 		plain_test = function (_, username, password, _)
-			return provider.test_password(username, password) == true, true;
+			return provider.test_password(username, password, session) == true, true;
 		end;
 	});
 end

@@ -63,6 +63,10 @@ class SessionSettings(BaseModel):
     guest_ttl_seconds: int = 24 * 60 * 60
     # refresh `updated_at`/expiry in the store at most this often per token (write amplification)
     touch_interval_seconds: int = 60
+    # refresh tokens (POST /session/refresh): a login ends when its refresh token is unused this
+    # long, and at the latest this long after the login (rotation never extends it)
+    refresh_idle_seconds: int = Field(default=30 * 24 * 60 * 60, gt=0)
+    refresh_absolute_seconds: int = Field(default=90 * 24 * 60 * 60, gt=0)
 
 
 class ExternalService(BaseModel):
@@ -193,6 +197,8 @@ class RateLimitSettings(BaseModel):
     admin_failures_per_address: str = "10/minute;100/hour"
     # reports a user files (`POST /reports`); every attempt counts, refused ones included
     reports_per_user: str = "10/minute;100/day"
+    # refresh attempts with an unknown, expired or reused refresh token per client address
+    refresh_failures_per_address: str = "30/minute;300/hour"
     # Addresses (or CIDR networks) of reverse proxies whose `X-Forwarded-For` is believed; the
     # client address is then the last address in that header that is not such a proxy. Empty:
     # the socket's peer is the client.
@@ -203,7 +209,7 @@ class RateLimitSettings(BaseModel):
 
     @field_validator("login_failures_per_login", "login_failures_per_address",
                      "signups_per_address", "messages_per_user", "admin_failures_per_address",
-                     "reports_per_user")
+                     "reports_per_user", "refresh_failures_per_address")
     @classmethod
     def _notation(cls, value: str) -> str:
         if value.strip():

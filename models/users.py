@@ -37,10 +37,20 @@ class User(BaseModel):
     last_request_at: datetime | None = None
 
 
+class Device(BaseModel):
+    """The device a session was opened from, as the client named it at login (`udid` /
+    `device_id`, `platform`) and its `User-Agent`. Every field may be missing."""
+    model_config = ConfigDict(frozen=True)
+
+    udid: str | None = None
+    platform: str | None = None
+    user_agent: str | None = None
+
+
 class Session(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
-    id: int
+    id: int  # the login's number: kept by the sessions a refresh makes from it
     app_id: int
     user_id: int = 0
     token: str = ""  # only set right after creation; the store keeps sha256(token)
@@ -49,6 +59,19 @@ class Session(BaseModel):
     updated_at: datetime
     expires_at: datetime
     is_guest: bool = False
+    device: Device | None = None
+    refresh_token: str = ""  # only set right after creation or a refresh; stored hashed
+
+
+class SessionInfo(BaseModel):
+    """One login of a user as `GET /sessions` lists it (never a token)."""
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    device: Device
+    created_at: datetime
+    last_used_at: datetime
+    current: bool
 
 
 # -- commands ------------------------------------------------------------------------------------
@@ -116,6 +139,7 @@ class SessionRequest(BaseModel):
     auth_key: str
     provider: str | None = None  # social / phone login: refused by this server
     user: Credentials | GuestLogin | None = None
+    device: Device = Device()
 
 
 # The fields a single user is looked up by (`GET /users/by_login?login=...`, ...).

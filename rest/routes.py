@@ -97,6 +97,20 @@ def setup_routes(app: web.Application) -> None:
         body=q.LoginRequest))
     add(r, "DELETE", "/login", sessions.logout, Doc(
         "Log the user out (the session stays an application session)", "sessions"))
+    add(r, "POST", "/session/refresh", sessions.refresh_session, Doc(
+        "Trade a refresh token for a new session (and refresh token)", "sessions",
+        a.SessionAnswer, 201, security=PUBLIC, body=q.RefreshSessionRequest,
+        description="The refresh token stops working. One that was already used ends its whole "
+                    "login (every session made from it) and answers 401."))
+    add(r, "GET", "/sessions", sessions.list_sessions, Doc(
+        "The caller's sessions (logins) and their devices", "sessions", a.SessionsPage))
+    add(r, "DELETE", "/sessions", sessions.end_other_sessions, Doc(
+        "End every session of the caller but this one", "sessions", a.SessionsEndedAnswer,
+        description="Their refresh tokens and XMPP connections end too."))
+    add(r, "DELETE", "/sessions/{session_id:\\d+}", sessions.end_session, Doc(
+        "End one of the caller's sessions", "sessions", params={"session_id": "the session's id"},
+        description="Its refresh token and XMPP connections end too. Another user's session "
+                    "is not found (404)."))
 
     # users
     add(r, "POST", "/users", users.signup, Doc(

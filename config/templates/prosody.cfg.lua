@@ -109,6 +109,9 @@ VirtualHost "$domain"
 
 Component "$muc_domain"
 	component_secret = "$component_secret"
-	modules_enabled = { "privilege"; "delegation"; "chatbridge_spool"; "chatbridge_fanout" }
+	modules_enabled = { "privilege"; "delegation"; "chatbridge_spool"; "chatbridge_fanout";
+		-- ours: closes the XMPP connections of ended sessions (config/mod_chatbridge_sessions.lua)
+		"chatbridge_sessions" }
 	chatbridge_spool_max = $spool_max
+	chatbridge_sessions_user_host = "$domain"
 $proxy65_component

@@ -50,8 +50,9 @@ from models.storage.mongo import Database
 from models.storage.outbox import OutboxStore
 from models.storage.secrets import SecretStore
 from models.storage.push_events import PushEventStore
+from models.storage.refresh_tokens import RefreshTokenStore
 from models.storage.reports import ReportStore
-from models.storage.sessions import SessionStore
+from models.storage.sessions import DeviceStore, SessionStore
 from models.storage.subscriptions import SubscriptionStore
 from models.storage.users import UserStore
 
@@ -139,7 +140,8 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
     address_books = AddressBookStore(db)
     users = UserService(UserStore(db), counters, clock, publisher, settings.limits.max_list_limit,
                         rate_limits=rate_limits, address_books=address_books)
-    sessions = SessionService(SessionStore(db), apps_store, counters, users, clock, settings.session)
+    sessions = SessionService(SessionStore(db), apps_store, counters, users, clock, settings.session,
+                              RefreshTokenStore(db), DeviceStore(db), publisher, rate_limits)
     blobs = BlobService(BlobStore(db), LocalFileStore(settings.blobs.path), counters, clock,
                         settings.blobs, settings.http.base_url, settings.limits.max_list_limit)
     dialog_store, member_store, message_store = DialogStore(db), MemberStore(db), MessageStore(db)

@@ -1,5 +1,5 @@
 """Rate limits: login failures per login and per client address, sign-ups per address, message
-sends per user, wrong admin API keys per address, reports per user. Each limit is a setting in the `limits` library's notation ("10/minute;50/hour",
+sends per user, wrong admin API keys and refresh tokens per address, reports per user. Each limit is a setting in the `limits` library's notation ("10/minute;50/hour",
 empty = no limit), counted in fixed windows in this process's memory: with several instances each
 counts its own share.
 
@@ -115,6 +115,7 @@ class RateLimitService:
         self._send = Limit("send", settings.messages_per_user, limiter, now)
         self._admin = Limit("admin-key", settings.admin_failures_per_address, limiter, now)
         self._report = Limit("report", settings.reports_per_user, limiter, now)
+        self._refresh = Limit("refresh-addr", settings.refresh_failures_per_address, limiter, now)
 
     # -- logins: failures count; a login or address past its limit is refused before the password
     # is checked (so a guesser learns nothing more, and the hash is not computed) ----------------
@@ -152,3 +153,13 @@ class RateLimitService:
     def admin_key_failed(self, address: str | None) -> None:
         if address:
             self._admin.hit(address)
+
+    # -- refresh tokens: failures (unknown, expired, reused tokens) count per address; past the
+    # limit every refresh from that address is refused before the token is looked up ------------
+    def check_refresh(self, address: str | None) -> None:
+        if address and not self._refresh.allowed(address):
+            raise self._refresh.refuse(address)
+
+    def refresh_failed(self, address: str | None) -> None:
+        if address:
+            self._refresh.hit(address)

@@ -33,6 +33,16 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl"),
         IndexModel([("app_id", ASCENDING), ("user_id", ASCENDING)], name="app_user"),
     ],
+    # one document per login (refresh-token family): found by the current or a rotated token
+    "refresh_tokens": [
+        IndexModel([("token_hash", ASCENDING)], unique=True,
+                   partialFilterExpression={"token_hash": {"$type": "string"}}, name="token"),
+        IndexModel([("previous_hashes", ASCENDING)], name="rotated"),
+        IndexModel([("app_id", ASCENDING), ("user_id", ASCENDING)], name="app_user"),
+        IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl"),
+    ],
+    # the devices a user has logged in from (new-login notices)
+    "session_devices": [IndexModel([("app_id", ASCENDING), ("user_id", ASCENDING)], name="app_user")],
     "dialogs": [
         IndexModel([("app_id", ASCENDING), ("occupants_ids", ASCENDING),
                     ("last_message_date_sent", DESCENDING)], name="by_occupant"),

@@ -64,11 +64,41 @@ class SessionJson(Closed):
     ts: int | None
     nonce: int
     token: str | None = Field(None, description="only in the answer that creates the session")
+    token_expiration: str = Field(description="when the session ends if unused (each request "
+                                  "extends it)")
+    refresh_token: str | None = Field(None, description="user sessions, only in the answer that "
+                                      "creates the session: `POST /session/refresh` trades it "
+                                      "for a new session, once")
     user: UserJson | None = None
 
 
 class SessionAnswer(Closed):
     session: SessionJson
+
+
+class DeviceJson(Closed):
+    udid: str | None
+    platform: str | None
+    user_agent: str | None
+
+
+class SessionItemJson(Closed):
+    """One login of the caller (never a token)."""
+    id: int
+    device: DeviceJson
+    created_at: str
+    last_used_at: str
+    current: bool = Field(description="the session of this request")
+
+
+class SessionsPage(Closed):
+    """`GET /sessions`, most recently used first."""
+    items: list[SessionItemJson]
+
+
+class SessionsEndedAnswer(Closed):
+    """`DELETE /sessions`."""
+    ended: int = Field(description="how many sessions were ended")
 
 
 class UsersPage(Closed):

@@ -36,6 +36,12 @@ class GuestUser(BaseModel):
     full_name: str | None = None
 
 
+class DeviceBody(Lax):
+    udid: str | None = None
+    device_id: str | None = None
+    platform: str | None = None
+
+
 class CreateSessionRequest(Lax):
     """The application's credentials and, for a user session, who logs in (or a guest). The
     SDK's `timestamp`, `nonce` and `signature` are accepted and not checked."""
@@ -46,15 +52,31 @@ class CreateSessionRequest(Lax):
     auth_key: str
     user: CredentialsBody | GuestUser | None = None
     provider: str | None = Field(None, description="social or phone login: refused")
+    udid: str | None = Field(None, description="the device's id (or `device_id`, or "
+                             "`device: {udid, platform}`): listed by `GET /sessions`; a device "
+                             "the user has not used before notifies their other devices")
+    device_id: str | None = None
+    platform: str | None = Field(None, description="e.g. ios, android, web")
+    device: DeviceBody | None = None
+
+
+class RefreshSessionRequest(Lax):
+    """The refresh token of a user session (`POST /session` or an earlier refresh)."""
+    model_config = example({"refresh_token": "q3VxV0lqcC1uQ3NpM0xnb0d5c1BkUGdQ"})
+    refresh_token: str
 
 
 class LoginRequest(Lax):
-    """The credentials at the top level or under `user`."""
+    """The credentials at the top level or under `user`; the device as in `POST /session`."""
     model_config = example({"login": "alice", "password": "password123"})
     login: str | None = None
     email: str | None = None
     password: str | None = None
     user: CredentialsBody | None = None
+    udid: str | None = None
+    device_id: str | None = None
+    platform: str | None = None
+    device: DeviceBody | None = None
 
 
 class UserRequest(Lax):

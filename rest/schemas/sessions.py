@@ -1,5 +1,6 @@
-"""Sessions on the wire: `POST /session` and `POST /login` bodies → SessionRequest / Credentials.
-(Session ↔ JSON is `session_to_json` in rest/schemas/users.py, next to the user it embeds.)"""
+"""Sessions on the wire: `POST /session` and `POST /login` bodies → SessionRequest / Credentials
+(with the Device they name), `POST /session/refresh` → the refresh token, a listed session →
+JSON. (Session ↔ JSON is `session_to_json` in rest/schemas/users.py, next to the user it embeds.)"""
 from __future__ import annotations
 
 from typing import Any
@@ -8,8 +9,11 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from models.errors import InvalidError
 from models.lax import cast_int
-from models.users import Credentials, GuestLogin, SessionRequest
+from models.messages import iso
+from models.users import Credentials, Device, GuestLogin, SessionInfo, SessionRequest
 from rest.schemas.common import read_body
+
+MAX_DEVICE_FIELD = 256  # longer device ids, platforms and user agents are cut
 
 GUEST_FLAGS = ("1", "true", "True")
 
@@ -69,8 +73,37 @@ class CreateSessionBody(BaseModel):
                               provider=str(self.provider) if self.provider else None, user=user)
 
 
-def session_request(body: dict[str, Any]) -> SessionRequest:
-    return read_body(CreateSessionBody, body).to_command()
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    text = str(value).strip()
+    return text[:MAX_DEVICE_FIELD] or None
+
+
+def device_from(body: dict[str, Any], user_agent: str | None) -> Device:
+    """`udid` or `device_id` and `platform`, at the top level or under `device`, and the
+    `User-Agent` header."""
+    nested = body.get("device") if isinstance(body.get("device"), dict) else {}
+    udid = next((value for value in (_text(body.get("udid")), _text(body.get("device_id")),
+                                     _text(nested.get("udid")), _text(nested.get("device_id")))
+                 if value), None)
+    platform = _text(body.get("platform")) or _text(nested.get("platform"))
+    return Device(udid=udid, platform=platform, user_agent=_text(user_agent))
+
+
+def session_request(body: dict[str, Any], user_agent: str | None = None) -> SessionRequest:
+    command = read_body(CreateSessionBody, body).to_command()
+    return command.model_copy(update={"device": device_from(body, user_agent)})
+
+
+def refresh_token_from(body: dict[str, Any]) -> str | None:
+    token = body.get("refresh_token")
+    return token if isinstance(token, str) else None
+
+
+def session_info_to_json(info: SessionInfo) -> dict[str, Any]:
+    return {"id": info.id, "device": info.device.model_dump(), "created_at": iso(info.created_at),
+            "last_used_at": iso(info.last_used_at), "current": info.current}
 
 
 def login_credentials(body: dict[str, Any]) -> Credentials:

@@ -219,6 +219,9 @@ def session_to_json(session: Session, user: User | None = None) -> dict[str, Any
     }
     if session.token:
         data["token"] = session.token
+    data["token_expiration"] = iso(session.expires_at)
+    if session.refresh_token:
+        data["refresh_token"] = session.refresh_token
     if user is not None:
         data["user"] = user_to_json(user)
     return data

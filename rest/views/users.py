@@ -101,7 +101,10 @@ async def update_user(request: web.Request) -> web.Response:
     body = await body_params(request)
     user_id = user_id_from_path(request.match_info.get("user_id"))
     changes = user_body(body.get("user", body)).to_changes()
-    user = await request.app[services_key].users.update_self(caller, user_id, changes)
+    services = request.app[services_key]
+    user = await services.users.update_self(caller, user_id, changes)
+    if changes.password not in (None, ""):  # the other sessions end (refresh tokens too)
+        await services.sessions.password_changed(caller)
     return json_response({"user": user_to_json(user)})
 
 

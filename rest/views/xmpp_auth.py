@@ -1,6 +1,8 @@
 """Internal endpoint for the XMPP server's auth module (HTTP Basic, credentials from settings).
 
 GET /xmpp-auth/check_password?user={userId}-{appId}&server=&pass= → 200 `true`, else 401 `false`.
+When the password is a session token, the answer names the session (`X-Chatbridge-Session: {id}`):
+the auth module keeps it on the connection, so ending the session closes it (docs/xmpp.md).
 """
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from aiohttp import web
 
 from models.jids import parse_user_local
 from rest.keys import services_key
+
+SESSION_HEADER = "X-Chatbridge-Session"
 
 
 def _authorized(request: web.Request) -> bool:
@@ -38,8 +42,10 @@ async def check_password(request: web.Request) -> web.Response:
     services = request.app[services_key]
     user = request.query.get("user", "")
     password = request.query.get("pass", "")
-    if await services.sessions.check_xmpp_password(user, password):
-        return web.Response(text="true", content_type="text/plain")
+    session_id = await services.sessions.xmpp_login(user, password)
+    if session_id is not None:
+        headers = {SESSION_HEADER: str(session_id)} if session_id else None
+        return web.Response(text="true", content_type="text/plain", headers=headers)
     return _deny(403)
 
 

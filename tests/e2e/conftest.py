@@ -94,6 +94,9 @@ def _server_env(tmp: Path, http_port: int) -> dict[str, str]:
         "CHAT_XMPP__HTTP_PORT": str(free_port()),
         "CHAT_XMPP__COMPONENT_PORT": str(free_port()),
         "PYTHONUNBUFFERED": "1",
+        # the code of the checkout under test, not whatever the console script's install points
+        # at (a git worktree shares the main checkout's virtualenv and editable install)
+        "PYTHONPATH": os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]),
         # One server for the whole session signs up every test's users from one address, far
         # past a real client's rate; the limits have their own tests (tests/rest/test_rate_limits.py).
         "CHAT_RATE_LIMITS__SIGNUPS_PER_ADDRESS": "1000000/minute",

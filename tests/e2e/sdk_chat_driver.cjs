@@ -40,7 +40,8 @@ function errorToJson(error) {
 const LISTENERS = ['onMessageListener', 'onSystemMessageListener', 'onMessageTypingListener',
   'onMessageUpdateListener', 'onMessageDeleteListener', 'onMessageReactionsListener',
   'onDeliveredStatusListener', 'onReadStatusListener', 'onLastUserActivityListener',
-  'onJoinOccupant', 'onLeaveOccupant', 'onKickOccupant', 'onMessageErrorListener'];
+  'onJoinOccupant', 'onLeaveOccupant', 'onKickOccupant', 'onMessageErrorListener',
+  'onDisconnectedListener'];
 
 // One app user: an SDK instance, a user session, and every chat listener recorded.
 async function newUser(tag) {
@@ -93,6 +94,34 @@ async function connect(user) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const scenarios = {};
+
+// Sessions (issue 14 §7): a login from a new device (auth.login with a device id) reaches the
+// connected device through onSystemMessageListener; ending the connected device's session from
+// the new one (DELETE /sessions/{id}) disconnects its chat.
+scenarios.sessions = async () => {
+  const phone = await newUser('phone');
+  await connect(phone);
+  await sleep(300); // the presence reaches the bridge
+  const laptop = new ConnectyCube.ConnectyCube();
+  laptop.init({ appId: cfg.app_id, authKey: cfg.auth_key }, {
+    endpoints: { api_url: cfg.api_url, chat: 'localhost', chat_url: cfg.chat_url }, debug: { mode: 0 } });
+  await step('laptop: app session', () => laptop.createSession());
+  const login = (await step('phone: getSession', () => phone.cc.getSession())).user.login;
+  await step('laptop: auth.login', () => laptop.auth.login({ login, password: PASSWORD, udid: 'e2e-laptop' }));
+  const [notice] = await waitEvent(phone, 'onSystemMessageListener',
+                                   (m) => m.extension && m.extension.notification_type === 'new_login', 'new-login notice');
+  const laptopToken = laptop.service.getSession().token;
+  const listed = await step('laptop: GET /sessions', async () =>
+    (await fetch(`${cfg.api_url}/sessions.json`, { headers: { 'CB-Token': laptopToken } })).json());
+  const phoneSession = listed.items.find((item) => !item.current);
+  const ended = await step('laptop: DELETE /sessions/{phone}', async () =>
+    (await fetch(`${cfg.api_url}/sessions/${phoneSession.id}.json`,
+                 { method: 'DELETE', headers: { 'CB-Token': laptopToken } })).status);
+  await waitEvent(phone, 'onDisconnectedListener', () => true, 'disconnected');
+  const connectedAfter = phone.cc.chat.isConnected;
+  try { await phone.cc.chat.disconnect(); } catch (error) { /* already gone */ }
+  return { phone: phone.id, notice, listed, phoneSession, ended, connectedAfter };
+};
 
 scenarios.private_chat = async () => {
   const alice = await newUser('alice');

@@ -436,6 +436,36 @@ scenarios.address_book = async () => {
            deviceBook, globalBook, compact, full, renamed, destroyed, forced, deviceAfter, tooLong };
 };
 
+// Refresh tokens and the list of sessions (issue 14 §6, §7): what the SDK hands the app from
+// createSession carries them; the refresh itself is a plain HTTP call (the SDK has none), and the
+// session it answers works in the SDK (setSession) like any token. auth.login passes a device id.
+scenarios.refresh = async () => {
+  const alice = await newUser('refresh');
+  const stored = alice.cc.service.getSession();
+  const answer = await step('POST /session/refresh', async () => {
+    const response = await fetch(`${cfg.api_url}/session/refresh.json`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ refresh_token: alice.session.refresh_token }) });
+    return { status: response.status, body: await response.json() };
+  });
+  const fresh = newSdk('refreshed');
+  fresh.setSession({ token: answer.body.session.token, user_id: answer.body.session.user_id });
+  const gotSession = await step('getSession with the refreshed token', () => fresh.getSession());
+  const oldTokenError = await expectError('getSession with the rotated token', () => alice.cc.getSession());
+  // an application session upgraded by auth.login, with a device id
+  const tablet = newSdk('tablet');
+  await step('tablet: app session', () => tablet.createSession());
+  await step('tablet: auth.login', () =>
+    tablet.auth.login({ login: alice.login, password: PASSWORD, udid: 'e2e-tablet', platform: 'web' }));
+  const listed = await step('GET /sessions', async () => {
+    const response = await fetch(`${cfg.api_url}/sessions.json`, {
+      headers: { 'CB-Token': tablet.service.getSession().token } });
+    return response.json();
+  });
+  return { session: alice.session, stored: { refresh_token: stored.refresh_token,
+           token_expiration: stored.token_expiration }, answer, gotSession, oldTokenError, listed };
+};
+
 // ---------------------------------------------------------------------------------------------
 async function main() {
   const run = scenarios[cfg.scenario];

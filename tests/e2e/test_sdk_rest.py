@@ -74,6 +74,22 @@ def test_sessions_and_users(sdk):
     assert r["destroyedTokenError"] == {"code": 401, "info": SESSION_MISSING}
 
 
+def test_refresh_token_through_the_sdk(sdk):
+    r = sdk("refresh")
+    session = r["session"]
+    assert len(session["refresh_token"]) > 30 and ISO.match(session["token_expiration"])
+    assert r["stored"] == {"refresh_token": session["refresh_token"],
+                           "token_expiration": session["token_expiration"]}  # the SDK keeps them
+    assert r["answer"]["status"] == 201
+    refreshed = r["answer"]["body"]["session"]
+    assert refreshed["id"] == session["id"] and refreshed["refresh_token"] != session["refresh_token"]
+    assert r["gotSession"]["user_id"] == session["user_id"] and r["gotSession"]["id"] == session["id"]
+    assert r["oldTokenError"] == {"code": 401, "info": SESSION_MISSING}
+    devices = {item["device"]["udid"]: item for item in r["listed"]["items"]}
+    assert devices["e2e-tablet"]["current"] is True and devices["e2e-tablet"]["device"]["platform"] == "web"
+    assert session["id"] in {item["id"] for item in r["listed"]["items"]}
+
+
 def test_session_expired_hook_retries_then_gives_up(sdk):
     r = sdk("session_expired")
     user = r["signup"]["user"]

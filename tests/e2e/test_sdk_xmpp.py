@@ -79,3 +79,13 @@ def test_group_chat(chat):
     assert r["viaRest"]["body"] == "group via rest"
     ids = [m["_id"] for m in r["history"]["items"]]
     assert ids == [r["messageId"], r["restMessage"]["_id"]]
+
+
+def test_new_login_notice_and_ending_a_session_disconnect_the_sdk(chat):
+    r = chat("sessions")
+    notice = r["notice"]
+    assert notice["userId"] == r["phone"] and notice["body"] == "New login to your account"
+    assert notice["extension"]["notification_type"] == "new_login"
+    assert notice["extension"]["udid"] == "e2e-laptop"
+    assert int(notice["extension"]["session_id"]) in {item["id"] for item in r["listed"]["items"]}
+    assert r["ended"] == 200 and r["connectedAfter"] is False

@@ -48,6 +48,14 @@ async def test_sessions_and_users_answers(api, checked):
     assert status == 201
     token, me = body["session"]["token"], body["session"]["user_id"]
     assert (await checked("GET", "/session.json", token))[0] == 200
+    status, refreshed = await checked("POST", "/session/refresh.json",
+                                      json={"refresh_token": body["session"]["refresh_token"]})
+    assert status == 201
+    assert (await checked("POST", "/session/refresh", json={"refresh_token": "nope"}))[0] == 401
+    token = refreshed["session"]["token"]
+    assert (await checked("GET", "/sessions.json", token))[0] == 200
+    assert (await checked("DELETE", "/sessions.json", token))[0] == 200
+    assert (await checked("DELETE", "/sessions/999999.json", token))[0] == 404
     assert (await checked("GET", f"/users/{me}.json", token))[0] == 200
     assert (await checked("GET", "/users/v2.json?login=docs1", token))[0] == 200
     assert (await checked("GET", "/users.json?per_page=5", token))[0] == 200
