@@ -171,6 +171,8 @@ class LimitSettings(BaseModel):
     max_occupants: int = 1000
     max_message_bytes: int = 64 * 1024
     max_admins: int = 5
+    max_contacts: int = 1000
+    max_contact_ids_per_request: int = 100
 
 
 class RateLimitSettings(BaseModel):

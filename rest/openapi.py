@@ -68,6 +68,7 @@ TAGS = [
     ("messages", "History, sending, read and delivered marks, edits, deletes, reactions"),
     ("blobs", "Files (ConnectyCube's storage API)"),
     ("push", "Push subscriptions and events"),
+    ("contacts", "The caller's contacts, also their XMPP roster (presence subscriptions)"),
     ("service", "Health, this document and its page"),
     ("admin", "The admin API: an application's operators and bots (CB-Administration-API-Key)"),
     ("internal", "Asked by the XMPP server, not by clients"),
