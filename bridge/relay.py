@@ -10,6 +10,7 @@
 | messages_read / _delivered | `<displayed>` / `<received>` to each author, `type=chat` (both kinds) |
 | system_message | `type=headline` with `moduleIdentifier=SystemNotifications` to each recipient |
 | dialog_updated / _deleted | room cache invalidated; removed occupants kicked (status 301) |
+| contacts_changed | one `<apply>` to mod_chatbridge_roster: roster pushes, subscription presences (bridge/plugins/roster.py) |
 
 Group deliveries go to every online resource of the recipients (Prosody refuses groupchat to
 bare JIDs); in a broadcast dialog, to every online user of the app but those who deleted it for
@@ -42,6 +43,7 @@ from bridge.convert import attr, body_xml, extra_params_xml, stanza_id_xml
 from bridge.plugins.base import BridgeState
 from bridge.plugins.bookmarks import BookmarksPlugin
 from bridge.plugins.groupchat import GroupChatPlugin
+from bridge.plugins.roster import RosterPlugin
 from models.errors import NotFoundError
 from models.events import Origin
 from models.dialogs import DialogType
@@ -198,6 +200,7 @@ class Relay:
             "messages_read": self._receipts,
             "messages_delivered": self._receipts,
             "system_message": self._system_message,
+            "contacts_changed": self._contacts_changed,
         }.get(kind or "")
         if handler is None:
             return
@@ -337,6 +340,10 @@ class Relay:
         for recipient in event.get("recipient_ids") or []:
             self._as_user(int(event["app_id"]), sender, int(recipient), "headline",
                           str(payload.get("id") or self._xmpp.next_id("sys")), content)
+
+    def _contacts_changed(self, event: dict[str, Any]) -> None:
+        """A REST change of contacts: roster pushes and subscription presences in Prosody."""
+        self._xmpp.plugin[RosterPlugin.name].contacts_changed(event)
 
     def _dialog_changed(self, event: dict[str, Any]) -> None:
         app_id, dialog_id = int(event["app_id"]), event.get("dialog_id")
