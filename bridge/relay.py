@@ -11,6 +11,7 @@
 | system_message | `type=headline` with `moduleIdentifier=SystemNotifications` to each recipient |
 | dialog_updated / _deleted | room cache invalidated; removed occupants kicked (status 301) |
 | contacts_changed | one `<apply>` to mod_chatbridge_roster: roster pushes, subscription presences (bridge/plugins/roster.py) |
+| user_deleted | the account leaves every contact list (`ContactService.forget_user`; its `contacts_changed` follows) |
 
 Group deliveries go to every online resource of the recipients (Prosody refuses groupchat to
 bare JIDs); in a broadcast dialog, to every online user of the app but those who deleted it for
@@ -201,6 +202,7 @@ class Relay:
             "messages_delivered": self._receipts,
             "system_message": self._system_message,
             "contacts_changed": self._contacts_changed,
+            "user_deleted": self._user_deleted,
         }.get(kind or "")
         if handler is None:
             return
@@ -344,6 +346,10 @@ class Relay:
     def _contacts_changed(self, event: dict[str, Any]) -> None:
         """A REST change of contacts: roster pushes and subscription presences in Prosody."""
         self._xmpp.plugin[RosterPlugin.name].contacts_changed(event)
+
+    def _user_deleted(self, event: dict[str, Any]) -> None:
+        """A deleted account leaves every contact list (its owners' rosters are pushed)."""
+        self._xmpp.plugin[RosterPlugin.name].user_deleted(event)
 
     def _dialog_changed(self, event: dict[str, Any]) -> None:
         app_id, dialog_id = int(event["app_id"]), event.get("dialog_id")

@@ -14,7 +14,7 @@ the list), the subscription presences to deliver to the contact's available reso
 (`<deliver type from to/>`), and whose current presence a contact now sees or stops seeing
 (`<share user to/>`, `<hide user to/>`). Changes made over REST reach us as `contacts_changed`
 events from the outbox relay (`contacts_changed`); ours are applied at once (and their event has
-XMPP origin, so the relay skips it).
+XMPP origin, so the relay skips it). A deleted account (`user_deleted`) leaves every list.
 """
 from __future__ import annotations
 
@@ -157,6 +157,20 @@ class RosterPlugin(BridgePlugin):
     def contacts_changed(self, event: dict[str, Any]) -> None:
         """A `contacts_changed` event from the outbox (a REST change)."""
         self.apply(RosterEffects.from_payload(int(event["app_id"]), event.get("payload") or {}))
+
+    def user_deleted(self, event: dict[str, Any]) -> None:
+        """A `user_deleted` event: out of every list (the service publishes what that changes,
+        which comes back here as `contacts_changed`)."""
+        app_id, user_id = int(event["app_id"]), int(event.get("sender_id") or 0)
+        if user_id:
+            self.state.serializer.submit(("roster-forget", (app_id, user_id)),
+                                         lambda: self._forget(app_id, user_id))
+
+    async def _forget(self, app_id: int, user_id: int) -> None:
+        try:
+            await self.state.services.contacts.forget_user(app_id, user_id)
+        except Exception:  # noqa: BLE001 - the lists leave the account out when read anyway
+            logger.exception("removing user %s of app %s from contact lists failed", user_id, app_id)
 
     def apply(self, effects: RosterEffects, extra: str = "") -> None:
         app_id = effects.app_id

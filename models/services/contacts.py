@@ -75,28 +75,50 @@ class ContactService:
     # -- reading ------------------------------------------------------------------------------------
     async def list(self, requester: Requester) -> ContactList:
         require_user(requester)
-        entries = await self._contacts.of_user(requester.app_id, requester.user_id,
-                                               self._limits.max_contacts * 2 + 1)
-        shown = [e for e in entries if e.in_roster or e.pending_in]
+        app_id, me = requester.app_id, requester.user_id
+        limit = self._limits.max_contacts
+        entries = await self._contacts.in_list(app_id, me, limit)
+        asking = await self._contacts.requests(app_id, me, limit)
         users = {u.id: u for u in await self._users.get_many(
-            requester.app_id, [e.contact_id for e in shown])}
-        items, requests = [], []
-        for entry in shown:
-            user = users.get(entry.contact_id)
-            if user is None:  # the account is gone
-                continue
-            view = self._view(entry, user)
-            (items if entry.in_roster else requests).append(view)
-        return ContactList(items=items, requests=requests)
+            app_id, [e.contact_id for e in entries + asking])}
+        # an account deleted since is left out (forget_user takes it out of the lists)
+        return ContactList(
+            items=[self._view(e, users[e.contact_id]) for e in entries if e.contact_id in users],
+            requests=[self._view(e, users[e.contact_id]) for e in asking if e.contact_id in users])
 
     async def roster(self, requester: Requester) -> Roster:
         """The roster Prosody loads for the user (their list and pending-in requests)."""
         require_user(requester)
-        version = await self._versions.current(requester.app_id, requester.user_id)
-        entries = await self._contacts.of_user(requester.app_id, requester.user_id,
-                                               self._limits.max_contacts * 2 + 1)
-        return Roster(version=version, items=[e for e in entries if e.in_roster],
-                      pending=[e.contact_id for e in entries if e.pending_in])
+        app_id, me = requester.app_id, requester.user_id
+        version = await self._versions.current(app_id, me)
+        limit = self._limits.max_contacts
+        entries = await self._contacts.in_list(app_id, me, limit)
+        asking = await self._contacts.requests(app_id, me, limit)
+        alive = {u.id for u in await self._users.get_many(
+            app_id, [e.contact_id for e in entries + asking])}
+        return Roster(version=version, items=[e for e in entries if e.contact_id in alive],
+                      pending=[e.contact_id for e in entries + asking
+                               if e.pending_in and e.contact_id in alive])
+
+    async def forget_user(self, app_id: int, user_id: int) -> RosterEffects:
+        """A deleted account: out of every list naming it (their owners' rosters are pushed),
+        and its own list is gone."""
+        effects = RosterEffects(app_id=app_id)
+        while True:
+            naming = await self._contacts.naming(app_id, user_id, 500)
+            if not naming:
+                break
+            for entry in naming:
+                async with self._pair(app_id, entry.user_id, user_id):
+                    change = _Change(app_id)
+                    change.before[(entry.user_id, user_id)] = entry
+                    self._set(change, entry.changed(in_roster=False, pending_in=False,
+                                                    approved=False))
+                    effects.pushes.extend((await self._commit(change, None, publish=False)).pushes)
+        await self._contacts.delete_user(app_id, user_id)
+        if effects:
+            await self._publish(effects, None)
+        return effects
 
     def _view(self, entry: Contact, user) -> ContactView:
         if not entry.subscription.has_to:
@@ -323,7 +345,8 @@ class ContactService:
     def _set(change: _Change, entry: Contact) -> None:
         change.after[(entry.user_id, entry.contact_id)] = entry
 
-    async def _commit(self, change: _Change, origin: Origin | None) -> RosterEffects:
+    async def _commit(self, change: _Change, origin: Origin | None,
+                      publish: bool = True) -> RosterEffects:
         now = self._clock.now()
         for key, entry in change.after.items():
             before = change.before.get(key)
@@ -336,12 +359,15 @@ class ContactService:
             change.effects.pushes.append((saved if saved.kept else None, entry.user_id,
                                           entry.contact_id, version))
         effects = change.effects
-        if effects:
-            await self._publisher.publish(Event(
-                kind="contacts_changed", app_id=effects.app_id, sender_id=0,
-                recipient_ids=effects.users(), payload=effects.to_payload(), origin=origin))
+        if effects and publish:
+            await self._publish(effects, origin)
         self._forget_idle_locks()
         return effects
+
+    async def _publish(self, effects: RosterEffects, origin: Origin | None) -> None:
+        await self._publisher.publish(Event(
+            kind="contacts_changed", app_id=effects.app_id, sender_id=0,
+            recipient_ids=effects.users(), payload=effects.to_payload(), origin=origin))
 
     def _forget_idle_locks(self) -> None:
         if len(self._locks) > 10000:

@@ -25,10 +25,22 @@ class ContactStore:
         doc = await self._col.find_one({"_id": _key(user_id, contact_id), "app_id": app_id})
         return None if doc is None else Contact.from_doc(doc)
 
-    async def of_user(self, app_id: int, user_id: int, limit: int) -> list[Contact]:
-        """Every entry of the user's (in the list, requests, pre-approvals), oldest first."""
-        cursor = self._col.find({"app_id": app_id, "user_id": user_id}).sort("created_at", 1)
-        return [Contact.from_doc(d) for d in await cursor.limit(limit).to_list(length=limit)]
+    async def in_list(self, app_id: int, user_id: int, limit: int) -> list[Contact]:
+        """The user's list (roster items), oldest first."""
+        return await self._find({"app_id": app_id, "user_id": user_id, "in_roster": True}, limit)
+
+    async def requests(self, app_id: int, user_id: int, limit: int) -> list[Contact]:
+        """Users not in the list asking to see the user's presence, oldest first."""
+        return await self._find({"app_id": app_id, "user_id": user_id, "in_roster": False,
+                                 "pending_in": True}, limit)
+
+    async def naming(self, app_id: int, contact_id: int, limit: int) -> list[Contact]:
+        """Other users' entries for this user."""
+        return await self._find({"app_id": app_id, "contact_id": contact_id}, limit)
+
+    async def _find(self, query: Doc, limit: int) -> list[Contact]:
+        cursor = self._col.find(query).sort("created_at", 1).limit(limit)
+        return [Contact.from_doc(d) for d in await cursor.to_list(length=limit)]
 
     async def count_in_roster(self, app_id: int, user_id: int) -> int:
         return await self._col.count_documents(

@@ -232,3 +232,15 @@ async def test_nobody_reads_or_changes_another_roster(server, rest, roster_clien
     gil_c.send(f'<iq type="get" id="{iq_id}" to="{hal["jid"]}"><query xmlns="{NS_ROSTER}"/></iq>')
     [reply] = await gil_c.wait_for(lambda s: s.get("id") == iq_id)
     assert reply.get("type") == "error"
+
+
+async def test_a_deleted_account_leaves_the_rosters(server, rest, roster_client):
+    ivy, jon = await rest.new_user(), await rest.new_user()
+    await rest.call("POST", "/contacts", ivy["token"], json={"user_ids": [jon["id"]]})
+    ivy_c = await roster_client(ivy)
+    assert ivy_c.xmpp.client_roster[jon["jid"]]["pending_out"] is True
+    status, _ = await rest.call("DELETE", f"/users/{jon['id']}.json", jon["token"])
+    assert status == 200
+    [push] = await ivy_c.wait_for(lambda s: roster_push(s, jon["jid"]))
+    assert sub(push, "query")[0].get("subscription") == "remove"
+    assert (await contacts(rest, ivy))["items"] == []
