@@ -244,3 +244,27 @@ async def test_a_deleted_account_leaves_the_rosters(server, rest, roster_client)
     [push] = await ivy_c.wait_for(lambda s: roster_push(s, jon["jid"]))
     assert sub(push, "query")[0].get("subscription") == "remove"
     assert (await contacts(rest, ivy))["items"] == []
+
+
+async def test_a_roster_the_bridge_could_not_give_is_loaded_again(server, rest, roster_client):
+    kim, lee = await rest.new_user(), await rest.new_user()
+    await rest.call("POST", "/contacts", kim["token"], json={"user_ids": [lee["id"]]})
+
+    async def failing(requester):
+        raise RuntimeError("store down")
+
+    def break_rosters():
+        server.services.contacts.roster = failing
+
+    def mend_rosters():
+        del server.services.contacts.roster
+
+    await server.call_sync(break_rosters)
+    try:
+        kim_c = await roster_client(kim, fetch=False)  # the login still works
+    finally:
+        await server.call_sync(mend_rosters)
+    # the first roster get loads it again (mod_chatbridge_roster), and answers it whole
+    await kim_c.xmpp.get_roster(timeout=5)
+    assert kim_c.xmpp.client_roster[lee["jid"]]["pending_out"] is True
+    assert kim_c.xmpp.client_roster.version not in ("", "0")
