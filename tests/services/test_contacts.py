@@ -3,7 +3,10 @@ each change does outside the store (RosterEffects, the `contacts_changed` event)
 pre-approval, unknown and other applications' users, limits, a deleted account."""
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from hypothesis import given, settings as settings_h, strategies as st
 
 from models.contacts import ContactChanges, PresenceRequest as P, RosterEffects, Subscription
 from models.errors import BadRequestError, ForbiddenError, InvalidError, NotFoundError
@@ -183,3 +186,68 @@ async def test_a_deleted_account_leaves_every_list(contacts, users, recorded, pu
     assert (await contacts.roster(ann)).pending == []
     assert await recorded.database.db["contacts"].count_documents({"contact_id": ben.user_id}) == 0
     assert await recorded.database.db["contacts"].count_documents({"user_id": ben.user_id}) == 0
+
+
+OPS = ("subscribe", "subscribed", "unsubscribe", "unsubscribed", "remove", "roster_set", "add")
+
+
+async def _run_ops(settings, ops) -> None:
+    from models.clock import FakeClock
+    from models.storage.mongo import memory_database
+
+    built = build_services(settings, memory_database(), clock=FakeClock(),
+                           publisher=RecordingPublisher())
+    await built.start()
+    a = Requester(app_id=1, user_id=(await built.users.create_guest(1, "a")).id)
+    b = Requester(app_id=1, user_id=(await built.users.create_guest(1, "b")).id)
+    contacts, store = built.contacts, built.contacts._contacts
+    last_version = {a.user_id: 1, b.user_id: 1}
+    for who, op in ops:
+        me, other = (a, b) if who == 0 else (b, a)
+        if op in P.__members__:
+            effects = await contacts.presence(me, other.user_id, P(op))
+        elif op == "remove":
+            try:
+                effects = await contacts.remove(me, other.user_id)
+            except NotFoundError:
+                continue
+        elif op == "roster_set":
+            effects = await contacts.roster_set(me, other.user_id, "n", ("g",))
+        else:
+            await contacts.add(me, [other.user_id])
+            effects = None
+        mine = await store.get(1, a.user_id, b.user_id)
+        theirs = await store.get(1, b.user_id, a.user_id)
+        for x, y in ((mine, theirs), (theirs, mine)):
+            x_sub = x.subscription if x else Subscription.none
+            y_sub = y.subscription if y else Subscription.none
+            # both entries of a pair tell the same story (RFC 6121's states on each side)
+            assert x_sub.has_to == y_sub.has_from, ops
+            assert bool(x and x.ask) == bool(y and y.pending_in), ops
+            if x is not None and not x.in_roster:
+                assert x.subscription is Subscription.none and not x.ask, ops
+        for user in (a, b):
+            version = (await contacts.roster(user)).version
+            assert version >= last_version[user.user_id]
+            last_version[user.user_id] = version
+        if effects is not None:  # what the bridge is told is what is stored
+            for entry, owner, contact, ver in effects.pushes:
+                stored = await store.get(1, owner, contact)
+                assert (entry is None) == (stored is None)
+                if entry is not None:
+                    assert entry.to_fields() == stored.to_fields()
+                assert ver <= last_version[owner]
+            assert RosterEffects.from_payload(1, effects.to_payload()).to_payload() == \
+                effects.to_payload()
+
+
+@settings_h(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.sampled_from(OPS)), max_size=10))
+def test_any_sequence_keeps_both_sides_consistent(tmp_path_factory, ops):
+    from config.settings import Settings
+    from pydantic import SecretStr
+
+    path = tmp_path_factory.mktemp("contacts")
+    settings = Settings(_env_file=None, data_dir=path, blobs={"path": path / "blobs"},
+                        app={"id": 1, "auth_key": SecretStr("k"), "auth_secret": SecretStr("s")})
+    asyncio.run(_run_ops(settings, ops))
