@@ -201,7 +201,16 @@ end, 100); -- before mod_roster (0)
 -- -- subscription presences -----------------------------------------------------------------------
 local function outbound_subscription(event)
 	local origin, stanza = event.origin, event.stanza;
-	if not SUBSCRIPTION[stanza.attr.type or ""] or origin.type ~= "c2s" or not origin.username then
+	if not SUBSCRIPTION[stanza.attr.type or ""] then return; end
+	if origin.type ~= "c2s" or not origin.username then
+		-- Prosody's own, in a user's name: mod_presence answers a probe from someone its roster
+		-- does not show as subscribed with `unsubscribed`. The subscriptions are the bridge's:
+		-- such a stanza would only change rosters in memory, against the store. Dropped.
+		if jid_split(stanza.attr.from or "") then
+			module:log("debug", "dropped a %s from %s that no client sent", stanza.attr.type,
+				stanza.attr.from);
+			return true;
+		end
 		return;
 	end
 	local to = jid_prep(jid_bare(stanza.attr.to or ""));

@@ -212,6 +212,11 @@ async def test_nobody_reads_or_changes_another_roster(server, rest, roster_clien
         with pytest.raises(IqError) as failed:
             await gil_c.xmpp.update_roster(jid, name="x", timeout=5)
         assert failed.value.condition == "item-not-found"
+    # a request to another application's user: answered "unsubscribed", nothing stored
+    stranger = f"{hal['id']}-99@{DOMAIN}"
+    gil_c.xmpp.send_presence_subscription(pto=stranger)
+    await gil_c.wait_for(lambda s: presence(s, "unsubscribed", stranger))
+    assert (await contacts(rest, gil)) == {"items": [], "requests": []}
     # the component's roster request and Prosody's apply are not for clients
     iq_id = uuid.uuid4().hex
     gil_c.send(f'<iq type="get" id="{iq_id}" to="muc.{DOMAIN}">'
