@@ -15,12 +15,19 @@ the list), the subscription presences to deliver to the contact's available reso
 (`<share user to/>`, `<hide user to/>`). Changes made over REST reach us as `contacts_changed`
 events from the outbox relay (`contacts_changed`); ours are applied at once (and their event has
 XMPP origin, so the relay skips it). A deleted account (`user_deleted`) leaves every list.
+
+A roster set is read with slixmpp's `RosterItem` (a cold path); the roster Prosody loads at each
+login (up to `CHAT_LIMITS__MAX_CONTACTS` items) and the `<apply>` are written as pre-escaped
+strings (as the archive's results are): the roster is answered on every login.
 """
 from __future__ import annotations
 
 import logging
 from typing import Any
 from xml.etree.ElementTree import Element
+
+from slixmpp.jid import InvalidJID
+from slixmpp.stanza.roster import RosterItem
 
 from bridge.convert import attr, esc, localname, namespace
 from bridge.errors import CONDITIONS, INTERNAL, condition_for
@@ -128,8 +135,13 @@ class RosterPlugin(BridgePlugin):
         if inner.get("type") != "set" or len(items) != 1 or len(query) != 1:
             self.answer_delegated(element, inner, error=CONDITIONS[ErrorCode.bad_request])
             return
-        item = items[0]
-        contact = parse_user(item.get("jid"), self.domain)
+        item = RosterItem(xml=items[0])  # a cold path: slixmpp's own parsing of the item
+        try:
+            jid = str(item["jid"])
+        except InvalidJID:
+            self.answer_delegated(element, inner, error=CONDITIONS[ErrorCode.bad_request])
+            return
+        contact = parse_user(jid, self.domain)
         if contact is None or contact.resource or contact.app_id != key[0] or \
                 contact.user_id == key[1]:
             self.answer_delegated(element, inner, error=CONDITIONS[ErrorCode.not_found])
@@ -137,12 +149,12 @@ class RosterPlugin(BridgePlugin):
         origin = Origin(transport="xmpp", stanza_id=inner.get("id"))
         contacts = self.state.services.contacts
         try:
-            if item.get("subscription") == "remove":
+            if item["subscription"] == "remove":
                 effects = await contacts.remove(self.requester(key), contact.user_id, origin=origin)
             else:
-                groups = tuple((g.text or "") for g in item if localname(g.tag) == "group")
                 effects = await contacts.roster_set(self.requester(key), contact.user_id,
-                                                    item.get("name"), groups, origin=origin)
+                                                    item["name"] or None, tuple(item["groups"]),
+                                                    origin=origin)
         except ChatError as exc:
             self.answer_delegated(element, inner, error=condition_for(exc))
             return
