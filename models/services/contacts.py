@@ -371,7 +371,9 @@ class ContactService:
 
     def _forget_idle_locks(self) -> None:
         if len(self._locks) > 10000:
-            for key in [k for k, lock in self._locks.items() if not lock.locked()]:
+            # only locks nobody holds or waits for (a woken waiter holds an unlocked one briefly)
+            for key in [k for k, lock in self._locks.items()
+                        if not lock.locked() and not getattr(lock, "_waiters", None)]:
                 del self._locks[key]
 
     async def _require_other_user(self, app_id: int, me: int, contact_id: int) -> None:

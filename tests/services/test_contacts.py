@@ -251,3 +251,17 @@ def test_any_sequence_keeps_both_sides_consistent(tmp_path_factory, ops):
     settings = Settings(_env_file=None, data_dir=path, blobs={"path": path / "blobs"},
                         app={"id": 1, "auth_key": SecretStr("k"), "auth_secret": SecretStr("s")})
     asyncio.run(_run_ops(settings, ops))
+
+
+async def test_both_sides_adding_at_once_stay_consistent(contacts, users, services):
+    ann, ben = users["ann"], users["ben"]
+    await asyncio.gather(contacts.add(ann, [ben.user_id]), contacts.add(ben, [ann.user_id]))
+    store = services.contacts._contacts
+    mine = await store.get(1, ann.user_id, ben.user_id)
+    theirs = await store.get(1, ben.user_id, ann.user_id)
+    assert mine.in_roster and theirs.in_roster
+    assert mine.subscription.has_to == theirs.subscription.has_from
+    assert mine.subscription.has_from == theirs.subscription.has_to
+    assert mine.ask == theirs.pending_in and theirs.ask == mine.pending_in
+    # whoever came second approved the first: at least one way is subscribed
+    assert mine.subscription is not Subscription.none
