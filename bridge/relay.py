@@ -22,7 +22,8 @@ mod_offline at login.
 The flow is one way: an event whose origin is XMPP (`event.origin.transport == "xmpp"`, stamped by
 the plugin that handled the causing stanza) was delivered already, by Prosody (1:1 copies) or by
 the plugin's own fan-out (rooms), and is skipped; nothing is remembered, no time window. Dialog
-events are never skipped (they invalidate the room cache and kick). What the relay sends as a user
+events are never skipped (they invalidate the room cache and kick), nor are `contacts_changed`
+events (Prosody's rosters change only through them, at least once). What the relay sends as a user
 is not copied back to the bridge (mod_chatbridge_copies skips what no client session sent). A batch is marked done only after Prosody confirmed it (ping round trip); when the
 link drops, the batch is delivered again after the reconnect (at least once, in order). A
 stalled Prosody is waited for (`relay_confirm_timeout_seconds`), then the link is dropped and
@@ -190,6 +191,10 @@ class Relay:
         if kind in ("dialog_created", "dialog_updated", "dialog_deleted"):
             self._dialog_changed(event)
             return
+        if kind == "contacts_changed":  # whatever its origin: the bridge applies none itself
+            self._contacts_changed(event)
+            self.delivered += 1
+            return
         if _delivered_by_xmpp(event):
             self.skipped += 1
             return
@@ -201,7 +206,6 @@ class Relay:
             "messages_read": self._receipts,
             "messages_delivered": self._receipts,
             "system_message": self._system_message,
-            "contacts_changed": self._contacts_changed,
             "user_deleted": self._user_deleted,
         }.get(kind or "")
         if handler is None:

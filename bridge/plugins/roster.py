@@ -12,9 +12,12 @@ What a change does (`RosterEffects`) goes back to Prosody as one `<apply>` IQ: t
 to update in memory and push (`<push user jid ver pending>` with the `<item>`, none when it left
 the list), the subscription presences to deliver to the contact's available resources
 (`<deliver type from to/>`), and whose current presence a contact now sees or stops seeing
-(`<share user to/>`, `<hide user to/>`). Changes made over REST reach us as `contacts_changed`
-events from the outbox relay (`contacts_changed`); ours are applied at once (and their event has
-XMPP origin, so the relay skips it). A deleted account (`user_deleted`) leaves every list.
+(`<share user to/>`, `<hide user to/>`). Every change, ours and REST's, reaches Prosody that way
+from its `contacts_changed` event, through the outbox relay (`contacts_changed`), which delivers
+them whatever their origin: a batch is marked done only once Prosody confirmed it, so a change is
+not lost when the component link drops between the write and the `<apply>` (the first try
+applied XMPP-caused changes at once and lost them on such a drop). A deleted account
+(`user_deleted`) leaves every list.
 
 A roster set is read with slixmpp's `RosterItem` (a cold path); the roster Prosody loads at each
 login (up to `CHAT_LIMITS__MAX_CONTACTS` items) and the `<apply>` are written as pre-escaped
@@ -101,7 +104,7 @@ class RosterPlugin(BridgePlugin):
                     f'to="{attr(self.user_jid(*key))}"/>'))
             return
         try:
-            effects = await self.state.services.contacts.presence(
+            await self.state.services.contacts.presence(
                 self.requester(key), contact.user_id, request, origin=Origin(
                     transport="xmpp", stanza_id=stanza_id))
         except ChatError as exc:
@@ -112,8 +115,7 @@ class RosterPlugin(BridgePlugin):
             logger.exception("subscription %s of user %s failed", request.value, key[1])
             self._result(element)
             return
-        self._result(element)
-        self.apply(effects)
+        self._result(element)  # what it changed goes to Prosody from its event (the relay)
 
     # -- roster sets ------------------------------------------------------------------------------
     def handle_roster_set(self, element: Element) -> None:
@@ -150,9 +152,9 @@ class RosterPlugin(BridgePlugin):
         contacts = self.state.services.contacts
         try:
             if item["subscription"] == "remove":
-                effects = await contacts.remove(self.requester(key), contact.user_id, origin=origin)
+                await contacts.remove(self.requester(key), contact.user_id, origin=origin)
             else:
-                effects = await contacts.roster_set(self.requester(key), contact.user_id,
+                await contacts.roster_set(self.requester(key), contact.user_id,
                                                     item["name"] or None, tuple(item["groups"]),
                                                     origin=origin)
         except ChatError as exc:
@@ -162,8 +164,7 @@ class RosterPlugin(BridgePlugin):
             logger.exception("roster set of %s failed", inner.get("from"))
             self.answer_delegated(element, inner, error=INTERNAL)
             return
-        self.answer_delegated(element, inner)
-        self.apply(effects)
+        self.answer_delegated(element, inner)  # the push follows from the event (the relay)
 
     # -- changes ------------------------------------------------------------------------------------
     def contacts_changed(self, event: dict[str, Any]) -> None:

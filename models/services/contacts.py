@@ -4,8 +4,8 @@
 REST (`/contacts`) and XMPP (roster sets and subscription presences, bridge/plugins/roster.py)
 call the same methods. Every change is written to both users' entries, bumps the roster version
 of each owner whose entry changed, and returns the `RosterEffects`; it is published as one
-`contacts_changed` event (with the caller's origin: the bridge applies XMPP-caused changes
-itself and the relay applies the others).
+`contacts_changed` event (with the caller's origin), from which the bridge relay applies it in
+Prosody, whatever the origin.
 
 The subscription rules (RFC 6121 §3, the server's side, both users local):
 - `subscribe` U→C: U's entry asks (`ask`, created in U's list when missing); if C already lets U
@@ -234,6 +234,7 @@ class ContactService:
         if not (await self._users.get_many(app_id, [contact_id])):
             if kind is PresenceRequest.subscribe:  # RFC 6121 §3.1.3: no such account
                 change.effects.presences.append((contact_id, me, PresenceRequest.unsubscribed))
+                await self._publish(change.effects, origin)
             return change.effects
         async with self._pair(app_id, me, contact_id):
             if kind is PresenceRequest.subscribe:
