@@ -12,6 +12,8 @@
 | dialog_updated / _deleted | room cache invalidated; removed occupants kicked (status 301) |
 | sessions_ended | `<end xmlns=urn:chatbridge:sessions:0>` to `sessions@{component}`: Prosody closes the connections that logged in with those sessions' tokens |
 | new_device_login | `type=headline` `SystemNotifications` (`notification_type=new_login`) from the user to each of their online resources |
+| contacts_changed | one `<apply>` to mod_chatbridge_roster: roster pushes, subscription presences (bridge/plugins/roster.py) |
+| user_deleted | the account leaves every contact list (`ContactService.forget_user`; its `contacts_changed` follows) |
 
 Group deliveries go to every online resource of the recipients (Prosody refuses groupchat to
 bare JIDs); in a broadcast dialog, to every online user of the app but those who deleted it for
@@ -22,7 +24,8 @@ mod_offline at login.
 The flow is one way: an event whose origin is XMPP (`event.origin.transport == "xmpp"`, stamped by
 the plugin that handled the causing stanza) was delivered already, by Prosody (1:1 copies) or by
 the plugin's own fan-out (rooms), and is skipped; nothing is remembered, no time window. Dialog
-events are never skipped (they invalidate the room cache and kick). What the relay sends as a user
+events are never skipped (they invalidate the room cache and kick), nor are `contacts_changed`
+events (Prosody's rosters change only through them, at least once). What the relay sends as a user
 is not copied back to the bridge (mod_chatbridge_copies skips what no client session sent). A batch is marked done only after Prosody confirmed it (ping round trip); when the
 link drops, the batch is delivered again after the reconnect (at least once, in order). A
 stalled Prosody is waited for (`relay_confirm_timeout_seconds`), then the link is dropped and
@@ -44,6 +47,7 @@ from bridge.convert import attr, body_xml, extra_params_xml, stanza_id_xml
 from bridge.plugins.base import BridgeState
 from bridge.plugins.bookmarks import BookmarksPlugin
 from bridge.plugins.groupchat import GroupChatPlugin
+from bridge.plugins.roster import RosterPlugin
 from models.errors import NotFoundError
 from models.events import Origin
 from models.dialogs import DialogType
@@ -190,6 +194,10 @@ class Relay:
         if kind in ("dialog_created", "dialog_updated", "dialog_deleted"):
             self._dialog_changed(event)
             return
+        if kind == "contacts_changed":  # whatever its origin: the bridge applies none itself
+            self._contacts_changed(event)
+            self.delivered += 1
+            return
         if _delivered_by_xmpp(event):
             self.skipped += 1
             return
@@ -203,6 +211,7 @@ class Relay:
             "system_message": self._system_message,
             "sessions_ended": self._sessions_ended,
             "new_device_login": self._new_device_login,
+            "user_deleted": self._user_deleted,
         }.get(kind or "")
         if handler is None:
             return
@@ -374,6 +383,14 @@ class Relay:
             plugin.send_as_user(
                 f'<message xmlns="jabber:client" from="{attr(plugin.user_jid(app_id, user))}" '
                 f'to="{attr(target)}" type="headline" id="{attr(stanza_id)}">{content}</message>')
+
+    def _contacts_changed(self, event: dict[str, Any]) -> None:
+        """A REST change of contacts: roster pushes and subscription presences in Prosody."""
+        self._xmpp.plugin[RosterPlugin.name].contacts_changed(event)
+
+    def _user_deleted(self, event: dict[str, Any]) -> None:
+        """A deleted account leaves every contact list (its owners' rosters are pushed)."""
+        self._xmpp.plugin[RosterPlugin.name].user_deleted(event)
 
     def _dialog_changed(self, event: dict[str, Any]) -> None:
         app_id, dialog_id = int(event["app_id"]), event.get("dialog_id")

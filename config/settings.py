@@ -178,6 +178,8 @@ class LimitSettings(BaseModel):
     max_bans_per_dialog: int = 1000  # users banned from one dialog (`/chat/Dialog/{id}/block`)
     max_address_book_upload: int = 1000  # contacts in one `POST /address_book`
     max_address_book_contacts: int = 10000  # contacts in one address book (one device's)
+    max_contacts: int = 1000
+    max_contact_ids_per_request: int = 100
 
 
 class RateLimitSettings(BaseModel):

@@ -70,6 +70,7 @@ TAGS = [
     ("push", "Push subscriptions and events"),
     ("address_book", "Address books and the registered users in them"),
     ("reports", "Reports of messages, users and dialogs (moderation: the admin API)"),
+    ("contacts", "The caller's contacts, also their XMPP roster (presence subscriptions)"),
     ("service", "Health, this document and its page"),
     ("admin", "The admin API: an application's operators and bots (CB-Administration-API-Key)"),
     ("internal", "Asked by the XMPP server, not by clients"),

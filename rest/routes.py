@@ -23,6 +23,8 @@ from rest.views import messages, reactions, search
 from rest.views import events, subscriptions, upload
 from rest.views import admin, admin_stats
 from rest.views import address_book, bans, reports
+from rest.views import contacts
+from rest.schemas import contacts as c
 
 TEXT = {"type": "string", "enum": ["true", "false"]}
 XMPP_ANSWERS = {401: Raw("text/plain", TEXT, "Wrong or no Basic credentials (`false`)"),
@@ -34,6 +36,7 @@ REDIRECT = Raw("", {}, "The file is elsewhere: `Location`",
                {"Location": {"schema": {"type": "string"}}})
 BLOB_KEY = {"key": "the blob's id (or uid)", "uid": "the blob's uid"}
 IDS = {"ids": "one id or a comma-separated list"}
+CONTACT = {"user_id": "the contact's user id"}
 SLOT = {"uid": "the slot's blob uid", "name": "the file name (shown by clients; not checked)"}
 
 
@@ -289,6 +292,20 @@ def setup_routes(app: web.Application) -> None:
                     "reporter and object (422); rate-limited (429 with `Retry-After`)."))
     add(r, "GET", "/reports", reports.list_reports, Doc(
         "The caller's own reports, newest first", "reports", a.ReportsPage, query=q.PageQuery))
+    # contacts: the caller's list, also their XMPP roster (docs/xmpp.md, "Contacts and roster")
+    add(r, "GET", "/contacts", contacts.list_contacts, Doc(
+        "The caller's contacts (profile, presence subscription, online / last seen) and the "
+        "requests of users not in the list", "contacts", c.ContactsAnswer))
+    add(r, "POST", "/contacts", contacts.add_contacts, Doc(
+        "Add users to the caller's contacts and ask to see their presence (approves their own "
+        "request when they sent one)", "contacts", c.AddContactsAnswer,
+        body=c.AddContactsRequest))
+    add(r, "PUT", "/contacts/{user_id}", contacts.update_contact, Doc(
+        "The caller's own name and picture for a contact", "contacts", c.ContactAnswer,
+        body=c.UpdateContactRequest, params=CONTACT))
+    add(r, "DELETE", "/contacts/{user_id}", contacts.delete_contact, Doc(
+        "Remove a contact (both presence subscriptions end), or decline a request", "contacts",
+        None, params=CONTACT))
 
     # the admin API (CB-Administration-API-Key): fixed paths before `/admin/chat/{dialog_id}`
     add(r, "GET", "/admin/chat/list", admin.list_dialogs, Doc(

@@ -10,17 +10,18 @@ from bridge.plugins.bookmarks import BookmarksPlugin
 from bridge.plugins.groupchat import GroupChatPlugin
 from bridge.plugins.presence import PresencePlugin
 from bridge.plugins.private import PrivateChatPlugin
+from bridge.plugins.roster import RosterPlugin
 from bridge.plugins.upload import UploadPlugin
 from bridge.plugins.vcard import VCardPlugin
 
 PLUGINS: tuple[type[BridgePlugin], ...] = (PresencePlugin, GroupChatPlugin, PrivateChatPlugin,
                                             UploadPlugin, VCardPlugin, BookmarksPlugin,
-                                            ArchivePlugin)
+                                            ArchivePlugin, RosterPlugin)
 PLUGIN_NAMES: tuple[str, ...] = tuple(plugin.name for plugin in PLUGINS)
 
 for _plugin in PLUGINS:
     register_plugin(_plugin)
 
 __all__ = ["PLUGINS", "PLUGIN_NAMES", "ArchivePlugin", "BookmarksPlugin", "BridgePlugin",
-           "GroupChatPlugin", "PresencePlugin", "PrivateChatPlugin", "UploadPlugin",
+           "GroupChatPlugin", "PresencePlugin", "PrivateChatPlugin", "RosterPlugin", "UploadPlugin",
            "VCardPlugin"]

@@ -59,6 +59,9 @@ modules_enabled = {
 	"chatbridge_copies";
 	-- ours: bookmarks (XEP-0402, XEP-0048) answered by the bridge from the user's dialogs
 	"chatbridge_bookmarks";
+	-- ours: rosters are the contact lists in MongoDB, kept by the bridge
+	-- (config/mod_chatbridge_roster.lua; the roster store below is its driver)
+	"chatbridge_roster";
 	-- XEP-0016 privacy lists (the SDK's chat.privacylist.*): the default list is enforced.
 	"privacy_lists";
 	-- c2s bandwidth (mod_limits) unless CHAT_RATE_LIMITS__XMPP_C2S_RATE is empty
@@ -77,6 +80,7 @@ consider_websocket_secure = true
 
 -- History lives in MongoDB: no mod_mam here (its file archive rewrites on every message).
 storage = "internal"
+-- but rosters: the contact lists in MongoDB (mod_chatbridge_roster's driver, on the VirtualHost)
 smacks_hibernation_time = $hibernation_seconds
 -- Bandwidth of each client connection (mod_limits; CHAT_RATE_LIMITS__XMPP_C2S_RATE): a client past
 -- it is read more slowly, not disconnected. The component link is not a c2s session: unlimited.
@@ -102,6 +106,9 @@ VirtualHost "$domain"
 		["vcard-temp"] = { jid = "$muc_domain" };
 	}
 	chatbridge_bookmarks_host = "$muc_domain"
+	storage = { roster = "chatbridge_roster" }
+	default_storage = "internal"
+	chatbridge_roster_host = "$muc_domain"
 	chatbridge_copy_host = "$muc_domain"
 	chatbridge_store_plain = $store_plain -- plain clients' 1:1 messages are stored (stanza-id)
 	external_services = $external_services

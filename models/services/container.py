@@ -18,6 +18,7 @@ from models.services.apps import AppService, write_key_file
 from models.services.bans import BanService
 from models.services.blobs import BlobService
 from models.services.bookmarks import BookmarkService
+from models.services.contacts import ContactService
 from models.services.dialogs import DialogService
 from models.services.memberships import MembershipService
 from models.services.metrics import add_store_probes
@@ -41,6 +42,7 @@ from models.services.vcard import VCardService
 from models.storage.address_book import AddressBookStore
 from models.storage.apps import AppStore
 from models.storage.blobs import BlobStore
+from models.storage.contacts import ContactStore, RosterVersionStore
 from models.storage.counters import CounterStore
 from models.storage.dialogs import DialogStore
 from models.storage.files import LocalFileStore
@@ -87,6 +89,7 @@ class Services:
     upload: UploadService
     vcards: VCardService
     bookmarks: BookmarkService
+    contacts: ContactService
     archive: ArchiveService
     admin: AdminService
     admin_stats: AdminStatsService
@@ -181,6 +184,8 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
         rate_limits=rate_limits,
         upload=UploadService(blobs, settings.http.base_url), vcards=VCardService(users, blobs),
         bookmarks=BookmarkService(dialogs),
+        contacts=ContactService(ContactStore(db), RosterVersionStore(db), users, presence, clock,
+                                publisher, settings.limits),
         archive=ArchiveService(database.archive_store(), dialog_store, member_store, access),
         admin=admin,
         admin_stats=AdminStatsService(dialog_store, message_store, settings.limits),

@@ -74,6 +74,12 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("uid", ASCENDING)], unique=True, name="by_uid"),
         IndexModel([("app_id", ASCENDING), ("user_id", ASCENDING)], name="owner"),
     ],
+    # a user's contacts (their list, requests), oldest first; and whose lists name a user
+    "contacts": [
+        IndexModel([("app_id", ASCENDING), ("user_id", ASCENDING), ("created_at", ASCENDING)],
+                   name="owner"),
+        IndexModel([("app_id", ASCENDING), ("contact_id", ASCENDING)], name="by_contact"),
+    ],
     "outbox": [IndexModel([("done_by", ASCENDING), ("_id", ASCENDING)], name="pending")],
     "push_subscriptions": [
         IndexModel([("app_id", ASCENDING), ("channel", ASCENDING), ("udid", ASCENDING)],
