@@ -101,13 +101,12 @@ class ArchivePlugin(BridgePlugin):
 
     # -- own archive (delegated) -------------------------------------------------------------------
     def handle_delegation(self, element: Element) -> None:
-        inner = self.delegated_iq(element)
-        if inner is None:
-            self.xmpp.reply_error(element, CONDITIONS[ErrorCode.bad_request])
+        request = self.delegated_request(element)
+        if request is None:
             return
-        user = parse_user(inner.get("from"), self.domain)
+        inner, user = request
         payload = inner[0]
-        if user is None or not user.resource:
+        if not user.resource:
             self.answer_delegated(element, inner, error=FORBIDDEN)
             return
         target = inner.get("to")

@@ -23,10 +23,11 @@ from slixmpp.plugins import BasePlugin
 from xml.etree.ElementTree import Element
 
 from bridge.convert import NS_DELEGATION, NS_FORWARD, NS_PRIVILEGE, attr, child, localname
-from bridge.errors import Condition, error_xml
+from bridge.errors import CONDITIONS, Condition, error_xml
 from bridge.rooms import NameCache, Occupancy, RoomCache, Serializer, UserKey
 from config.settings import XmppSettings
-from models.jids import room_jid, user_jid
+from models.errors import ErrorCode
+from models.jids import UserAddress, parse_user, room_jid, user_jid
 from models.requester import Requester
 from models.services.container import Services
 from models.services.presence import PresenceRegistry
@@ -155,6 +156,20 @@ class BridgePlugin(BasePlugin):
         if inner is None or localname(inner.tag) != "iq" or not len(inner):
             return None
         return inner
+
+    def delegated_request(self, element: Element) -> tuple[Element, UserAddress] | None:
+        """The user's IQ inside a delegation wrapper and the user who sent it; None when the
+        request is answered already: `bad-request` for a malformed wrapper, `forbidden` for a
+        sender who is not one of our users."""
+        inner = self.delegated_iq(element)
+        if inner is None:
+            self.xmpp.reply_error(element, CONDITIONS[ErrorCode.bad_request])
+            return None
+        user = parse_user(inner.get("from"), self.domain)
+        if user is None:
+            self.answer_delegated(element, inner, error=CONDITIONS[ErrorCode.forbidden])
+            return None
+        return inner, user
 
     def answer_delegated(self, element: Element, inner: Element, payload: str = "",
                          error: Condition | None = None, sender: str | None = None) -> None:

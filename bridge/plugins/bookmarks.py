@@ -30,7 +30,7 @@ from bridge.plugins.base import CONNECTION_GONE, BridgePlugin
 from bridge.rooms import UserKey
 from models.bookmarks import Bookmark
 from models.errors import ChatError, ErrorCode
-from models.jids import UserAddress, parse_user, split
+from models.jids import UserAddress, split
 
 logger = logging.getLogger(__name__)
 
@@ -58,14 +58,13 @@ class BookmarksPlugin(BridgePlugin):
 
     # -- requests ---------------------------------------------------------------------------------
     def handle_delegation(self, element: Element) -> None:
-        inner = self.delegated_iq(element)
-        if inner is None:
-            self.xmpp.reply_error(element, CONDITIONS[ErrorCode.bad_request])
+        request = self.delegated_request(element)
+        if request is None:
             return
-        requester = parse_user(inner.get("from"), self.domain)
-        own = requester is not None and (inner.get("to") is None or split(inner.get("to")).bare ==
-                                         self.user_jid(requester.app_id, requester.user_id))
-        if requester is None or not own:  # only one's own bookmarks, ever
+        inner, requester = request
+        own = inner.get("to") is None or split(inner.get("to")).bare == \
+            self.user_jid(requester.app_id, requester.user_id)
+        if not own:  # only one's own bookmarks, ever
             self.answer_delegated(element, inner, error=CONDITIONS[ErrorCode.forbidden])
             return
         payload = inner[0]

@@ -119,14 +119,10 @@ class RosterPlugin(BridgePlugin):
 
     # -- roster sets ------------------------------------------------------------------------------
     def handle_roster_set(self, element: Element) -> None:
-        inner = self.delegated_iq(element)
-        if inner is None:
-            self.xmpp.reply_error(element, CONDITIONS[ErrorCode.bad_request])
+        request = self.delegated_request(element)
+        if request is None:
             return
-        requester = parse_user(inner.get("from"), self.domain)
-        if requester is None:
-            self.answer_delegated(element, inner, error=CONDITIONS[ErrorCode.forbidden])
-            return
+        inner, requester = request
         key = (requester.app_id, requester.user_id)
         self.state.serializer.submit(("roster", key), lambda: self._roster_set(element, inner, key))
 

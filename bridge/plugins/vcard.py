@@ -34,14 +34,10 @@ class VCardPlugin(BridgePlugin):
     delegated_features = {NS_VCARD: (NS_VCARD,)}
 
     def handle_delegation(self, element: Element) -> None:
-        inner = self.delegated_iq(element)
-        if inner is None:
-            self.xmpp.reply_error(element, CONDITIONS[ErrorCode.bad_request])
+        request = self.delegated_request(element)
+        if request is None:
             return
-        requester = parse_user(inner.get("from"), self.domain)
-        if requester is None:
-            self.answer_delegated(element, inner, error=CONDITIONS[ErrorCode.forbidden])
-            return
+        inner, requester = request
         target_jid = split(inner.get("to")) if inner.get("to") else None
         if target_jid is not None and not target_jid.local:  # the server's own card: none
             if inner.get("type") == "get":
