@@ -147,7 +147,7 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
                               RefreshTokenStore(db), DeviceStore(db), publisher, rate_limits)
     blobs = BlobService(BlobStore(db), LocalFileStore(settings.blobs.path), counters, clock,
                         settings.blobs, settings.http.base_url, settings.limits.max_list_limit)
-    dialog_store, member_store, message_store = DialogStore(db), MemberStore(db), MessageStore(db)
+    dialog_store, member_store, message_store = DialogStore(db), MemberStore(db), database.message_store()
     user_store = UserStore(db)
     access = AccessService(dialog_store, member_store, message_store)
     memberships = MembershipService(dialog_store, member_store, message_store, access, clock,
