@@ -171,6 +171,7 @@ class LimitSettings(BaseModel):
     max_occupants: int = 1000
     max_message_bytes: int = 64 * 1024
     max_admins: int = 5
+    max_blocked_users: int = 1000  # longest block list (`/blocklist`, XEP-0191, privacy lists)
 
 
 class RateLimitSettings(BaseModel):

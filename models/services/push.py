@@ -34,6 +34,7 @@ from models.dialogs import Dialog
 from models.metrics import PushMetrics
 from models.push import ALERT_CHANNELS, PushJob
 from models.services.access import BROADCAST, PRIVATE, PUBLIC
+from models.services.blocklist import BlocklistService
 from models.services.presence import PresenceRegistry
 from models.storage.dialogs import DialogStore
 from models.storage.members import MemberStore
@@ -106,8 +107,10 @@ class PushService:
     def __init__(self, jobs: PushJobStore, subscriptions: SubscriptionStore, dialogs: DialogStore,
                  members: MemberStore, messages: MessageStore, users: UserStore,
                  presence: PresenceRegistry, clock: Clock, settings: PushSettings,
-                 channels: set[str] | None = None, metrics: PushMetrics | None = None) -> None:
+                 channels: set[str] | None = None, metrics: PushMetrics | None = None,
+                 blocklist: BlocklistService | None = None) -> None:
         self._jobs = jobs
+        self._blocklist = blocklist  # who blocked the sender gets no push for their messages
         self._subs = subscriptions
         self._dialogs = dialogs
         self._members = members
@@ -247,6 +250,9 @@ class PushService:
         recipients = [int(u) for u in (event.get("recipient_ids") or dialog.occupants_ids)]
         recipients = [u for u in dict.fromkeys(recipients) if u != sender_id]
         recipients = self._presence.offline_among(app_id, recipients)
+        if recipients and self._blocklist is not None:
+            blockers = await self._blocklist.blockers(app_id, sender_id, recipients)
+            recipients = [u for u in recipients if u not in blockers]
         if not recipients:
             return 0
         subs = await self._subs.for_users(app_id, recipients, channels)
@@ -281,6 +287,8 @@ class PushService:
                 if offline else []
             quiet = {m["user_id"] for m in members
                      if m.get("notifications") is False or m.get("left") or m.get("hidden")}
+            if offline and self._blocklist is not None:
+                quiet |= await self._blocklist.blockers(app_id, sender_id, offline)
             subs = [s for s in page if s["user_id"] in offline and s["user_id"] not in quiet]
             if subs:
                 alert = alert or await self._alert_content(dialog, message, message_id, sender_id)
