@@ -35,7 +35,8 @@ from config.settings import ExternalService, RateLimitSettings, Settings
 logger = logging.getLogger(__name__)
 
 LUA_MODULES = ("mod_auth_chatbridge.lua", "mod_chatbridge_copies.lua", "mod_chatbridge_spool.lua",
-               "mod_chatbridge_fanout.lua", "mod_chatbridge_bookmarks.lua")
+               "mod_chatbridge_fanout.lua", "mod_chatbridge_bookmarks.lua",
+               "mod_chatbridge_blocklist.lua")
 STOP_TIMEOUT = 10.0
 
 

@@ -6,6 +6,7 @@ from slixmpp.plugins.base import register_plugin
 
 from bridge.plugins.archive import ArchivePlugin
 from bridge.plugins.base import BridgePlugin
+from bridge.plugins.blocklist import BlocklistPlugin
 from bridge.plugins.bookmarks import BookmarksPlugin
 from bridge.plugins.groupchat import GroupChatPlugin
 from bridge.plugins.presence import PresencePlugin
@@ -15,12 +16,12 @@ from bridge.plugins.vcard import VCardPlugin
 
 PLUGINS: tuple[type[BridgePlugin], ...] = (PresencePlugin, GroupChatPlugin, PrivateChatPlugin,
                                             UploadPlugin, VCardPlugin, BookmarksPlugin,
-                                            ArchivePlugin)
+                                            ArchivePlugin, BlocklistPlugin)
 PLUGIN_NAMES: tuple[str, ...] = tuple(plugin.name for plugin in PLUGINS)
 
 for _plugin in PLUGINS:
     register_plugin(_plugin)
 
-__all__ = ["PLUGINS", "PLUGIN_NAMES", "ArchivePlugin", "BookmarksPlugin", "BridgePlugin",
+__all__ = ["PLUGINS", "PLUGIN_NAMES", "ArchivePlugin", "BlocklistPlugin", "BookmarksPlugin", "BridgePlugin",
            "GroupChatPlugin", "PresencePlugin", "PrivateChatPlugin", "UploadPlugin",
            "VCardPlugin"]

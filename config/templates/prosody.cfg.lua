@@ -59,8 +59,10 @@ modules_enabled = {
 	"chatbridge_copies";
 	-- ours: bookmarks (XEP-0402, XEP-0048) answered by the bridge from the user's dialogs
 	"chatbridge_bookmarks";
-	-- XEP-0016 privacy lists (the SDK's chat.privacylist.*): the default list is enforced.
-	"privacy_lists";
+	-- ours: block lists from chatbridge's store, enforced here (config/mod_chatbridge_blocklist.lua):
+	-- XEP-0191 and XEP-0016 privacy lists (the SDK's chat.privacylist.*) answered by the bridge.
+	-- It replaces mod_privacy_lists and mod_blocklist (their lists were Prosody's files).
+	"chatbridge_blocklist";
 	-- c2s bandwidth (mod_limits) unless CHAT_RATE_LIMITS__XMPP_C2S_RATE is empty
 	$limits_module
 }
@@ -102,6 +104,7 @@ VirtualHost "$domain"
 		["vcard-temp"] = { jid = "$muc_domain" };
 	}
 	chatbridge_bookmarks_host = "$muc_domain"
+	chatbridge_blocklist_host = "$muc_domain"
 	chatbridge_copy_host = "$muc_domain"
 	chatbridge_store_plain = $store_plain -- plain clients' 1:1 messages are stored (stanza-id)
 	external_services = $external_services

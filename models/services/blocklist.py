@@ -64,6 +64,11 @@ class BlocklistService:
                                                              list(state.blocked_ids))}
         return [found[u] for u in state.blocked_ids if u in found]
 
+    async def ids_of(self, app_id: int, user_id: int) -> tuple[int, ...]:
+        """Whom this user blocked."""
+        doc = await self._store.get(app_id, user_id)
+        return tuple(int(u) for u in (doc or {}).get("blocked_ids") or ())
+
     async def peers(self, app_id: int, user_id: int) -> dict[int, Direction]:
         """Everyone with a block between them and this user, and which way (for the XMPP
         server's cache of this user)."""
