@@ -253,3 +253,50 @@ async def test_rooms_keep_both_but_the_blocker_gets_nothing_of_the_blocked(serve
     after = new_id()
     bob.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{after}"><body>again</body></message>')
     await alice.wait_for(lambda s: is_message(s, id=after, type="groupchat"))
+
+
+async def test_blocks_survive_a_prosody_restart_and_a_dropped_component_link(server, rest, xmpp):
+    """Prosody's cache is rebuilt from the store after a Prosody crash (users log in again), and
+    a change made over REST while the component link is down reaches it after the reconnect."""
+    import asyncio
+
+    a, b, c = await rest.new_user(), await rest.new_user(), await rest.new_user()
+    status, _ = await rest.call("POST", "/blocklist.json", a["token"], json={"user_ids": [b["id"]]})
+    assert status == 200
+    bridge = server.bridge
+    before = bridge.prosody.status()
+    await server.call_sync(bridge.prosody.kill_for_test)
+    for _ in range(200):
+        status = bridge.status()
+        if status["prosody"]["restarts"] > before["restarts"] and status["connected"]:
+            break
+        await asyncio.sleep(0.05)
+    assert status["connected"], status
+    alice, bob, carol = await blocking_client(xmpp, a), await xmpp(b), await xmpp(c)
+    refused = new_id()
+    bob.send(chat(a, refused))
+    await bob.wait_for(is_error(refused, "service-unavailable"))
+
+    # carol is blocked over REST while the component is away: told after the reconnect
+    await alice.xmpp.plugin["xep_0191"].get_blocked_jids(timeout=5)
+    component = bridge.component
+    sessions = component.sessions
+
+    def drop():
+        component._backoff = 0.5
+        component.abort()
+
+    server.loop.call_soon_threadsafe(drop)
+    while bridge.status()["connected"]:
+        await asyncio.sleep(0.01)
+    status, _ = await rest.call("POST", "/blocklist.json", a["token"], json={"user_ids": [c["id"]]})
+    assert status == 200
+    for _ in range(300):
+        status = bridge.status()
+        if status["connected"] and status["sessions"] > sessions:
+            break
+        await asyncio.sleep(0.02)
+    await alice.wait_for(push("block", c["jid"]), timeout=10)
+    refused = new_id()
+    carol.send(chat(a, refused))
+    await carol.wait_for(is_error(refused, "service-unavailable"))
