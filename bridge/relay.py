@@ -212,8 +212,9 @@ class Relay:
                         if blocked:
                             self._blocked[id(event)] = blocked
                     continue
-                if kind not in ROOM_KINDS or kind == "message_deleted":
-                    continue
+                if kind not in ROOM_KINDS or kind == "message_deleted" or (
+                        kind == "message_created" and not payload.get("send_to_chat")):
+                    continue  # removals reach everyone; REST-only messages are not relayed
                 actor = int(payload.get("user_id") or event.get("sender_id") or 0)
                 recipients = {int(u) for u in event.get("recipient_ids") or ()}
                 if not actor or not recipients:

@@ -2,6 +2,9 @@
 messages (403) while group dialogs keep working; answers validate against the document."""
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from tests.rest.test_messages import make_dialog, post
 from tests.rest.test_openapi_answers import checked  # noqa: F401 - the fixture
 
@@ -120,3 +123,13 @@ async def test_answers_validate(api, checked):  # noqa: F811
     assert (await checked("POST", "/blocklist.json", alice["token"], json={}))[0] == 422
     status, body = await api.call("DELETE", f"/blocklist/{bob['id']}.json", alice["token"])
     assert status == 200 and body is None  # documented without content
+
+
+@given(st.lists(st.integers(min_value=1, max_value=10**12), min_size=1, max_size=30),
+       st.sampled_from(["list", "strings", "comma", "dict"]))
+def test_user_ids_are_read_in_every_shape_the_sdk_sends(ids, shape):
+    from rest.schemas.blocklist import user_ids_from_body
+
+    value = {"list": ids, "strings": [str(i) for i in ids], "comma": ", ".join(map(str, ids)),
+             "dict": {str(n): i for n, i in enumerate(ids)}}[shape]
+    assert user_ids_from_body({"user_ids": value}, 100) == list(dict.fromkeys(ids))
