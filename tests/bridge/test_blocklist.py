@@ -300,3 +300,30 @@ async def test_blocks_survive_a_prosody_restart_and_a_dropped_component_link(ser
     refused = new_id()
     carol.send(chat(a, refused))
     await carol.wait_for(is_error(refused, "service-unavailable"))
+
+
+async def test_presence_and_status_streaming_are_hidden_both_ways(server, rest, xmpp):
+    a, b, c = await rest.new_user(), await rest.new_user(), await rest.new_user()
+    alice = await xmpp(a)
+    status, _ = await rest.call("POST", "/blocklist.json", a["token"], json={"user_ids": [b["id"]]})
+    assert status == 200
+    # alice watches bob and carol (ConnectyCube status streaming); bob watches alice
+    for who in (b, c):
+        sub_id = new_id()
+        alice.send(f'<iq type="set" id="{sub_id}"><subscribe xmlns="https://connectycube.com/'
+                   f'protocol/status_streaming" user_jid="{who["jid"]}" enable="true"/></iq>')
+        await alice.wait_for(lambda s, i=sub_id: s.get("id") == i)
+    bob = await xmpp(b)
+    carol_phone = await xmpp(c)
+
+    def status_of(user):
+        return lambda s: local(s.tag) == "iq" and s.get("from") == f"{user['id']}-{APP_ID}@muc.{DOMAIN}"
+    await alice.wait_for(status_of(c))  # carol came online
+    await alice.absent(status_of(b), wait=0.3)
+    # directed presence either way is dropped; carol's arrives
+    bob.send(f'<presence to="{alice.jid}" id="{new_id()}"/>')
+    alice.send(f'<presence to="{bob.jid}" id="{new_id()}"/>')
+    carol_phone.send(f'<presence to="{alice.jid}" id="{new_id()}"/>')
+    await alice.wait_for(lambda s: local(s.tag) == "presence" and s.get("from") == carol_phone.jid)
+    await alice.absent(lambda s: local(s.tag) == "presence" and s.get("from") == bob.jid, wait=0.3)
+    await bob.absent(lambda s: local(s.tag) == "presence" and s.get("from") == alice.jid, wait=0.1)
