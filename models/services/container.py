@@ -38,7 +38,6 @@ from models.services.webpush_keys import WebPushKeyService
 from models.services.vcard import VCardService
 from models.storage.apps import AppStore
 from models.storage.blobs import BlobStore
-from models.storage.blocklist import BlocklistStore
 from models.storage.counters import CounterStore
 from models.storage.dialogs import DialogStore
 from models.storage.files import LocalFileStore
@@ -140,7 +139,8 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
     memberships = MembershipService(dialog_store, member_store, message_store, access, clock,
                                     publisher, settings.limits)
     private_memo = PrivateAccessMemo()  # one per process, shared by dialogs and messages
-    blocklist = BlocklistService(BlocklistStore(db), users, clock, publisher, settings.limits)
+    blocklist = BlocklistService(database.blocklist_store(), users, clock, publisher,
+                                 settings.limits)
     dialogs = DialogService(dialog_store, member_store, message_store, users, access, clock,
                             publisher, settings.limits, settings.xmpp.muc_domain, memberships,
                             private_memo, blocklist=blocklist)
