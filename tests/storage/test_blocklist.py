@@ -1,5 +1,5 @@
-"""The block list store: compare-and-set writes; the embedded store's "who blocked X among these"
-answers what the MongoDB query answers (fast paths on and off), through every kind of change."""
+"""The block list store: compare-and-set writes; the embedded store's "who blocked X" (among these
+users, or at all) answers what the MongoDB query answers (fast paths on and off), through every kind of change."""
 from __future__ import annotations
 
 import random
@@ -35,6 +35,8 @@ async def test_embedded_blockers_match_the_query():
         versions[(app_id, user_id)] = version + 1
         target, among = rng.randint(1, 30), rng.sample(range(1, 35), 12)
         fast = await store.blockers_among(app_id, target, among)
+        fast_all = await store.blockers_of(app_id, target, 100)
         with switch.fast_paths(False):
             slow = await store.blockers_among(app_id, target, among)
-        assert sorted(fast) == sorted(slow)
+            slow_all = await store.blockers_of(app_id, target, 100)
+        assert sorted(fast) == sorted(slow) and sorted(fast_all) == sorted(slow_all)

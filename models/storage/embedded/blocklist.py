@@ -22,3 +22,15 @@ class EmbeddedBlocklistStore(BlocklistStore):
             if doc is not None and blocked_id in (doc.get("blocked_ids") or ()):
                 out.append(int(user_id))
         return out
+
+    async def blockers_of(self, app_id: int, blocked_id: int, limit: int) -> list[int]:
+        table = document_table(self._col)
+        if not switch.ON or table is None:
+            return await super().blockers_of(app_id, blocked_id, limit)
+        out = []
+        for doc in table.values():  # once per login: a pass over the lists, no mongomock filter
+            if doc.get("app_id") == app_id and blocked_id in (doc.get("blocked_ids") or ()):
+                out.append(int(doc["user_id"]))
+                if len(out) >= limit:
+                    break
+        return out
