@@ -13,7 +13,8 @@
 | blocklist_updated (not of XMPP origin) | the XMPP server's cache updated, XEP-0191 pushes (bridge/plugins/blocklist.py) |
 
 Blocks: a room event skips the recipients who blocked its actor (messages, edits, reactions;
-removals reach everyone); a 1:1 event or a receipt skips a recipient with a block either way.
+removals reach everyone); a 1:1 event, a receipt or a system message skips a recipient with a
+block either way.
 
 Group deliveries go to every online resource of the recipients (Prosody refuses groupchat to
 bare JIDs); in a broadcast dialog, to every online user of the app but those who deleted it for
@@ -203,6 +204,13 @@ class Relay:
                             app_id, int(event["sender_id"]),
                             [int(u) for u in payload.get("blocked") or ()],
                             [int(u) for u in payload.get("unblocked") or ()])
+                    continue
+                if kind == "system_message":  # 1:1 notifications: not between a blocked pair
+                    sender = int(payload.get("user_id") or event["sender_id"])
+                    recipients = {int(u) for u in event.get("recipient_ids") or ()}
+                    blocked = await service.related(app_id, sender, recipients) if recipients else set()
+                    if blocked:
+                        self._blocked[id(event)] = blocked
                     continue
                 if kind in ("messages_read", "messages_delivered"):
                     reader = int(payload.get("user_id") or event["sender_id"])
@@ -405,7 +413,8 @@ class Relay:
         sender = int(payload.get("user_id") or event["sender_id"])
         for recipient in event.get("recipient_ids") or []:
             self._as_user(int(event["app_id"]), sender, int(recipient), "headline",
-                          str(payload.get("id") or self._xmpp.next_id("sys")), content)
+                          str(payload.get("id") or self._xmpp.next_id("sys")), content,
+                          self._blocked.get(id(event)))
 
     def _dialog_changed(self, event: dict[str, Any]) -> None:
         app_id, dialog_id = int(event["app_id"]), event.get("dialog_id")

@@ -327,3 +327,36 @@ async def test_presence_and_status_streaming_are_hidden_both_ways(server, rest, 
     await alice.wait_for(lambda s: local(s.tag) == "presence" and s.get("from") == carol_phone.jid)
     await alice.absent(lambda s: local(s.tag) == "presence" and s.get("from") == bob.jid, wait=0.3)
     await bob.absent(lambda s: local(s.tag) == "presence" and s.get("from") == alice.jid, wait=0.1)
+
+
+async def test_rest_events_of_a_blocked_pair_are_not_relayed(server, rest, xmpp):
+    """Edits, reactions, read marks and system messages made over REST in an existing private
+    dialog do not reach the other of a blocked pair; after the unblock they do again."""
+    a, b = await rest.new_user(), await rest.new_user()
+    status, old = await rest.call("POST", "/chat/Message.json", b["token"], json={
+        "recipient_id": a["id"], "message": "before the block"})
+    assert status == 201
+    status, mine = await rest.call("POST", "/chat/Message.json", a["token"], json={
+        "recipient_id": b["id"], "message": "from alice"})
+    assert status == 201
+    alice = await xmpp(a)
+    await rest.call("POST", "/blocklist.json", a["token"], json={"user_ids": [b["id"]]})
+    status, _ = await rest.call("PUT", f"/chat/Message/{old['_id']}.json", b["token"],
+                                json={"message": "edited"})
+    assert status == 200
+    status, _ = await rest.call("PUT", f"/chat/Message/{mine['_id']}/reactions.json", b["token"],
+                                json={"add": "👍"})
+    assert status == 200
+    status, _ = await rest.call("PUT", f"/chat/Message/{mine['_id']}.json", b["token"],
+                                json={"read": 1, "chat_dialog_id": mine["chat_dialog_id"]})
+    assert status == 200
+    status, hidden = await rest.call("POST", "/chat/Message/system.json", b["token"], json={
+        "recipientId": a["id"], "param1": "hidden"})
+    assert status == 200
+    await rest.call("DELETE", f"/blocklist/{b['id']}.json", a["token"])
+    status, shown = await rest.call("POST", "/chat/Message/system.json", b["token"], json={
+        "recipientId": a["id"], "param1": "shown"})
+    assert status == 200
+    await alice.wait_for(lambda s: s.get("id") == shown["messageId"])  # relayed in order
+    from_bob = [s for s in alice.stanzas if s.get("from", "").startswith(b["jid"])]
+    assert [s.get("id") for s in from_bob] == [shown["messageId"]], from_bob
