@@ -133,3 +133,18 @@ def test_user_ids_are_read_in_every_shape_the_sdk_sends(ids, shape):
     value = {"list": ids, "strings": [str(i) for i in ids], "comma": ", ".join(map(str, ids)),
              "dict": {str(n): i for n, i in enumerate(ids)}}[shape]
     assert user_ids_from_body({"user_ids": value}, 100) == list(dict.fromkeys(ids))
+
+
+async def test_online_list_hides_a_blocked_pair(api, services):
+    alice, bob, carol = await api.new_user(), await api.new_user(), await api.new_user()
+    for who in (alice, bob, carol):
+        services.presence.connected(1, who["id"], f"conn-{who['id']}")
+    await api.call("POST", "/blocklist.json", alice["token"], json={"user_ids": [bob["id"]]})
+    for who, hidden in ((alice, bob), (bob, alice)):
+        status, body = await api.call("GET", "/users/online.json", who["token"])
+        assert status == 200 and hidden["id"] not in [u["id"] for u in body["users"]]
+        assert carol["id"] in [u["id"] for u in body["users"]]
+        status, body = await api.call("GET", "/users/online.json?count=1", who["token"])
+        assert body == {"count": 2}  # themselves and carol
+    status, body = await api.call("GET", "/users/online.json", carol["token"])
+    assert {alice["id"], bob["id"]} <= {u["id"] for u in body["users"]}
