@@ -171,6 +171,9 @@ class LimitSettings(BaseModel):
     max_occupants: int = 1000
     max_message_bytes: int = 64 * 1024
     max_admins: int = 5
+    max_bans_per_dialog: int = 1000  # users banned from one dialog (`/chat/Dialog/{id}/block`)
+    max_address_book_upload: int = 1000  # contacts in one `POST /address_book`
+    max_address_book_contacts: int = 10000  # contacts in one address book (one device's)
     max_blocked_users: int = 1000  # longest block list (`/blocklist`, XEP-0191, privacy lists)
 
 
@@ -189,6 +192,8 @@ class RateLimitSettings(BaseModel):
     messages_per_user: str = "50/second;1500/minute"
     # requests with a wrong admin API key (`CB-Administration-API-Key`) per client address
     admin_failures_per_address: str = "10/minute;100/hour"
+    # reports a user files (`POST /reports`); every attempt counts, refused ones included
+    reports_per_user: str = "10/minute;100/day"
     # Addresses (or CIDR networks) of reverse proxies whose `X-Forwarded-For` is believed; the
     # client address is then the last address in that header that is not such a proxy. Empty:
     # the socket's peer is the client.
@@ -198,7 +203,8 @@ class RateLimitSettings(BaseModel):
     xmpp_c2s_burst_seconds: int = 5
 
     @field_validator("login_failures_per_login", "login_failures_per_address",
-                     "signups_per_address", "messages_per_user", "admin_failures_per_address")
+                     "signups_per_address", "messages_per_user", "admin_failures_per_address",
+                     "reports_per_user")
     @classmethod
     def _notation(cls, value: str) -> str:
         if value.strip():

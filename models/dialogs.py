@@ -9,10 +9,10 @@ requests into these commands (rest/schemas/dialogs.py).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, Collection, Mapping
+from typing import TYPE_CHECKING, Any, Collection, Mapping, NamedTuple
 
 from models.errors import InvalidError
 from models.lax import cast_bool
@@ -50,10 +50,10 @@ class LastMessage:
         return cls(message.body, message.id, message.sender_id, message.date_sent)
 
 
-@dataclass(frozen=True, slots=True)
-class Dialog:
-    """A stored dialog (a document of `dialogs`, models/storage/SCHEMA.md). Frozen: a change is
-    a new value (`dataclasses.replace`). `extensions` (the app's own fields) are kept as stored.
+class Dialog(NamedTuple):
+    """A stored dialog (a document of `dialogs`, models/storage/SCHEMA.md). Immutable: a change
+    is a new value (`dialog._replace(...)`); a NamedTuple for the reason `Message` is one
+    (models/messages.py): a dialog list builds up to a hundred. `extensions` (the app's own fields) are kept as stored.
     Id lists are tuples in stored order; `Room` keeps a copy with sets (`with_id_sets`)."""
 
     id: str
@@ -79,6 +79,11 @@ class Dialog:
     occupants_count: int | None = None  # public dialogs only
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # users banned from the dialog (`/chat/Dialog/{id}/block`, models/services/bans.py): never
+    # occupants, readers or subscribers while listed
+    banned_ids: Collection[int] = ()
+    # at most this many occupants (subscribers of a public dialog); None: the global maximum
+    occupants_limit: int | None = None
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Dialog:
@@ -91,7 +96,8 @@ class Dialog:
             get("extensions"), get("permissions"), get("private_key"), get("xmpp_room_jid"),
             int(get("seq") or 0), bool(get("has_hidden")), get("last_message"),
             get("last_message_id"), get("last_message_user_id"), get("last_message_date_sent"),
-            get("occupants_count"), get("created_at"), get("updated_at"))
+            get("occupants_count"), get("created_at"), get("updated_at"),
+            tuple(get("banned_ids") or ()), get("occupants_limit"))
 
     def to_doc(self) -> dict[str, Any]:
         """The document of a new dialog (`_id` as the 24-hex string). `private_key` only for
@@ -114,20 +120,23 @@ class Dialog:
             "created_at": self.created_at, "updated_at": self.updated_at})
         if self.type == DialogType.PUBLIC:
             doc["occupants_count"] = self.occupants_count
+        if self.occupants_limit is not None:
+            doc["occupants_limit"] = self.occupants_limit
         return doc
 
     def with_last_message(self, last: LastMessage | None) -> Dialog:
         """This dialog with `last` (or none) as its last message."""
         if last is None:
-            return replace(self, last_message=None, last_message_id=None,
+            return self._replace(last_message=None, last_message_id=None,
                            last_message_user_id=None, last_message_date_sent=None)
-        return replace(self, last_message=last.body, last_message_id=last.id,
+        return self._replace(last_message=last.body, last_message_id=last.id,
                        last_message_user_id=last.sender_id, last_message_date_sent=last.date_sent)
 
     def with_id_sets(self) -> Dialog:
         """A copy whose occupant and admin ids are sets (one hash lookup per decision)."""
-        return replace(self, occupants_ids=frozenset(self.occupants_ids),
-                       admins_ids=frozenset(self.admins_ids))
+        return self._replace(occupants_ids=frozenset(self.occupants_ids),
+                             admins_ids=frozenset(self.admins_ids),
+                             banned_ids=frozenset(self.banned_ids))
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +163,7 @@ class DialogDraft:
     extensions: dict[str, str] | None = None
     permissions: dict[str, bool] | None = None
     given: frozenset[str] = frozenset()  # which optional fields the request named
+    occupants_limit: int | None = None  # group and public dialogs; None: the global maximum
 
 
 @dataclass(frozen=True)
@@ -179,6 +189,8 @@ class DialogChanges:
     occupants: IdChanges = IdChanges()
     admins: IdChanges = IdChanges()
     pins: IdChanges = IdChanges()
+    occupants_limit: int | None = None  # with `set_occupants_limit`; None: the global maximum
+    set_occupants_limit: bool = False
 
 
 @dataclass(frozen=True)
@@ -204,6 +216,29 @@ def check_text(key: str, value: Any) -> str | None:
     if len(text) > limit:
         raise InvalidError(f"is too long (maximum is {limit} characters)", field=key)
     return text or None
+
+
+def check_occupants_limit(value: Any) -> int | None:
+    """`occupants_limit`: a positive integer (also as a string); null or empty: none (the global
+    maximum, which the services also hold it to)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise InvalidError("must be a positive integer", field="occupants_limit")
+    try:
+        limit = int(str(value).strip())
+    except ValueError:
+        raise InvalidError("must be a positive integer", field="occupants_limit") from None
+    if limit < 1:
+        raise InvalidError("must be a positive integer", field="occupants_limit")
+    return limit
+
+
+def occupants_capacity(dialog: Dialog, max_occupants: int) -> int:
+    """How many occupants (subscribers of a public dialog) the dialog takes: its own
+    `occupants_limit`, never more than the global maximum (checked on every add and subscribe)."""
+    limit = dialog.occupants_limit
+    return min(limit, max_occupants) if limit else max_occupants
 
 
 def valid_extension_key(key: Any) -> bool:

@@ -14,7 +14,8 @@ import functools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from types import MappingProxyType
+from typing import Any, Mapping, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,17 +35,19 @@ MAX_EVENT_IDS = 1000
 # Keys of a create body / extraParams that are not custom keys. Output-only keys are dropped.
 CONTROL_KEYS = {"_id", "chat_dialog_id", "dialog_id", "recipient_id", "message", "attachments",
                 "date_sent", "save_to_history", "send_to_chat", "markable", "silent"}
+EMPTY: Mapping[str, Any] = MappingProxyType({})  # a shared default nobody can change
 OUTPUT_KEYS = {"sender_id", "created_at", "updated_at", "read_ids", "delivered_ids", "views_count",
                "read", "reactions", "token", "moduleIdentifier", "seq", "app_id", "custom",
                "deleted_for", "edited_at", "archive_order"}
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    """A stored message (a document of `messages`, models/storage/SCHEMA.md). Frozen: a change is
-    a new value (`dataclasses.replace`). A slotted dataclass, not a pydantic model: every history
-    page and every send builds some, from documents whose types the store already guarantees, and
-    its attribute reads are the cheaper ones (docs/benchmarks.md, "Why the code is the way it is").
+class Message(NamedTuple):
+    """A stored message (a document of `messages`, models/storage/SCHEMA.md). Immutable: a
+    change is a new value (`message._replace(...)`). A NamedTuple, not a pydantic model or a
+    frozen dataclass: every history page and every send builds some, from documents whose types
+    the store already guarantees, and a tuple is built several times faster than a frozen
+    dataclass, whose `__init__` sets each field through `object.__setattr__` (docs/benchmarks.md,
+    "Why the code is the way it is").
 
     `custom` (the client's extra top-level keys) and `attachments` are kept as sent; `seq` is 0
     for a message that was not stored (`save_to_history=0`)."""
@@ -65,8 +68,8 @@ class Message:
     delivered_ids: tuple[int, ...] = ()
     views_count: int = 0
     deleted_for: tuple[int, ...] = ()  # deleted "for me" by these users
-    reactions: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # emoji -> user ids
-    custom: Mapping[str, Any] = field(default_factory=dict)
+    reactions: Mapping[str, tuple[int, ...]] = EMPTY  # emoji -> user ids
+    custom: Mapping[str, Any] = EMPTY
     markable: bool = False
 
     @classmethod

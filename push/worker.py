@@ -227,10 +227,11 @@ class OutboxFanout:
         events = await self._reader.next_batch(wait)
         handled: list[dict] = []
         try:
+            known = await self._push.prefetch(events) if len(events) > 1 else None
             for event in events:
                 request_id.set(f"outbox:{event['_id']}")
                 try:
-                    await self._push.handle_event(event)
+                    await self._push.handle_event(event, known)
                 except Exception:  # noqa: BLE001 - retried on the next pass, a few times
                     failures = self._failures.get(event["_id"], 0) + 1
                     self._failures[event["_id"]] = failures

@@ -69,6 +69,8 @@ TAGS = [
     ("messages", "History, sending, read and delivered marks, edits, deletes, reactions"),
     ("blobs", "Files (ConnectyCube's storage API)"),
     ("push", "Push subscriptions and events"),
+    ("address_book", "Address books and the registered users in them"),
+    ("reports", "Reports of messages, users and dialogs (moderation: the admin API)"),
     ("service", "Health, this document and its page"),
     ("admin", "The admin API: an application's operators and bots (CB-Administration-API-Key)"),
     ("internal", "Asked by the XMPP server, not by clients"),

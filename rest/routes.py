@@ -23,6 +23,7 @@ from rest.views import blobs, dialogs, docs, health, sessions, users, xmpp_auth
 from rest.views import messages, reactions, search
 from rest.views import events, subscriptions, upload
 from rest.views import admin, admin_stats
+from rest.views import address_book, bans, reports
 from rest.views import blocklist
 
 TEXT = {"type": "string", "enum": ["true", "false"]}
@@ -215,6 +216,19 @@ def setup_routes(app: web.Application) -> None:
         "Leave a public dialog", "dialogs"))
     add(r, "GET", "/chat/Dialog/{dialog_id}/occupants", dialogs.public_occupants, Doc(
         "A public dialog's occupants", "dialogs", a.OccupantsPage, query=q.PageQuery))
+    # bans: ConnectyCube documents the lower-case `/chat/dialog/`; the SDK's other calls use
+    # `/chat/Dialog/`: both (rest/views/bans.py)
+    for base in ("/chat/Dialog", "/chat/dialog"):
+        add(r, "POST", base + "/{dialog_id}/block", bans.ban_user, Doc(
+            "Ban a user from a dialog (owner and admins of group, public, broadcast dialogs)",
+            "dialogs", None, body=q.BanRequest,
+            description="The user is removed (unsubscribed, kicked from the room) and can't "
+                        "come back while banned. The owner and admins can't be banned."))
+        add(r, "DELETE", base + "/{dialog_id}/block", bans.unban_user, Doc(
+            "Lift a user's ban (nobody is added back)", "dialogs", None, body=q.BanRequest))
+        add(r, "GET", base + "/{dialog_id}/block", bans.list_banned, Doc(
+            "The users banned from a dialog (owner and admins)", "dialogs", a.OccupantsPage,
+            query=q.PageQuery))
     add(r, "PUT", "/chat/Dialog/{dialog_id}", dialogs.update_dialog, Doc(
         "Update a dialog", "dialogs", a.DialogJson, body=q.UpdateDialogRequest))
     add(r, "DELETE", "/chat/Dialog/{ids}", dialogs.delete_dialogs, Doc(
@@ -258,6 +272,27 @@ def setup_routes(app: web.Application) -> None:
     add(r, "POST", "/events", events.create_event, Doc(
         "Send a push notification to users", "push", a.Events, 201, body=q.EventRequest))
 
+    # address books (rest/views/address_book.py): the fixed path before nothing else
+    add(r, "POST", "/address_book", address_book.upload_address_book, Doc(
+        "Upload (create, rename, destroy; `force=1`: replace) address book contacts",
+        "address_book", a.AddressBookUploadAnswer, body=q.AddressBookRequest,
+        description="Contacts that can't be taken are `rejected` by index, with the reason."))
+    add(r, "GET", "/address_book", address_book.get_address_book, Doc(
+        "The caller's address book (a device's with `udid`)", "address_book", a.AddressBook,
+        query=q.AddressBookQuery))
+    add(r, "GET", "/address_book/registered_users", address_book.registered_users, Doc(
+        "Users of the application in the caller's address book (matched by phone)",
+        "address_book", a.RegisteredUsers, query=q.RegisteredUsersQuery))
+
+    # reports (rest/views/reports.py; the moderators' side is in the admin API below)
+    add(r, "POST", "/reports", reports.create_report, Doc(
+        "Report a message, a user or a dialog", "reports", a.ReportJson, 201,
+        body=q.ReportRequest,
+        description="The caller must see what they report (else 404); one open report per "
+                    "reporter and object (422); rate-limited (429 with `Retry-After`)."))
+    add(r, "GET", "/reports", reports.list_reports, Doc(
+        "The caller's own reports, newest first", "reports", a.ReportsPage, query=q.PageQuery))
+
     # the admin API (CB-Administration-API-Key): fixed paths before `/admin/chat/{dialog_id}`
     add(r, "GET", "/admin/chat/list", admin.list_dialogs, Doc(
         "Every dialog of the application, with the admin-only fields", "admin",
@@ -281,6 +316,12 @@ def setup_routes(app: web.Application) -> None:
         security=ADMIN))
     add(r, "DELETE", "/admin/user/{user_id}", admin.delete_user, Doc(
         "Delete a user", "admin", a.Success, security=ADMIN))
+    add(r, "GET", "/admin/reports", reports.admin_list_reports, Doc(
+        "Every report of the application (filters: status, type, reporter, time)", "admin",
+        a.AdminReportsPage, security=ADMIN, query=q.AdminReportsQuery))
+    add(r, "PUT", "/admin/reports/{report_id}", reports.admin_review_report, Doc(
+        "Review a report: its status and the moderators' note", "admin", a.AdminReportJson,
+        security=ADMIN, body=q.AdminReportRequest))
     add(r, "GET", "/admin/stats/messages/sent-total", admin_stats.messages_sent_total, Doc(
         "Messages sent between two dates", "admin", a.Total, security=ADMIN,
         query=q.AdminStatsRequest))

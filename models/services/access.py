@@ -9,6 +9,11 @@ read / delivered marks, reactions, mute and "delete for me"; only admins post.
 The application's admin (a requester with `is_admin`, from the admin API key) has an owner's
 rights in every dialog of its application, and of no other: it reads and changes them whether or
 not it is (or acts as) a member. A private dialog stays adminless (no names, no admins).
+
+A user banned from a dialog (its `banned_ids`: models/services/bans.py) is no occupant, subscriber
+or reader of it, whatever else holds: they cannot join its room, post, react, mark or read its
+history, and the dialog answers them 403 "You are blocked in this dialog". The rule is here, so
+REST and the XMPP rooms (`Room.access`, models/services/rooms.py) obey the same one.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from models.storage.ids import is_object_id
 from models.storage.members import MemberStore
 from models.storage.messages import MessageStore
 
+BANNED = "You are blocked in this dialog"
 BROADCAST, GROUP, PRIVATE, PUBLIC = (DialogType.BROADCAST, DialogType.GROUP, DialogType.PRIVATE,
                                      DialogType.PUBLIC)
 
@@ -58,7 +64,14 @@ class DialogAccess:
         return self.is_owner or self.user_id in self.dialog.admins_ids
 
     @property
+    def is_banned(self) -> bool:
+        """Banned from the dialog (never the application's admin)."""
+        return not self.app_admin and self.user_id in self.dialog.banned_ids
+
+    @property
     def is_occupant(self) -> bool:
+        if self.is_banned:
+            return False
         if self.type == PUBLIC:
             return self.member is not None
         return self.user_id in self.dialog.occupants_ids
@@ -66,7 +79,9 @@ class DialogAccess:
     @property
     def is_reader(self) -> bool:
         """Receives and reads the dialog's messages: an occupant (subscriber of a public dialog),
-        or any user of the app for a broadcast dialog."""
+        or any user of the app for a broadcast dialog; never a banned user."""
+        if self.is_banned:
+            return False
         return self.app_admin or self.type == BROADCAST or self.is_occupant
 
     @property
@@ -88,6 +103,8 @@ class DialogAccess:
             raise ForbiddenError(f"You don't have permission to {what}")
 
     def can_post(self) -> bool:
+        if self.is_banned:
+            return False
         if self.type == BROADCAST:
             return self.is_admin
         return self.is_occupant
@@ -115,6 +132,8 @@ class AccessService:
         member = await self._members.get(dialog_id, requester.user_id) if requester.user_id else None
         access = DialogAccess(dialog=dialog, member=member, user_id=requester.user_id,
                               app_admin=requester.is_admin)
+        if access.is_banned:
+            raise ForbiddenError(BANNED)
         if access.is_reader:
             return access
         if preview and (access.allow_preview or access.type == PUBLIC):
@@ -136,9 +155,15 @@ class AccessService:
         return await self.audience_of(access.dialog)
 
     async def audience_of(self, dialog: Dialog) -> list[int]:
+        """Never a banned user (one who slipped in while being banned, say)."""
         if dialog.type == PUBLIC:
-            return [m["user_id"] for m in await self._members.for_dialog(dialog.id)]
-        return list(dialog.occupants_ids)
+            users = [m["user_id"] for m in await self._members.for_dialog(dialog.id)]
+        else:
+            users = list(dialog.occupants_ids)
+        if dialog.banned_ids:
+            banned = set(dialog.banned_ids)
+            users = [u for u in users if u not in banned]
+        return users
 
     async def visible_messages(self, requester: Requester, ids: list[str], dialog_id: str | None
                                ) -> list[tuple[DialogAccess, list[Message]]]:

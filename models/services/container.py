@@ -10,10 +10,12 @@ from models.clock import Clock
 from models.events import EventPublisher
 from models.metrics import Metrics
 from models.services.access import AccessService, PrivateAccessMemo
+from models.services.address_book import AddressBookService
 from models.services.archive import ArchiveService
 from models.services.admin import AdminService
 from models.services.admin_stats import AdminStatsService
 from models.services.apps import AppService, write_key_file
+from models.services.bans import BanService
 from models.services.blobs import BlobService
 from models.services.blocklist import BlocklistService
 from models.services.bookmarks import BookmarkService
@@ -26,6 +28,7 @@ from models.services.push import PushService
 from models.services.push_events import PushEventService
 from models.services.rate_limits import RateLimitService
 from models.services.reactions import ReactionService
+from models.services.reports import ReportService
 from models.services.receipts import ReceiptService
 from models.services.rooms import RoomService
 from models.services.search import SearchService
@@ -36,6 +39,7 @@ from models.services.upload import UploadService
 from models.services.users import UserService
 from models.services.webpush_keys import WebPushKeyService
 from models.services.vcard import VCardService
+from models.storage.address_book import AddressBookStore
 from models.storage.apps import AppStore
 from models.storage.blobs import BlobStore
 from models.storage.counters import CounterStore
@@ -47,6 +51,7 @@ from models.storage.mongo import Database
 from models.storage.outbox import OutboxStore
 from models.storage.secrets import SecretStore
 from models.storage.push_events import PushEventStore
+from models.storage.reports import ReportStore
 from models.storage.sessions import SessionStore
 from models.storage.subscriptions import SubscriptionStore
 from models.storage.users import UserStore
@@ -85,6 +90,9 @@ class Services:
     archive: ArchiveService
     admin: AdminService
     admin_stats: AdminStatsService
+    bans: BanService
+    reports: ReportService
+    address_book: AddressBookService
     blocklist: BlocklistService
     # Names this store's contents for state kept outside it (Prosody's data directory): set by
     # `start()`. The embedded store is new in every process, so it gets a new id every time; a
@@ -97,6 +105,8 @@ class Services:
     async def start(self) -> None:
         """Indexes, the default application and the store's id (idempotent)."""
         await self.database.ensure_indexes()
+        # users stored before address books matched phones get their `phone_key` (once each)
+        await UserStore(self.database.db).backfill_phone_keys()
         admin_key = await self.apps.ensure_default(self.settings.app)
         if admin_key is not None:  # shown once, through a file only its owner reads; never logged
             path = self.settings.data_dir / ADMIN_KEY_FILE
@@ -128,8 +138,9 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
     counters = CounterStore(db)
     apps_store = AppStore(db)
     rate_limits = RateLimitService(settings.rate_limits)
+    address_books = AddressBookStore(db)
     users = UserService(UserStore(db), counters, clock, publisher, settings.limits.max_list_limit,
-                        rate_limits=rate_limits)
+                        rate_limits=rate_limits, address_books=address_books)
     sessions = SessionService(SessionStore(db), apps_store, counters, users, clock, settings.session)
     blobs = BlobService(BlobStore(db), LocalFileStore(settings.blobs.path), counters, clock,
                         settings.blobs, settings.http.base_url, settings.limits.max_list_limit)
@@ -176,5 +187,10 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
         archive=ArchiveService(database.archive_store(), dialog_store, member_store, access),
         admin=admin,
         admin_stats=AdminStatsService(dialog_store, message_store, settings.limits),
+        bans=BanService(dialog_store, member_store, users, access, clock, publisher,
+                        settings.limits),
+        reports=ReportService(ReportStore(db), counters, access, users, rate_limits, clock,
+                              settings.limits.max_list_limit),
+        address_book=AddressBookService(address_books, user_store, clock, settings.limits),
         blocklist=blocklist,
     )

@@ -33,8 +33,8 @@ from typing import Any
 
 from config.settings import LimitSettings
 from models.clock import Clock
-from models.dialogs import (Dialog, DialogChanges, DialogDraft, DialogQuery, DialogView, IdChanges,
-                            LastMessage)
+from models.dialogs import (Dialog, DialogChanges, DialogDraft, DialogQuery, DialogType, DialogView,
+                            IdChanges, LastMessage, occupants_capacity)
 from models.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
 from models.messages import Message
 from models.events import EventPublisher
@@ -143,6 +143,8 @@ class DialogService:
                                field="admins_ids")
         others = [u for u in draft.occupants_ids if u != me]
         admins = list(draft.admins_ids)
+        if draft.occupants_limit is not None:
+            self._check_occupants_limit(dtype, draft.occupants_limit)
         if dtype == PRIVATE:
             if len(others) != 1:
                 raise InvalidError("a private dialog needs exactly one other occupant",
@@ -162,6 +164,9 @@ class DialogService:
         if len(members) > self._limits.max_occupants:
             raise InvalidError(f"too many occupants (maximum is {self._limits.max_occupants})",
                                field="occupants_ids")
+        if draft.occupants_limit is not None and len(members) > draft.occupants_limit:
+            raise InvalidError(f"too many occupants (the dialog's limit is "
+                               f"{draft.occupants_limit})", field="occupants_ids")
         await self._require_users(requester.app_id, others, "occupants_ids")
         if any(a not in members for a in admins):
             raise InvalidError("admins must be occupants", field="admins_ids")
@@ -174,7 +179,7 @@ class DialogService:
             extensions=draft.extensions, permissions=draft.permissions,
             xmpp_room_jid=self.room_jid(requester.app_id, dialog_id),
             occupants_count=len(members) if dtype == PUBLIC else None,
-            created_at=now, updated_at=now)
+            created_at=now, updated_at=now, occupants_limit=draft.occupants_limit)
         await self._dialogs.insert(dialog)
         await self._members.add(requester.app_id, dialog_id, members,
                                 {"joined_at": now, "subscribed": dtype == PUBLIC})
@@ -227,6 +232,12 @@ class DialogService:
         if change.set_permissions:
             access.require_admin("change permissions")
             sets["permissions"] = change.permissions
+        capacity = occupants_capacity(dialog, self._limits.max_occupants)
+        if change.set_occupants_limit:
+            self._check_occupants_limit(dtype, change.occupants_limit)
+            access.require_admin("change the occupants limit")
+            sets["occupants_limit"] = change.occupants_limit
+            capacity = change.occupants_limit or self._limits.max_occupants
 
         max_ids = self._limits.max_ids_per_request
         for name, ids in (("occupants_ids", change.occupants), ("admins_ids", change.admins),
@@ -254,12 +265,22 @@ class DialogService:
                 if any(u in admins for u in removing_others) and not access.is_owner:
                     raise ForbiddenError("You don't have permission to remove admins")
             add_users = [u for u in add_users if u not in occupants]
+            blocked = [u for u in add_users if u in dialog.banned_ids]
+            if blocked:  # models/services/bans.py: unban them first
+                raise InvalidError("users blocked in this dialog: " + ", ".join(map(str, blocked)),
+                                   field="occupants_ids")
             remove_users = [u for u in remove_users if u in occupants]
-            if len(occupants) + len(add_users) > self._limits.max_occupants:
-                raise InvalidError(f"too many occupants (maximum is {self._limits.max_occupants})",
+            if len(occupants) + len(add_users) > capacity:
+                raise InvalidError(f"the dialog is full (maximum is {capacity} occupants)",
                                    field="occupants_ids")
             await self._require_users(requester.app_id, add_users, "occupants_ids")
         occupants_after = [u for u in occupants if u not in remove_users] + add_users
+        if change.set_occupants_limit:
+            current = (int(dialog.occupants_count or 0) if dtype == PUBLIC
+                       else len(occupants_after))
+            if current > capacity:
+                raise InvalidError(f"is less than the dialog's {current} occupants",
+                                   field="occupants_limit")
 
         if add_admins or remove_admins:
             access.require_owner("change admins")
@@ -404,6 +425,14 @@ class DialogService:
     async def _show_private(self, requester: Requester, dialog: Dialog) -> None:
         await self._members.add(requester.app_id, dialog.id, [requester.user_id],
                                 {"joined_at": self._clock.now()})
+
+    def _check_occupants_limit(self, dtype: DialogType, limit: int | None) -> None:
+        if dtype not in (GROUP, PUBLIC):
+            raise InvalidError("only group and public dialogs have an occupants limit",
+                               field="occupants_limit")
+        if limit is not None and limit > self._limits.max_occupants:
+            raise InvalidError(f"must be at most {self._limits.max_occupants}",
+                               field="occupants_limit")
 
     async def _admin_changes(self, access: DialogAccess, add: list[int], remove: list[int],
                              occupants_after: list[int]) -> tuple[list[int], list[int]]:

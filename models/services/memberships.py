@@ -14,7 +14,7 @@ from typing import Any
 
 from config.settings import LimitSettings
 from models.clock import Clock
-from models.dialogs import Dialog
+from models.dialogs import Dialog, occupants_capacity
 from models.errors import ForbiddenError, InvalidError
 from models.events import Event, EventPublisher
 from models.requester import Requester
@@ -65,8 +65,9 @@ class MembershipService:
         me = requester.user_id
         member = await self._members.get(dialog.id, me)
         if member is None:
-            if int(dialog.occupants_count or 0) >= self._limits.max_occupants:
-                raise InvalidError(f"the dialog is full (maximum is {self._limits.max_occupants})")
+            capacity = occupants_capacity(dialog, self._limits.max_occupants)
+            if int(dialog.occupants_count or 0) >= capacity:
+                raise InvalidError(f"the dialog is full (maximum is {capacity} occupants)")
             await self._members.add(requester.app_id, dialog.id, [me],
                                     {"joined_at": self._clock.now(), "subscribed": True,
                                      "last_read_seq": dialog.seq})

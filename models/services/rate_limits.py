@@ -1,5 +1,5 @@
 """Rate limits: login failures per login and per client address, sign-ups per address, message
-sends per user, wrong admin API keys per address. Each limit is a setting in the `limits` library's notation ("10/minute;50/hour",
+sends per user, wrong admin API keys per address, reports per user. Each limit is a setting in the `limits` library's notation ("10/minute;50/hour",
 empty = no limit), counted in fixed windows in this process's memory: with several instances each
 counts its own share.
 
@@ -114,6 +114,7 @@ class RateLimitService:
         self._signup = Limit("signup", settings.signups_per_address, limiter, now)
         self._send = Limit("send", settings.messages_per_user, limiter, now)
         self._admin = Limit("admin-key", settings.admin_failures_per_address, limiter, now)
+        self._report = Limit("report", settings.reports_per_user, limiter, now)
 
     # -- logins: failures count; a login or address past its limit is refused before the password
     # is checked (so a guesser learns nothing more, and the hash is not computed) ----------------
@@ -136,6 +137,11 @@ class RateLimitService:
     def message_sent(self, app_id: int, user_id: int) -> None:
         if self._send.items and not self._send.hit(str(app_id), str(user_id)):
             raise self._send.refuse(str(app_id), str(user_id))
+
+    def report_filed(self, app_id: int, user_id: int) -> None:
+        """A report attempt (`POST /reports`), counted before it is checked: probing ids costs."""
+        if self._report.items and not self._report.hit(str(app_id), str(user_id)):
+            raise self._report.refuse(str(app_id), str(user_id))
 
     # -- admin API keys: wrong keys count per address; past the limit every request from that
     # address is refused before the key is looked up, a right key included ------------------------

@@ -7,7 +7,6 @@ A message is read by a user when their id is in its `read_ids`; each member keep
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from config.settings import LimitSettings
@@ -89,7 +88,7 @@ class ReceiptService:
                 message = messages[i]
                 delivered = message.delivered_ids if viewer in message.delivered_ids \
                     else (*message.delivered_ids, viewer)
-                messages[i] = replace(message, read_ids=(*message.read_ids, viewer),
+                messages[i] = message._replace(read_ids=(*message.read_ids, viewer),
                                       delivered_ids=delivered, updated_at=now,
                                       views_count=message.views_count + 1 if count_view
                                       else message.views_count)

@@ -8,7 +8,8 @@ What a room adds is the audience a transport fans messages out to.
 
 A broadcast dialog's room is open to every user of the app (`everyone`: every user is a reader
 of a broadcast dialog): its messages go to all of them who are online, except those who deleted
-it for themselves (`excluded`); `audience` stays its occupants (typing, disco).
+it for themselves (`excluded`); `audience` stays its occupants (typing, disco). Users banned from
+the dialog neither join (`DialogAccess.is_reader`) nor receive.
 """
 from __future__ import annotations
 
@@ -69,7 +70,9 @@ class Room:
         return self.type == BROADCAST
 
     def receives(self, user_id: int) -> bool:
-        """Gets the room's messages (when online)."""
+        """Gets the room's messages (when online); never a user banned from the dialog."""
+        if user_id in self.dialog.banned_ids:
+            return False
         if self.everyone:
             return user_id not in self.excluded or user_id in self.audience
         return user_id in self.audience

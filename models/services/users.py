@@ -19,6 +19,7 @@ from models.events import Event, EventPublisher
 from models.requester import Requester
 from models.services.passwords import hash_password, verify_password
 from models.services.rate_limits import RateLimitService
+from models.storage.address_book import AddressBookStore
 from models.storage.counters import CounterStore
 from models.storage.users import UserStore
 from models.users import Credentials, LookupField, User, UserChanges, UserDraft, UserQuery
@@ -41,8 +42,11 @@ TAG_MAX = 100
 class UserService:
     def __init__(self, users: UserStore, counters: CounterStore, clock: Clock,
                  publisher: EventPublisher, max_list_limit: int = 100,
-                 rate_limits: RateLimitService | None = None) -> None:
+                 rate_limits: RateLimitService | None = None,
+                 address_books: AddressBookStore | None = None) -> None:
         self._users = users
+        # a deleted account's address books go with it (models/services/address_book.py)
+        self._address_books = address_books
         self._rate_limits = rate_limits or RateLimitService(RateLimitSettings())
         self._counters = counters
         self._clock = clock
@@ -208,6 +212,8 @@ class UserService:
             raise ForbiddenError("You can delete only your own account")
         if not await self._users.delete(requester.app_id, requester.user_id):
             raise NotFoundError("User not found")
+        if self._address_books is not None:
+            await self._address_books.delete_user(requester.app_id, requester.user_id)
         await self._publisher.publish(Event(kind="user_deleted", app_id=requester.app_id,
                                             sender_id=requester.user_id))
 

@@ -135,6 +135,18 @@ class DialogStore(AppScopedStore[Dialog]):
         return await self._update(app_id, dialog_id, {
             "$pull": {"occupants_ids": user_id, "admins_ids": user_id}, "$set": {"updated_at": now}})
 
+    async def ban(self, app_id: int, dialog_id: str, user_id: int, now: Any) -> Dialog | None:
+        """The user is banned: listed in `banned_ids` and, in the same update, no longer an
+        occupant nor an admin; returns the changed dialog (None: it is gone)."""
+        return await self._update(app_id, dialog_id, {
+            "$addToSet": {"banned_ids": user_id},
+            "$pull": {"occupants_ids": user_id, "admins_ids": user_id},
+            "$set": {"updated_at": now}})
+
+    async def unban(self, app_id: int, dialog_id: str, user_id: int, now: Any) -> Dialog | None:
+        return await self._update(app_id, dialog_id, {"$pull": {"banned_ids": user_id},
+                                                      "$set": {"updated_at": now}})
+
     async def remove_admin(self, app_id: int, dialog_id: str, user_id: int) -> None:
         await self._update(app_id, dialog_id, {"$pull": {"admins_ids": user_id}})
 

@@ -25,6 +25,9 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("app_id", ASCENDING), ("email", ASCENDING)], unique=True,
                    partialFilterExpression={"email": {"$type": "string"}}, name="app_email"),
         IndexModel([("app_id", ASCENDING), ("external_user_id", ASCENDING)], name="app_external"),
+        # address books find registered users by their phone's digits
+        IndexModel([("app_id", ASCENDING), ("phone_key", ASCENDING)],
+                   partialFilterExpression={"phone_key": {"$type": "string"}}, name="app_phone"),
     ],
     "sessions": [
         IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl"),
@@ -75,6 +78,25 @@ INDEXES: dict[str, list[IndexModel]] = {
                    partialFilterExpression={"token": {"$type": "string"}}, name="token"),
         IndexModel([("app_id", ASCENDING), ("channel", ASCENDING), ("web.endpoint", ASCENDING)],
                    partialFilterExpression={"web.endpoint": {"$type": "string"}}, name="endpoint"),
+    ],
+    # one document per contact; a book is (app, user, udid), read in upload order
+    "address_book_contacts": [
+        IndexModel([("app_id", ASCENDING), ("user_id", ASCENDING), ("udid", ASCENDING),
+                    ("phone_key", ASCENDING)], unique=True, name="contact"),
+        IndexModel([("app_id", ASCENDING), ("user_id", ASCENDING), ("udid", ASCENDING),
+                    ("_id", ASCENDING)], name="book_order"),
+    ],
+    "reports": [
+        # a reporter's own list, newest first
+        IndexModel([("app_id", ASCENDING), ("reporter_id", ASCENDING), ("_id", DESCENDING)],
+                   name="reporter"),
+        # one open report per reporter and object (SCHEMA.md; closing removes `open_key`)
+        IndexModel([("app_id", ASCENDING), ("reporter_id", ASCENDING), ("open_key", ASCENDING)],
+                   unique=True, partialFilterExpression={"open_key": {"$type": "string"}},
+                   name="open_report"),
+        # the moderators' queue: by status, newest first
+        IndexModel([("app_id", ASCENDING), ("status", ASCENDING), ("_id", DESCENDING)],
+                   name="moderation"),
     ],
     "push_jobs": [
         # claims: pending jobs whose due_at has come, oldest first

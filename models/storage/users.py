@@ -1,4 +1,7 @@
-"""The `users` collection: integer `_id`, unique login / email per application."""
+"""The `users` collection: integer `_id`, unique login / email per application.
+
+`phone_key` is kept here, beside `phone`, on every write that sets the phone: the phone's digits
+as address books match them (models/address_book.py: `phone_digits`), indexed per application."""
 from __future__ import annotations
 
 import re
@@ -7,6 +10,7 @@ from typing import Any, Iterable
 
 from pymongo import ReturnDocument
 
+from models.address_book import phone_digits
 from models.queries import Condition, Sort
 from models.storage.errors import duplicates_as_conflict
 from models.storage.filters import compile_conditions
@@ -19,6 +23,9 @@ class UserStore:
         self._col = db["users"]
 
     async def insert(self, doc: Doc) -> None:
+        doc = _with_phone_key(doc)
+        if doc.get("phone_key") is None:
+            doc.pop("phone_key", None)
         with duplicates_as_conflict("has already been taken"):
             await self._col.insert_one(doc)
 
@@ -59,6 +66,7 @@ class UserStore:
     async def set_fields(self, app_id: int, user_id: int, fields: Doc) -> Doc | None:
         """Sets the given fields (a `None` removes the field); the user after the change."""
         update: Doc = {}
+        fields = _with_phone_key(fields)
         sets = {k: v for k, v in fields.items() if v is not None}
         unset = [k for k, v in fields.items() if v is None]
         if sets:
@@ -83,3 +91,28 @@ class UserStore:
         return await self.find(app_id, {"_id": {"$in": user_ids},
                                         "$or": [{"login": pattern}, {"full_name": pattern}]},
                                [("_id", 1)], 0, limit)
+
+    async def find_by_phone_keys(self, app_id: int, keys: list[str], limit: int) -> list[Doc]:
+        """Users whose phone's digits are among `keys` (address book matches), lowest id first."""
+        if not keys:
+            return []
+        cursor = self._col.find({"app_id": app_id, "phone_key": {"$in": keys}})
+        return await cursor.sort([("_id", 1)]).limit(limit).to_list(length=limit)
+
+    async def backfill_phone_keys(self) -> int:
+        """Gives `phone_key` to users stored before it existed; returns how many (start-up)."""
+        count = 0
+        async for doc in self._col.find({"phone": {"$type": "string"},
+                                         "phone_key": {"$exists": False}}, {"phone": 1}):
+            key = phone_digits(doc["phone"])
+            await self._col.update_one({"_id": doc["_id"]},
+                                       {"$set": {"phone_key": key}} if key else
+                                       {"$set": {"phone_key": None}})
+            count += 1
+        return count
+
+
+def _with_phone_key(fields: Doc) -> Doc:
+    if "phone" not in fields:
+        return fields
+    return {**fields, "phone_key": phone_digits(fields["phone"])}

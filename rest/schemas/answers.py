@@ -132,6 +132,8 @@ class DialogJson(Closed):
     extensions: dict[str, Any] | None
     permissions: DialogPermissions | None
     occupants_count: int | None = Field(None, description="public dialogs only")
+    occupants_limit: int | None = Field(
+        None, description="group and public dialogs that set one: at most this many occupants")
 
 
 class DialogsPage(Closed):
@@ -323,6 +325,61 @@ class Events(RootModel[list[EventItem]]):
     """`[{"event": {...}}]`."""
 
 
+# -- address books (rest/schemas/address_book.py) ----------------------------------------------------
+class AddressBookUploadAnswer(Closed):
+    deleted: int
+    created: int
+    updated: int
+    rejected: dict[str, list[str]] = Field(description="upload index → why it was not taken")
+
+
+class ContactJson(Closed):
+    name: str
+    phone: str = Field(description="normalised: digits, with a leading `+` when given")
+
+
+class AddressBook(RootModel[list[ContactJson]]):
+    """The book's contacts (a bare array), in the order they were first uploaded."""
+
+
+class RegisteredUserJson(UserJson):
+    address_book_name: str = Field(description="the name the caller's book gives them")
+
+
+class CompactRegisteredUser(Closed):
+    id: int
+    phone: str | None = Field(description="the user's profile phone")
+    address_book_name: str
+
+
+class RegisteredUserItem(Closed):
+    user: RegisteredUserJson | CompactRegisteredUser
+
+
+class RegisteredUsers(Closed):
+    """`compact=1`: `{id, phone, address_book_name}` per user; otherwise the whole profile."""
+    items: list[RegisteredUserItem]
+
+
+# -- reports (rest/schemas/reports.py) ---------------------------------------------------------------
+class ReportJson(Closed):
+    id: int
+    type: Literal["message", "user", "dialog"]
+    object_id: str = Field(description="the message or dialog id, or the user id")
+    reason: str
+    comment: str | None
+    status: Literal["open", "resolved", "dismissed"]
+    created_at: str | None
+    updated_at: str | None
+
+
+class ReportsPage(Closed):
+    total_entries: int
+    skip: int
+    limit: int
+    items: list[ReportJson]
+
+
 # -- service -----------------------------------------------------------------------------------------
 class StoreHealth(Closed):
     ok: bool
@@ -381,3 +438,20 @@ class Total(Closed):
 
 class PerDay(RootModel[dict[str, int]]):
     """Days (`YYYY-MM-DD`, UTC) with their counts, oldest first; days without any are left out."""
+
+
+class AdminReportJson(ReportJson):
+    reporter_id: int
+    dialog_id: str | None = Field(description="the reported message's dialog, or the dialog")
+    snapshot: dict[str, Any] | None = Field(
+        description="a message's sender_id, message, date_sent and attachments when reported; "
+                    "a user's login and full_name; a dialog's type, name and owner")
+    note: str | None = Field(description="the moderators' (never shown to the reporter)")
+    reviewed_at: str | None
+
+
+class AdminReportsPage(Closed):
+    total_entries: int
+    skip: int
+    limit: int
+    items: list[AdminReportJson]

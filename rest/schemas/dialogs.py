@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from models.dialogs import (TEXT_LIMITS, DialogChanges, DialogDraft, DialogQuery, DialogType,
-                            DialogView, IdChanges, check_extensions, check_permissions, check_text,
-                            valid_extension_key)
+                            DialogView, IdChanges, check_extensions, check_occupants_limit,
+                            check_permissions, check_text, valid_extension_key)
 from models.errors import BadRequestError, InvalidError
 from models.lax import (cast_datetime, cast_int, cast_number, cast_str, is_object_id, parse_flag,
                         split_list)
@@ -61,21 +61,23 @@ def dialog_draft(params: Any, max_occupants: int, max_admins: int) -> DialogDraf
     dtype = _parse_type(params.get("type"))
     occupants = _parse_user_ids(params.get("occupants_ids"), "occupants_ids", max_occupants)
     admins = _parse_user_ids(params.get("admins_ids"), "admins_ids", max_admins)
-    given = frozenset(k for k in ("description", "extensions", "photo", "name", "permissions")
-                      if k in params)
+    given = frozenset(k for k in ("description", "extensions", "photo", "name", "permissions",
+                                  "occupants_limit") if k in params)
     if dtype == DialogType.PRIVATE:
         return DialogDraft(
             type=dtype, occupants_ids=tuple(occupants), admins_ids=tuple(admins), given=given,
             description=check_text("description", params.get("description"))
             if "description" in params else None,
-            extensions=check_extensions(params["extensions"]) if "extensions" in params else None)
+            extensions=check_extensions(params["extensions"]) if "extensions" in params else None,
+            occupants_limit=check_occupants_limit(params.get("occupants_limit")))
     return DialogDraft(
         type=dtype, name=check_text("name", params.get("name")),
         description=check_text("description", params.get("description")),
         photo=check_text("photo", params.get("photo")),
         occupants_ids=tuple(occupants), admins_ids=tuple(admins),
         extensions=check_extensions(params.get("extensions")),
-        permissions=check_permissions(params.get("permissions")), given=given)
+        permissions=check_permissions(params.get("permissions")), given=given,
+        occupants_limit=check_occupants_limit(params.get("occupants_limit")))
 
 
 def dialog_changes(params: Any, max_ids: int) -> DialogChanges:
@@ -91,6 +93,8 @@ def dialog_changes(params: Any, max_ids: int) -> DialogChanges:
         set_extensions="extensions" in params,
         permissions=check_permissions(params["permissions"]) if "permissions" in params else None,
         set_permissions="permissions" in params,
+        occupants_limit=check_occupants_limit(params.get("occupants_limit")),
+        set_occupants_limit="occupants_limit" in params,
         occupants=IdChanges(
             tuple(_parse_user_ids(push.get("occupants_ids"), "occupants_ids", max_ids)),
             tuple(_parse_user_ids(pull.get("occupants_ids"), "occupants_ids", max_ids))),
@@ -237,6 +241,8 @@ def dialog_to_json(view: DialogView) -> dict[str, Any]:
     }
     if kind == DialogType.PUBLIC:
         data["occupants_count"] = int(dialog.occupants_count or 0)
+    if dialog.occupants_limit is not None:
+        data["occupants_limit"] = int(dialog.occupants_limit)
     return data
 
 

@@ -122,6 +122,8 @@ class CreateDialogRequest(Lax):
     photo: str | None = None
     extensions: dict[str, Any] | None = None
     permissions: Permissions | None = None
+    occupants_limit: Number | None = Field(
+        None, description="group and public dialogs: most occupants (at most the global maximum)")
 
 
 class IdLists(BaseModel):
@@ -136,6 +138,9 @@ class UpdateDialogRequest(Lax):
     photo: str | None = None
     extensions: dict[str, Any] | None = None
     permissions: Permissions | None = None
+    occupants_limit: Number | None = Field(
+        None, description="group and public dialogs (admins): most occupants; null: the global "
+                          "maximum")
     push_all: IdLists | None = None
     pull_all: IdLists | None = None
 
@@ -155,6 +160,12 @@ class NotificationsRequest(Lax):
 
 class ForceRequest(Lax):
     force: Flag | None = Field(None, description="1: delete for everyone (owners and admins)")
+
+
+class BanRequest(Lax):
+    """`POST` / `DELETE /chat/Dialog/{id}/block`: the user banned or unbanned."""
+    model_config = example({"user_id": 543})
+    user_id: Number
 
 
 class DialogListQuery(Lax):
@@ -336,6 +347,41 @@ class EventRequest(Lax):
     event: EventFields
 
 
+# -- address books -----------------------------------------------------------------------------------
+class ContactRequest(BaseModel):
+    name: str | None = Field(None, description="1 to 255 characters (not needed to destroy)")
+    phone: str | int = Field(description="10 to 15 digits, separators allowed, optional `+`")
+    destroy: Flag | None = Field(None, description="1: remove this contact")
+
+
+class AddressBookRequest(Lax):
+    model_config = example({"contacts": [{"name": "Halldor Kun", "phone": "+354 950 672 8854"},
+                                         {"phone": "5309413409", "destroy": 1}],
+                            "udid": "d6236da0-f941-11e8-8eb2-f2801f1b9fd1"})
+    contacts: list[ContactRequest] | dict[str, ContactRequest] = Field(default_factory=list)
+    udid: str | None = Field(None, description="the device's book (up to 64 characters); none: "
+                                               "the global book")
+    force: Flag | None = Field(None, description="1: replace the whole book with these contacts")
+
+
+class AddressBookQuery(Lax):
+    udid: str | None = Field(None, description="the device's book; none: the global book")
+
+
+class RegisteredUsersQuery(AddressBookQuery):
+    compact: Flag | None = Field(None, description="1: only id, phone and address_book_name")
+
+
+# -- reports -----------------------------------------------------------------------------------------
+class ReportRequest(Lax):
+    model_config = example({"type": "message", "id": "5f0c5b3e8d1e4a0012345678",
+                            "reason": "spam", "comment": "links to a scam"})
+    type: Literal["message", "user", "dialog"]
+    id: str | int = Field(description="the message or dialog id, or the user id")
+    reason: str = Field(description="why (up to 200 characters)")
+    comment: str | None = Field(None, description="more detail (up to 2000 characters)")
+
+
 # -- the XMPP server's auth module -------------------------------------------------------------------
 class XmppAuthQuery(BaseModel):
     user: str = Field(description="`{userId}-{appId}`")
@@ -383,3 +429,21 @@ class AdminEditRequest(Lax):
 class AdminDialogRequest(UpdateDialogRequest):
     user_id: Number | None = Field(None, description="whose per-user fields (`is_muted`) change")
     is_muted: Flag | None = None
+
+
+class AdminReportsQuery(Lax):
+    """Newest first. Also accepted in a form body."""
+    status: str | None = Field(None, description="open, resolved, dismissed (or a comma list)")
+    type: str | None = Field(None, description="message, user, dialog (or a comma list)")
+    reporter_id: Number | None = None
+    created_at_gte: Number | None = Field(None, alias="created_at[gte]",
+                                          description="unix seconds (also `gt`, `lt`, `lte`)")
+    created_at_lt: Number | None = Field(None, alias="created_at[lt]")
+    limit: Number | None = None
+    skip: Number | None = None
+
+
+class AdminReportRequest(Lax):
+    model_config = example({"status": "resolved", "note": "message removed, user warned"})
+    status: Literal["open", "resolved", "dismissed"] | None = None
+    note: str | None = Field(None, description="the moderators' note (null clears it)")

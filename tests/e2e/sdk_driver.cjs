@@ -401,6 +401,41 @@ scenarios.blobs = async () => {
            byUid, listed, deleted, infoAfterDelete, downloadAfterDelete, token: alice.session.token };
 };
 
+// Address books (ConnectyCube.addressbook): per-device and global books, rejections, force,
+// destroy, and the registered users matched by phone. Phones are unique to this run.
+scenarios.address_book = async () => {
+  const digits = String(crypto.randomInt(1000000, 9999999));
+  const bobPhone = `1555${digits}`;
+  const carolPhone = `+44 20 ${digits}`;
+  const alice = await newUser('abA');
+  const bob = await newUser('abB', { phone: bobPhone });
+  const carol = await newUser('abC', { phone: carolPhone });
+  const ab = alice.cc.addressbook;
+  const deviceUpload = await step('upload to a device book', () => ab.uploadAddressBook([
+    { name: 'Bob', phone: `+1 (555) ${digits.slice(0, 3)}-${digits.slice(3)}` },
+    { name: 'Short', phone: '123' },
+    { name: 'Carol', phone: `0044 20 ${digits}` },
+  ], { udid: 'e2e-device' }));
+  const globalUpload = await step('upload to the global book', () =>
+    ab.uploadAddressBook([{ name: 'Bobby', phone: bobPhone }]));
+  const deviceBook = await step('get the device book', () => ab.get('e2e-device'));
+  const globalBook = await step('get the global book', () => ab.get());
+  const compact = await step('registered users (device, compact)', () =>
+    ab.getRegisteredUsers({ udid: 'e2e-device', compact: 1 }));
+  const full = await step('registered users (global, full)', () => ab.getRegisteredUsers(false));
+  const renamed = await step('rename in the device book', () =>
+    ab.uploadAddressBook([{ name: 'Bob B', phone: bobPhone }], { udid: 'e2e-device' }));
+  const destroyed = await step('destroy from the global book', () =>
+    ab.uploadAddressBook([{ phone: bobPhone, destroy: 1 }]));
+  const forced = await step('force an empty device book', () =>
+    ab.uploadAddressBook([], { udid: 'e2e-device', force: 1 }));
+  const deviceAfter = await step('get the device book again', () => ab.get('e2e-device'));
+  const tooLong = await expectError('a udid too long', () =>
+    ab.uploadAddressBook([], { udid: 'u'.repeat(65) }));
+  return { bobId: bob.id, carolId: carol.id, bobPhone, digits, deviceUpload, globalUpload,
+           deviceBook, globalBook, compact, full, renamed, destroyed, forced, deviceAfter, tooLong };
+};
+
 // ---------------------------------------------------------------------------------------------
 async function main() {
   const run = scenarios[cfg.scenario];

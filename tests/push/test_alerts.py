@@ -173,3 +173,33 @@ async def test_broadcast_alerts_every_offline_subscribed_user_of_the_app(env, se
     assert notification["badge"] == 1  # the broadcast counts for a reader without membership
     assert notification["data"]["message_id"] == message_id and notification["data"]["dialog_type"] == 1
     assert await services.push.handle_event(event) == 0  # a replayed event queues nothing twice
+
+
+async def test_a_batch_of_events_reads_the_subscriptions_once(env, services, monkeypatch):
+    """The fan-out reads the subscriptions of a batch's offline recipients in one query
+    (`PushService.prefetch`), and queues what one query per event would have queued: only those
+    with a subscription get a job, muted and online members none, each in its own dialog."""
+    alice, bob, carol, dave = [await env.user(n) for n in ("Alice", "Bob", "Carol", "Dave")]
+    await env.subscribe_web(bob, "b")
+    await env.subscribe_web(carol, "c")
+    group = await env.dialog(alice, [alice, bob, carol, dave], type=2, name="Crew")
+    private = await env.dialog(alice, [alice, bob])
+    await env.members.update(group, carol, {"notifications": False})  # carol muted the group
+    queries: list[list[int]] = []
+    for_users = services.push._subs.for_users
+
+    async def counted(app_id, user_ids, *args, **kwargs):
+        queries.append(sorted(user_ids))
+        return await for_users(app_id, user_ids, *args, **kwargs)
+
+    monkeypatch.setattr(services.push._subs, "for_users", counted)
+    for text in ("one", "two", "three"):
+        await env.message(group, alice, text)
+    await env.message(private, alice, "private")
+    await env.message(group, dave, "from dave")
+    assert await env.fanout.run_once() == 5
+    assert queries == [[alice, bob, carol, dave]]  # one read, for every recipient of the batch
+    jobs = await _jobs_by_user(env)
+    assert set(jobs) == {bob}  # alice (dave's message) has no subscription; carol muted the group
+    assert sorted(j["notification"]["body"] for j in jobs[bob]) == \
+        ["Alice: one", "Alice: three", "Alice: two", "Dave: from dave", "private"]

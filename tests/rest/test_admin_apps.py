@@ -30,6 +30,9 @@ async def test_app_two_key_sees_nothing_of_app_one(api, services, settings, clie
     own = await create(api, xeno, type=GROUP, name="Mine", occupants_ids=[])
     await api.call("POST", "/chat/Message.json", xeno["token"],
                    json={"chat_dialog_id": own["_id"], "message": "mine"})
+    status, report = await api.call("POST", "/reports.json", bob["token"], json={
+        "type": "message", "id": message["_id"], "reason": "secret text"})
+    assert status == 201
     d, m, u = dialog["_id"], message["_id"], bob["id"]
     key = keys[2]
     matrix = [
@@ -55,6 +58,9 @@ async def test_app_two_key_sees_nothing_of_app_one(api, services, settings, clie
          {"params": {"user_id": str(alice["id"])}}, 404),
         ("GET", "/admin/users", "/admin/users", {}, 200),
         ("DELETE", "/admin/user/{user_id}", f"/admin/user/{u}", {}, 404),
+        ("GET", "/admin/reports", "/admin/reports", {}, 200),
+        ("PUT", "/admin/reports/{report_id}", f"/admin/reports/{report['id']}",
+         {"json": {"status": "dismissed", "note": "Pwned"}}, 404),
         ("GET", "/admin/stats/messages/sent-total", "/admin/stats/messages/sent-total", {}, 200),
         ("GET", "/admin/stats/messages/sent-per-day", "/admin/stats/messages/sent-per-day", {}, 200),
         ("GET", "/admin/stats/dialogs/created-total", "/admin/stats/dialogs/created-total", {}, 200),
@@ -76,6 +82,7 @@ async def test_app_two_key_sees_nothing_of_app_one(api, services, settings, clie
     assert [x["_id"] for x in answers[("GET", "/admin/chat/list")]["items"]] == [own["_id"]]
     assert {x["chat_dialog_id"] for x in answers[("GET", "/admin/chat/messages/list")]["items"]} == {own["_id"]}
     assert [x["id"] for x in answers[("GET", "/admin/users")]["items"]] == [xeno["id"]]
+    assert answers[("GET", "/admin/reports")]["items"] == []
     assert answers[("GET", "/admin/stats/messages/sent-total")] == {"total": 1}
     assert answers[("GET", "/admin/stats/dialogs/created-total")] == {"total": 1}
     assert sum(answers[("GET", "/admin/stats/messages/sent-per-day")].values()) == 1
@@ -86,3 +93,5 @@ async def test_app_two_key_sees_nothing_of_app_one(api, services, settings, clie
     status, body = await admin_call(api, keys[1], "GET", "/admin/chat/list")
     assert [(x["_id"], x["name"], x["silent_ids"]) for x in body["items"]] == [(d, "Secret", [])]
     assert (await api.call("GET", "/chat/Dialog.json", bob["token"]))[0] == 200
+    status, body = await admin_call(api, keys[1], "GET", "/admin/reports")
+    assert [(x["id"], x["status"], x["note"]) for x in body["items"]] == [(report["id"], "open", None)]

@@ -671,7 +671,6 @@ async def test_clear_history_access(api, people, services):
 
 # -- schema ------------------------------------------------------------------------------------------
 def test_dialog_to_json_is_per_user():
-    from dataclasses import replace
     from datetime import datetime, timezone
 
     from rest.schemas.dialogs import dialog_to_json
@@ -691,7 +690,7 @@ def test_dialog_to_json_is_per_user():
     assert "app_id" not in mine and "seq" not in mine and "private_key" not in mine
     theirs = dialog_to_json(DialogView(dialog, {"user_id": 8}, 0, "read"))
     assert theirs["last_message_status"] is None
-    as_group = replace(dialog, type=DialogType.GROUP)
+    as_group = dialog._replace(type=DialogType.GROUP)
     group = dialog_to_json(DialogView(as_group, {"user_id": 7}, 0, None))
     assert group["occupants_ids"] == [7, 8] and "occupants_count" not in group
     assert group["last_message_status"] == "sent"
