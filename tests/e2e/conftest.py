@@ -94,6 +94,10 @@ def _server_env(tmp: Path, http_port: int) -> dict[str, str]:
         "CHAT_XMPP__HTTP_PORT": str(free_port()),
         "CHAT_XMPP__COMPONENT_PORT": str(free_port()),
         "PYTHONUNBUFFERED": "1",
+        # the server runs this checkout's code (a git worktree's too), not whatever checkout the
+        # virtualenv's editable install points at
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(E2E_DIR.parents[1]),
+                                                    os.environ.get("PYTHONPATH")])),
         # One server for the whole session signs up every test's users from one address, far
         # past a real client's rate; the limits have their own tests (tests/rest/test_rate_limits.py).
         "CHAT_RATE_LIMITS__SIGNUPS_PER_ADDRESS": "1000000/minute",
