@@ -225,6 +225,9 @@ class Relay:
                     continue  # removals reach everyone; REST-only messages are not relayed
                 actor = int(payload.get("user_id") or event.get("sender_id") or 0)
                 recipients = {int(u) for u in event.get("recipient_ids") or ()}
+                room = self._rooms.get((app_id, str(event.get("dialog_id"))))
+                if room is not None:  # broadcast: whoever of the app receives it now
+                    recipients = self._groupchat().receivers(room, recipients)
                 if not actor or not recipients:
                     continue
                 if self._private(event):

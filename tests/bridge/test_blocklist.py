@@ -360,3 +360,28 @@ async def test_rest_events_of_a_blocked_pair_are_not_relayed(server, rest, xmpp)
     await alice.wait_for(lambda s: s.get("id") == shown["messageId"])  # relayed in order
     from_bob = [s for s in alice.stanzas if s.get("from", "").startswith(b["jid"])]
     assert [s.get("id") for s in from_bob] == [shown["messageId"]], from_bob
+
+
+async def test_broadcast_messages_of_a_blocked_admin_skip_the_blocker(server, rest, xmpp):
+    """A broadcast dialog reaches every online user of the app: one who blocked the admin (and is
+    no occupant) gets none of theirs, over XMPP or REST; the others do."""
+    a, b, c = await rest.new_user(), await rest.new_user(), await rest.new_user()
+    status, dialog = await rest.call("POST", "/chat/Dialog.json", a["token"], json={
+        "type": 1, "name": "news", "occupants_ids": []})
+    assert status == 201, dialog
+    await rest.call("POST", "/blocklist.json", c["token"], json={"user_ids": [a["id"]]})
+    alice, bob, carol = await xmpp(a), await xmpp(b), await xmpp(c)
+    mid = new_id()
+    alice.send(f'<message to="{room(dialog["_id"])}" type="groupchat" id="{mid}"><body>news</body>'
+               '<extraParams xmlns="jabber:client"><save_to_history>1</save_to_history></extraParams>'
+               "</message>")
+    await bob.wait_for(lambda s: is_message(s, id=mid, type="groupchat"))
+    status, sent = await rest.call("POST", "/chat/Message.json", a["token"], json={
+        "chat_dialog_id": dialog["_id"], "message": "more news", "send_to_chat": 1})
+    assert status == 201, sent
+    await bob.wait_for(lambda s: is_message(s, id=sent["_id"], type="groupchat"))
+    await carol.absent(lambda s: is_message(s, id=mid) or is_message(s, id=sent["_id"]), wait=0.3)
+    # every user of the app reads a broadcast dialog (unread counts of later tests): gone again
+    status, _ = await rest.call("DELETE", f"/chat/Dialog/{dialog['_id']}.json", a["token"],
+                                json={"force": 1})
+    assert status == 200
