@@ -14,6 +14,7 @@ from mongomock_motor import AsyncMongoMockClient
 from models.storage.embedded import indexes
 from models.storage.embedded.archive import EmbeddedArchiveStore
 from models.storage.embedded.messages import EmbeddedMessageStore
+from models.storage.embedded.blocklist import EmbeddedBlocklistStore
 from models.storage.embedded.outbox import LocalOutboxStore
 from models.storage.embedded.patches import speed_up_mongomock
 from models.storage.embedded.push_jobs import EmbeddedPushJobStore
@@ -39,6 +40,8 @@ class EmbeddedDatabase(Database):
 
     def message_store(self) -> EmbeddedMessageStore:
         return EmbeddedMessageStore(self.db)
+    def blocklist_store(self) -> EmbeddedBlocklistStore:
+        return EmbeddedBlocklistStore(self.db)
 
     async def ensure_indexes(self) -> None:
         await indexes.ensure_indexes(self.db)
