@@ -3,6 +3,7 @@ the relations the XMPP server caches; events; concurrent writes; enforcement hel
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 
@@ -23,7 +24,7 @@ async def svc(settings, database, clock):
 async def _users(svc, n: int, app_id: int = 1) -> list[int]:
     out = []
     for _ in range(n):
-        user = await svc.users.signup(app_id, UserDraft(login=f"u{len(out)}-{id(out)}-{app_id}",
+        user = await svc.users.signup(app_id, UserDraft(login=f"u-{uuid.uuid4().hex[:12]}",
                                                         password="password123"))
         out.append(user.id)
     return out
