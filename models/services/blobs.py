@@ -5,8 +5,11 @@ only sha256(token) is stored and it expires after `upload_ttl_seconds`. The uplo
 no session: the form token is the credential. Bytes are stored under `{app_id}/{uid}` in the
 FileStore, never under a client-chosen name.
 
-Visibility: a blob is seen only by sessions of its application. Any session of the application
-may read its info; only the owner may complete, rename or delete it. Downloads need nothing for
+Visibility: a blob is seen only by sessions of its application. Any user session of the
+application may read its info; an application session (no user: what the app's public auth key
+opens) sees public blobs only, private ones are "not found" to it (their ids are sequential, so
+it could otherwise walk every private attachment); only the owner may complete, rename or delete
+it. Downloads need nothing for
 public blobs; private ones need a user session of the same application or a signed URL from
 `download_url`. Only complete blobs can be downloaded.
 """
@@ -250,7 +253,10 @@ class BlobService:
             doc = await self._blobs.get(requester.app_id, int(text))
         if doc is None:
             raise NotFoundError(NOT_FOUND)
-        return Blob.model_validate(doc)
+        blob = Blob.model_validate(doc)
+        if not blob.public and not (requester.is_user or requester.is_admin):
+            raise NotFoundError(NOT_FOUND)
+        return blob
 
     async def list_own(self, requester: Requester, query: BlobQuery) -> tuple[list[Blob], int, int, int]:
         """(blobs, total, page, per_page), newest first."""
