@@ -28,6 +28,7 @@ from urllib.parse import urlencode
 from config.settings import BlobSettings
 from models.blobs import STATUS_NEW, Blob, BlobChanges, BlobDraft, BlobQuery, UploadAccess
 from models.clock import Clock
+from models.lax import MAX_INT
 from models.errors import (ConflictError, ForbiddenError, InvalidError, NotFoundError,
                            TooLargeError, UnauthenticatedError)
 from models.requester import Requester
@@ -263,8 +264,10 @@ class BlobService:
         _require_user(requester)
         page, per_page = query.page, query.per_page
         per_page = min(per_page, self._max_limit)
-        docs = await self._blobs.find_by_owner(requester.app_id, requester.user_id,
-                                               (page - 1) * per_page, per_page)
+        skip = (page - 1) * per_page
+        if skip > MAX_INT:
+            raise InvalidError("is too large", field="page")
+        docs = await self._blobs.find_by_owner(requester.app_id, requester.user_id, skip, per_page)
         total = await self._blobs.count_by_owner(requester.app_id, requester.user_id)
         return [Blob.model_validate(d) for d in docs], total, page, per_page
 

@@ -24,6 +24,7 @@ DIALOG = "65a1b2c3d4e5f6a7b8c9d0e1"
     ("GET", "/users.json?per_page=-5", None),
     ("GET", "/users.json?per_page=0", None),
     ("GET", f"/users.json?page={2**62}&per_page=100", None),  # the skip it makes is too large
+    ("GET", f"/blobs.json?page={2**62}&per_page=100", None),
     ("GET", f"/users/{BIG}.json", None),
     ("POST", "/chat/Message.json", {"recipient_id": int(BIG), "message": "x"}),
     ("POST", "/chat/Dialog.json", {"type": 2, "name": "x", "occupants_ids": BIG}),
