@@ -90,7 +90,7 @@ class DialogService:
     # -- reads -----------------------------------------------------------------------------------
     async def list(self, requester: Requester, query: DialogQuery) -> DialogPage:
         require_user(requester)
-        dialog_ids, members, hidden = await self._my_dialogs(requester)
+        dialog_ids, members, hidden = await self._my_dialogs(requester, query.archived)
         skip, limit = query.skip, min(query.limit, self._limits.max_list_limit)
         sort = query.sort or DEFAULT_SORT
         total = await self._dialogs.count_in(requester.app_id, dialog_ids, query.conditions, hidden)
@@ -100,7 +100,7 @@ class DialogService:
 
     async def count(self, requester: Requester, query: DialogQuery) -> int:
         require_user(requester)
-        dialog_ids, _, hidden = await self._my_dialogs(requester)
+        dialog_ids, _, hidden = await self._my_dialogs(requester, query.archived)
         return await self._dialogs.count_in(requester.app_id, dialog_ids, query.conditions, hidden)
 
     async def view(self, requester: Requester, dialog: Dialog) -> DialogView:
@@ -348,15 +348,22 @@ class DialogService:
         return result
 
     # -- helpers ---------------------------------------------------------------------------------
-    async def _my_dialogs(self, requester: Requester
-                          ) -> tuple[list[str], dict[str, dict[str, Any]], list[str]]:
+    async def _my_dialogs(self, requester: Requester, archived: bool | None = None
+                          ) -> tuple[list[str], dict[str, dict[str, Any]], list[str] | None]:
         """The caller's visible memberships (ids, documents by dialog) and the dialogs they hid:
-        the list query adds the app's broadcast dialogs except the hidden ones."""
+        the list query adds the app's broadcast dialogs except the hidden ones. `archived`: only
+        the dialogs in the caller's archive (a broadcast dialog is there only through its
+        membership, so no others are added: None), or only those outside it."""
         members = await self._members.for_user(requester.app_id, requester.user_id,
                                                include_hidden=True)
         by_dialog = {m["dialog_id"]: m for m in members if not m.get("hidden")}
         hidden = [m["dialog_id"] for m in members if m.get("hidden")]
-        return list(by_dialog), by_dialog, hidden
+        if archived is None:
+            return list(by_dialog), by_dialog, hidden
+        chosen = {d: m for d, m in by_dialog.items() if bool(m.get("archived")) == archived}
+        if archived:
+            return list(chosen), chosen, None
+        return list(chosen), chosen, hidden + [d for d in by_dialog if d not in chosen]
 
     async def _views(self, requester: Requester, dialogs: list[Dialog],
                      members: dict[str, dict[str, Any]]) -> list[DialogView]:
