@@ -182,6 +182,14 @@ class LimitSettings(BaseModel):
     max_contact_ids_per_request: int = 100
 
 
+class DialogSettings(BaseModel):
+    # Conversation events (members added, removed or leaving, renames, photo and description
+    # changes, admin changes) are always sent live as system messages; with this on each is also
+    # stored as a service message in the dialog's history (models/services/conversation.py).
+    # Off by default: ConnectyCube apps usually post such messages themselves.
+    service_messages: bool = False
+
+
 class RateLimitSettings(BaseModel):
     """Rate limits in the `limits` library's notation: "10/minute;50/hour" (every window must
     allow), empty = no limit. Counted per process (models/services/rate_limits.py)."""
@@ -351,6 +359,7 @@ class Settings(BaseSettings):
     xmpp: XmppSettings = XmppSettings()
     blobs: BlobSettings = BlobSettings()
     limits: LimitSettings = LimitSettings()
+    dialogs: DialogSettings = DialogSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()
     push: PushSettings = PushSettings()
     metrics: MetricsSettings = MetricsSettings()

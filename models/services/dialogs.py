@@ -33,6 +33,7 @@ from typing import Any
 
 from config.settings import LimitSettings
 from models.clock import Clock
+from models.conversation import Notice, NoticeType, update_notices
 from models.dialogs import (Dialog, DialogChanges, DialogDraft, DialogQuery, DialogType, DialogView,
                             IdChanges, LastMessage, occupants_capacity)
 from models.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
@@ -42,6 +43,7 @@ from models.lax import cast_int
 from models.requester import Requester, require_user
 from models.services.access import (BROADCAST, GROUP, PRIVATE, PUBLIC, AccessService, DialogAccess,
                                     PrivateAccessMemo)
+from models.services.conversation import ConversationService
 from models.services.memberships import MembershipService, publish_dialog_event, union as _union
 from models.services.users import UserService
 from models.storage.dialogs import DialogStore
@@ -74,8 +76,10 @@ class DialogService:
     def __init__(self, dialogs: DialogStore, members: MemberStore, messages: MessageStore,
                  users: UserService, access: AccessService, clock: Clock,
                  publisher: EventPublisher, limits: LimitSettings, muc_domain: str,
-                 memberships: MembershipService, private_memo: PrivateAccessMemo) -> None:
+                 memberships: MembershipService, private_memo: PrivateAccessMemo,
+                 conversation: ConversationService | None = None) -> None:
         self._memberships = memberships
+        self._conversation = conversation
         self._private_memo = private_memo
         self._dialogs = dialogs
         self._members = members
@@ -311,8 +315,14 @@ class DialogService:
             await self._members.remove(access.dialog_id, remove_users)
         changed = sorted(set(sets) | set(adds) | set(pulls))
         recipients = _union(await self._audience(updated), remove_users)
+        notices = update_notices(sets, add_users, remove_users, add_admins, remove_admins, me,
+                                 dialog._asdict())
+        described = await self._describe(requester, updated, notices)
         await self._publish("dialog_updated", requester, access.dialog_id, recipients,
-                            {"added_ids": add_users, "removed_ids": remove_users, "fields": changed})
+                            {"added_ids": add_users, "removed_ids": remove_users, "fields": changed,
+                             "notices": described})
+        if self._conversation is not None:
+            await self._conversation.record(requester, updated, described)
         return await self.view(requester, updated)
 
     async def update_admins(self, requester: Requester, dialog_id: Any,
@@ -468,12 +478,21 @@ class DialogService:
         self._private_memo.forget(access.app_id, access.dialog_id)
         await self._members.remove_dialog(access.dialog_id)
         await self._messages.delete_dialog(access.dialog_id)
+        described = await self._describe(requester, access.dialog,
+                                         [Notice(NoticeType.DIALOG_DELETED)])
         await self._publish("dialog_deleted", requester, access.dialog_id, recipients,
-                            {"type": access.type})
+                            {"type": access.type, "notices": described})
         logger.info("dialog %s deleted for everyone by user %s", access.dialog_id, requester.user_id)
 
     async def _audience(self, dialog: Dialog) -> list[int]:
         return await self._access.audience_of(dialog)
+
+    async def _describe(self, requester: Requester, dialog: Dialog,
+                        notices: list[Notice]) -> list[dict[str, Any]]:
+        """The conversation events of a change, as its dialog event carries them."""
+        if self._conversation is None:
+            return []
+        return await self._conversation.describe(requester, dialog, notices)
 
     async def _require_users(self, app_id: int, user_ids: list[int], field_name: str) -> None:
         if not user_ids:

@@ -19,11 +19,13 @@ from typing import Any
 
 from config.settings import LimitSettings
 from models.clock import Clock
+from models.conversation import Notice, NoticeType
 from models.dialogs import Dialog, occupants_capacity
 from models.errors import ForbiddenError, InvalidError, NotFoundError
 from models.events import Event, EventPublisher
 from models.requester import Requester, require_user
 from models.services.access import BROADCAST, PRIVATE, PUBLIC, AccessService, DialogAccess
+from models.services.conversation import ConversationService
 from models.storage.dialogs import DialogStore
 from models.storage.members import MemberStore
 from models.storage.messages import MessageStore
@@ -43,7 +45,8 @@ async def publish_dialog_event(publisher: EventPublisher, kind: str, requester: 
 class MembershipService:
     def __init__(self, dialogs: DialogStore, members: MemberStore, messages: MessageStore,
                  access: AccessService, clock: Clock, publisher: EventPublisher,
-                 limits: LimitSettings) -> None:
+                 limits: LimitSettings, conversation: ConversationService | None = None) -> None:
+        self._conversation = conversation
         self._dialogs = dialogs
         self._members = members
         self._messages = messages
@@ -171,9 +174,16 @@ class MembershipService:
         if access.type != BROADCAST:
             await self._members.remove(access.dialog_id, [me])
         if dialog is not None:
+            described = []
+            if self._conversation is not None:  # the others learn that the user left
+                described = await self._conversation.describe(
+                    requester, dialog, [Notice(NoticeType.OCCUPANT_LEFT, (me,))])
             await self._publish("dialog_updated", requester, access.dialog_id,
                                 union(list(dialog.occupants_ids), [me]),
-                                {"added_ids": [], "removed_ids": [me], "fields": ["occupants_ids"]})
+                                {"added_ids": [], "removed_ids": [me], "fields": ["occupants_ids"],
+                                 "notices": described})
+            if self._conversation is not None:
+                await self._conversation.record(requester, dialog, described)
 
     async def _public_dialog(self, requester: Requester, dialog_id: Any) -> Dialog:
         """The dialog for (un)subscribing: public ones only; others answer as the caller sees them."""

@@ -223,6 +223,7 @@ class MessageJson(BaseModel):
     views_count: int
     attachments: list[dict[str, Any]]
     markable: Literal[1] | None = None
+    edited_at: str | None = Field(None, description="when its author last edited it")
     read: Literal[0, 1]
     reactions: ReactionsSummary | None
 
