@@ -183,3 +183,17 @@ async def test_an_edit_of_attachments_and_custom_parameters_is_relayed(server, r
     assert params["topic"] == "new" and params["mood"] == "ok"
     assert params["dialog_id"] == dialog["_id"] and int(params["edited_at"]) > 0
     assert params["attachments"] == [{"type": "image", "uid": "u9", "size": "5"}]
+
+
+async def test_a_change_by_the_applications_admin_comes_from_the_service(server, rest, xmpp):
+    a, b = await rest.new_user(), await rest.new_user()
+    dialog = await rest.dialog(a["token"], [b["id"]])
+    bob = await xmpp(b)
+    key = (server.settings.data_dir / "admin-api-key").read_text().strip()
+    status, body = await rest.call("PUT", f"/admin/chat/{dialog['_id']}", None, json={
+        "name": "moderated"}, headers={"CB-Administration-API-Key": key})
+    assert status == 200, body
+    [got] = await bob.wait_for(notice("name_changed", dialog["_id"]))
+    assert got.get("from") == server.settings.xmpp.muc_domain
+    assert extra(got)["actor_id"] == "0" and extra(got)["name"] == "moderated"
+    assert sub(got, "body").text == "An administrator renamed the dialog to \u201cmoderated\u201d"
