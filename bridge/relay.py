@@ -4,12 +4,12 @@
 | event | private dialog (as the user, XEP-0356, to bare JIDs) | group / public / broadcast |
 |---|---|---|
 | message_created + send_to_chat | `type=chat` message | `type=groupchat` from `room/sender` |
-| message_updated | `<replace id last>` | same, from `room/editor` |
+| message_updated | `<replace id last>` (+ custom keys, attachments after an edit of them) | same, from `room/editor` |
 | message_deleted (force) | `<remove xmlns=message-delete:0 id>` | same, from `room/deleter` |
 | reactions_updated | `<reactions message_id user_id>` from the reacting user | from the room JID |
 | messages_read / _delivered | `<displayed>` / `<received>` to each author, `type=chat` (both kinds) |
 | system_message | `type=headline` with `moduleIdentifier=SystemNotifications` to each recipient |
-| dialog_updated / _deleted | room cache invalidated; removed occupants kicked (status 301) |
+| dialog_updated / _deleted | room cache invalidated; removed occupants kicked (status 301); each of its `notices` (conversation events) a `type=headline` `SystemNotifications` from the actor to each recipient and the actor's online resources (docs/xmpp.md, "Conversation events") |
 | sessions_ended | `<end xmlns=urn:chatbridge:sessions:0>` to `sessions@{component}`: Prosody closes the connections that logged in with those sessions' tokens |
 | new_device_login | `type=headline` `SystemNotifications` (`notification_type=new_login`) from the user to each of their online resources |
 | contacts_changed | one `<apply>` to mod_chatbridge_roster: roster pushes, subscription presences (bridge/plugins/roster.py) |
