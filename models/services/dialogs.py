@@ -43,6 +43,7 @@ from models.lax import cast_int
 from models.requester import Requester, require_user
 from models.services.access import (BROADCAST, GROUP, PRIVATE, PUBLIC, AccessService, DialogAccess,
                                     PrivateAccessMemo)
+from models.services.blocklist import BlocklistService
 from models.services.conversation import ConversationService
 from models.services.memberships import MembershipService, publish_dialog_event, union as _union
 from models.services.users import UserService
@@ -77,8 +78,10 @@ class DialogService:
                  users: UserService, access: AccessService, clock: Clock,
                  publisher: EventPublisher, limits: LimitSettings, muc_domain: str,
                  memberships: MembershipService, private_memo: PrivateAccessMemo,
+                 blocklist: BlocklistService | None = None,
                  conversation: ConversationService | None = None) -> None:
         self._memberships = memberships
+        self._blocklist = blocklist  # a block between the pair refuses their private dialog
         self._conversation = conversation
         self._private_memo = private_memo
         self._dialogs = dialogs
@@ -407,6 +410,8 @@ class DialogService:
         if other == me:
             raise InvalidError("can't start a private dialog with yourself", field="occupants_ids")
         await self._require_users(requester.app_id, [other], "occupants_ids")
+        if self._blocklist is not None:
+            await self._blocklist.check_pair(requester.app_id, me, other)
         key = f"{min(me, other)}:{max(me, other)}"
         existing = await self._dialogs.find_private(requester.app_id, key)
         if existing is not None:

@@ -117,3 +117,16 @@ def test_conversation_events_edits_and_archive(chat):
     assert r["archived"]["archived"] == 1 and r["archived"]["_id"] == dialog_id
     assert [d["_id"] for d in r["inArchive"]["items"]] == [dialog_id]
     assert dialog_id not in [d["_id"] for d in r["outside"]["items"]]
+
+
+def test_privacy_list_is_the_block_list(chat):
+    """The SDK's `chat.privacylist` (create, setAsDefault, getList, getNames, update) on the one
+    block list: REST sees it once it is the default, the blocked user's 1:1 message comes back as
+    the error the SDK reports (code 503), the SDK's update lifts it."""
+    r = chat("privacy_list")
+    bob = r["bob"]
+    assert r["beforeDefault"] == [] and r["blocked"] == [bob]
+    assert r["list"] == {"name": "blocklist", "items": [{"user_id": bob, "action": "deny"}]}
+    assert r["names"]["default"] == "blocklist" and "blocklist" in r["names"]["names"]
+    assert r["error"]["code"] == 503 and r["refusedSeen"] is False
+    assert r["after"] == [] and r["fromId"] == bob
