@@ -507,7 +507,6 @@ class Relay:
             self._groupchat().kick(app_id, dialog_id, int(user_id), actor)
         self._xmpp.plugin[BookmarksPlugin.name].dialog_changed(event)
 
-
     def _conversation_events(self, event: dict[str, Any]) -> None:
         """Each notice of a dialog event (models/conversation.py) as a ConnectyCube system
         message: a headline with `moduleIdentifier=SystemNotifications` from the actor, to every
