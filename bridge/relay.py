@@ -4,12 +4,12 @@
 | event | private dialog (as the user, XEP-0356, to bare JIDs) | group / public / broadcast |
 |---|---|---|
 | message_created + send_to_chat | `type=chat` message | `type=groupchat` from `room/sender` |
-| message_updated | `<replace id last>` | same, from `room/editor` |
+| message_updated | `<replace id last>` (+ custom keys, attachments after an edit of them) | same, from `room/editor` |
 | message_deleted (force) | `<remove xmlns=message-delete:0 id>` | same, from `room/deleter` |
 | reactions_updated | `<reactions message_id user_id>` from the reacting user | from the room JID |
 | messages_read / _delivered | `<displayed>` / `<received>` to each author, `type=chat` (both kinds) |
 | system_message | `type=headline` with `moduleIdentifier=SystemNotifications` to each recipient |
-| dialog_updated / _deleted | room cache invalidated; removed occupants kicked (status 301) |
+| dialog_updated / _deleted | room cache invalidated; removed occupants kicked (status 301); each of its `notices` (conversation events) a `type=headline` `SystemNotifications` from the actor to each recipient and the actor's online resources (docs/xmpp.md, "Conversation events") |
 | sessions_ended | `<end xmlns=urn:chatbridge:sessions:0>` to `sessions@{component}`: Prosody closes the connections that logged in with those sessions' tokens |
 | new_device_login | `type=headline` `SystemNotifications` (`notification_type=new_login`) from the user to each of their online resources |
 | contacts_changed | one `<apply>` to mod_chatbridge_roster: roster pushes, subscription presences (bridge/plugins/roster.py) |
@@ -54,6 +54,7 @@ from bridge.plugins.blocklist import BlocklistPlugin
 from bridge.plugins.bookmarks import BookmarksPlugin
 from bridge.plugins.groupchat import GroupChatPlugin
 from bridge.plugins.roster import RosterPlugin
+from models.conversation import TOLD_TO_THE_REMOVED
 from models.errors import NotFoundError
 from models.events import Origin
 from models.dialogs import DialogType
@@ -356,14 +357,27 @@ class Relay:
                               self._blocked.get(id(event)))
         else:
             stamp = stanza_id_xml(plugin.room_jid(app_id, str(event["dialog_id"])), message["_id"]) if stored else ""
-            self._to_room(event, sender, message["_id"], content + stamp, include_sender=True)
+            # a service message about the sender leaving does not go back to the sender's devices
+            self._to_room(event, sender, message["_id"], content + stamp,
+                          include_sender=payload.get("to_sender", True))
 
     def _message_updated(self, event: dict[str, Any]) -> None:
         payload = event["payload"]
         last = "true" if payload.get("last") else "false"
+        params: dict[str, Any] = {"dialog_id": event["dialog_id"]}
+        attachments: list[dict[str, Any]] = []
+        if "custom" in payload or "attachments" in payload:
+            # an edit beyond the body: the message's custom parameters and attachments after it
+            # (the SDK's onMessageUpdateListener hands them over as its `extension`)
+            params = {k: v for k, v in (payload.get("custom") or {}).items()
+                      if k not in ("save_to_history", "dialog_id", "date_sent")}
+            params["dialog_id"] = event["dialog_id"]
+            if payload.get("edited_at") is not None:
+                params["edited_at"] = str(int(payload["edited_at"]))
+            attachments = list(payload.get("attachments") or [])
         content = (body_xml(payload.get("message")) +
                    f'<replace xmlns="urn:xmpp:message-correct:0" id="{attr(payload["message_id"])}" '
-                   f'last="{last}"/>' + extra_params_xml({"dialog_id": event["dialog_id"]}))
+                   f'last="{last}"/>' + extra_params_xml(params, attachments))
         self._user_or_room(event, int(payload.get("user_id") or event["sender_id"]), content, "edit")
 
     def _message_deleted(self, event: dict[str, Any]) -> None:
@@ -479,6 +493,11 @@ class Relay:
             return
         self._state.rooms.invalidate(app_id, dialog_id)
         payload = event.get("payload") or {}
+        try:
+            self._conversation_events(event)
+        except (KeyError, TypeError, ValueError) as exc:  # the room changes below still happen
+            logger.warning("relay: cannot deliver the conversation events of %s: %s",
+                           event.get("_id"), exc)
         if event["kind"] == "dialog_deleted":
             removed = list(self._state.occupancy.occupants((app_id, dialog_id)))
         else:
@@ -487,6 +506,47 @@ class Relay:
         for user_id in removed:
             self._groupchat().kick(app_id, dialog_id, int(user_id), actor)
         self._xmpp.plugin[BookmarksPlugin.name].dialog_changed(event)
+
+    def _conversation_events(self, event: dict[str, Any]) -> None:
+        """Each notice of a dialog event (models/conversation.py) as a ConnectyCube system
+        message: a headline with `moduleIdentifier=SystemNotifications` from the actor, to every
+        recipient's bare JID (Prosody hands a headline to every online resource and keeps none
+        offline) and to the actor's own online resources. Users the change removed get only the
+        notice of their removal."""
+        payload = event.get("payload") or {}
+        notices = payload.get("notices") or []
+        if not notices:
+            return
+        app_id, actor = int(event["app_id"]), int(event.get("sender_id") or 0)
+        removed = {int(u) for u in payload.get("removed_ids") or []}
+        recipients = [int(u) for u in event.get("recipient_ids") or [] if int(u) != actor]
+        plugin = self._groupchat()
+        sender = plugin.user_jid(app_id, actor) if actor else plugin.muc_domain
+        for notice in notices:
+            params = {"moduleIdentifier": "SystemNotifications",
+                      **{k: str(v) for k, v in notice.items()
+                         if k not in ("id", "text") and v is not None},
+                      "dialog_id": str(event["dialog_id"])}
+            content = body_xml(notice.get("text")) + extra_params_xml(params)
+            stanza_id = str(notice.get("id") or self._xmpp.next_id("conv"))
+            told_removed = notice.get("notification_type") in TOLD_TO_THE_REMOVED
+            for user in recipients:
+                if user in removed and not told_removed:
+                    continue
+                self._headline(sender, plugin.user_jid(app_id, user), stanza_id, content, actor)
+            if actor:  # the actor's other devices (Prosody drops a headline to one's own bare JID)
+                for target in plugin.full_jids(app_id, [actor]):
+                    self._headline(sender, target, stanza_id, content, actor)
+            self.delivered += 1
+
+    def _headline(self, sender: str, target: str, stanza_id: str, content: str,
+                  actor: int) -> None:
+        stanza = (f'from="{attr(sender)}" to="{attr(target)}" type="headline" '
+                  f'id="{attr(stanza_id)}">{content}</message>')
+        if actor:
+            self._groupchat().send_as_user('<message xmlns="jabber:client" ' + stanza)
+        else:  # the application's admin: from the component itself
+            self._xmpp.write("<message " + stanza)
 
 
 def _delivered_by_xmpp(event: dict[str, Any]) -> bool:

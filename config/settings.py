@@ -183,6 +183,14 @@ class LimitSettings(BaseModel):
     max_blocked_users: int = 1000  # longest block list (`/blocklist`, XEP-0191, privacy lists)
 
 
+class DialogSettings(BaseModel):
+    # Conversation events (members added, removed or leaving, renames, photo and description
+    # changes, admin changes) are always sent live as system messages; with this on each is also
+    # stored as a service message in the dialog's history (models/services/conversation.py).
+    # Off by default: ConnectyCube apps usually post such messages themselves.
+    service_messages: bool = False
+
+
 class RateLimitSettings(BaseModel):
     """Rate limits in the `limits` library's notation: "10/minute;50/hour" (every window must
     allow), empty = no limit. Counted per process (models/services/rate_limits.py)."""
@@ -352,6 +360,7 @@ class Settings(BaseSettings):
     xmpp: XmppSettings = XmppSettings()
     blobs: BlobSettings = BlobSettings()
     limits: LimitSettings = LimitSettings()
+    dialogs: DialogSettings = DialogSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()
     push: PushSettings = PushSettings()
     metrics: MetricsSettings = MetricsSettings()

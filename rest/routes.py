@@ -227,6 +227,16 @@ def setup_routes(app: web.Application) -> None:
     add(r, "PUT", "/chat/Dialog/{dialog_id}/notifications", dialogs.update_notifications, Doc(
         "Turn the dialog's notifications on or off", "dialogs", a.NotificationsAnswer,
         body=q.NotificationsRequest))
+    add(r, "PUT", "/chat/Dialog/{dialog_id}/archive", dialogs.archive_dialog, Doc(
+        "Move a dialog into or out of the caller's archive", "dialogs", a.DialogJson,
+        body=q.ArchiveRequest,
+        description="Members only. `GET /chat/Dialog?archived=1` lists the archive, "
+                    "`archived=0` the other dialogs; new messages leave it archived."))
+    add(r, "PUT", "/chat/Dialog/{dialog_id}/hidden", dialogs.hide_dialog, Doc(
+        "Hide a dialog from the caller's list without leaving it (or show it again)", "dialogs",
+        a.DialogJson, body=q.HiddenRequest,
+        description="Members only. A hidden dialog comes back with its next message; the "
+                    "caller stays an occupant and keeps receiving its messages."))
     add(r, "POST", "/chat/Dialog/{dialog_id}/subscribe", dialogs.subscribe, Doc(
         "Join a public dialog", "dialogs", a.DialogJson))
     add(r, "DELETE", "/chat/Dialog/{dialog_id}/subscribe", dialogs.unsubscribe, Doc(

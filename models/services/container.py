@@ -20,6 +20,7 @@ from models.services.blobs import BlobService
 from models.services.blocklist import BlocklistService
 from models.services.bookmarks import BookmarkService
 from models.services.contacts import ContactService
+from models.services.conversation import ConversationService
 from models.services.dialogs import DialogService
 from models.services.memberships import MembershipService
 from models.services.metrics import add_store_probes
@@ -97,6 +98,7 @@ class Services:
     bans: BanService
     reports: ReportService
     address_book: AddressBookService
+    conversation: ConversationService
     blocklist: BlocklistService
     # Names this store's contents for state kept outside it (Prosody's data directory): set by
     # `start()`. The embedded store is new in every process, so it gets a new id every time; a
@@ -152,14 +154,17 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
     dialog_store, member_store, message_store = DialogStore(db), MemberStore(db), database.message_store()
     user_store = UserStore(db)
     access = AccessService(dialog_store, member_store, message_store)
+    conversation = ConversationService(dialog_store, member_store, message_store, users, access,
+                                       clock, publisher, settings.dialogs)
     memberships = MembershipService(dialog_store, member_store, message_store, access, clock,
-                                    publisher, settings.limits)
+                                    publisher, settings.limits, conversation=conversation)
     private_memo = PrivateAccessMemo()  # one per process, shared by dialogs and messages
     blocklist = BlocklistService(database.blocklist_store(), users, clock, publisher,
                                  settings.limits)
     dialogs = DialogService(dialog_store, member_store, message_store, users, access, clock,
                             publisher, settings.limits, settings.xmpp.muc_domain, memberships,
-                            private_memo, blocklist=blocklist)
+                            private_memo, blocklist=blocklist,
+                            conversation=conversation)
     receipts = ReceiptService(message_store, dialog_store, member_store, access, clock, publisher,
                               settings.limits)
     messages = MessageService(message_store, dialog_store, user_store, access, receipts, clock,
@@ -195,7 +200,8 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
         admin=admin,
         admin_stats=AdminStatsService(dialog_store, message_store, settings.limits),
         bans=BanService(dialog_store, member_store, users, access, clock, publisher,
-                        settings.limits),
+                        settings.limits, conversation=conversation),
+        conversation=conversation,
         reports=ReportService(ReportStore(db), counters, access, users, rate_limits, clock,
                               settings.limits.max_list_limit),
         address_book=AddressBookService(address_books, user_store, clock, settings.limits),
