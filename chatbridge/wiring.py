@@ -178,3 +178,9 @@ async def stored_webpush_key(settings: Settings, rotate: bool) -> str:
         return await keys.rotate() if rotate else await keys.shared() or await keys.rotate()
     finally:
         database.close()
+
+
+async def operator_services(settings: Settings) -> Services:
+    """The services on the MongoDB store of the settings, for one `chatbridge apps|users|export`
+    command (no start-up work: the serving processes own that); close with `database.close()`."""
+    return build_services(settings, open_database(settings.mongo))
