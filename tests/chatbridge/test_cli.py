@@ -264,3 +264,14 @@ def test_wrong_settings_are_named(cli, monkeypatch):
     monkeypatch.setenv("CHAT_HTTP__PORT", "not-a-port")
     result = cli("apps", "list")
     assert result.exit_code == 1 and "http.port" in result.output and "Traceback" not in result.output
+
+
+def test_an_unreachable_mongodb_is_said(env, monkeypatch):
+    from tests.e2e.conftest import free_port
+
+    monkeypatch.setenv("CHAT_MONGO__URL", f"mongodb://127.0.0.1:{free_port()}/")
+    monkeypatch.setenv("CHAT_MONGO__TIMEOUT_MS", "300")
+    result = CliRunner().invoke(main, ["apps", "list"], catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    assert "the store does not answer (CHAT_MONGO__URL)" in result.output
+    assert "Traceback" not in result.output
