@@ -89,7 +89,8 @@ class OperatorService:
     # -- applications ----------------------------------------------------------------------------
     async def create_app(self, title: str, app_id: int | None = None) -> AppKeys:
         """A new application with new keys (auth key, auth secret, admin key), returned once.
-        Without `app_id` it takes the next free id."""
+        Without `app_id` it takes the next free id, never the default application's (on a new
+        MongoDB store the first `chatbridge serve` creates that one from the settings)."""
         title = (title or "").strip()
         if not title or len(title) > TITLE_MAX:
             raise InvalidError(f"must be 1 to {TITLE_MAX} characters", field="title")
@@ -97,6 +98,8 @@ class OperatorService:
             raise InvalidError("must be a positive number", field="id")
         for _ in range(5):  # another operator may take the same next id: try the one after
             chosen = app_id if app_id is not None else await self._app_store.max_id() + 1
+            if app_id is None and chosen == self._default.id:
+                chosen += 1  # kept for the default application, made by the first `serve`
             auth_key, auth_secret = secrets.token_urlsafe(18), secrets.token_urlsafe(24)
             admin_key = await self._apps.create(chosen, title, auth_key, auth_secret)
             if admin_key is not None:

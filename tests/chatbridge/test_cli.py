@@ -29,7 +29,8 @@ def env(tmp_path, monkeypatch):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)  # no .env of the developer's
     monkeypatch.setenv("CHAT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CHAT_APP__ID", "1")
+    # the default application is 9 here (the next free id skips it: see the test below)
+    monkeypatch.setenv("CHAT_APP__ID", "9")
     return tmp_path
 
 
@@ -135,8 +136,17 @@ def test_rotate_keys(cli, store):
     asyncio.run(check())
 
 
+def test_the_next_free_id_is_never_the_default_apps(cli, monkeypatch):
+    monkeypatch.setenv("CHAT_APP__ID", "1")
+    made = _json(cli("apps", "create", "Acme", "--json"))
+    assert made["app"]["id"] == 2  # 1 is left to the default application, made by `serve`
+    assert _json(cli("apps", "create", "Own", "--id", "1", "--json"))["app"]["id"] == 1
+    assert _json(cli("apps", "create", "Next", "--json"))["app"]["id"] == 3
+
+
 def test_rotate_keys_of_a_default_app_set_by_the_settings(cli, monkeypatch):
-    cli("apps", "create", "Acme", "--json")
+    monkeypatch.setenv("CHAT_APP__ID", "1")
+    cli("apps", "create", "Acme", "--id", "1", "--json")
     monkeypatch.setenv("CHAT_APP__ADMIN_API_KEY", "k" * 20)
     result = cli("apps", "rotate-keys", "1", "--yes")
     assert result.exit_code == 1 and "CHAT_APP__ADMIN_API_KEY" in result.output
@@ -182,7 +192,7 @@ def test_users_import_jsonl_streams_in_batches(cli, env, store):
     rows.insert(10, "{broken")
     rows.insert(20, "")
     path.write_text("\n".join(rows) + "\n")
-    result = cli("users", "import", str(path), "--batch", "7")
+    result = cli("users", "import", str(path), "--batch", "7", "--app", "1")
     assert "45 users created, 1 rows rejected (application 1)" in result.stdout, result.output
     assert "│ 11 " in result.stderr and "not a JSON object" in result.stderr
     shown = _json(cli("apps", "show", "1", "--json"))
@@ -206,14 +216,14 @@ def test_users_import_bad_files(cli, env):
 
 def test_users_create_and_delete(cli):
     _json(cli("apps", "create", "Acme", "--json"))
-    created = cli("users", "create", "--login", "alice1", "--full-name", "Alice",
+    created = cli("users", "create", "--app", "1", "--login", "alice1", "--full-name", "Alice",
                   input="password123\npassword123\n")
     assert created.exit_code == 0 and "created user" in created.output
     user_id = created.output.split("created user ")[1].split()[0]
-    dup = cli("users", "create", "--login", "alice1", "--password", "password123")
+    dup = cli("users", "create", "--app", "1", "--login", "alice1", "--password", "password123")
     assert dup.exit_code == 1 and "login: has already been taken" in dup.output
-    assert cli("users", "delete", user_id, "--yes").exit_code == 0
-    again = cli("users", "delete", user_id, "--yes")
+    assert cli("users", "delete", user_id, "--app", "1", "--yes").exit_code == 0
+    again = cli("users", "delete", user_id, "--app", "1", "--yes")
     assert again.exit_code == 1 and "not found" in again.output.lower()
 
 
