@@ -292,19 +292,22 @@ def doctor() -> None:
     from pydantic import ValidationError
     from rich.console import Console
 
-    console = Console(highlight=False, soft_wrap=True)
+    from rich.text import Text
+
+    console = Console(highlight=False, soft_wrap=True, markup=False)
     try:
         settings = Settings()
     except ValidationError as exc:
         for error in exc.errors():
             where = ".".join(str(p) for p in error["loc"])
-            console.print(f"[red]✗ settings[/]  CHAT_{where.upper().replace('.', '__')}: {error['msg']}")
+            console.print(Text.assemble(("✗", "red"), f" settings     CHAT_"
+                                        f"{where.upper().replace('.', '__')}: {error['msg']}"))
         console.print("1 problem area: the settings (nothing else was checked)")
         raise SystemExit(1)
-    marks = {OK: "[green]✓[/]", WARN: "[yellow]![/]", ERROR: "[red]✗[/]"}
+    marks = {OK: ("✓", "green"), WARN: ("!", "yellow"), ERROR: ("✗", "red")}
     checks = run_checks(settings)
     for check in checks:
-        console.print(f"{marks[check.status]} {check.area:<12} {check.message}", markup=True)
+        console.print(Text.assemble(marks[check.status], f" {check.area:<12} {check.message}"))
     errors = sum(c.status == ERROR for c in checks)
     warnings = sum(c.status == WARN for c in checks)
     console.print(f"{errors} errors, {warnings} warnings")

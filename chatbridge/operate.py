@@ -276,7 +276,8 @@ def _app(app_id: int | None) -> int:
 def _console():
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    # no markup: titles, logins and file contents are printed as they are ("[/]" included)
+    return Console(highlight=False, soft_wrap=True, markup=False)
 
 
 def _print_app(app: dict[str, Any]) -> None:

@@ -95,8 +95,10 @@ def test_apps_create_list_show_and_keys_shown_once(cli, store):
         assert second["admin_api_key"] not in json.dumps(doc, default=str)  # only its hash
 
     asyncio.run(check())
-    human = cli("apps", "create", "Gamma")
+    human = cli("apps", "create", "Gamma [/] [bold]")
     assert human.exit_code == 0 and "admin_api_key:" in human.output and "shown now only" in human.output
+    assert "(Gamma [/] [bold])" in human.output  # printed as given, not as rich markup
+    assert "Gamma [/] [bold]" in cli("apps", "list").output
 
 
 def test_apps_errors_exit_non_zero_without_traceback(cli):
