@@ -179,3 +179,21 @@ async def stored_webpush_key(settings: Settings, rotate: bool) -> str:
         return await keys.rotate() if rotate else await keys.shared() or await keys.rotate()
     finally:
         database.close()
+
+
+async def operator_services(settings: Settings) -> Services:
+    """The services on the MongoDB store of the settings, for one `chatbridge apps|users|export`
+    command (no start-up work: the serving processes own that); close with `database.close()`."""
+    return build_services(settings, open_database(settings.mongo))
+
+
+async def check_store(settings: Settings) -> str | None:
+    """Why the store of the settings does not answer a ping (`chatbridge doctor`), or None."""
+    database = open_database(settings.mongo)
+    try:
+        await asyncio.wait_for(database._ping(), settings.mongo.timeout_ms / 1000 + 1)
+        return None
+    except Exception as exc:  # noqa: BLE001 - said to the operator, not raised
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+    finally:
+        database.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from rest.openapi import ADMIN, PUBLIC, SIGNUP, XMPP_AUTH, Doc, Raw, RouteDoc, formatter, route_docs_key
+from rest.openapi import ADMIN, OPERATOR, PUBLIC, SIGNUP, XMPP_AUTH, Doc, Raw, RouteDoc, formatter, route_docs_key
 from rest.schemas import answers as a
 from rest.schemas import requests as q
 from rest.keys import services_key
@@ -25,6 +25,8 @@ from rest.views import events, subscriptions, upload
 from rest.views import admin, admin_stats
 from rest.views import address_book, bans, reports
 from rest.views import contacts
+from rest.views import operations
+from rest.schemas import operations as o
 from rest.schemas import contacts as c
 from rest.views import blocklist
 
@@ -373,6 +375,30 @@ def setup_routes(app: web.Application) -> None:
         query=q.AdminStatsRequest))
     add(r, "GET", "/admin/stats/dialogs/created-per-day", admin_stats.dialogs_created_per_day, Doc(
         "Dialogs created per day", "admin", a.PerDay, security=ADMIN, query=q.AdminStatsRequest))
+
+    # the operators' routes (rest/views/operations.py; `chatbridge` next to an embedded store)
+    APP = {"app_id": "the application's id"}
+    add(r, "GET", "/admin/apps", operations.list_apps, Doc(
+        "Every application (no secrets)", "admin", o.AppsList, security=OPERATOR))
+    add(r, "POST", "/admin/apps", operations.create_app, Doc(
+        "Create an application: its auth key, auth secret and admin key, shown once", "admin",
+        o.AppKeysJson, 201, security=OPERATOR, body=o.CreateAppRequest))
+    add(r, "GET", "/admin/apps/{app_id}", operations.get_app, Doc(
+        "One application, with its number of users", "admin", o.AppJson, security=OPERATOR,
+        params=APP))
+    add(r, "POST", "/admin/apps/{app_id}/keys", operations.rotate_keys, Doc(
+        "A new admin key (with `auth`, also a new auth key and secret), shown once", "admin",
+        o.AppKeysJson, security=OPERATOR, body=o.RotateKeysRequest, params=APP))
+    add(r, "POST", "/admin/apps/{app_id}/users/import", operations.import_users, Doc(
+        "Sign up a batch of users (the `POST /users` checks); each row's id or error", "admin",
+        o.ImportUsersAnswer, security=ADMIN + OPERATOR, body=o.ImportUsersRequest, params=APP))
+    add(r, "DELETE", "/admin/apps/{app_id}/users/{user_id}", operations.delete_user, Doc(
+        "Delete a user of the application", "admin", a.Success, security=ADMIN + OPERATOR,
+        params={**APP, "user_id": "the user's id"}))
+    add(r, "GET", "/admin/apps/{app_id}/export", operations.export_messages, Doc(
+        "Every stored message (of one dialog), oldest first, as JSON lines (streamed)", "admin",
+        Raw("application/x-ndjson", {"type": "string"}, "One admin message object per line"),
+        security=ADMIN + OPERATOR, query=o.ExportQuery, params=APP))
 
     app[route_docs_key] = r.docs
     app[docs.document_key] = docs.DocumentCache()

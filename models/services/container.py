@@ -24,6 +24,7 @@ from models.services.conversation import ConversationService
 from models.services.dialogs import DialogService
 from models.services.memberships import MembershipService
 from models.services.metrics import add_store_probes
+from models.services.operations import OperatorService
 from models.services.messages import MessageService
 from models.services.presence import PresenceRegistry
 from models.services.push import PushService
@@ -62,6 +63,7 @@ from models.storage.users import UserStore
 
 logger = logging.getLogger(__name__)
 ADMIN_KEY_FILE = "admin-api-key"  # under settings.data_dir: the default app's first admin key
+OPERATOR_KEY_FILE = "operator-key"  # under settings.data_dir: the operator routes' key (loopback)
 
 
 @dataclass
@@ -100,6 +102,7 @@ class Services:
     address_book: AddressBookService
     conversation: ConversationService
     blocklist: BlocklistService
+    operations: OperatorService
     # Names this store's contents for state kept outside it (Prosody's data directory): set by
     # `start()`. The embedded store is new in every process, so it gets a new id every time; a
     # MongoDB database keeps the id its first process created.
@@ -118,6 +121,9 @@ class Services:
             path = self.settings.data_dir / ADMIN_KEY_FILE
             await asyncio.to_thread(write_key_file, path, admin_key)
             logger.info("admin API key of application %s written to %s", self.settings.app.id, path)
+        path = self.settings.data_dir / OPERATOR_KEY_FILE
+        if await asyncio.to_thread(self.operations.ensure_operator_key, path):
+            logger.info("operator key (`chatbridge` over loopback) written to %s", path)
         secrets = SecretStore(self.database.db)
         await self.blobs.share_url_secret(secrets)
         self.webpush_key = await self.webpush_keys(secrets).shared()
@@ -182,10 +188,11 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
     admin = AdminService(dialogs, memberships, messages, users, sessions, access, dialog_store,
                          member_store, message_store, settings.limits)
     add_store_probes(metrics, outbox, push)
+    app_service = AppService(apps_store, clock, rate_limits)
     return Services(
         metrics=metrics,
         settings=settings, database=database, clock=clock, publisher=publisher, outbox=outbox,
-        apps=AppService(apps_store, clock, rate_limits), users=users, sessions=sessions, blobs=blobs,
+        apps=app_service, users=users, sessions=sessions, blobs=blobs,
         dialogs=dialogs, memberships=memberships, messages=messages, receipts=receipts,
         system_messages=SystemMessageService(user_store, access, publisher, settings.limits),
         reactions=reactions, search=search,
@@ -206,4 +213,6 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
                               settings.limits.max_list_limit),
         address_book=AddressBookService(address_books, user_store, clock, settings.limits),
         blocklist=blocklist,
+        operations=OperatorService(app_service, apps_store, users, user_store, admin, access,
+                                   message_store, settings.app),
     )
