@@ -16,7 +16,7 @@ import os
 import re
 from pathlib import Path
 
-from rest.openapi import ADMIN, PUBLIC, XMPP_AUTH, route_docs_key
+from rest.openapi import ADMIN, OPERATOR, PUBLIC, XMPP_AUTH, route_docs_key
 from tests.conftest import AUTH_KEY
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
@@ -43,10 +43,14 @@ BODIES = {
 
 
 def _kind(security) -> str:
-    for known, name in ((PUBLIC, "public"), (ADMIN, "admin key"), (XMPP_AUTH, "XMPP Basic")):
+    for known, name in ((PUBLIC, "public"), (ADMIN, "admin key"), (XMPP_AUTH, "XMPP Basic"),
+                        (OPERATOR, "operator key")):
         if security == known:
             return name
-    return "session"
+    names = {name for requirement in security for name in requirement}
+    if names <= {"CBToken", "CBTokenQuery", "CBAuthKey"}:
+        return "session"
+    return " or ".join(sorted(names))
 
 
 async def _objects(api) -> dict[str, tuple[str, str]]:
@@ -73,7 +77,7 @@ async def _objects(api) -> dict[str, tuple[str, str]]:
             "external_id": (str(MISSING_INT), str(MISSING_INT + 1)), "name": ("a.png", "a.png"),
             "message_id": hex_missing, "report_id": hex_missing,
             "session_id": (str(alice_session), str(MISSING_INT)),
-            "asset": ("swagger-ui.css", "swagger-ui.css")}
+            "asset": ("swagger-ui.css", "swagger-ui.css"), "app_id": ("1", str(MISSING_INT))}
 
 
 def _fill(path: str, objects: dict[str, tuple[str, str]], which: int) -> str:
