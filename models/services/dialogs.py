@@ -181,7 +181,7 @@ class DialogService:
         await self._members.add(requester.app_id, dialog_id, members,
                                 {"joined_at": now, "subscribed": dtype == PUBLIC})
         await self._publish("dialog_created", requester, dialog_id, members,
-                            {"type": dtype, "occupants_ids": members})
+                            {"type": dtype, "occupants_ids": members, "name": name}, dtype)
         logger.info("dialog %s (type %s) created by user %s", dialog_id, dtype, me)
         return DialogView(dialog, await self._members.get(dialog_id, me), 0), True
 
@@ -312,7 +312,8 @@ class DialogService:
         changed = sorted(set(sets) | set(adds) | set(pulls))
         recipients = _union(await self._audience(updated), remove_users)
         await self._publish("dialog_updated", requester, access.dialog_id, recipients,
-                            {"added_ids": add_users, "removed_ids": remove_users, "fields": changed})
+                            {"added_ids": add_users, "removed_ids": remove_users, "fields": changed,
+                             "values": _values(updated, changed)}, dtype)
         return await self.view(requester, updated)
 
     async def update_admins(self, requester: Requester, dialog_id: Any,
@@ -413,7 +414,7 @@ class DialogService:
             return existing, False
         await self._members.add(requester.app_id, dialog.id, members, {"joined_at": now})
         await self._publish("dialog_created", requester, dialog.id, members,
-                            {"type": PRIVATE, "occupants_ids": members})
+                            {"type": PRIVATE, "occupants_ids": members}, PRIVATE)
         self._private_memo.remember(requester.app_id, dialog)
         return dialog, True
 
@@ -462,7 +463,7 @@ class DialogService:
         await self._members.remove_dialog(access.dialog_id)
         await self._messages.delete_dialog(access.dialog_id)
         await self._publish("dialog_deleted", requester, access.dialog_id, recipients,
-                            {"type": access.type})
+                            {"type": access.type}, access.type)
         logger.info("dialog %s deleted for everyone by user %s", access.dialog_id, requester.user_id)
 
     async def _audience(self, dialog: Dialog) -> list[int]:
@@ -485,11 +486,26 @@ class DialogService:
             raise InvalidError("messages not found in this dialog", field="pinned_messages_ids")
 
     async def _publish(self, kind: str, requester: Requester, dialog_id: str,
-                       recipients: list[int], payload: dict[str, Any]) -> None:
-        await publish_dialog_event(self._publisher, kind, requester, dialog_id, recipients, payload)
+                       recipients: list[int], payload: dict[str, Any],
+                       dialog_type: int | None = None) -> None:
+        await publish_dialog_event(self._publisher, kind, requester, dialog_id, recipients, payload,
+                                   dialog_type)
 
 
 # -- pure helpers --------------------------------------------------------------------------------
+def _values(dialog: Dialog, fields: list[str]) -> dict[str, Any]:
+    """The new values of the changed fields, as the event feed hands them to clients."""
+    out: dict[str, Any] = {}
+    for name in fields:
+        value = getattr(dialog, name, None)
+        if isinstance(value, tuple):
+            value = list(value)
+        elif value is not None and hasattr(value, "items"):
+            value = {k: v for k, v in value.items()}  # a read-only mapping on the entity
+        out[name] = value
+    return out
+
+
 def _no_overlap(add: list, remove: list, field_name: str) -> None:
     if set(add) & set(remove):
         raise InvalidError("the same id can't be added and removed at once", field=field_name)

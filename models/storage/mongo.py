@@ -16,6 +16,7 @@ from config.settings import MongoSettings
 from models.metrics import LatencyHistogram
 from models.storage import indexes
 from models.storage.archive import ArchiveStore
+from models.storage.feed import FeedStore
 from models.storage.outbox import OutboxStore
 from models.storage.push_jobs import PushJobStore
 from models.storage.secrets import SecretStore
@@ -48,6 +49,9 @@ class Database:
 
     def archive_store(self) -> ArchiveStore:
         return ArchiveStore(self.db)
+
+    def feed_store(self) -> FeedStore:
+        return FeedStore(self.db)
 
     async def ensure_indexes(self) -> None:
         await indexes.ensure_indexes(self.db)

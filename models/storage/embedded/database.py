@@ -12,6 +12,7 @@ from mongomock_motor import AsyncMongoMockClient
 
 from models.storage.embedded import indexes
 from models.storage.embedded.archive import EmbeddedArchiveStore
+from models.storage.embedded.feed import EmbeddedFeedStore
 from models.storage.embedded.outbox import LocalOutboxStore
 from models.storage.embedded.patches import speed_up_mongomock
 from models.storage.embedded.push_jobs import EmbeddedPushJobStore
@@ -34,6 +35,9 @@ class EmbeddedDatabase(Database):
 
     def archive_store(self) -> EmbeddedArchiveStore:
         return EmbeddedArchiveStore(self.db)
+
+    def feed_store(self) -> EmbeddedFeedStore:
+        return EmbeddedFeedStore(self.db)
 
     async def ensure_indexes(self) -> None:
         await indexes.ensure_indexes(self.db)

@@ -11,12 +11,15 @@ EQUALITY_INDEXES: dict[str, tuple[str, ...]] = {
     "messages": ("chat_dialog_id",),
     "dialog_members": ("dialog_id", "user_id"),
     "dialogs": ("private_key",),  # a pair's dialog (`with` in the archive, first 1:1 messages)
+    "feed_shares": ("user_id", "dialog_id"),
+    "message_tombstones": ("chat_dialog_id",),
 }
 
 
 # collection → (group field, order field): both written once at insert and never updated
 ORDERED_INDEXES: dict[str, tuple[str, str]] = {
     "messages": ("chat_dialog_id", "archive_order"),
+    "feed": ("key", "_id"),  # one user's (or one big dialog's) feed entries by cursor
 }
 
 

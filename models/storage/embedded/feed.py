@@ -1,0 +1,43 @@
+"""`EmbeddedFeedStore`: a feed page (models/storage/feed.py) from each key's entries ordered by
+cursor (lookups.py: `OrderedGroup`, kept on insert and delete) instead of mongomock's scan of the
+whole collection: each key's range is found by bisection and the keys are merged lazily, so a page
+costs about its own size and the number of keys read, not the store's size."""
+from __future__ import annotations
+
+import heapq
+from itertools import islice
+from typing import Any, Iterator
+
+from models.storage.embedded import switch
+from models.storage.embedded.lookups import ordered_group
+from models.storage.embedded.tables import collection_store
+from models.storage.feed import FeedStore
+
+Doc = dict[str, Any]
+
+
+class EmbeddedFeedStore(FeedStore):
+    async def page(self, keys: dict[str, int], limit: int) -> list[Doc]:
+        store = collection_store(self._col)
+        if not switch.ON or store is None or not keys or limit <= 0:
+            return await super().page(keys, limit)
+        from mongomock import helpers
+
+        store._remove_expired_documents()
+        documents = store._documents
+
+        def walk(key: str, after: int) -> Iterator[tuple[int, Doc]]:
+            group = ordered_group(store, key)
+            if group is None:
+                return
+            lo, hi = group.between(after, None)
+            orders, ids = group.orders, group.keys
+            for index in range(lo, hi):
+                doc = documents.get(ids[index])
+                if doc is not None:
+                    yield orders[index], doc
+
+        walks = [walk(k, after) for k, after in keys.items()]
+        merged = walks[0] if len(walks) == 1 else heapq.merge(*walks, key=lambda pair: pair[0])
+        return [helpers.make_datetime_timezone_aware_in_document(doc)
+                for _, doc in islice(merged, limit)]
