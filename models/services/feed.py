@@ -80,8 +80,6 @@ class FeedWriter:
 
     # -- events → entries ------------------------------------------------------------------------
     async def write(self, events: list[Event]) -> None:
-        if any(e.kind in ("dialog_updated", "dialog_deleted") for e in events):
-            await self._removals(events)
         planned: list[tuple[Event, list[_Entry]]] = []
         for event in events:
             entries = self._entries(event)
@@ -96,6 +94,12 @@ class FeedWriter:
         expires = now + timedelta(days=self._settings.retention_days)
         docs: list[Doc] = []
         for event, entries in planned:
+            if event.kind == "dialog_updated" and event.payload.get("removed_ids"):
+                # the removed read the dialog's shared entries up to this change, not after
+                await self._store.unshare(event.dialog_id or "", list(event.payload["removed_ids"]),
+                                          cursor, now)
+            elif event.kind == "dialog_deleted":
+                await self._store.unshare_dialog(event.dialog_id or "")
             for entry in entries:
                 first = cursor + 1
                 if entry.shared and entry.dialog_id is not None:
@@ -227,14 +231,6 @@ class FeedWriter:
                                                                if k in values}})
         return [e for e in out if e.users or e.shared]
 
-    async def _removals(self, events: list[Event]) -> None:
-        """Removed members stop reading a dialog's shared entries (whatever the mode of this
-        change: the dialog may have been big before); a deleted dialog has no readers left."""
-        for event in events:
-            if event.kind == "dialog_updated" and event.payload.get("removed_ids"):
-                await self._store.unshare(event.dialog_id or "", list(event.payload["removed_ids"]))
-            elif event.kind == "dialog_deleted":
-                await self._store.unshare_dialog(event.dialog_id or "")
 
 
 class FeedService:
@@ -268,17 +264,20 @@ class FeedService:
         if cursor.stamp_ms < now_ms - self._settings.retention_days * 86_400_000:
             raise GoneError("is older than the feed's retention: read the dialogs and their "
                             "history again, then start from a new cursor", field="since")
-        keys = {user_key(requester.app_id, requester.user_id): cursor.position}
-        for dialog_id, start in (await self._store.shares_for(requester.app_id,
-                                                              requester.user_id)).items():
-            keys[dialog_key(dialog_id)] = max(cursor.position, start)
+        position = cursor.position
+        keys: dict[str, tuple[int, int | None]] = {
+            user_key(requester.app_id, requester.user_id): (position, None)}
+        for dialog_id, (start, until) in (await self._store.shares_for(
+                requester.app_id, requester.user_id)).items():
+            if until is None or until > position:
+                keys[dialog_key(dialog_id)] = (max(position, start), until)
         broadcasts = await self._dialogs.broadcast_ids(requester.app_id)
         if broadcasts:
             left = {d for d, m in (await self._members.get_many(broadcasts, requester.user_id)).items()
                     if m.get("left")}
             for dialog_id in broadcasts:
                 if dialog_id not in left:
-                    keys[dialog_key(dialog_id)] = cursor.position
+                    keys[dialog_key(dialog_id)] = (position, None)
         docs = await self._store.page(keys, limit + 1)
         more = len(docs) > limit
         docs = docs[:limit]
@@ -334,5 +333,6 @@ class FeedService:
 
     async def prune(self) -> int:
         now = self._clock.now()
+        await self._store.prune_shares(now - timedelta(days=self._settings.retention_days))
         return await self._store.prune(now) + await self._tombstones.prune(now)
 

@@ -59,18 +59,24 @@ class FeedStore:
             await self._col.insert_many(entries)
 
     async def share(self, app_id: int, dialog_id: str, user_ids: list[int], from_cursor: int) -> None:
-        """These members read the dialog's shared entries after `from_cursor` (idempotent: an
-        existing share keeps its start)."""
+        """These members read the dialog's shared entries after `from_cursor` (idempotent: a
+        current share keeps its start; an ended one, of a member who left, starts again)."""
         for uid in dict.fromkeys(user_ids):
+            await self._shares.update_one(
+                {"_id": share_id(dialog_id, uid), "until": {"$type": "number"}},
+                {"$set": {"from": from_cursor, "until": None, "ended_at": None}})
             await self._shares.update_one(
                 {"_id": share_id(dialog_id, uid)},
                 {"$setOnInsert": {"app_id": app_id, "dialog_id": dialog_id, "user_id": uid,
                                   "from": from_cursor}}, upsert=True)
 
-    async def unshare(self, dialog_id: str, user_ids: list[int]) -> None:
+    async def unshare(self, dialog_id: str, user_ids: list[int], until: int, now: datetime) -> None:
+        """These members read no shared entry of the dialog after `until` (what came before
+        their removal they still catch up on)."""
         if user_ids:
-            await self._shares.delete_many(
-                {"_id": {"$in": [share_id(dialog_id, u) for u in user_ids]}})
+            await self._shares.update_many(
+                {"_id": {"$in": [share_id(dialog_id, u) for u in user_ids]}, "until": None},
+                {"$set": {"until": until, "ended_at": now}})
 
     async def unshare_dialog(self, dialog_id: str) -> None:
         await self._shares.delete_many({"dialog_id": dialog_id})
@@ -81,17 +87,28 @@ class FeedStore:
         result = await self._col.delete_many({"expires_at": {"$lt": now}})
         return result.deleted_count
 
-    # -- reads -----------------------------------------------------------------------------------
-    async def shares_for(self, app_id: int, user_id: int) -> dict[str, int]:
-        """dialog id → the cursor after which the user reads its shared entries."""
-        return {d["dialog_id"]: int(d["from"]) async for d in
-                self._shares.find({"app_id": app_id, "user_id": user_id})}
+    async def prune_shares(self, ended_before: datetime) -> int:
+        """Ended shares whose entries have all expired."""
+        result = await self._shares.delete_many({"ended_at": {"$lt": ended_before}})
+        return result.deleted_count
 
-    async def page(self, keys: dict[str, int], limit: int) -> list[Doc]:
-        """Up to `limit` entries with a cursor above each key's own position, by cursor."""
+    # -- reads -----------------------------------------------------------------------------------
+    async def shares_for(self, app_id: int, user_id: int) -> dict[str, tuple[int, int | None]]:
+        """dialog id → (the cursor after which the user reads its shared entries, the last one
+        they read: None while they are a member)."""
+        out: dict[str, tuple[int, int | None]] = {}
+        async for d in self._shares.find({"app_id": app_id, "user_id": user_id}):
+            until = d.get("until")
+            out[d["dialog_id"]] = (int(d["from"]), None if until is None else int(until))
+        return out
+
+    async def page(self, keys: dict[str, tuple[int, int | None]], limit: int) -> list[Doc]:
+        """Up to `limit` entries, by cursor, of each key with a cursor above its position and
+        (when it has one) up to its end."""
         if not keys or limit <= 0:
             return []
-        branches = [{"key": key, "_id": {"$gt": after}} for key, after in keys.items()]
+        branches = [{"key": key, "_id": {"$gt": after} if until is None
+                     else {"$gt": after, "$lte": until}} for key, (after, until) in keys.items()]
         query = branches[0] if len(branches) == 1 else {"$or": branches}
         cursor = self._col.find(query).sort("_id", 1).limit(limit)
         return await cursor.to_list(length=limit)

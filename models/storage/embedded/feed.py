@@ -17,7 +17,7 @@ Doc = dict[str, Any]
 
 
 class EmbeddedFeedStore(FeedStore):
-    async def page(self, keys: dict[str, int], limit: int) -> list[Doc]:
+    async def page(self, keys: dict[str, tuple[int, int | None]], limit: int) -> list[Doc]:
         store = collection_store(self._col)
         if not switch.ON or store is None or not keys or limit <= 0:
             return await super().page(keys, limit)
@@ -26,18 +26,18 @@ class EmbeddedFeedStore(FeedStore):
         store._remove_expired_documents()
         documents = store._documents
 
-        def walk(key: str, after: int) -> Iterator[tuple[int, Doc]]:
+        def walk(key: str, after: int, until: int | None) -> Iterator[tuple[int, Doc]]:
             group = ordered_group(store, key)
             if group is None:
                 return
-            lo, hi = group.between(after, None)
+            lo, hi = group.between(after, None if until is None else until + 1)
             orders, ids = group.orders, group.keys
             for index in range(lo, hi):
                 doc = documents.get(ids[index])
                 if doc is not None:
                     yield orders[index], doc
 
-        walks = [walk(k, after) for k, after in keys.items()]
+        walks = [walk(k, after, until) for k, (after, until) in keys.items()]
         merged = walks[0] if len(walks) == 1 else heapq.merge(*walks, key=lambda pair: pair[0])
         return [helpers.make_datetime_timezone_aware_in_document(doc)
                 for _, doc in islice(merged, limit)]
