@@ -135,16 +135,22 @@ class FeedWriter:
         if entry.type == OCCUPANTS_ADDED:
             await self._store.share(event.app_id, dialog_id, entry.data["user_ids"], cursor - 1)
 
-    def _is_shared(self, event: Event, members: list[int]) -> bool:
-        dtype = event.payload.get("dialog_type")
-        if dtype in (PUBLIC, BROADCAST):
+    def _is_shared(self, event: Event) -> bool:
+        if event.payload.get("dialog_type") in (PUBLIC, BROADCAST):
             return True
-        return len(set(members)) > self._settings.fanout_max_members
+        # recipients never include the actor (SCHEMA.md, outbox): no set needed for big dialogs
+        recipients = event.recipient_ids
+        if len(recipients) > self._settings.fanout_max_members:
+            return True
+        return len(set(recipients) | {event.sender_id}) > self._settings.fanout_max_members
 
     def _entries(self, event: Event) -> list[_Entry]:
         kind, payload, dialog_id = event.kind, event.payload, event.dialog_id
-        members = list(dict.fromkeys([*event.recipient_ids, event.sender_id]))
-        shared = self._is_shared(event, members)
+        shared = self._is_shared(event)
+        # a shared entry's readers are the dialog's shares: its members are listed only when
+        # they get one entry each (and for the removals of a membership change)
+        members = [] if shared and kind not in ("dialog_updated", "dialog_deleted") else \
+            list(dict.fromkeys([*event.recipient_ids, event.sender_id]))
 
         def dialog_entry(type_: str, message_id: str | None, data: Doc) -> _Entry:
             return _Entry(type_, dialog_id, message_id, data, members, shared)

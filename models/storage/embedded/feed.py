@@ -17,6 +17,20 @@ Doc = dict[str, Any]
 
 
 class EmbeddedFeedStore(FeedStore):
+    """Cursors come from this process's memory: only this process writes the embedded store, and
+    nothing it holds outlives the process (a counter `$inc` per batch cost a store operation)."""
+
+    def __init__(self, db) -> None:
+        super().__init__(db)
+        self._last = 0
+
+    async def take_cursors(self, count: int) -> int:
+        self._last += count
+        return self._last
+
+    async def current(self) -> int:
+        return self._last
+
     async def page(self, keys: dict[str, tuple[int, int | None]], limit: int) -> list[Doc]:
         store = collection_store(self._col)
         if not switch.ON or store is None or not keys or limit <= 0:
