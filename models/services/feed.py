@@ -221,7 +221,7 @@ class FeedWriter:
             # the removed learn of it in their own feed: the dialog's entries are no longer theirs
             if leavers:
                 out.append(_Entry(OCCUPANTS_REMOVED, dialog_id, None, data, leavers))
-            if staying and (shared or any(u not in removed for u in staying)):
+            if staying or shared:
                 common(OCCUPANTS_REMOVED, data)
         if banned is not None:
             out.append(_Entry(BANNED, dialog_id, None, {"user_id": banned}, [int(banned)]))

@@ -342,3 +342,29 @@ async def test_fast_inserts_match_mongomock():
     assert fast[0] == plain[0] and "ok" not in fast[0][:5]
     assert fast[2] == plain[2]
     assert fast[1] == plain[1]
+
+
+async def test_feed_pages_match_mongomock():
+    """EmbeddedFeedStore's per-key ordered walk answers what mongomock's `$or` query answers:
+    entries inserted out of order, some deleted (expired), keys with and without an end."""
+    from models.storage.embedded.feed import EmbeddedFeedStore
+    from models.storage.embedded.switch import fast_paths
+
+    database = memory_database()
+    store = EmbeddedFeedStore(database.db)
+    rng = random.Random(3)
+    keys = [f"u:1:{i}" for i in range(5)] + [f"d:{ObjectId()}" for _ in range(3)]
+    cursors = list(range(1, 401))
+    rng.shuffle(cursors)
+    for cursor in cursors:
+        await store.insert_many([{"_id": cursor, "key": rng.choice(keys), "type": "t", "n": cursor}])
+    await database.db["feed"].delete_many({"_id": {"$in": rng.sample(range(1, 401), 60)}})
+    for _ in range(40):
+        wanted = {k: (rng.randrange(0, 400), rng.choice([None, rng.randrange(100, 420)]))
+                  for k in rng.sample(keys, rng.randrange(1, len(keys)))}
+        limit = rng.randrange(1, 60)
+        with fast_paths(True):
+            fast = await store.page(wanted, limit)
+        with fast_paths(False):
+            slow = await store.page(wanted, limit)
+        assert fast == slow and [d["_id"] for d in fast] == sorted(d["_id"] for d in fast)
