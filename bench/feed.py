@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import platform
 import random
@@ -120,6 +121,10 @@ async def page_latency(tmp: Path, entries: int, queries: int) -> dict:
         total = await feed.count_documents({})
         mine = [d["_id"] for d in await feed.find(
             {"key": f"u:{APP_ID}:{me.user_id}"}, {"_id": 1}).to_list(length=None)]
+        # what `serve`'s collector policy does every second (chatbridge/gc_policy.py): the
+        # long-lived documents out of the collector's full passes
+        gc.collect()
+        gc.freeze()
         cursor_ms = int(time.time() * 1000)
         anchors = [f"{rng.choice(mine[:-200])}-{cursor_ms}" for _ in range(queries)]
         # warm-up, then the REST route and the service alone, one query at a time
@@ -253,7 +258,9 @@ def report(latency: dict, writes: list[dict], sends: int, probe: float) -> str:
              f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()} ({os.cpu_count()} cores), "
              f"Python {platform.python_version()}, `bench/feed.py`, in one process on the "
              "**mongomock-motor in-memory store** with the embedded store's ordered per-key lists "
-             "(models/storage/embedded/feed.py). " + probe_sentence(probe), "",
+             "(models/storage/embedded/feed.py); after seeding, the stored documents are frozen "
+             "out of the garbage collector's full passes, as `serve`'s collector policy does "
+             "(chatbridge/gc_policy.py). " + probe_sentence(probe), "",
              f"Page latency: one user in 500 dialogs (480 private, 20 groups of 60 members: "
              f"shared entries, {latency['shares']} `feed_shares` of theirs), "
              f"{latency['messages']:,} messages stored through `send_batch` in "

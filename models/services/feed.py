@@ -306,10 +306,11 @@ class FeedService:
              "deleted_by": deleted_by, "expires_at": expires} for m in messages])
 
     async def with_tombstones(self, requester: Requester, query: HistoryQuery,
-                              page: list[Message]) -> list[Message | Tombstone]:
+                              page: list[Message], limit: int) -> list[Message | Tombstone]:
         """A history page with the dialog's tombstones in place: those whose position (the
         page's order: `date_sent`, then the dialog's seq) falls within the page, and, at the
-        ends of the history, before its first or after its last message."""
+        ends of the history, before its first or after its last message. `limit`: the page's
+        own (a shorter page is the end of the history)."""
         access = await self._access.dialog_for(requester, query.dialog_id, preview=query.preview)
         docs = await self._tombstones.in_dialog(requester.app_id, access.dialog_id,
                                                 access.cleared_seq, 10_000)
@@ -326,7 +327,7 @@ class FeedService:
             keys = [key(m) for m in page]
             low, high = min(keys), max(keys)
             first_page = query.skip == 0
-            last_page = len(page) < query.limit
+            last_page = len(page) < limit
             if descending:
                 first_page, last_page = last_page, first_page
             tombs = [t for t in tombs if (first_page or key(t) >= low)

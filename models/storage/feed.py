@@ -136,9 +136,6 @@ class TombstoneStore:
         return [{**d, "_id": str(d["_id"])} for d in
                 await cursor.limit(limit).to_list(length=limit)]
 
-    async def delete_dialog(self, dialog_id: str) -> None:
-        await self._col.delete_many({"chat_dialog_id": dialog_id})
-
     async def prune(self, now: datetime) -> int:
         result = await self._col.delete_many({"expires_at": {"$lt": now}})
         return result.deleted_count

@@ -31,7 +31,7 @@ async def list_messages(request: web.Request) -> web.Response:
     if page.count is not None:
         return json_response({"items_count": page.count})
     if include_deleted:  # tombstones of messages deleted for everyone, in place
-        items = await services.feed.with_tombstones(caller, query, page.items)
+        items = await services.feed.with_tombstones(caller, query, page.items, page.limit)
         return json_response({"skip": page.skip, "limit": page.limit, "items": [
             tombstone_to_json(m) if isinstance(m, Tombstone) else message_to_json(m, caller.user_id)
             for m in items]})

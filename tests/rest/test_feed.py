@@ -243,6 +243,16 @@ async def test_tombstones_in_history_only_when_asked(api, checked, people):
         "GET", f"/chat/Message.json?chat_dialog_id={did}&include_deleted=1&sort_desc=date_sent",
         bob["token"])
     assert [m["_id"] for m in body["items"]] == [m["_id"] for m in reversed(sent)]
+    # paged: each tombstone comes once, in the page that holds its place
+    more = [await send(api, owner, did, f"n{i}") for i in range(3)]
+    pages = []
+    for skip in (0, 2, 4):
+        status, body = await checked(
+            "GET", f"/chat/Message.json?chat_dialog_id={did}&include_deleted=1&limit=2&skip={skip}",
+            bob["token"])
+        pages.append([m["_id"] for m in body["items"]])
+    assert pages == [[sent[0]["_id"], sent[1]["_id"], sent[2]["_id"]],
+                     [more[0]["_id"], more[1]["_id"]], [more[2]["_id"]]]
     # an outsider gets no tombstones either
     status, _ = await api.call("GET", f"/chat/Message.json?chat_dialog_id={did}&include_deleted=1",
                                people["eve"]["token"])

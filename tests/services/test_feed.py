@@ -106,7 +106,8 @@ async def test_an_offline_member_of_a_big_group_catches_up(big):
     page = await big.messages.history(u["eve"], history({"chat_dialog_id": did, "mark_as_read": 0}))
     assert [(m.id, m.body) for m in page.items] == [(two.id, "two, edited")]
     # and the tombstone of "one" is there for who asks
-    merged = await big.feed.with_tombstones(u["eve"], history({"chat_dialog_id": did}), page.items)
+    merged = await big.feed.with_tombstones(u["eve"], history({"chat_dialog_id": did}), page.items,
+                                            page.limit)
     assert [m.id for m in merged] == [one.id, two.id]
     assert not hasattr(merged[0], "body")
 

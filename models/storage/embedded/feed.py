@@ -53,5 +53,5 @@ class EmbeddedFeedStore(FeedStore):
 
         walks = [walk(k, after, until) for k, (after, until) in keys.items()]
         merged = walks[0] if len(walks) == 1 else heapq.merge(*walks, key=lambda pair: pair[0])
-        return [helpers.make_datetime_timezone_aware_in_document(doc)
-                for _, doc in islice(merged, limit)]
+        aware = helpers.make_datetime_timezone_aware_in_document  # its own copy, dates in UTC
+        return [aware(doc) for _, doc in islice(merged, limit)]

@@ -10,7 +10,8 @@ from typing import Any
 EQUALITY_INDEXES: dict[str, tuple[str, ...]] = {
     "messages": ("chat_dialog_id",),
     "dialog_members": ("dialog_id", "user_id"),
-    "dialogs": ("private_key",),  # a pair's dialog (`with` in the archive, first 1:1 messages)
+    "dialogs": ("private_key",  # a pair's dialog (`with` in the archive, first 1:1 messages)
+                "type"),  # the app's broadcast dialogs (every feed page reads them)
     "feed_shares": ("user_id", "dialog_id"),
     "message_tombstones": ("chat_dialog_id",),
 }
