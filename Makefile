@@ -38,6 +38,7 @@ bench: deps system-deps
 	$(BIN)/python bench/xmpp.py --write docs/benchmarks.md
 	$(BIN)/python bench/push.py --write docs/benchmarks.md
 	$(BIN)/python bench/mam.py --write docs/benchmarks.md
+	$(BIN)/python bench/growth.py --write docs/benchmarks.md
 	$(BIN)/python bench/feed.py --write docs/benchmarks.md
 
 clean:

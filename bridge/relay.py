@@ -14,6 +14,11 @@
 | new_device_login | `type=headline` `SystemNotifications` (`notification_type=new_login`) from the user to each of their online resources |
 | contacts_changed | one `<apply>` to mod_chatbridge_roster: roster pushes, subscription presences (bridge/plugins/roster.py) |
 | user_deleted | the account leaves every contact list (`ContactService.forget_user`; its `contacts_changed` follows) |
+| blocklist_updated (not of XMPP origin) | the XMPP server's cache updated, XEP-0191 pushes (bridge/plugins/blocklist.py) |
+
+Blocks: a room event skips the recipients who blocked its actor (messages, edits, reactions;
+removals reach everyone); a 1:1 event, a receipt or a system message skips a recipient with a
+block either way.
 
 Group deliveries go to every online resource of the recipients (Prosody refuses groupchat to
 bare JIDs); in a broadcast dialog, to every online user of the app but those who deleted it for
@@ -45,6 +50,7 @@ from typing import Any
 from bridge.component import Component
 from bridge.convert import attr, body_xml, extra_params_xml, stanza_id_xml
 from bridge.plugins.base import BridgeState
+from bridge.plugins.blocklist import BlocklistPlugin
 from bridge.plugins.bookmarks import BookmarksPlugin
 from bridge.plugins.groupchat import GroupChatPlugin
 from bridge.plugins.roster import RosterPlugin
@@ -79,6 +85,10 @@ class Relay:
         self.skipped = 0
         self.last_error: str | None = None
         self._rooms: dict[tuple[int, str], Room | None] = {}  # broadcast rooms of this batch
+        # per event of this batch (by id()): recipients a block keeps it from, and the XMPP
+        # server's update for a block list change (read before the synchronous delivery)
+        self._blocked: dict[int, set[int]] = {}
+        self._updates: dict[int, str] = {}
         # How long a batch waits for Prosody's confirmation while the link is up. A stall is not
         # a loss: Prosody handles the link's stanzas in order once it resumes, so a batch is not
         # delivered again while the link is up (repeats only kept Prosody busy and the relay
@@ -121,6 +131,7 @@ class Relay:
                     if not events:
                         continue
                     await self._load_rooms(events)
+                    await self._load_blocks(events)
                     for event in events:
                         self._deliver(event)
                     # waits when IN_FLIGHT batches are unconfirmed (back-pressure)
@@ -181,6 +192,63 @@ class Relay:
                 except NotFoundError:  # deleted meanwhile: its occupants only
                     self._rooms[key] = None
 
+    async def _load_blocks(self, events: list[dict[str, Any]]) -> None:
+        """Who a block keeps each event of this batch from: in rooms, the recipients who blocked
+        the actor (messages, edits, reactions; removals still reach everyone); 1:1 and receipts,
+        a recipient with a block either way. And the update of each block list change."""
+        self._blocked, self._updates = {}, {}
+        service = self._state.services.blocklist
+        for event in events:
+            kind = event.get("kind")
+            if _delivered_by_xmpp(event) and kind != "blocklist_updated":
+                continue
+            payload = event.get("payload") or {}
+            try:
+                app_id = int(event["app_id"])
+                if kind == "blocklist_updated":
+                    if not _delivered_by_xmpp(event):
+                        self._updates[id(event)] = await self._blocklist().update_xml(
+                            app_id, int(event["sender_id"]),
+                            [int(u) for u in payload.get("blocked") or ()],
+                            [int(u) for u in payload.get("unblocked") or ()])
+                    continue
+                if kind == "system_message":  # 1:1 notifications: not between a blocked pair
+                    sender = int(payload.get("user_id") or event["sender_id"])
+                    recipients = {int(u) for u in event.get("recipient_ids") or ()}
+                    blocked = await service.related(app_id, sender, recipients) if recipients else set()
+                    if blocked:
+                        self._blocked[id(event)] = blocked
+                    continue
+                if kind in ("messages_read", "messages_delivered"):
+                    reader = int(payload.get("user_id") or event["sender_id"])
+                    authors = {int(a) for a in (payload.get("senders") or {}).values() if a}
+                    if authors:
+                        blocked = await service.related(app_id, reader, authors)
+                        if blocked:
+                            self._blocked[id(event)] = blocked
+                    continue
+                if kind not in ROOM_KINDS or kind == "message_deleted" or (
+                        kind == "message_created" and not payload.get("send_to_chat")):
+                    continue  # removals reach everyone; REST-only messages are not relayed
+                actor = int(payload.get("user_id") or event.get("sender_id") or 0)
+                recipients = {int(u) for u in event.get("recipient_ids") or ()}
+                room = self._rooms.get((app_id, str(event.get("dialog_id"))))
+                if room is not None:  # broadcast: whoever of the app receives it now
+                    recipients = self._groupchat().receivers(room, recipients)
+                if not actor or not recipients:
+                    continue
+                if self._private(event):
+                    blocked = await service.related(app_id, actor, recipients)
+                else:
+                    blocked = await service.blockers(app_id, actor, recipients)
+                if blocked:
+                    self._blocked[id(event)] = blocked
+            except (KeyError, TypeError, ValueError):
+                continue  # malformed: _deliver skips it
+
+    def _blocklist(self) -> BlocklistPlugin:
+        return self._xmpp.plugin[BlocklistPlugin.name]
+
     # -- one event ----------------------------------------------------------------------------------
     def _deliver(self, event: dict[str, Any]) -> None:
         kind = event.get("kind")
@@ -197,6 +265,12 @@ class Relay:
         if kind == "contacts_changed":  # whatever its origin: the bridge applies none itself
             self._contacts_changed(event)
             self.delivered += 1
+            return
+        if kind == "blocklist_updated":  # of XMPP origin: Prosody was told before the answer
+            update = self._updates.get(id(event))
+            if update:
+                self._xmpp.write(update)
+                self.delivered += 1
             return
         if _delivered_by_xmpp(event):
             self.skipped += 1
@@ -226,7 +300,9 @@ class Relay:
         return self._xmpp.plugin[GroupChatPlugin.name]
 
     def _as_user(self, app_id: int, from_user: int, to_user: int, kind: str, stanza_id: str,
-                 content: str) -> None:
+                 content: str, blocked: set[int] | None = None) -> None:
+        if blocked and to_user in blocked:
+            return
         plugin = self._groupchat()
         plugin.send_as_user(
             f'<message xmlns="jabber:client" from="{attr(plugin.user_jid(app_id, from_user))}" '
@@ -243,6 +319,9 @@ class Relay:
         room = self._rooms.get((app_id, dialog_id))
         if room is not None:  # broadcast: every online user of the app who receives it
             users = plugin.receivers(room, users)
+        blocked = self._blocked.get(id(event))
+        if blocked:
+            users -= blocked
         room_jid = plugin.room_jid(app_id, dialog_id, nick if nick not in (None, "", 0) else "")
         plugin.fan_out(plugin.full_jids(app_id, sorted(users)),
                        f'<message from="{attr(room_jid)}" type="groupchat" id="{attr(stanza_id)}"',
@@ -273,7 +352,8 @@ class Relay:
         if self._private(event):
             for recipient in event.get("recipient_ids") or []:
                 stamp = stanza_id_xml(plugin.user_jid(app_id, int(recipient)), message["_id"]) if stored else ""
-                self._as_user(app_id, sender, int(recipient), "chat", message["_id"], content + stamp)
+                self._as_user(app_id, sender, int(recipient), "chat", message["_id"], content + stamp,
+                              self._blocked.get(id(event)))
         else:
             stamp = stanza_id_xml(plugin.room_jid(app_id, str(event["dialog_id"])), message["_id"]) if stored else ""
             self._to_room(event, sender, message["_id"], content + stamp, include_sender=True)
@@ -297,7 +377,7 @@ class Relay:
         if self._private(event):
             for recipient in event.get("recipient_ids") or []:
                 self._as_user(int(event["app_id"]), actor, int(recipient), "chat",
-                              self._xmpp.next_id(prefix), content)
+                              self._xmpp.next_id(prefix), content, self._blocked.get(id(event)))
         else:  # the actor's other devices learn about it too
             self._to_room(event, actor, self._xmpp.next_id(prefix), content, include_sender=True)
 
@@ -319,7 +399,7 @@ class Relay:
         if self._private(event):
             for recipient in event.get("recipient_ids") or []:
                 self._as_user(int(event["app_id"]), user, int(recipient), "chat",
-                              self._xmpp.next_id("react"), content)
+                              self._xmpp.next_id("react"), content, self._blocked.get(id(event)))
         else:
             self._to_room(event, "", self._xmpp.next_id("react"), content, include_sender=False)
 
@@ -337,7 +417,7 @@ class Relay:
             content = (f'<{name} xmlns="urn:xmpp:chat-markers:0" id="{attr(message_id)}"/>'
                        + extra_params_xml({"dialog_id": event["dialog_id"]}))
             self._as_user(int(event["app_id"]), reader, int(author), "chat",
-                          self._xmpp.next_id("mark"), content)
+                          self._xmpp.next_id("mark"), content, self._blocked.get(id(event)))
 
     def _system_message(self, event: dict[str, Any]) -> None:
         payload = event["payload"]
@@ -350,7 +430,8 @@ class Relay:
         sender = int(payload.get("user_id") or event["sender_id"])
         for recipient in event.get("recipient_ids") or []:
             self._as_user(int(event["app_id"]), sender, int(recipient), "headline",
-                          str(payload.get("id") or self._xmpp.next_id("sys")), content)
+                          str(payload.get("id") or self._xmpp.next_id("sys")), content,
+                          self._blocked.get(id(event)))
 
     def _sessions_ended(self, event: dict[str, Any]) -> None:
         """config/mod_chatbridge_sessions.lua closes the user's connections of those sessions."""

@@ -20,6 +20,7 @@ from models.services.container import Services, build_services
 from models.storage.mongo import open_database
 from rest.app import create_app
 from rest.metrics import create_metrics_app
+from rest.server import ApiRunner
 from push.worker import PushRuntime
 from bridge.app import create_bridge
 from rest.views.health import HEALTH_CHECKS
@@ -41,7 +42,7 @@ async def build(settings: Settings) -> Services:
 @contextlib.asynccontextmanager
 async def http_part(services: Services, app: web.Application):
     # in-flight requests get 5 s to finish on shutdown (aiohttp waits 60 s by default)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
+    runner = ApiRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
     await runner.setup()
     site = web.TCPSite(runner, services.settings.http.host, services.settings.http.port,
                        reuse_address=True)

@@ -180,6 +180,7 @@ class LimitSettings(BaseModel):
     max_address_book_contacts: int = 10000  # contacts in one address book (one device's)
     max_contacts: int = 1000
     max_contact_ids_per_request: int = 100
+    max_blocked_users: int = 1000  # longest block list (`/blocklist`, XEP-0191, privacy lists)
 
 
 class RateLimitSettings(BaseModel):

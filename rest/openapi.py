@@ -64,6 +64,7 @@ ERRORS = {
 TAGS = [
     ("sessions", "Application and user sessions"),
     ("users", "Sign-up, profiles, lookups and lists"),
+    ("blocklist", "The caller's block list (the same list as XMPP blocking and privacy lists)"),
     ("dialogs", "Chat dialogs (ConnectyCube's Chat Dialog API)"),
     ("messages", "History, sending, read and delivered marks, edits, deletes, reactions"),
     ("blobs", "Files (ConnectyCube's storage API)"),

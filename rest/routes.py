@@ -17,6 +17,7 @@ from rest.schemas import answers as a
 from rest.schemas import requests as q
 from rest.keys import services_key
 from rest.metrics import make_metrics_view
+from rest.schemas.blocklist import BlockUsersRequest
 from rest.schemas.reactions import ReactionsBody
 from rest.views import blobs, dialogs, docs, health, sessions, users, xmpp_auth
 from rest.views import messages, reactions, search
@@ -26,6 +27,7 @@ from rest.views import address_book, bans, reports
 from rest.views import contacts
 from rest.views import feed
 from rest.schemas import contacts as c
+from rest.views import blocklist
 
 TEXT = {"type": "string", "enum": ["true", "false"]}
 XMPP_ANSWERS = {401: Raw("text/plain", TEXT, "Wrong or no Basic credentials (`false`)"),
@@ -143,6 +145,21 @@ def setup_routes(app: web.Application) -> None:
         body=q.UserRequest))
     add(r, "DELETE", "/users/{user_id:\\d+}", users.delete_user, Doc(
         "Delete the caller's account (`user_id` is the caller)", "users"))
+
+    # the block list (rest/views/blocklist.py): the same list as XEP-0191 and privacy lists
+    add(r, "GET", "/blocklist", blocklist.list_blocked, Doc(
+        "The users the caller blocked", "blocklist", a.UsersPage,
+        description="In the order they were blocked; the whole list (at most "
+                    "`CHAT_LIMITS__MAX_BLOCKED_USERS`, the answer's `limit`)."))
+    add(r, "POST", "/blocklist", blocklist.block_users, Doc(
+        "Block users", "blocklist", a.UsersPage, body=BlockUsersRequest,
+        description="Adds `user_ids` (already blocked ones are kept) and answers the whole list. "
+                    "All or nothing: an id that is not a user of the caller's application "
+                    "answers 404 and blocks nobody; the caller's own id or a list past "
+                    "the limit answers 422."))
+    add(r, "DELETE", "/blocklist/{user_id}", blocklist.unblock_user, Doc(
+        "Unblock a user", "blocklist", None, params={"user_id": "the blocked user's id"},
+        description="A user who is not on the list answers 200 too (nothing to do)."))
 
     # the XMPP server's auth module asks these (rest/views/xmpp_auth.py)
     r.one("GET", "/xmpp-auth/check_password", xmpp_auth.check_password, Doc(

@@ -17,6 +17,7 @@ from models.services.admin_stats import AdminStatsService
 from models.services.apps import AppService, write_key_file
 from models.services.bans import BanService
 from models.services.blobs import BlobService
+from models.services.blocklist import BlocklistService
 from models.services.bookmarks import BookmarkService
 from models.services.contacts import ContactService
 from models.services.dialogs import DialogService
@@ -99,6 +100,7 @@ class Services:
     reports: ReportService
     address_book: AddressBookService
     feed: FeedService
+    blocklist: BlocklistService
     # Names this store's contents for state kept outside it (Prosody's data directory): set by
     # `start()`. The embedded store is new in every process, so it gets a new id every time; a
     # MongoDB database keeps the id its first process created.
@@ -154,7 +156,7 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
                               RefreshTokenStore(db), DeviceStore(db), publisher, rate_limits)
     blobs = BlobService(BlobStore(db), LocalFileStore(settings.blobs.path), counters, clock,
                         settings.blobs, settings.http.base_url, settings.limits.max_list_limit)
-    dialog_store, member_store, message_store = DialogStore(db), MemberStore(db), MessageStore(db)
+    dialog_store, member_store, message_store = DialogStore(db), MemberStore(db), database.message_store()
     user_store = UserStore(db)
     access = AccessService(dialog_store, member_store, message_store)
     feed_store = database.feed_store()
@@ -165,20 +167,23 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
     memberships = MembershipService(dialog_store, member_store, message_store, access, clock,
                                     publisher, settings.limits)
     private_memo = PrivateAccessMemo()  # one per process, shared by dialogs and messages
+    blocklist = BlocklistService(database.blocklist_store(), users, clock, publisher,
+                                 settings.limits)
     dialogs = DialogService(dialog_store, member_store, message_store, users, access, clock,
                             publisher, settings.limits, settings.xmpp.muc_domain, memberships,
-                            private_memo)
+                            private_memo, blocklist=blocklist)
     receipts = ReceiptService(message_store, dialog_store, member_store, access, clock, publisher,
                               settings.limits)
     messages = MessageService(message_store, dialog_store, user_store, access, receipts, clock,
                               publisher, settings.limits, private_dialogs=dialogs,
-                              private_access=private_memo, rate_limits=rate_limits, graves=feed)
+                              private_access=private_memo, rate_limits=rate_limits,
+                              blocklist=blocklist, graves=feed)
     reactions = ReactionService(message_store, access, publisher)
     search = SearchService(message_store, dialog_store, member_store, user_store, dialogs, settings.limits)
     presence, sub_store = PresenceRegistry(), SubscriptionStore(db)
     push = PushService(database.push_job_store(), sub_store, dialog_store, member_store,
                        message_store, user_store, presence, clock, settings.push,
-                       metrics=metrics.push)
+                       metrics=metrics.push, blocklist=blocklist)
     push_events = PushEventService(PushEventStore(db), user_store, sub_store, push, counters, clock,
                                    settings.push)
     admin = AdminService(dialogs, memberships, messages, users, sessions, access, dialog_store,
@@ -207,4 +212,5 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
                               settings.limits.max_list_limit),
         address_book=AddressBookService(address_books, user_store, clock, settings.limits),
         feed=feed,
+        blocklist=blocklist,
     )

@@ -42,6 +42,7 @@ from models.lax import cast_int
 from models.requester import Requester, require_user
 from models.services.access import (BROADCAST, GROUP, PRIVATE, PUBLIC, AccessService, DialogAccess,
                                     PrivateAccessMemo)
+from models.services.blocklist import BlocklistService
 from models.services.memberships import MembershipService, publish_dialog_event, union as _union
 from models.services.users import UserService
 from models.storage.dialogs import DialogStore
@@ -74,8 +75,10 @@ class DialogService:
     def __init__(self, dialogs: DialogStore, members: MemberStore, messages: MessageStore,
                  users: UserService, access: AccessService, clock: Clock,
                  publisher: EventPublisher, limits: LimitSettings, muc_domain: str,
-                 memberships: MembershipService, private_memo: PrivateAccessMemo) -> None:
+                 memberships: MembershipService, private_memo: PrivateAccessMemo,
+                 blocklist: BlocklistService | None = None) -> None:
         self._memberships = memberships
+        self._blocklist = blocklist  # a block between the pair refuses their private dialog
         self._private_memo = private_memo
         self._dialogs = dialogs
         self._members = members
@@ -391,6 +394,8 @@ class DialogService:
         if other == me:
             raise InvalidError("can't start a private dialog with yourself", field="occupants_ids")
         await self._require_users(requester.app_id, [other], "occupants_ids")
+        if self._blocklist is not None:
+            await self._blocklist.check_pair(requester.app_id, me, other)
         key = f"{min(me, other)}:{max(me, other)}"
         existing = await self._dialogs.find_private(requester.app_id, key)
         if existing is not None:

@@ -40,9 +40,10 @@ logger = logging.getLogger(__name__)
 Doc = dict[str, Any]
 
 # Events of a user's own state: personal entries for the event's recipients (and its actor).
-# The block list (branch `block`) publishes `block_list_updated` {`user_id`, `blocked_ids`,
-# `unblocked_ids`} to the owner (and, when it tells them, the blocked user): this is its hook.
-PERSONAL_KINDS = {"membership_updated": SETTINGS_CHANGED, "block_list_updated": BLOCKS_CHANGED}
+PERSONAL_KINDS = {"membership_updated": SETTINGS_CHANGED}
+# The block list (models/services/blocklist.py): the owner's other devices learn of each change;
+# the users blocked are not told (they are the event's recipients, for Prosody's cache only).
+OWNER_KINDS = {"blocklist_updated": BLOCKS_CHANGED}
 # dialog fields whose change is an item of its own
 _OWN_TYPES = {"occupants_ids", "admins_ids", "pinned_messages_ids", "banned_ids"}
 
@@ -181,6 +182,8 @@ class FeedWriter:
             return [_Entry(DIALOG_DELETED, dialog_id, None, {"type": payload.get("type")}, members)]
         if kind in PERSONAL_KINDS:
             return [_Entry(PERSONAL_KINDS[kind], dialog_id, None, dict(payload), members)]
+        if kind in OWNER_KINDS:
+            return [_Entry(OWNER_KINDS[kind], None, None, dict(payload), [event.sender_id])]
         return []
 
     @staticmethod

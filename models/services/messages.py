@@ -22,6 +22,7 @@ from models.messages import (PREVIEW_LIMIT, DeleteResult, HistoryQuery, Message,
 from models.requester import Requester, require_user
 from models.services.access import (BROADCAST, PRIVATE, AccessService, DialogAccess,
                                     PrivateAccessMemo)
+from models.services.blocklist import BlocklistService
 from models.services.batcher import Batcher
 from models.services.rate_limits import RateLimitService
 from models.services.receipts import ReceiptService
@@ -52,9 +53,11 @@ class MessageService:
                  access: AccessService, receipts: ReceiptService, clock: Clock,
                  publisher: EventPublisher, limits: LimitSettings,
                  private_dialogs: PrivateDialogs, private_access: PrivateAccessMemo,
-                 rate_limits: RateLimitService | None = None, graves: Graves | None = None) -> None:
+                 rate_limits: RateLimitService | None = None,
+                 blocklist: BlocklistService | None = None, graves: Graves | None = None) -> None:
         self._graves = graves
         self._messages = messages
+        self._blocklist = blocklist  # 1:1 between a blocked pair is refused
         self._dialogs = dialogs
         self._users = users
         self._access = access
@@ -134,6 +137,8 @@ class MessageService:
                 if isinstance(exc, NotFoundError) and draft.dialog_id is not None:
                     self._private_access.forget(requester.app_id, draft.dialog_id)  # deleted
                 results[index] = exc
+        if self._blocklist is not None:
+            ready = await self._unblocked(ready, results)
         # repeats of stored messages (ids are global: another application's id is a conflict)
         ids = [draft.id for _, _, draft, _ in ready if draft.id is not None]
         existing = await self._messages.find_any_app(ids) if ids else {}
@@ -202,6 +207,36 @@ class MessageService:
         if events:
             await self._publisher.publish_many(events)
         return results  # type: ignore[return-value]
+
+    async def _unblocked(self, ready: list[tuple[int, Requester, MessageDraft, DialogAccess]],
+                         results: list[Message | Exception | None]
+                         ) -> list[tuple[int, Requester, MessageDraft, DialogAccess]]:
+        """`ready` without the private sends between a blocked pair (their result: forbidden);
+        one read of the block lists per application in the batch."""
+        assert self._blocklist is not None
+        pairs: dict[int, set[tuple[int, int]]] = {}
+        for _, requester, _, access in ready:
+            if access.type == PRIVATE:
+                pairs.setdefault(requester.app_id, set()).add(
+                    (requester.user_id, self._private_peer(access)))
+        if not pairs:
+            return ready
+        blocked = {(app_id, pair) for app_id, app_pairs in pairs.items()
+                   for pair in await self._blocklist.blocked_pairs(app_id, app_pairs)}
+        if not blocked:
+            return ready
+        kept = []
+        for entry in ready:
+            index, requester, _, access = entry
+            peer = self._private_peer(access) if access.type == PRIVATE else 0
+            if access.type == PRIVATE and (requester.app_id, frozenset((requester.user_id, peer))) in blocked:
+                try:
+                    await self._blocklist.check_pair(requester.app_id, requester.user_id, peer)
+                except ChatError as exc:
+                    results[index] = exc
+                    continue
+            kept.append(entry)
+        return kept
 
     def _new_message(self, requester: Requester, draft: MessageDraft, access: DialogAccess,
                      message_id: str, date_sent: int, now: datetime, seq: int) -> Message:

@@ -17,6 +17,8 @@ from models.metrics import LatencyHistogram
 from models.storage import indexes
 from models.storage.archive import ArchiveStore
 from models.storage.feed import FeedStore
+from models.storage.messages import MessageStore
+from models.storage.blocklist import BlocklistStore
 from models.storage.outbox import OutboxStore
 from models.storage.push_jobs import PushJobStore
 from models.storage.secrets import SecretStore
@@ -52,6 +54,11 @@ class Database:
 
     def feed_store(self) -> FeedStore:
         return FeedStore(self.db)
+
+    def message_store(self) -> MessageStore:
+        return MessageStore(self.db)
+    def blocklist_store(self) -> BlocklistStore:
+        return BlocklistStore(self.db)
 
     async def ensure_indexes(self) -> None:
         await indexes.ensure_indexes(self.db)

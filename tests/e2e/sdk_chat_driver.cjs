@@ -190,6 +190,38 @@ scenarios.group_chat = async () => {
            delivered, typing, restMessage, viaRest, left, history };
 };
 
+// The SDK's privacy lists are the block list: REST sees it, it is enforced, the SDK reads it back.
+scenarios.privacy_list = async () => {
+  const alice = await newUser('alice');
+  const bob = await newUser('bob');
+  await connect(alice);
+  await connect(bob);
+  await sleep(300);
+  const blocklist = async () => {
+    const answer = await fetch(`${cfg.api_url}/blocklist.json`, { headers: { 'CB-Token': alice.token } });
+    const body = await answer.json();
+    if (!body.items) throw new Error(`GET /blocklist answered ${answer.status} ${JSON.stringify(body)}`);
+    return body.items.map((u) => u.id);
+  };
+  const privacy = alice.cc.chat.privacylist;
+  await step('create', () => privacy.create({ name: 'blocklist', items: [{ user_id: bob.id, action: 'deny' }] }));
+  const beforeDefault = await step('REST list before default', blocklist);
+  await step('setAsDefault', () => privacy.setAsDefault('blocklist'));
+  const blocked = await step('REST list', blocklist);
+  const list = await step('getList', () => privacy.getList('blocklist'));
+  const names = await step('getNames', () => privacy.getNames());
+  const refusedId = bob.cc.chat.send(alice.id, { type: 'chat', body: 'blocked?', extension: { save_to_history: 1 } });
+  const [errorId, error] = await waitEvent(bob, 'onMessageErrorListener', (id) => id === refusedId, 'message error');
+  await step('update: allow bob', () => privacy.update({ name: 'blocklist', items: [{ user_id: bob.id, action: 'allow' }] }));
+  const after = await step('REST list after update', blocklist);
+  const againId = bob.cc.chat.send(alice.id, { type: 'chat', body: 'now?', extension: { save_to_history: 1 } });
+  const [fromId] = await waitEvent(alice, 'onMessageListener', (uid, m) => m.id === againId, 'message after unblock');
+  const refusedSeen = alice.events.some((e) => e.name === 'onMessageListener' && e.args[1].id === refusedId);
+  await step('disconnect', () => Promise.all([alice.cc.chat.disconnect(), bob.cc.chat.disconnect()]));
+  return { alice: alice.id, bob: bob.id, beforeDefault, blocked, list, names, errorId, error, after, fromId,
+           refusedSeen };
+};
+
 async function main() {
   const run = scenarios[cfg.scenario];
   if (!run) {

@@ -89,3 +89,16 @@ def test_new_login_notice_and_ending_a_session_disconnect_the_sdk(chat):
     assert notice["extension"]["udid"] == "e2e-laptop"
     assert int(notice["extension"]["session_id"]) in {item["id"] for item in r["listed"]["items"]}
     assert r["ended"] == 200 and r["connectedAfter"] is False
+
+
+def test_privacy_list_is_the_block_list(chat):
+    """The SDK's `chat.privacylist` (create, setAsDefault, getList, getNames, update) on the one
+    block list: REST sees it once it is the default, the blocked user's 1:1 message comes back as
+    the error the SDK reports (code 503), the SDK's update lifts it."""
+    r = chat("privacy_list")
+    bob = r["bob"]
+    assert r["beforeDefault"] == [] and r["blocked"] == [bob]
+    assert r["list"] == {"name": "blocklist", "items": [{"user_id": bob, "action": "deny"}]}
+    assert r["names"]["default"] == "blocklist" and "blocklist" in r["names"]["names"]
+    assert r["error"]["code"] == 503 and r["refusedSeen"] is False
+    assert r["after"] == [] and r["fromId"] == bob

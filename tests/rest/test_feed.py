@@ -260,3 +260,19 @@ async def test_tombstones_in_history_only_when_asked(api, checked, people):
     status, body = await api.call(
         "GET", f"/chat/Message.json?chat_dialog_id={did}&include_deleted=perhaps", bob["token"])
     assert status == 422 and list(body["errors"]) == ["include_deleted"]
+
+
+async def test_the_block_list_reaches_its_owners_other_devices_only(api, checked, people):
+    owner, bob = people["owner"], people["bob"]
+    since = {k: await start(checked, people[k]) for k in ("owner", "bob")}
+    status, _ = await api.call("POST", "/blocklist.json", owner["token"],
+                               json={"user_ids": [bob["id"]]})
+    assert status == 200
+    status, _ = await api.call("DELETE", f"/blocklist/{bob['id']}.json", owner["token"])
+    assert status in (200, 204)
+    items, _ = await catch_up(checked, owner, since["owner"])
+    assert [(i["type"], i["data"]) for i in items] == [
+        ("blocks_changed", {"blocked": [bob["id"]], "unblocked": []}),
+        ("blocks_changed", {"blocked": [], "unblocked": [bob["id"]]})]
+    assert items[0]["dialog_id"] is None and items[0]["actor_id"] == owner["id"]
+    assert (await catch_up(checked, bob, since["bob"]))[0] == []  # the blocked are not told

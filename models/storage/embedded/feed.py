@@ -41,7 +41,7 @@ class EmbeddedFeedStore(FeedStore):
         documents = store._documents
 
         def walk(key: str, after: int, until: int | None) -> Iterator[tuple[int, Doc]]:
-            group = ordered_group(store, key)
+            group = ordered_group(store, key, "cursor")
             if group is None:
                 return
             lo, hi = group.between(after, None if until is None else until + 1)
