@@ -18,18 +18,25 @@ Doc = dict[str, Any]
 
 class EmbeddedFeedStore(FeedStore):
     """Cursors come from this process's memory: only this process writes the embedded store, and
-    nothing it holds outlives the process (a counter `$inc` per batch cost a store operation)."""
+    nothing it holds outlives the process (a counter `$inc` per batch cost a store operation).
+    The counter lives with the collection's table, so every store on that database shares it."""
 
-    def __init__(self, db) -> None:
-        super().__init__(db)
-        self._last = 0
+    def _table(self) -> Any | None:
+        return collection_store(self._col)
 
     async def take_cursors(self, count: int) -> int:
-        self._last += count
-        return self._last
+        table = self._table()
+        if table is None:
+            return await super().take_cursors(count)
+        last = table.__dict__.get("_feed_cursor", 0) + count
+        table.__dict__["_feed_cursor"] = last
+        return last
 
     async def current(self) -> int:
-        return self._last
+        table = self._table()
+        if table is None:
+            return await super().current()
+        return table.__dict__.get("_feed_cursor", 0)
 
     async def page(self, keys: dict[str, tuple[int, int | None]], limit: int) -> list[Doc]:
         store = collection_store(self._col)
