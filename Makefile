@@ -39,6 +39,7 @@ bench: deps system-deps
 	$(BIN)/python bench/push.py --write docs/benchmarks.md
 	$(BIN)/python bench/mam.py --write docs/benchmarks.md
 	$(BIN)/python bench/growth.py --write docs/benchmarks.md
+	$(BIN)/python bench/feed.py --write docs/benchmarks.md
 
 # schemathesis against /openapi.json on a live server (not part of `make test`: ~3 minutes)
 .venv-fuzz/.installed: requirements-fuzz.lock

@@ -29,6 +29,7 @@ CONDITIONS: dict[ErrorCode, Condition] = {
     ErrorCode.too_large: Condition("policy-violation", "modify", 413),
     ErrorCode.rate_limited: Condition("resource-constraint", "wait", 500),
     ErrorCode.unavailable: Condition("service-unavailable", "cancel", 503),
+    ErrorCode.gone: Condition("gone", "cancel", 410),
 }
 INTERNAL = Condition("internal-server-error", "wait", 500)
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"

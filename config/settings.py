@@ -324,6 +324,18 @@ class PushSettings(BaseModel):
         return channels
 
 
+class FeedSettings(BaseModel):
+    """The event feed (`GET /chat/events`, docs/architecture.md "The event feed") and the
+    tombstones of messages deleted for everyone: both are kept this long."""
+
+    retention_days: int = Field(default=30, ge=1)
+    # Dialogs with at most this many members get one personal entry per member for each change
+    # (their users read one range); bigger ones, and every public and broadcast dialog, one
+    # shared entry their members read through `feed_shares` (never one write per member).
+    fanout_max_members: int = Field(default=32, ge=0)
+    max_page: int = Field(default=100, ge=1)  # most items of one page (`limit`)
+
+
 class MetricsSettings(BaseModel):
     """Prometheus metrics (docs/metrics.md): `GET /metrics` on the REST port, and a listener of
     its own in `chatbridge push-worker`."""
@@ -364,6 +376,7 @@ class Settings(BaseSettings):
     rate_limits: RateLimitSettings = RateLimitSettings()
     push: PushSettings = PushSettings()
     metrics: MetricsSettings = MetricsSettings()
+    feed: FeedSettings = FeedSettings()
     data_dir: Path = Path("var")
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"  # json: one JSON object per line

@@ -18,6 +18,7 @@ class ErrorCode(str, Enum):
     too_large = "too_large"
     rate_limited = "rate_limited"
     unavailable = "unavailable"
+    gone = "gone"
 
 
 class ChatError(Exception):
@@ -74,3 +75,9 @@ class RateLimitedError(ChatError):
 
 class UnavailableError(ChatError):
     code = ErrorCode.unavailable
+
+
+class GoneError(ChatError):
+    """What was asked for existed once and is no longer kept (a feed cursor past the retention)."""
+
+    code = ErrorCode.gone

@@ -18,6 +18,7 @@ STATUS = {
     ErrorCode.too_large: 413,
     ErrorCode.rate_limited: 429,
     ErrorCode.unavailable: 503,
+    ErrorCode.gone: 410,
 }
 
 

@@ -27,6 +27,7 @@ from rest.views import address_book, bans, reports
 from rest.views import contacts
 from rest.views import operations
 from rest.schemas import operations as o
+from rest.views import feed
 from rest.schemas import contacts as c
 from rest.views import blocklist
 
@@ -270,6 +271,12 @@ def setup_routes(app: web.Application) -> None:
     add(r, "POST", "/chat/Message/system", messages.create_system_message, Doc(
         "Send a system message (real time only, not stored)", "messages",
         a.SystemMessageAnswer, body=q.SystemMessageRequest))
+    add(r, "GET", "/chat/events", feed.list_events, Doc(
+        "What changed in the caller's dialogs and their own state since a cursor", "messages",
+        a.FeedAnswer, query=q.FeedQuery, also={410: a.ErrorAnswer},
+        description="Oldest first. Without `since`: the current cursor and no items (where a "
+        "client starts). A cursor older than the retention (`CHAT_FEED__RETENTION_DAYS`) answers "
+        "410: read the dialogs and their history again, then start from a new cursor."))
     add(r, "GET", "/chat/Message", messages.list_messages, Doc(
         "A dialog's history", "messages", a.MessagesAnswer, query=q.MessageListQuery))
     add(r, "POST", "/chat/Message", messages.create_message, Doc(

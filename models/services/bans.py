@@ -88,7 +88,11 @@ class BanService:
                 requester, updated, [Notice(NoticeType.OCCUPANTS_REMOVED, (user_id,))])
         await publish_dialog_event(self._publisher, "dialog_updated", requester, access.dialog_id,
                                    recipients, {"added_ids": [], "removed_ids": [user_id],
-                                                "fields": sorted(fields), "notices": described})
+                                                "fields": sorted(fields), "notices": described,
+                                                "banned_id": user_id,
+                                                "values": {"occupants_ids":
+                                                           list(updated.occupants_ids)}},
+                                   access.type)
         if self._conversation is not None:
             await self._conversation.record(requester, updated, described)
         logger.info("user %s banned from dialog %s by user %s", user_id, access.dialog_id,
@@ -107,7 +111,8 @@ class BanService:
         # no one is added back; the event refreshes the rooms' view of the dialog
         await publish_dialog_event(self._publisher, "dialog_updated", requester, access.dialog_id,
                                    [user_id], {"added_ids": [], "removed_ids": [],
-                                               "fields": ["banned_ids"]})
+                                               "fields": ["banned_ids"], "unbanned_id": user_id},
+                                   access.type)
         logger.info("user %s unbanned from dialog %s by user %s", user_id, access.dialog_id,
                     requester.user_id)
 

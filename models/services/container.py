@@ -22,6 +22,7 @@ from models.services.bookmarks import BookmarkService
 from models.services.contacts import ContactService
 from models.services.conversation import ConversationService
 from models.services.dialogs import DialogService
+from models.services.feed import FeedService, FeedWriter
 from models.services.memberships import MembershipService
 from models.services.metrics import add_store_probes
 from models.services.operations import OperatorService
@@ -48,6 +49,7 @@ from models.storage.blobs import BlobStore
 from models.storage.contacts import ContactStore, RosterVersionStore
 from models.storage.counters import CounterStore
 from models.storage.dialogs import DialogStore
+from models.storage.feed import TombstoneStore
 from models.storage.files import LocalFileStore
 from models.storage.members import MemberStore
 from models.storage.messages import MessageStore
@@ -101,6 +103,7 @@ class Services:
     reports: ReportService
     address_book: AddressBookService
     conversation: ConversationService
+    feed: FeedService
     blocklist: BlocklistService
     operations: OperatorService
     # Names this store's contents for state kept outside it (Prosody's data directory): set by
@@ -136,10 +139,13 @@ class Services:
         """Periodic housekeeping: prune handled outbox events, sweep abandoned upload files."""
         await self.outbox.prune()
         await self.blobs.sweep_abandoned_uploads()
+        await self.feed.prune()
 
 
 def build_services(settings: Settings, database: Database, clock: Clock | None = None,
-                   publisher: EventPublisher | None = None, metrics: Metrics | None = None) -> Services:
+                   publisher: EventPublisher | None = None, metrics: Metrics | None = None,
+                   feed_writes: bool = True) -> Services:
+    """`feed_writes=False` leaves the event feed unwritten: only bench/feed.py's baseline."""
     clock = clock or Clock()
     metrics = metrics or Metrics(settings.metrics.enabled)
     if metrics.enabled:  # every store operation timed (models/storage/timing.py)
@@ -147,6 +153,7 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
     db = database.db
     outbox = database.outbox_store()
     publisher = publisher or outbox
+    base_publisher = publisher  # `Services.publisher`: what the feed writer hands events on to
     counters = CounterStore(db)
     apps_store = AppStore(db)
     rate_limits = RateLimitService(settings.rate_limits)
@@ -160,6 +167,11 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
     dialog_store, member_store, message_store = DialogStore(db), MemberStore(db), database.message_store()
     user_store = UserStore(db)
     access = AccessService(dialog_store, member_store, message_store)
+    feed_store = database.feed_store()
+    feed = FeedService(feed_store, TombstoneStore(db), dialog_store, member_store, access, clock,
+                       settings.feed)
+    if feed_writes:  # every event goes to the feed first, then to the outbox (FeedWriter)
+        publisher = FeedWriter(publisher, feed_store, dialog_store, access, clock, settings.feed)
     conversation = ConversationService(dialog_store, member_store, message_store, users, access,
                                        clock, publisher, settings.dialogs)
     memberships = MembershipService(dialog_store, member_store, message_store, access, clock,
@@ -176,7 +188,7 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
     messages = MessageService(message_store, dialog_store, user_store, access, receipts, clock,
                               publisher, settings.limits, private_dialogs=dialogs,
                               private_access=private_memo, rate_limits=rate_limits,
-                              blocklist=blocklist)
+                              blocklist=blocklist, graves=feed)
     reactions = ReactionService(message_store, access, publisher)
     search = SearchService(message_store, dialog_store, member_store, user_store, dialogs, settings.limits)
     presence, sub_store = PresenceRegistry(), SubscriptionStore(db)
@@ -191,7 +203,7 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
     app_service = AppService(apps_store, clock, rate_limits)
     return Services(
         metrics=metrics,
-        settings=settings, database=database, clock=clock, publisher=publisher, outbox=outbox,
+        settings=settings, database=database, clock=clock, publisher=base_publisher, outbox=outbox,
         apps=app_service, users=users, sessions=sessions, blobs=blobs,
         dialogs=dialogs, memberships=memberships, messages=messages, receipts=receipts,
         system_messages=SystemMessageService(user_store, access, publisher, settings.limits),
@@ -212,6 +224,7 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
         reports=ReportService(ReportStore(db), counters, access, users, rate_limits, clock,
                               settings.limits.max_list_limit),
         address_book=AddressBookService(address_books, user_store, clock, settings.limits),
+        feed=feed,
         blocklist=blocklist,
         operations=OperatorService(app_service, apps_store, users, user_store, admin, access,
                                    message_store, settings.app),

@@ -188,7 +188,7 @@ class DialogService:
         await self._members.add(requester.app_id, dialog_id, members,
                                 {"joined_at": now, "subscribed": dtype == PUBLIC})
         await self._publish("dialog_created", requester, dialog_id, members,
-                            {"type": dtype, "occupants_ids": members})
+                            {"type": dtype, "occupants_ids": members, "name": name}, dtype)
         logger.info("dialog %s (type %s) created by user %s", dialog_id, dtype, me)
         return DialogView(dialog, await self._members.get(dialog_id, me), 0), True
 
@@ -323,7 +323,7 @@ class DialogService:
         described = await self._describe(requester, updated, notices)
         await self._publish("dialog_updated", requester, access.dialog_id, recipients,
                             {"added_ids": add_users, "removed_ids": remove_users, "fields": changed,
-                             "notices": described})
+                             "notices": described, "values": _values(updated, changed)}, dtype)
         if self._conversation is not None:
             await self._conversation.record(requester, updated, described)
         return await self.view(requester, updated)
@@ -435,7 +435,7 @@ class DialogService:
             return existing, False
         await self._members.add(requester.app_id, dialog.id, members, {"joined_at": now})
         await self._publish("dialog_created", requester, dialog.id, members,
-                            {"type": PRIVATE, "occupants_ids": members})
+                            {"type": PRIVATE, "occupants_ids": members}, PRIVATE)
         self._private_memo.remember(requester.app_id, dialog)
         return dialog, True
 
@@ -486,7 +486,7 @@ class DialogService:
         described = await self._describe(requester, access.dialog,
                                          [Notice(NoticeType.DIALOG_DELETED)])
         await self._publish("dialog_deleted", requester, access.dialog_id, recipients,
-                            {"type": access.type, "notices": described})
+                            {"type": access.type, "notices": described}, access.type)
         logger.info("dialog %s deleted for everyone by user %s", access.dialog_id, requester.user_id)
 
     async def _audience(self, dialog: Dialog) -> list[int]:
@@ -516,11 +516,26 @@ class DialogService:
             raise InvalidError("messages not found in this dialog", field="pinned_messages_ids")
 
     async def _publish(self, kind: str, requester: Requester, dialog_id: str,
-                       recipients: list[int], payload: dict[str, Any]) -> None:
-        await publish_dialog_event(self._publisher, kind, requester, dialog_id, recipients, payload)
+                       recipients: list[int], payload: dict[str, Any],
+                       dialog_type: int | None = None) -> None:
+        await publish_dialog_event(self._publisher, kind, requester, dialog_id, recipients, payload,
+                                   dialog_type)
 
 
 # -- pure helpers --------------------------------------------------------------------------------
+def _values(dialog: Dialog, fields: list[str]) -> dict[str, Any]:
+    """The new values of the changed fields, as the event feed hands them to clients."""
+    out: dict[str, Any] = {}
+    for name in fields:
+        value = getattr(dialog, name, None)
+        if isinstance(value, tuple):
+            value = list(value)
+        elif value is not None and hasattr(value, "items"):
+            value = {k: v for k, v in value.items()}  # a read-only mapping on the entity
+        out[name] = value
+    return out
+
+
 def _no_overlap(add: list, remove: list, field_name: str) -> None:
     if set(add) & set(remove):
         raise InvalidError("the same id can't be added and removed at once", field=field_name)

@@ -36,7 +36,11 @@ def union(first: list[int], second: list[int]) -> list[int]:
 
 
 async def publish_dialog_event(publisher: EventPublisher, kind: str, requester: Requester,
-                               dialog_id: str, recipients: list[int], payload: dict[str, Any]) -> None:
+                               dialog_id: str, recipients: list[int], payload: dict[str, Any],
+                               dialog_type: int | None = None) -> None:
+    """`dialog_type` goes into the payload when given (the feed reads it: models/services/feed.py)."""
+    if dialog_type is not None:
+        payload = {**payload, "dialog_type": int(dialog_type)}
     await publisher.publish(Event(kind=kind, app_id=requester.app_id, dialog_id=dialog_id,
                                   sender_id=requester.user_id,
                                   recipient_ids=sorted(set(recipients)), payload=payload))
@@ -65,12 +69,14 @@ class MembershipService:
         if access.member is None:
             await self._ensure_member(access)
         await self._members.set_notifications(access.dialog_id, requester.user_id, enabled)
+        await self._own_change(requester, access.dialog_id, {"notifications": enabled})
         return enabled
 
     async def archive(self, requester: Requester, dialog_id: Any, archived: bool) -> Dialog:
         """`PUT /chat/Dialog/{id}/archive`: into (or out of) the caller's archive; members only."""
         access = await self._member_access(requester, dialog_id)
         await self._members.set_archived(access.dialog_id, requester.user_id, archived)
+        await self._own_change(requester, access.dialog_id, {"archived": archived})
         return access.dialog
 
     async def set_hidden(self, requester: Requester, dialog_id: Any, hidden: bool) -> Dialog:
@@ -82,6 +88,7 @@ class MembershipService:
             await self._dialogs.mark_hidden(requester.app_id, access.dialog_id)
         else:
             await self._members.show_for_good(access.dialog_id, requester.user_id)
+        await self._own_change(requester, access.dialog_id, {"hidden": hidden})
         return access.dialog
 
     async def _member_access(self, requester: Requester, dialog_id: Any) -> DialogAccess:
@@ -112,7 +119,10 @@ class MembershipService:
         dialog = await self._recount(requester.app_id, dialog.id) or dialog
         if member is None:
             await self._publish("dialog_updated", requester, dialog.id, [me],
-                                {"added_ids": [me], "removed_ids": [], "fields": ["occupants_count"]})
+                                {"added_ids": [me], "removed_ids": [], "fields": ["occupants_count"]},
+                                PUBLIC)
+        elif member.get("hidden"):
+            await self._own_change(requester, dialog.id, {"hidden": False})
         return dialog
 
     async def unsubscribe(self, requester: Requester, dialog_id: Any) -> None:
@@ -127,7 +137,8 @@ class MembershipService:
             await self._dialogs.remove_admin(requester.app_id, dialog.id, me)
         await self._recount(requester.app_id, dialog.id)
         await self._publish("dialog_updated", requester, dialog.id, [me],
-                            {"added_ids": [], "removed_ids": [me], "fields": ["occupants_count"]})
+                            {"added_ids": [], "removed_ids": [me], "fields": ["occupants_count"]},
+                            PUBLIC)
 
     async def clear_history(self, requester: Requester, dialog_id: Any, force: bool = False) -> None:
         """Hides the current history from the caller; with `force` (owner only) deletes it for all."""
@@ -142,7 +153,8 @@ class MembershipService:
                 await self._publish("dialog_updated", requester, access.dialog_id,
                                     await self._audience(dialog),
                                     {"added_ids": [], "removed_ids": [],
-                                     "fields": ["history", "last_message", "pinned_messages_ids"]})
+                                     "fields": ["history", "last_message", "pinned_messages_ids"],
+                                     "values": {"pinned_messages_ids": []}}, dialog.type)
             return
         if access.member is None:
             await self._ensure_member(access)
@@ -150,6 +162,7 @@ class MembershipService:
         cleared = int((access.member or {}).get("cleared_seq") or 0)
         if seq > cleared:
             await self._members.clear_history(access.dialog_id, requester.user_id, seq)
+            await self._own_change(requester, access.dialog_id, {"cleared_seq": seq})
 
     async def leave(self, requester: Requester, access: DialogAccess) -> None:
         """"Delete for me" of one dialog (see the module docstring)."""
@@ -159,6 +172,7 @@ class MembershipService:
                 await self._ensure_member(access)
             await self._members.hide(access.dialog_id, me)
             await self._dialogs.mark_hidden(requester.app_id, access.dialog_id)
+            await self._own_change(requester, access.dialog_id, {"hidden": True})
             return
         if access.type == PUBLIC:
             await self.unsubscribe(requester, access.dialog_id)
@@ -167,6 +181,7 @@ class MembershipService:
             await self._members.ensure(requester.app_id, access.dialog_id, me,
                                        {"joined_at": self._clock.now()})
             await self._members.leave_broadcast(access.dialog_id, me)
+            await self._own_change(requester, access.dialog_id, {"hidden": True, "left": True})
             if not access.is_occupant:
                 return
         dialog = await self._dialogs.remove_occupant(access.app_id, access.dialog_id, me,
@@ -181,7 +196,9 @@ class MembershipService:
             await self._publish("dialog_updated", requester, access.dialog_id,
                                 union(list(dialog.occupants_ids), [me]),
                                 {"added_ids": [], "removed_ids": [me], "fields": ["occupants_ids"],
-                                 "notices": described})
+                                 "notices": described,
+                                 "values": {"occupants_ids": list(dialog.occupants_ids)}},
+                                access.type)
             if self._conversation is not None:
                 await self._conversation.record(requester, dialog, described)
 
@@ -208,5 +225,15 @@ class MembershipService:
         return await self._access.audience_of(dialog)
 
     async def _publish(self, kind: str, requester: Requester, dialog_id: str,
-                       recipients: list[int], payload: dict[str, Any]) -> None:
-        await publish_dialog_event(self._publisher, kind, requester, dialog_id, recipients, payload)
+                       recipients: list[int], payload: dict[str, Any],
+                       dialog_type: int | None = None) -> None:
+        await publish_dialog_event(self._publisher, kind, requester, dialog_id, recipients, payload,
+                                   dialog_type)
+
+    async def _own_change(self, requester: Requester, dialog_id: str, changes: dict[str, Any]) -> None:
+        """`membership_updated` to the member alone: their own settings of a dialog changed
+        (their other devices catch up from the event feed)."""
+        await self._publisher.publish(Event(
+            kind="membership_updated", app_id=requester.app_id, dialog_id=dialog_id,
+            sender_id=requester.user_id, recipient_ids=[requester.user_id],
+            payload={"user_id": requester.user_id, "changes": changes}))

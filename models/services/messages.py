@@ -42,13 +42,20 @@ class PrivateDialogs(Protocol):
     async def find_or_create_private(self, requester: Requester, other_user_id: int) -> Dialog: ...
 
 
+class Graves(Protocol):
+    """Keeps tombstones of messages deleted for everyone (the feed service's `bury`)."""
+
+    async def bury(self, app_id: int, messages: list[Message], deleted_by: int) -> None: ...
+
+
 class MessageService:
     def __init__(self, messages: MessageStore, dialogs: DialogStore, users: UserStore,
                  access: AccessService, receipts: ReceiptService, clock: Clock,
                  publisher: EventPublisher, limits: LimitSettings,
                  private_dialogs: PrivateDialogs, private_access: PrivateAccessMemo,
                  rate_limits: RateLimitService | None = None,
-                 blocklist: BlocklistService | None = None) -> None:
+                 blocklist: BlocklistService | None = None, graves: Graves | None = None) -> None:
+        self._graves = graves
         self._messages = messages
         self._blocklist = blocklist  # 1:1 between a blocked pair is refused
         self._dialogs = dialogs
@@ -423,6 +430,8 @@ class MessageService:
         if not force:
             await self._messages.hide_for(app_id, ids, requester.user_id)
             return
+        if self._graves is not None:  # the tombstones first: a crash leaves one too many, not none
+            await self._graves.bury(app_id, messages, requester.user_id)
         await self._messages.delete_in_dialog(app_id, access.dialog_id, ids)
         dialog = await self._dialogs.get(app_id, access.dialog_id) or access.dialog
         if set(ids) & set(dialog.pinned_messages_ids):

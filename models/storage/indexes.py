@@ -83,6 +83,15 @@ INDEXES: dict[str, list[IndexModel]] = {
                    name="owner"),
         IndexModel([("app_id", ASCENDING), ("contact_id", ASCENDING)], name="by_contact"),
     ],
+    # the event feed: a user's page is one range per key (personal, and each big dialog's)
+    "feed": [IndexModel([("key", ASCENDING), ("_id", ASCENDING)], name="key_cursor"),
+             IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl")],
+    "feed_shares": [IndexModel([("app_id", ASCENDING), ("user_id", ASCENDING)], name="reader"),
+                    IndexModel([("dialog_id", ASCENDING)], name="by_dialog")],
+    # messages deleted for everyone, in their dialog's order; gone with the feed's retention
+    "message_tombstones": [
+        IndexModel([("chat_dialog_id", ASCENDING), ("seq", ASCENDING)], name="dialog_seq"),
+        IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl")],
     "outbox": [IndexModel([("done_by", ASCENDING), ("_id", ASCENDING)], name="pending")],
     "push_subscriptions": [
         IndexModel([("app_id", ASCENDING), ("channel", ASCENDING), ("udid", ASCENDING)],

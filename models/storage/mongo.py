@@ -16,6 +16,7 @@ from config.settings import MongoSettings
 from models.metrics import LatencyHistogram
 from models.storage import indexes
 from models.storage.archive import ArchiveStore
+from models.storage.feed import FeedStore
 from models.storage.messages import MessageStore
 from models.storage.blocklist import BlocklistStore
 from models.storage.outbox import OutboxStore
@@ -50,6 +51,9 @@ class Database:
 
     def archive_store(self) -> ArchiveStore:
         return ArchiveStore(self.db)
+
+    def feed_store(self) -> FeedStore:
+        return FeedStore(self.db)
 
     def message_store(self) -> MessageStore:
         return MessageStore(self.db)

@@ -228,10 +228,21 @@ class MessageJson(BaseModel):
     reactions: ReactionsSummary | None
 
 
+class TombstoneJson(Closed):
+    """A message deleted for everyone, in its place in the history (`include_deleted=1`)."""
+    id: str = Field(alias="_id")
+    chat_dialog_id: str
+    sender_id: int
+    date_sent: int | None
+    deleted: Literal[True]
+    deleted_at: str
+    deleted_by: int
+
+
 class MessagesPage(Closed):
     skip: int
     limit: int
-    items: list[MessageJson]
+    items: list[MessageJson | TombstoneJson]
 
 
 class MessagesAnswer(RootModel[MessagesPage | ItemsCount]):
@@ -487,3 +498,21 @@ class AdminReportsPage(Closed):
     skip: int
     limit: int
     items: list[AdminReportJson]
+
+
+# -- the event feed ----------------------------------------------------------------------------------
+class FeedItemJson(Closed):
+    """One change (docs/architecture.md, "The event feed"): `type` names it, `data` its details."""
+    cursor: str = Field(description="this item's position: a `since` that goes on after it")
+    type: str
+    dialog_id: str | None
+    message_id: str | None = None
+    actor_id: int = Field(description="who made the change (0: the server)")
+    at: str
+    data: dict[str, Any]
+
+
+class FeedAnswer(Closed):
+    items: list[FeedItemJson]
+    next: str = Field(description="the cursor to ask with next (`since`)")
+    more: bool = Field(description="more items are waiting: ask again at once")

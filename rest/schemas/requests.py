@@ -266,8 +266,17 @@ class MessageListQuery(Lax):
     mark_as_read: Flag | None = None
     preview: Flag | None = None
     read: Flag | None = None
+    include_deleted: Flag | None = Field(None, description="1: tombstones of messages deleted "
+                                         "for everyone in their places (`deleted: true`)")
     date_sent_lt: Number | None = Field(None, alias="date_sent[lt]")
     date_sent_gt: Number | None = Field(None, alias="date_sent[gt]")
+
+
+class FeedQuery(Lax):
+    since: str | None = Field(None, description="a cursor from an earlier answer (`next`); "
+                              "none: the current cursor and no items")
+    limit: Number | None = Field(None, description="most items (default and maximum: "
+                                 "`CHAT_FEED__MAX_PAGE`)")
 
 
 class UnreadQuery(Lax):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from models.errors import InvalidError
+from models.feed import Tombstone
 from models.lax import cast_bool
 from rest.auth import user_requester
 from rest.keys import services_key
@@ -13,16 +14,27 @@ from rest.params import all_params, body_params, ids_from_path, json_response, q
 from rest.schemas.messages import (CreateMessageBody, HistoryParams, SystemMessageBody,
                                    UpdateMessagesParams, delete_result_to_json, message_to_json,
                                    unread_dialog_ids)
+from rest.schemas.feed import tombstone_to_json
 
 
 async def list_messages(request: web.Request) -> web.Response:
     caller = await user_requester(request)
     services = request.app[services_key]
-    query = HistoryParams.model_validate(query_params(request)).to_command(
-        services.settings.limits.max_list_limit)
+    params = query_params(request)
+    include_deleted = params.pop("include_deleted", None)  # not a filter on a custom key
+    try:
+        include_deleted = cast_bool(include_deleted) if include_deleted not in (None, "") else False
+    except (TypeError, ValueError) as exc:
+        raise InvalidError("must be 0 or 1", field="include_deleted") from exc
+    query = HistoryParams.model_validate(params).to_command(services.settings.limits.max_list_limit)
     page = await services.messages.history(caller, query)
     if page.count is not None:
         return json_response({"items_count": page.count})
+    if include_deleted:  # tombstones of messages deleted for everyone, in place
+        items = await services.feed.with_tombstones(caller, query, page.items, page.limit)
+        return json_response({"skip": page.skip, "limit": page.limit, "items": [
+            tombstone_to_json(m) if isinstance(m, Tombstone) else message_to_json(m, caller.user_id)
+            for m in items]})
     return json_response({"skip": page.skip, "limit": page.limit,
                           "items": [message_to_json(m, caller.user_id) for m in page.items]})
 

@@ -406,3 +406,29 @@ async def test_history_pages_and_seq_ranges_match_plain_mongomock():
         assert got == want, args
         walked += complete_group(collection_store(col), dialog, "history") is not None
     assert walked > 150  # most pages took the walk (dialogs[2] lacks fields: the generic way)
+
+
+async def test_feed_pages_match_mongomock():
+    """EmbeddedFeedStore's per-key ordered walk answers what mongomock's `$or` query answers:
+    entries inserted out of order, some deleted (expired), keys with and without an end."""
+    from models.storage.embedded.feed import EmbeddedFeedStore
+    from models.storage.embedded.switch import fast_paths
+
+    database = memory_database()
+    store = EmbeddedFeedStore(database.db)
+    rng = random.Random(3)
+    keys = [f"u:1:{i}" for i in range(5)] + [f"d:{ObjectId()}" for _ in range(3)]
+    cursors = list(range(1, 401))
+    rng.shuffle(cursors)
+    for cursor in cursors:
+        await store.insert_many([{"_id": cursor, "key": rng.choice(keys), "type": "t", "n": cursor}])
+    await database.db["feed"].delete_many({"_id": {"$in": rng.sample(range(1, 401), 60)}})
+    for _ in range(40):
+        wanted = {k: (rng.randrange(0, 400), rng.choice([None, rng.randrange(100, 420)]))
+                  for k in rng.sample(keys, rng.randrange(1, len(keys)))}
+        limit = rng.randrange(1, 60)
+        with fast_paths(True):
+            fast = await store.page(wanted, limit)
+        with fast_paths(False):
+            slow = await store.page(wanted, limit)
+        assert fast == slow and [d["_id"] for d in fast] == sorted(d["_id"] for d in fast)

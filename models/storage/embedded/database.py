@@ -13,6 +13,7 @@ from mongomock_motor import AsyncMongoMockClient
 
 from models.storage.embedded import indexes
 from models.storage.embedded.archive import EmbeddedArchiveStore
+from models.storage.embedded.feed import EmbeddedFeedStore
 from models.storage.embedded.messages import EmbeddedMessageStore
 from models.storage.embedded.blocklist import EmbeddedBlocklistStore
 from models.storage.embedded.outbox import LocalOutboxStore
@@ -38,8 +39,12 @@ class EmbeddedDatabase(Database):
     def archive_store(self) -> EmbeddedArchiveStore:
         return EmbeddedArchiveStore(self.db)
 
+    def feed_store(self) -> EmbeddedFeedStore:
+        return EmbeddedFeedStore(self.db)
+
     def message_store(self) -> EmbeddedMessageStore:
         return EmbeddedMessageStore(self.db)
+
     def blocklist_store(self) -> EmbeddedBlocklistStore:
         return EmbeddedBlocklistStore(self.db)
 

@@ -16,7 +16,10 @@ from typing import Any
 EQUALITY_INDEXES: dict[str, tuple[str, ...]] = {
     "messages": ("chat_dialog_id",),
     "dialog_members": ("dialog_id", "user_id"),
-    "dialogs": ("private_key",),  # a pair's dialog (`with` in the archive, first 1:1 messages)
+    "dialogs": ("private_key",  # a pair's dialog (`with` in the archive, first 1:1 messages)
+                "type"),  # the app's broadcast dialogs (every feed page reads them)
+    "feed_shares": ("user_id", "dialog_id"),
+    "message_tombstones": ("chat_dialog_id",),
 }
 
 
@@ -26,6 +29,8 @@ ORDERED_INDEXES: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
     "messages": {"archive": ("chat_dialog_id", ("archive_order",)),
                  "seq": ("chat_dialog_id", ("seq",)),
                  "history": ("chat_dialog_id", ("date_sent", "seq", "_id"))},
+    # one user's (or one big dialog's) feed entries by cursor (embedded/feed.py)
+    "feed": {"cursor": ("key", ("_id",))},
 }
 
 
