@@ -117,6 +117,13 @@ class LegacyUserListQuery(Lax):
     tags: str | None = None
 
 
+class UsersByTagsQuery(Lax):
+    tags: list[str] = Field(alias="tags[]", description="a tag; repeated, or one comma list "
+                                                        "(`tags=a,b`)")
+    page: Number | None = None
+    per_page: Number | None = None
+
+
 def lookup_query(field: str) -> type[BaseModel]:
     """The query of `GET /users/by_<field>?<field>=...`."""
     return create_model(f"UserLookupBy_{field}", __base__=Lax, **{field: (str, ...)})

@@ -9,7 +9,7 @@ from models.errors import InvalidError
 from models.lax import cast_bool
 from rest.auth import user_requester
 from rest.keys import services_key
-from rest.params import all_params, body_params, ids_from_path, json_response, query_params
+from rest.params import all_params, body_params, ids_from_path, json_response
 from rest.schemas.messages import (CreateMessageBody, HistoryParams, SystemMessageBody,
                                    UpdateMessagesParams, delete_result_to_json, message_to_json,
                                    unread_dialog_ids)
@@ -18,7 +18,7 @@ from rest.schemas.messages import (CreateMessageBody, HistoryParams, SystemMessa
 async def list_messages(request: web.Request) -> web.Response:
     caller = await user_requester(request)
     services = request.app[services_key]
-    query = HistoryParams.model_validate(query_params(request)).to_command(
+    query = HistoryParams.model_validate(await all_params(request)).to_command(
         services.settings.limits.max_list_limit)
     page = await services.messages.history(caller, query)
     if page.count is not None:
@@ -62,7 +62,7 @@ async def delete_messages(request: web.Request) -> web.Response:
 
 async def unread_count(request: web.Request) -> web.Response:
     caller = await user_requester(request)
-    params = query_params(request)
+    params = await all_params(request)
     counts = await request.app[services_key].receipts.unread_counts(caller, unread_dialog_ids(params))
     return json_response(counts)
 
