@@ -11,10 +11,11 @@ characters XML 1.0 cannot carry, so no stored message can break the component st
 from __future__ import annotations
 
 import re
+from datetime import timezone
 from typing import Any, Iterable
 from xml.etree.ElementTree import Element
 
-from models.messages import KEY_RE, Message, MessageDraft, draft_from_params
+from models.messages import MAX_CLIENT_ID, KEY_RE, Message, MessageDraft, draft_from_params
 
 NS_CLIENT = "jabber:client"
 NS_MARKERS = "urn:xmpp:chat-markers:0"
@@ -29,6 +30,7 @@ NS_MUC_USER = "http://jabber.org/protocol/muc#user"
 NS_DELAY = "urn:xmpp:delay"
 NS_SID = "urn:xmpp:sid:0"
 NS_NICK = "http://jabber.org/protocol/nick"
+NS_ACK = "urn:chatbridge:ack:0"
 MAX_DEPTH = 4
 MAX_CHILDREN = 200
 
@@ -134,8 +136,15 @@ def draft_from_stanza(message: Element, params: dict[str, Any] | None = None,
     params.pop("send_to_chat", None)
     body = text_of(body if body is not None else child(message, "body"))
     stanza_id = message.get("id") or None
+    # the client's own id (issue 15 §5): its XEP-0359 origin-id, else a stanza id that is not a
+    # ConnectyCube id (that one is the stored id itself, idempotent already)
+    client_id = origin_id_of(message)
     if stanza_id is not None and not _looks_like_object_id(stanza_id):
+        client_id = client_id or stanza_id
         stanza_id = None  # not a ConnectyCube id: the server assigns one
+    if client_id is not None and len(client_id) > MAX_CLIENT_ID:
+        client_id = None  # too long to be a key: only the server's id then
+    overrides.setdefault("client_id", client_id)
     return draft_from_params(params, id=stanza_id, body=body, **overrides)
 
 
@@ -171,6 +180,28 @@ def origin_id_of(message: Element) -> str | None:
         if sub.tag == f"{{{NS_SID}}}origin-id":
             return sub.get("id") or None
     return None
+
+
+def ack_xml(component: str, sender_bare: str, client_stanza_id: str | None, message: Message,
+            stored: bool) -> str:
+    """The acknowledgement of a 1:1 message sent over XMPP (issue 15 §5; SAMA's
+    `ack {mid, server_mid, t}`), to all of the sender's devices: a headline (never kept offline,
+    and one without extraParams the ConnectyCube SDK ignores) with the client's stanza id (`mid`),
+    the stored id (`server_mid`), the server's time (`t`, Unix seconds: when it was stored), the
+    message's `date_sent`, the dialog, the client_id when it has one, and
+    `stored="0"` for a message not kept in history (docs/xmpp.md, "Acknowledgements")."""
+    extra = f' client_id="{attr(message.client_id)}"' if message.client_id is not None else ""
+    if not stored:
+        extra += ' stored="0"'
+    mid = f' mid="{attr(client_stanza_id)}"' if client_stanza_id else ""
+    created = message.created_at
+    if created is not None and created.tzinfo is None:  # stored times are UTC
+        created = created.replace(tzinfo=timezone.utc)
+    stored_at = int(created.timestamp()) if created is not None else message.date_sent or 0
+    return (f'<message from="{attr(component)}" to="{attr(sender_bare)}" type="headline" '
+            f'id="ack-{attr(message.id)}"><ack xmlns="{NS_ACK}"{mid} server_mid="{attr(message.id)}" '
+            f't="{stored_at}" date_sent="{message.date_sent or 0}" '
+            f'dialog_id="{attr(message.dialog_id)}"{extra}/></message>')
 
 
 def stanza_id_xml(by: str, stored_id: str) -> str:

@@ -32,9 +32,11 @@ MAX_CUSTOM_KEYS = 50
 MAX_NESTING = 4
 PREVIEW_LIMIT = 20
 MAX_EVENT_IDS = 1000
+MAX_CLIENT_ID = 64  # characters of a client's own message id (`client_id`)
 # Keys of a create body / extraParams that are not custom keys. Output-only keys are dropped.
 CONTROL_KEYS = {"_id", "chat_dialog_id", "dialog_id", "recipient_id", "message", "attachments",
-                "date_sent", "save_to_history", "send_to_chat", "markable", "silent"}
+                "date_sent", "save_to_history", "send_to_chat", "markable", "silent",
+                "client_id"}
 EMPTY: Mapping[str, Any] = MappingProxyType({})  # a shared default nobody can change
 OUTPUT_KEYS = {"sender_id", "created_at", "updated_at", "read_ids", "delivered_ids", "views_count",
                "read", "reactions", "token", "moduleIdentifier", "seq", "app_id", "custom",
@@ -71,6 +73,8 @@ class Message(NamedTuple):
     reactions: Mapping[str, tuple[int, ...]] = EMPTY  # emoji -> user ids
     custom: Mapping[str, Any] = EMPTY
     markable: bool = False
+    client_id: str | None = None  # the sender's own id of the message (any format): sends are
+    # idempotent on it per sender and dialog
 
     @classmethod
     def from_doc(cls, doc: Doc) -> Message:
@@ -85,7 +89,7 @@ class Message(NamedTuple):
             tuple(get("delivered_ids") or ()), get("views_count", 0),
             tuple(get("deleted_for") or ()),
             {emoji: tuple(users) for emoji, users in reactions.items()} if reactions else {},
-            get("custom") or {}, bool(get("markable")))
+            get("custom") or {}, bool(get("markable")), get("client_id"))
 
     def to_doc(self) -> Doc:
         """The document to store (`_id` as the 24-hex string; the store makes it an ObjectId)."""
@@ -111,6 +115,8 @@ class Message(NamedTuple):
         }
         if self.edited_at is not None:
             doc["edited_at"] = self.edited_at
+        if self.client_id is not None:  # absent otherwise: the unique index is partial
+            doc["client_id"] = self.client_id
         return doc
 
     def to_wire(self) -> Doc:
@@ -134,6 +140,8 @@ class Message(NamedTuple):
         })
         if self.markable:
             data["markable"] = 1
+        if self.client_id is not None:
+            data["client_id"] = self.client_id
         return data
 
     def reactions_view(self, viewer_id: int) -> Doc | None:
@@ -155,6 +163,9 @@ class MessageDraft(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     id: str | None = None  # the client's 24-hex id: sends are idempotent on it
+    # the client's own id in any format (a UUID, a local id; up to MAX_CLIENT_ID characters):
+    # sends are idempotent on it per sender and dialog; over XMPP the origin-id or stanza id
+    client_id: str | None = None
     dialog_id: str | None = None
     recipient_id: int | None = None  # without dialog_id: the private dialog with this user
     body: str = ""
@@ -233,6 +244,8 @@ def draft_from_params(params: dict[str, Any], **overrides: Any) -> MessageDraft:
     raw_id = params.get("_id")
     if raw_id not in (None, ""):
         fields["id"] = raw_id
+    if params.get("client_id") not in (None, ""):
+        fields["client_id"] = params["client_id"]
     dialog_id = params.get("chat_dialog_id") or params.get("dialog_id")
     if dialog_id not in (None, ""):
         fields["dialog_id"] = dialog_id
@@ -259,6 +272,8 @@ def make_draft(**fields: Any) -> MessageDraft:
         if not is_object_id(fields["id"]):
             raise InvalidError("must be a 24-character hex id", field="_id")
         out["id"] = fields["id"].lower()
+    if fields.get("client_id") is not None:
+        out["client_id"] = client_id(fields["client_id"])
     if fields.get("dialog_id") is not None:
         out["dialog_id"] = string(fields["dialog_id"], "chat_dialog_id")
     if fields.get("recipient_id") is not None:
@@ -290,6 +305,18 @@ def make_draft(**fields: Any) -> MessageDraft:
     if fields.get("origin") is not None:
         out["origin"] = fields["origin"]
     return MessageDraft(**out)
+
+
+def client_id(value: Any) -> str:
+    """A client's own message id: a string (or a number, as forms send it) of 1 to
+    `MAX_CLIENT_ID` characters, kept as sent."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value:
+        raise InvalidError("must be a string", field="client_id")
+    if len(value) > MAX_CLIENT_ID:
+        raise InvalidError(f"is too long (maximum is {MAX_CLIENT_ID} characters)", field="client_id")
+    return value
 
 
 def attachments(value: Any) -> list[dict[str, Any]]:

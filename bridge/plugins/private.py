@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable
 from xml.etree.ElementTree import Element
 
-from bridge.convert import (NS_FORWARD, attr, child, children, draft_from_stanza, localname,
+from bridge.convert import (NS_FORWARD, ack_xml, attr, child, children, draft_from_stanza, localname,
                             parse_extra_params, stanza_id_of, text_of, wants_history)
 from bridge.plugins.base import BridgePlugin
 from models.errors import ChatError, NotFoundError
@@ -290,6 +290,7 @@ class PrivateChatPlugin(BridgePlugin):
                 [(self.requester((copy.sender.app_id, copy.sender.user_id)), draft) for copy, draft in sends])
             again: list[tuple[_Copy, MessageDraft]] = []
             failed: list[tuple[_Copy, MessageDraft]] = []
+            acks: list[str] = []
             for (copy, draft), result in zip(sends, results):
                 if isinstance(result, NotFoundError) and draft.dialog_id is not None and recover:
                     again.append((copy, draft.model_copy(update={"dialog_id": None})))
@@ -299,6 +300,12 @@ class PrivateChatPlugin(BridgePlugin):
                     failed.append((copy, draft))
                 else:
                     self.stored += 1
+                    # the sender's devices learn the stored id and the server's time
+                    acks.append(ack_xml(self.muc_domain, (copy.inner.get("from") or "").split("/", 1)[0],
+                                        copy.inner.get("id"),
+                                        result, draft.save_to_history))
+            if acks:
+                self.xmpp.write("".join(acks))
             if again:
                 await self._send(again, recover=False)
             if not failed:

@@ -86,16 +86,21 @@ class MessageService:
         ChatError that item gets). Items with an id that appears earlier in the batch run after
         it, so they see it as a repeat."""
         results: list[Message | Exception | None] = [None] * len(items)
-        seen: set[str] = set()
+        seen: set[object] = set()
         first: list[int] = []
         later: list[int] = []
-        for index, (_, draft) in enumerate(items):
-            if draft.id is not None and draft.id in seen:
+        for index, (requester, draft) in enumerate(items):
+            client = None if draft.client_id is None else (
+                requester.app_id, requester.user_id, draft.dialog_id or f"to:{draft.recipient_id}",
+                draft.client_id)
+            if (draft.id is not None and draft.id in seen) or (client is not None and client in seen):
                 later.append(index)
             else:
                 first.append(index)
                 if draft.id is not None:
                     seen.add(draft.id)
+                if client is not None:
+                    seen.add(client)
         for part in (first, later):
             if part:
                 for index, result in zip(part, await self._send_unique([items[i] for i in part])):
@@ -130,11 +135,28 @@ class MessageService:
         # repeats of stored messages (ids are global: another application's id is a conflict)
         ids = [draft.id for _, _, draft, _ in ready if draft.id is not None]
         existing = await self._messages.find_any_app(ids) if ids else {}
+        # repeats of a client_id (per application, sender and dialog)
+        client_keys: dict[int, list[tuple[int, str, str]]] = {}
+        for _, requester, draft, access in ready:
+            if draft.client_id is not None:
+                client_keys.setdefault(requester.app_id, []).append(
+                    (requester.user_id, access.dialog_id, draft.client_id))
+        by_client: dict[tuple[int, int, str, str], Message] = {}
+        for app_id, keys in client_keys.items():
+            for (user_id, dialog_id, client_id), found in (
+                    await self._messages.find_by_client_ids(app_id, keys)).items():
+                by_client[(app_id, user_id, dialog_id, client_id)] = found
         now = self._clock.now()
         stamp = int(now.timestamp())
         # (index, requester, draft, access, message id, date_sent) of each new message
         fresh: list[tuple[int, Requester, MessageDraft, DialogAccess, str, int]] = []
         for index, requester, draft, access in ready:
+            if draft.client_id is not None:
+                repeat = by_client.get((requester.app_id, requester.user_id, access.dialog_id,
+                                        draft.client_id))
+                if repeat is not None:
+                    results[index] = repeat
+                    continue
             if draft.id is not None and draft.id in existing:
                 try:
                     results[index] = self._repeat(existing[draft.id], requester, access.dialog_id)
@@ -204,7 +226,7 @@ class MessageService:
             recipient_id=self._private_peer(access) if access.type == PRIVATE else 0,
             body=draft.body, date_sent=date_sent, seq=seq, created_at=now, updated_at=now,
             attachments=tuple(draft.attachments), read_ids=(user,), delivered_ids=(user,),
-            custom=dict(draft.custom), markable=draft.markable)
+            custom=dict(draft.custom), markable=draft.markable, client_id=draft.client_id)
 
     async def _created_event(self, requester: Requester, draft: MessageDraft, access: DialogAccess,
                              message: Message) -> Event:

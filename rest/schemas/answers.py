@@ -222,6 +222,7 @@ class MessageJson(BaseModel):
     views_count: int
     attachments: list[dict[str, Any]]
     markable: Literal[1] | None = None
+    client_id: str | None = Field(None, description="the sender's own id of the message, if given")
     read: Literal[0, 1]
     reactions: ReactionsSummary | None
 

@@ -231,6 +231,10 @@ class CreateMessageRequest(Lax):
     markable: Flag | None = None
     silent: Flag | None = None
     id: str | None = Field(None, alias="_id", description="the client's 24-hex id (idempotent)")
+    client_id: str | None = Field(None, max_length=64, description=(
+        "the client's own id of the message, any string up to 64 characters (a UUID, a local "
+        "id): a repeated send with the same `client_id` by the same sender to the same dialog "
+        "answers the stored message; returned on the message"))
 
 
 class UpdateMessagesRequest(Lax):

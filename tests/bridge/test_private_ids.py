@@ -1,0 +1,82 @@
+"""1:1 client ids and acknowledgements over real Prosody (issue 15 §5): the sender's devices get
+`<ack xmlns="urn:chatbridge:ack:0">` with the stored id and the server's time; a stanza id or
+XEP-0359 origin-id of any format makes a repeated send (a client resending after a reconnect)
+store one message."""
+from __future__ import annotations
+
+import uuid
+
+from tests.bridge.conftest import is_message, new_id, sub
+from tests.bridge.test_private import eventually
+
+SAVE = '<extraParams xmlns="jabber:client"><save_to_history>1</save_to_history></extraParams>'
+
+
+def ack_of(stanza, mid):
+    if not is_message(stanza, type="headline"):
+        return None
+    ack = sub(stanza, "ack")
+    if ack is None or ack.tag != "{urn:chatbridge:ack:0}ack" or ack.get("mid") != mid:
+        return None
+    return ack
+
+
+async def private_history(rest, user, peer_id):
+    status, dialogs = await rest.call("GET", "/chat/Dialog.json", user["token"])
+    private = [d for d in dialogs["items"] if d["type"] == 3 and peer_id in d["occupants_ids"]]
+    if not private:
+        return None, []
+    status, page = await rest.call("GET", "/chat/Message.json", user["token"],
+                                   params={"chat_dialog_id": private[0]["_id"], "mark_as_read": 0})
+    return private[0]["_id"], page["items"]
+
+
+async def test_the_sender_gets_an_ack_with_the_stored_id(server, rest, xmpp):
+    a, b = await rest.new_user(), await rest.new_user()
+    alice, bob = await xmpp(a), await xmpp(b)
+    other_device = await xmpp(a)
+    mid = new_id()  # the SDK's own ObjectId-shaped id: stored under it
+    alice.send(f'<message to="{b["jid"]}" type="chat" id="{mid}"><body>hi</body>{SAVE}</message>')
+    [got] = await alice.wait_for(lambda s: ack_of(s, mid) is not None)
+    ack = ack_of(got, mid)
+    assert ack.get("server_mid") == mid and got.get("from") == f"muc.{a['jid'].split('@')[1]}"
+    dialog_id, items = await eventually(lambda: _stored(rest, a, b["id"], 1))
+    assert ack.get("dialog_id") == dialog_id and int(ack.get("date_sent")) == items[0]["date_sent"]
+    assert abs(int(ack.get("t")) - items[0]["date_sent"]) <= 2  # the server's time
+    assert ack.get("stored") is None
+    # every device of the sender, never the recipient
+    await other_device.wait_for(lambda s: ack_of(s, mid) is not None)
+    await bob.absent(lambda s: sub(s, "ack") is not None, wait=0.3)
+
+
+async def test_a_stanza_id_of_any_format_is_the_client_id(server, rest, xmpp):
+    a, b = await rest.new_user(), await rest.new_user()
+    alice, bob = await xmpp(a), await xmpp(b)
+    local = str(uuid.uuid4())  # a stock client's id
+    for attempt in range(2):  # a resend (as after a reconnect): Prosody numbers it anew
+        alice.send(f'<message to="{b["jid"]}" type="chat" id="{local}"><body>hello</body>{SAVE}</message>')
+    acks = await alice.wait_for(lambda s: ack_of(s, local) is not None, count=2)
+    server_mids = {ack_of(s, local).get("server_mid") for s in acks}
+    assert len(server_mids) == 1 and all(ack_of(s, local).get("client_id") == local for s in acks)
+    dialog_id, items = await eventually(lambda: _stored(rest, a, b["id"], 1))
+    assert [(m["_id"], m["client_id"]) for m in items] == [(server_mids.pop(), local)]
+    # the XEP-0359 origin-id wins over the stanza id
+    origin = "origin-" + uuid.uuid4().hex
+    for _ in range(2):
+        alice.send(f'<message to="{b["jid"]}" type="chat" id="{uuid.uuid4()}"><body>again</body>'
+                   f'<origin-id xmlns="urn:xmpp:sid:0" id="{origin}"/>{SAVE}</message>')
+    await eventually(lambda: _stored(rest, a, b["id"], 2))
+    await alice.absent(lambda s: False, wait=0.3)
+    _, items = await _stored(rest, a, b["id"], 2)
+    assert [m.get("client_id") for m in items] == [local, origin]
+    # a message not kept in history is acknowledged too, marked as such
+    plain = new_id()
+    alice.send(f'<message to="{b["jid"]}" type="chat" id="{plain}"><body>gone</body>'
+               '<extraParams xmlns="jabber:client"><save_to_history>0</save_to_history></extraParams></message>')
+    [got] = await alice.wait_for(lambda s: ack_of(s, plain) is not None)
+    assert ack_of(got, plain).get("stored") == "0"
+
+
+async def _stored(rest, user, peer_id, count):
+    dialog_id, items = await private_history(rest, user, peer_id)
+    return (dialog_id, items) if len(items) >= count else None
