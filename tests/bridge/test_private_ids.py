@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.bridge.conftest import is_message, new_id, sub
+from tests.bridge.conftest import extra, is_message, new_id, sub
 from tests.bridge.test_private import eventually
 
 SAVE = '<extraParams xmlns="jabber:client"><save_to_history>1</save_to_history></extraParams>'
@@ -80,3 +80,61 @@ async def test_a_stanza_id_of_any_format_is_the_client_id(server, rest, xmpp):
 async def _stored(rest, user, peer_id, count):
     dialog_id, items = await private_history(rest, user, peer_id)
     return (dialog_id, items) if len(items) >= count else None
+
+
+async def test_a_first_message_reaches_the_recipient_with_its_dialog_and_date(server, rest, xmpp):
+    """Issue 15 §9a/b: the SDK's first message to a user has no dialog_id (and no date_sent);
+    the recipient's copy gets both from the server, as the stored message has them."""
+    a, b = await rest.new_user(), await rest.new_user()
+    alice, bob = await xmpp(a), await xmpp(b)
+    mid = new_id()
+    alice.send(f'<message to="{b["jid"]}" type="chat" id="{mid}"><body>first</body>{SAVE}</message>')
+    [got] = await bob.wait_for(lambda s: is_message(s, id=mid))
+    params = extra(got)
+    dialog_id, items = await eventually(lambda: _stored(rest, a, b["id"], 1))
+    assert params["dialog_id"] == dialog_id and params["save_to_history"] == "1"
+    assert int(params["date_sent"]) == items[0]["date_sent"]
+    # the next one (the cache) too; a date_sent or dialog_id the client gave is kept
+    second, third = new_id(), new_id()
+    alice.send(f'<message to="{b["jid"]}" type="chat" id="{second}"><body>2</body>{SAVE}</message>')
+    alice.send(f'<message to="{b["jid"]}" type="chat" id="{third}"><body>3</body>'
+               '<extraParams xmlns="jabber:client"><save_to_history>1</save_to_history>'
+               f'<date_sent>1700000000</date_sent><dialog_id>{"0" * 24}</dialog_id></extraParams></message>')
+    [two] = await bob.wait_for(lambda s: is_message(s, id=second))
+    [three] = await bob.wait_for(lambda s: is_message(s, id=third))
+    assert extra(two)["dialog_id"] == dialog_id and "date_sent" in extra(two)
+    assert extra(three)["date_sent"] == "1700000000" and extra(three)["dialog_id"] == "0" * 24
+    _, items = await eventually(lambda: _stored(rest, a, b["id"], 3))
+    assert {m["chat_dialog_id"] for m in items} == {dialog_id}  # stored by the pair, as before
+    assert [m["date_sent"] for m in items if m["_id"] == third] == [1700000000]
+    # the reverse direction is the same dialog; a plain client's message stays as it was sent
+    plain = new_id()
+    bob.send(f'<message to="{a["jid"]}" type="chat" id="{plain}"><body>plain</body></message>')
+    [got] = await alice.wait_for(lambda s: is_message(s, id=plain))
+    assert sub(got, "extraParams") is None
+    back = new_id()
+    bob.send(f'<message to="{a["jid"]}" type="chat" id="{back}"><body>b</body>{SAVE}</message>')
+    [got] = await alice.wait_for(lambda s: is_message(s, id=back))
+    assert extra(got)["dialog_id"] == dialog_id
+
+
+async def test_the_dialog_lookup_answers_only_the_server(server, rest, xmpp):
+    a, b = await rest.new_user(), await rest.new_user()
+    alice = await xmpp(a)
+    ask = (f'<iq type="get" to="muc.localhost" id="q1"><dialog xmlns="urn:chatbridge:dialog:0" '
+           f'from="{b["id"]}-1" to="{a["id"]}-1"/></iq>')
+    alice.send(ask)
+    [answer] = await alice.wait_for(lambda s: s.get("id") == "q1")
+    assert answer.get("type") == "error" and sub(answer, "dialog") is None
+    status, dialogs = await rest.call("GET", "/chat/Dialog.json", a["token"])
+    assert dialogs["items"] == []  # nothing created
+
+
+async def test_no_dialog_for_an_unknown_recipient(server, rest, xmpp):
+    a = await rest.new_user()
+    alice = await xmpp(a)
+    mid = new_id()
+    alice.send(f'<message to="999999-1@localhost" type="chat" id="{mid}"><body>x</body>{SAVE}</message>')
+    await alice.absent(lambda s: ack_of(s, mid) is not None, wait=0.5)
+    status, dialogs = await rest.call("GET", "/chat/Dialog.json", a["token"])
+    assert dialogs["items"] == []
