@@ -182,14 +182,12 @@ def origin_id_of(message: Element) -> str | None:
     return None
 
 
-def ack_xml(component: str, sender_bare: str, client_stanza_id: str | None, message: Message,
-            stored: bool) -> str:
-    """The acknowledgement of a 1:1 message sent over XMPP (issue 15 §5; SAMA's
-    `ack {mid, server_mid, t}`), to all of the sender's devices: a headline (never kept offline,
-    and one without extraParams the ConnectyCube SDK ignores) with the client's stanza id (`mid`),
-    the stored id (`server_mid`), the server's time (`t`, Unix seconds: when it was stored), the
-    message's `date_sent`, the dialog, the client_id when it has one, and
-    `stored="0"` for a message not kept in history (docs/xmpp.md, "Acknowledgements")."""
+def ack_xml(client_stanza_id: str | None, message: Message, stored: bool) -> str:
+    """The acknowledgement of one 1:1 message sent over XMPP (issue 15 §5; SAMA's
+    `ack {mid, server_mid, t}`): the client's stanza id (`mid`), the stored id (`server_mid`), the
+    server's time (`t`, Unix seconds: when it was stored), the message's `date_sent`, the dialog,
+    the client_id when it has one, and `stored="0"` for a message not kept in history. Sent in
+    `acks_xml` (docs/xmpp.md, "Client ids and acknowledgements")."""
     extra = f' client_id="{attr(message.client_id)}"' if message.client_id is not None else ""
     if not stored:
         extra += ' stored="0"'
@@ -198,10 +196,16 @@ def ack_xml(component: str, sender_bare: str, client_stanza_id: str | None, mess
     if created is not None and created.tzinfo is None:  # stored times are UTC
         created = created.replace(tzinfo=timezone.utc)
     stored_at = int(created.timestamp()) if created is not None else message.date_sent or 0
-    return (f'<message from="{attr(component)}" to="{attr(sender_bare)}" type="headline" '
-            f'id="ack-{attr(message.id)}"><ack xmlns="{NS_ACK}"{mid} server_mid="{attr(message.id)}" '
-            f't="{stored_at}" date_sent="{message.date_sent or 0}" '
-            f'dialog_id="{attr(message.dialog_id)}"{extra}/></message>')
+    return (f'<ack xmlns="{NS_ACK}"{mid} server_mid="{attr(message.id)}" t="{stored_at}" '
+            f'date_sent="{message.date_sent or 0}" dialog_id="{attr(message.dialog_id)}"{extra}/>')
+
+
+def acks_xml(component: str, sender_bare: str, acks: list[str]) -> str:
+    """The acknowledgements of one sender's messages of a batch, in one headline to all of the
+    sender's devices (never kept offline; one without extraParams the ConnectyCube SDK ignores):
+    one stanza per sender and batch, not per message, because Prosody routes each one."""
+    return (f'<message from="{attr(component)}" to="{attr(sender_bare)}" type="headline">'
+            f'{"".join(acks)}</message>')
 
 
 def stanza_id_xml(by: str, stored_id: str) -> str:

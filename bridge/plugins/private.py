@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable
 from xml.etree.ElementTree import Element
 
-from bridge.convert import (NS_FORWARD, ack_xml, attr, child, children, draft_from_stanza, localname,
+from bridge.convert import (NS_FORWARD, ack_xml, acks_xml, attr, child, children, draft_from_stanza, localname,
                             parse_extra_params, stanza_id_of, text_of, wants_history)
 from bridge.errors import CONDITIONS, INTERNAL, condition_for
 from bridge.plugins.base import BridgePlugin
@@ -332,7 +332,7 @@ class PrivateChatPlugin(BridgePlugin):
                 [(self.requester((copy.sender.app_id, copy.sender.user_id)), draft) for copy, draft in sends])
             again: list[tuple[_Copy, MessageDraft]] = []
             failed: list[tuple[_Copy, MessageDraft]] = []
-            acks: list[str] = []
+            acks: dict[str, list[str]] = {}  # sender's bare JID -> its acknowledgements
             for (copy, draft), result in zip(sends, results):
                 if isinstance(result, NotFoundError) and draft.dialog_id is not None and recover:
                     again.append((copy, draft.model_copy(update={"dialog_id": None})))
@@ -343,11 +343,11 @@ class PrivateChatPlugin(BridgePlugin):
                 else:
                     self.stored += 1
                     # the sender's devices learn the stored id and the server's time
-                    acks.append(ack_xml(self.muc_domain, (copy.inner.get("from") or "").split("/", 1)[0],
-                                        copy.inner.get("id"),
-                                        result, draft.save_to_history))
+                    acks.setdefault((copy.inner.get("from") or "").split("/", 1)[0], []).append(
+                        ack_xml(copy.inner.get("id"), result, draft.save_to_history))
             if acks:
-                self.xmpp.write("".join(acks))
+                self.xmpp.write("".join(acks_xml(self.muc_domain, sender, items)
+                                        for sender, items in acks.items()))
             if again:
                 await self._send(again, recover=False)
             if not failed:

@@ -15,10 +15,8 @@ SAVE = '<extraParams xmlns="jabber:client"><save_to_history>1</save_to_history><
 def ack_of(stanza, mid):
     if not is_message(stanza, type="headline"):
         return None
-    ack = sub(stanza, "ack")
-    if ack is None or ack.tag != "{urn:chatbridge:ack:0}ack" or ack.get("mid") != mid:
-        return None
-    return ack
+    return next((ack for ack in stanza if ack.tag == "{urn:chatbridge:ack:0}ack"
+                 and ack.get("mid") == mid), None)
 
 
 async def private_history(rest, user, peer_id):
@@ -55,9 +53,10 @@ async def test_a_stanza_id_of_any_format_is_the_client_id(server, rest, xmpp):
     local = str(uuid.uuid4())  # a stock client's id
     for attempt in range(2):  # a resend (as after a reconnect): Prosody numbers it anew
         alice.send(f'<message to="{b["jid"]}" type="chat" id="{local}"><body>hello</body>{SAVE}</message>')
-    acks = await alice.wait_for(lambda s: ack_of(s, local) is not None, count=2)
-    server_mids = {ack_of(s, local).get("server_mid") for s in acks}
-    assert len(server_mids) == 1 and all(ack_of(s, local).get("client_id") == local for s in acks)
+    await eventually(lambda: _acks(alice, local, 2))
+    acks = await _acks(alice, local, 2)  # one headline per sender and batch: both may share one
+    server_mids = {ack.get("server_mid") for ack in acks}
+    assert len(server_mids) == 1 and all(ack.get("client_id") == local for ack in acks)
     dialog_id, items = await eventually(lambda: _stored(rest, a, b["id"], 1))
     assert [(m["_id"], m["client_id"]) for m in items] == [(server_mids.pop(), local)]
     # the XEP-0359 origin-id wins over the stanza id
@@ -138,3 +137,23 @@ async def test_no_dialog_for_an_unknown_recipient(server, rest, xmpp):
     await alice.absent(lambda s: ack_of(s, mid) is not None, wait=0.5)
     status, dialogs = await rest.call("GET", "/chat/Dialog.json", a["token"])
     assert dialogs["items"] == []
+
+
+async def _acks(client, mid, count):
+    found = [ack for s in client.stanzas if is_message(s, type="headline") for ack in s
+             if ack.tag == "{urn:chatbridge:ack:0}ack" and ack.get("mid") == mid]
+    return found if len(found) >= count else None
+
+
+async def test_one_headline_acknowledges_a_burst(server, rest, xmpp):
+    a, b = await rest.new_user(), await rest.new_user()
+    alice, bob = await xmpp(a), await xmpp(b)
+    ids = [new_id() for _ in range(30)]
+    for mid in ids:
+        alice.send(f'<message to="{b["jid"]}" type="chat" id="{mid}"><body>{mid}</body>{SAVE}</message>')
+    for mid in ids:
+        await eventually(lambda mid=mid: _acks(alice, mid, 1))
+    headlines = [s for s in alice.stanzas if is_message(s, type="headline")]
+    acked = [ack.get("server_mid") for s in headlines for ack in s]
+    assert sorted(acked) == sorted(ids)  # each message once, with its stored id
+    assert all(s.get("to") == a["jid"] and len(s) >= 1 for s in headlines)
