@@ -23,7 +23,8 @@
 -- before this hook (mod_carbons' pre-message handlers), so they carry no stanza-id.
 --
 -- What the ConnectyCube SDK needs on the recipient's copy (issue 15 §9, protocol reference §5.8):
--- a message with `<extraParams>` and a body gets the server's `<date_sent>` (Unix seconds) when
+-- a message the bridge will store that has `<extraParams>` (an SDK message with
+-- save_to_history=1) gets the server's `<date_sent>` (Unix seconds) when
 -- the client left it out, and the pair's private dialog as `<dialog_id>` when the client sent
 -- none (a first message to a user, before the app knows the dialog): without it the SDK sends no
 -- automatic delivered receipt. The dialog id comes from a cache of pairs
@@ -159,14 +160,13 @@ local function ask_dialog(from, to)
 end
 
 local function sdk_params(stanza)
-	-- the extraParams of an SDK message that will be shown (a body, no notification child)
-	local params;
+	-- the extraParams of an SDK message the bridge will store (save_to_history=1, a body, no
+	-- notification child); other messages are delivered as sent
+	if not stored(stanza) then return nil; end
 	for _, tag in ipairs(stanza.tags) do
-		if not_stored[tag.name] then return nil; end
-		if tag.name == "extraParams" then params = tag; end
+		if tag.name == "extraParams" then return tag; end
 	end
-	if not params or not stanza:get_child("body") then return nil; end
-	return params;
+	return nil;
 end
 
 local function complete(stanza)
