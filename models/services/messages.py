@@ -18,7 +18,7 @@ from models.dialogs import Dialog, LastMessage
 from models.errors import ChatError, ConflictError, ForbiddenError, InvalidError, NotFoundError
 from models.events import Event, EventPublisher, Origin
 from models.messages import (PREVIEW_LIMIT, DeleteResult, HistoryQuery, Message, MessageDraft,
-                             MessagePage, MessageUpdate, string)
+                             MessagePage, MessageUpdate, quote_of, string)
 from models.requester import Requester, require_user
 from models.services.access import (BROADCAST, PRIVATE, AccessService, DialogAccess,
                                     PrivateAccessMemo)
@@ -127,6 +127,8 @@ class MessageService:
                             self._private_access.put(key, access)
                 if not access.can_post():
                     raise ForbiddenError("You don't have permission to send messages to this dialog")
+                if draft.reply_to is not None or draft.forwarded_from is not None:
+                    draft = await self._quotes(requester, draft, access)
                 ready.append((index, requester, draft, access))
             except ChatError as exc:
                 if isinstance(exc, NotFoundError) and draft.dialog_id is not None:
@@ -218,6 +220,24 @@ class MessageService:
             await self._publisher.publish_many(events)
         return results  # type: ignore[return-value]
 
+    async def _quotes(self, requester: Requester, draft: MessageDraft, access: DialogAccess
+                      ) -> MessageDraft:
+        """Checks a reply's message (in the same dialog, visible to the sender: else 422) and a
+        forward's (a message the sender may read: else 404); the draft then carries their
+        previews (`quote_of`), kept with the message as they were when it was sent."""
+        quotes: dict[str, dict] = {}
+        if draft.reply_to is not None:
+            found = await self._access.visible_messages(requester, [draft.reply_to], access.dialog_id)
+            if not found:
+                raise InvalidError("must be a message of this dialog", field="reply_to")
+            quotes["reply_quote"] = quote_of(found[0][1][0])
+        if draft.forwarded_from is not None:
+            found = await self._access.visible_messages(requester, [draft.forwarded_from], None)
+            if not found:
+                raise NotFoundError("Forwarded message not found")
+            quotes["forward_quote"] = quote_of(found[0][1][0])
+        return draft.model_copy(update=quotes)
+
     def _new_message(self, requester: Requester, draft: MessageDraft, access: DialogAccess,
                      message_id: str, date_sent: int, now: datetime, seq: int) -> Message:
         user = requester.user_id
@@ -226,7 +246,8 @@ class MessageService:
             recipient_id=self._private_peer(access) if access.type == PRIVATE else 0,
             body=draft.body, date_sent=date_sent, seq=seq, created_at=now, updated_at=now,
             attachments=tuple(draft.attachments), read_ids=(user,), delivered_ids=(user,),
-            custom=dict(draft.custom), markable=draft.markable, client_id=draft.client_id)
+            custom=dict(draft.custom), markable=draft.markable, client_id=draft.client_id,
+            reply_to=draft.reply_quote, forwarded_from=draft.forward_quote)
 
     async def _created_event(self, requester: Requester, draft: MessageDraft, access: DialogAccess,
                              message: Message) -> Event:

@@ -205,6 +205,13 @@ class ReactionsSummary(Closed):
     total: dict[str, int]
 
 
+class QuotePreview(Closed):
+    """The quoted message as it was when the reply or forward was sent."""
+    sender_id: int
+    message: str = Field(description="its first 100 characters")
+    attachment_type: str | None = Field(description="its first attachment's type")
+
+
 class MessageJson(BaseModel):
     """A message; its custom parameters are more keys at the top level."""
     model_config = ConfigDict(extra="allow")
@@ -223,6 +230,10 @@ class MessageJson(BaseModel):
     attachments: list[dict[str, Any]]
     markable: Literal[1] | None = None
     client_id: str | None = Field(None, description="the sender's own id of the message, if given")
+    reply_to: str | None = Field(None, description="the message this one replies to")
+    reply_to_preview: QuotePreview | None = None
+    forwarded_from: str | None = Field(None, description="the message this one forwards")
+    forwarded_from_preview: QuotePreview | None = None
     read: Literal[0, 1]
     reactions: ReactionsSummary | None
 

@@ -235,6 +235,10 @@ class CreateMessageRequest(Lax):
         "the client's own id of the message, any string up to 64 characters (a UUID, a local "
         "id): a repeated send with the same `client_id` by the same sender to the same dialog "
         "answers the stored message; returned on the message"))
+    reply_to: str | None = Field(None, description="a reply: the id of a message of the same "
+                                                    "dialog (422 otherwise)")
+    forwarded_from: str | None = Field(None, description="a forward: the id of a message the sender "
+                                                         "may read (404 otherwise)")
 
 
 class UpdateMessagesRequest(Lax):
