@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import timezone
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 from xml.etree.ElementTree import Element
 
 from models.messages import MAX_CLIENT_ID, KEY_RE, Message, MessageDraft, draft_from_params
@@ -31,6 +31,8 @@ NS_DELAY = "urn:xmpp:delay"
 NS_SID = "urn:xmpp:sid:0"
 NS_NICK = "http://jabber.org/protocol/nick"
 NS_ACK = "urn:chatbridge:ack:0"
+NS_REPLY = "urn:xmpp:reply:0"
+NS_FALLBACK = "urn:xmpp:fallback:0"
 MAX_DEPTH = 4
 MAX_CHILDREN = 200
 
@@ -145,7 +147,40 @@ def draft_from_stanza(message: Element, params: dict[str, Any] | None = None,
     if client_id is not None and len(client_id) > MAX_CLIENT_ID:
         client_id = None  # too long to be a key: only the server's id then
     overrides.setdefault("client_id", client_id)
+    reply = child(message, "reply", NS_REPLY)
+    if reply is not None:  # XEP-0461: the quoted message's id (ours: the stored, ObjectId one)
+        target = reply.get("id") or ""
+        if _looks_like_object_id(target):
+            overrides.setdefault("reply_to", target)
+        body = strip_reply_fallback(message, body)
     return draft_from_params(params, id=stanza_id, body=body, **overrides)
+
+
+def strip_reply_fallback(message: Element, body: str | None) -> str | None:
+    """The body without the quote a stock client put in for clients without XEP-0461
+    (XEP-0428 `<fallback for="urn:xmpp:reply:0"><body start end/>`, code-point offsets)."""
+    if not body:
+        return body
+    for fallback in message:
+        if fallback.tag != f"{{{NS_FALLBACK}}}fallback" or fallback.get("for") != NS_REPLY:
+            continue
+        for part in fallback:
+            if localname(part.tag) != "body":
+                continue
+            try:
+                start, end = int(part.get("start") or 0), int(part.get("end") or len(body))
+            except ValueError:
+                continue
+            if 0 <= start <= end <= len(body):
+                return body[:start] + body[end:]
+    return body
+
+
+def reply_xml(to: str, quote: Any) -> str:
+    """XEP-0461 `<reply>` of a message that quotes another (`quote`: the stored preview or the
+    wire's id); `to`: the quoted author's JID (a room occupant's, or a user's)."""
+    quoted = quote.get("_id") if isinstance(quote, Mapping) else quote
+    return f'<reply xmlns="{NS_REPLY}" to="{attr(to)}" id="{attr(quoted)}"/>' if quoted else ""
 
 
 _OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")

@@ -334,8 +334,14 @@ class PrivateChatPlugin(BridgePlugin):
             failed: list[tuple[_Copy, MessageDraft]] = []
             acks: dict[str, list[str]] = {}  # sender's bare JID -> its acknowledgements
             for (copy, draft), result in zip(sends, results):
-                if isinstance(result, NotFoundError) and draft.dialog_id is not None and recover:
+                if isinstance(result, NotFoundError) and draft.dialog_id is not None and recover \
+                        and draft.reply_to is None and draft.forwarded_from is None:
                     again.append((copy, draft.model_copy(update={"dialog_id": None})))
+                elif isinstance(result, ChatError) and (draft.reply_to or draft.forwarded_from):
+                    # Prosody delivered it already: kept without a quote that does not check out
+                    again.append((copy, draft.model_copy(update={"reply_to": None,
+                                                                 "forwarded_from": None,
+                                                                 "dialog_id": None})))
                 elif isinstance(result, ChatError):
                     self._ignore(copy, result)
                 elif isinstance(result, BaseException):
