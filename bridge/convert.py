@@ -11,10 +11,11 @@ characters XML 1.0 cannot carry, so no stored message can break the component st
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from datetime import timezone
+from typing import Any, Iterable, Mapping
 from xml.etree.ElementTree import Element
 
-from models.messages import KEY_RE, Message, MessageDraft, draft_from_params
+from models.messages import MAX_CLIENT_ID, KEY_RE, Message, MessageDraft, draft_from_params
 
 NS_CLIENT = "jabber:client"
 NS_MARKERS = "urn:xmpp:chat-markers:0"
@@ -29,6 +30,9 @@ NS_MUC_USER = "http://jabber.org/protocol/muc#user"
 NS_DELAY = "urn:xmpp:delay"
 NS_SID = "urn:xmpp:sid:0"
 NS_NICK = "http://jabber.org/protocol/nick"
+NS_ACK = "urn:chatbridge:ack:0"
+NS_REPLY = "urn:xmpp:reply:0"
+NS_FALLBACK = "urn:xmpp:fallback:0"
 MAX_DEPTH = 4
 MAX_CHILDREN = 200
 
@@ -134,9 +138,49 @@ def draft_from_stanza(message: Element, params: dict[str, Any] | None = None,
     params.pop("send_to_chat", None)
     body = text_of(body if body is not None else child(message, "body"))
     stanza_id = message.get("id") or None
+    # the client's own id (issue 15 §5): its XEP-0359 origin-id, else a stanza id that is not a
+    # ConnectyCube id (that one is the stored id itself, idempotent already)
+    client_id = origin_id_of(message)
     if stanza_id is not None and not _looks_like_object_id(stanza_id):
+        client_id = client_id or stanza_id
         stanza_id = None  # not a ConnectyCube id: the server assigns one
+    if client_id is not None and len(client_id) > MAX_CLIENT_ID:
+        client_id = None  # too long to be a key: only the server's id then
+    overrides.setdefault("client_id", client_id)
+    reply = child(message, "reply", NS_REPLY)
+    if reply is not None:  # XEP-0461: the quoted message's id (ours: the stored, ObjectId one)
+        target = reply.get("id") or ""
+        if _looks_like_object_id(target):
+            overrides.setdefault("reply_to", target)
+        body = strip_reply_fallback(message, body)
     return draft_from_params(params, id=stanza_id, body=body, **overrides)
+
+
+def strip_reply_fallback(message: Element, body: str | None) -> str | None:
+    """The body without the quote a stock client put in for clients without XEP-0461
+    (XEP-0428 `<fallback for="urn:xmpp:reply:0"><body start end/>`, code-point offsets)."""
+    if not body:
+        return body
+    for fallback in message:
+        if fallback.tag != f"{{{NS_FALLBACK}}}fallback" or fallback.get("for") != NS_REPLY:
+            continue
+        for part in fallback:
+            if localname(part.tag) != "body":
+                continue
+            try:
+                start, end = int(part.get("start") or 0), int(part.get("end") or len(body))
+            except ValueError:
+                continue
+            if 0 <= start <= end <= len(body):
+                return body[:start] + body[end:]
+    return body
+
+
+def reply_xml(to: str, quote: Any) -> str:
+    """XEP-0461 `<reply>` of a message that quotes another (`quote`: the stored preview or the
+    wire's id); `to`: the quoted author's JID (a room occupant's, or a user's)."""
+    quoted = quote.get("_id") if isinstance(quote, Mapping) else quote
+    return f'<reply xmlns="{NS_REPLY}" to="{attr(to)}" id="{attr(quoted)}"/>' if quoted else ""
 
 
 _OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
@@ -171,6 +215,32 @@ def origin_id_of(message: Element) -> str | None:
         if sub.tag == f"{{{NS_SID}}}origin-id":
             return sub.get("id") or None
     return None
+
+
+def ack_xml(client_stanza_id: str | None, message: Message, stored: bool) -> str:
+    """The acknowledgement of one 1:1 message sent over XMPP (issue 15 §5; SAMA's
+    `ack {mid, server_mid, t}`): the client's stanza id (`mid`), the stored id (`server_mid`), the
+    server's time (`t`, Unix seconds: when it was stored), the message's `date_sent`, the dialog,
+    the client_id when it has one, and `stored="0"` for a message not kept in history. Sent in
+    `acks_xml` (docs/xmpp.md, "Client ids and acknowledgements")."""
+    extra = f' client_id="{attr(message.client_id)}"' if message.client_id is not None else ""
+    if not stored:
+        extra += ' stored="0"'
+    mid = f' mid="{attr(client_stanza_id)}"' if client_stanza_id else ""
+    created = message.created_at
+    if created is not None and created.tzinfo is None:  # stored times are UTC
+        created = created.replace(tzinfo=timezone.utc)
+    stored_at = int(created.timestamp()) if created is not None else message.date_sent or 0
+    return (f'<ack xmlns="{NS_ACK}"{mid} server_mid="{attr(message.id)}" t="{stored_at}" '
+            f'date_sent="{message.date_sent or 0}" dialog_id="{attr(message.dialog_id)}"{extra}/>')
+
+
+def acks_xml(component: str, sender_bare: str, acks: list[str]) -> str:
+    """The acknowledgements of one sender's messages of a batch, in one headline to all of the
+    sender's devices (never kept offline; one without extraParams the ConnectyCube SDK ignores):
+    one stanza per sender and batch, not per message, because Prosody routes each one."""
+    return (f'<message from="{attr(component)}" to="{attr(sender_bare)}" type="headline">'
+            f'{"".join(acks)}</message>')
 
 
 def stanza_id_xml(by: str, stored_id: str) -> str:

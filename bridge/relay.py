@@ -48,7 +48,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from bridge.component import Component
-from bridge.convert import attr, body_xml, extra_params_xml, stanza_id_xml
+from bridge.convert import attr, body_xml, extra_params_xml, reply_xml, stanza_id_xml
 from bridge.plugins.base import BridgeState
 from bridge.plugins.blocklist import BlocklistPlugin
 from bridge.plugins.bookmarks import BookmarksPlugin
@@ -345,20 +345,29 @@ class Relay:
         params["dialog_id"] = message["chat_dialog_id"]
         if message.get("date_sent") is not None:
             params["date_sent"] = str(int(message["date_sent"]))
+        for key in ("reply_to", "forwarded_from"):  # the SDK's extension names them
+            if message.get(key):
+                params[key] = message[key]
         content = body_xml(message.get("message")) + extra_params_xml(params, message.get("attachments") or [])
         sender, app_id = int(event["sender_id"]), int(event["app_id"])
+        quoted_author = (message.get("reply_to_preview") or {}).get("sender_id")
         stored = bool(payload.get("save_to_history", True))
         plugin = self._groupchat()
         # XEP-0359 <stanza-id>: the stored id, assigned by the recipient's archive (1:1) or the room
         if self._private(event):
+            reply = reply_xml(plugin.user_jid(app_id, int(quoted_author)), message.get("reply_to")) \
+                if quoted_author is not None else ""
             for recipient in event.get("recipient_ids") or []:
                 stamp = stanza_id_xml(plugin.user_jid(app_id, int(recipient)), message["_id"]) if stored else ""
-                self._as_user(app_id, sender, int(recipient), "chat", message["_id"], content + stamp,
-                              self._blocked.get(id(event)))
+                self._as_user(app_id, sender, int(recipient), "chat", message["_id"],
+                              content + stamp + reply, self._blocked.get(id(event)))
         else:
-            stamp = stanza_id_xml(plugin.room_jid(app_id, str(event["dialog_id"])), message["_id"]) if stored else ""
+            room = plugin.room_jid(app_id, str(event["dialog_id"]))
+            reply = reply_xml(f"{room}/{quoted_author}", message.get("reply_to")) \
+                if quoted_author is not None else ""
+            stamp = stanza_id_xml(room, message["_id"]) if stored else ""
             # a service message about the sender leaving does not go back to the sender's devices
-            self._to_room(event, sender, message["_id"], content + stamp,
+            self._to_room(event, sender, message["_id"], content + stamp + reply,
                           include_sender=payload.get("to_sender", True))
 
     def _message_updated(self, event: dict[str, Any]) -> None:

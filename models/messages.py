@@ -32,13 +32,17 @@ MAX_CUSTOM_KEYS = 50
 MAX_NESTING = 4
 PREVIEW_LIMIT = 20
 MAX_EVENT_IDS = 1000
+MAX_CLIENT_ID = 64  # characters of a client's own message id (`client_id`)
+QUOTE_CHARS = 100  # characters of a replied-to or forwarded message kept in its preview
 # Keys of a create body / extraParams that are not custom keys. Output-only keys are dropped.
 CONTROL_KEYS = {"_id", "chat_dialog_id", "dialog_id", "recipient_id", "message", "attachments",
-                "date_sent", "save_to_history", "send_to_chat", "markable", "silent"}
+                "date_sent", "save_to_history", "send_to_chat", "markable", "silent",
+                "client_id", "reply_to", "forwarded_from"}
 EMPTY: Mapping[str, Any] = MappingProxyType({})  # a shared default nobody can change
 OUTPUT_KEYS = {"sender_id", "created_at", "updated_at", "read_ids", "delivered_ids", "views_count",
                "read", "reactions", "token", "moduleIdentifier", "seq", "app_id", "custom",
-               "deleted_for", "edited_at", "archive_order"}
+               "deleted_for", "edited_at", "archive_order", "reply_to_preview",
+               "forwarded_from_preview"}
 
 
 class Message(NamedTuple):
@@ -71,6 +75,11 @@ class Message(NamedTuple):
     reactions: Mapping[str, tuple[int, ...]] = EMPTY  # emoji -> user ids
     custom: Mapping[str, Any] = EMPTY
     markable: bool = False
+    client_id: str | None = None  # the sender's own id of the message (any format): sends are
+    # idempotent on it per sender and dialog
+    # a reply / a forward: the quoted message as it was when this one was sent (`quote_of`)
+    reply_to: Mapping[str, Any] | None = None
+    forwarded_from: Mapping[str, Any] | None = None
 
     @classmethod
     def from_doc(cls, doc: Doc) -> Message:
@@ -85,7 +94,8 @@ class Message(NamedTuple):
             tuple(get("delivered_ids") or ()), get("views_count", 0),
             tuple(get("deleted_for") or ()),
             {emoji: tuple(users) for emoji, users in reactions.items()} if reactions else {},
-            get("custom") or {}, bool(get("markable")))
+            get("custom") or {}, bool(get("markable")), get("client_id"), get("reply_to"),
+            get("forwarded_from"))
 
     def to_doc(self) -> Doc:
         """The document to store (`_id` as the 24-hex string; the store makes it an ObjectId)."""
@@ -111,6 +121,12 @@ class Message(NamedTuple):
         }
         if self.edited_at is not None:
             doc["edited_at"] = self.edited_at
+        if self.client_id is not None:  # absent otherwise: the unique index is partial
+            doc["client_id"] = self.client_id
+        if self.reply_to is not None:
+            doc["reply_to"] = dict(self.reply_to)
+        if self.forwarded_from is not None:
+            doc["forwarded_from"] = dict(self.forwarded_from)
         return doc
 
     def to_wire(self) -> Doc:
@@ -136,6 +152,13 @@ class Message(NamedTuple):
             data["markable"] = 1
         if self.edited_at is not None:  # the author edited it (body, attachments or custom keys)
             data["edited_at"] = iso(self.edited_at)
+        if self.client_id is not None:
+            data["client_id"] = self.client_id
+        for key, quote in (("reply_to", self.reply_to), ("forwarded_from", self.forwarded_from)):
+            if quote is not None:  # the id as sent, and the preview next to it
+                data[key] = quote["_id"]
+                data[key + "_preview"] = {k: quote.get(k) for k in
+                                          ("sender_id", "message", "attachment_type")}
         return data
 
     def reactions_view(self, viewer_id: int) -> Doc | None:
@@ -157,6 +180,14 @@ class MessageDraft(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     id: str | None = None  # the client's 24-hex id: sends are idempotent on it
+    # the client's own id in any format (a UUID, a local id; up to MAX_CLIENT_ID characters):
+    # sends are idempotent on it per sender and dialog; over XMPP the origin-id or stanza id
+    client_id: str | None = None
+    reply_to: str | None = None  # a message of the same dialog
+    forwarded_from: str | None = None  # a message the sender may read
+    # set by the service once it checked them: the previews stored with the message
+    reply_quote: dict[str, Any] | None = None
+    forward_quote: dict[str, Any] | None = None
     dialog_id: str | None = None
     recipient_id: int | None = None  # without dialog_id: the private dialog with this user
     body: str = ""
@@ -285,6 +316,11 @@ def draft_from_params(params: dict[str, Any], **overrides: Any) -> MessageDraft:
     raw_id = params.get("_id")
     if raw_id not in (None, ""):
         fields["id"] = raw_id
+    if params.get("client_id") not in (None, ""):
+        fields["client_id"] = params["client_id"]
+    for key in ("reply_to", "forwarded_from"):
+        if params.get(key) not in (None, ""):
+            fields[key] = params[key]
     dialog_id = params.get("chat_dialog_id") or params.get("dialog_id")
     if dialog_id not in (None, ""):
         fields["dialog_id"] = dialog_id
@@ -311,6 +347,13 @@ def make_draft(**fields: Any) -> MessageDraft:
         if not is_object_id(fields["id"]):
             raise InvalidError("must be a 24-character hex id", field="_id")
         out["id"] = fields["id"].lower()
+    if fields.get("client_id") is not None:
+        out["client_id"] = client_id(fields["client_id"])
+    for key in ("reply_to", "forwarded_from"):
+        if fields.get(key) is not None:
+            if not is_object_id(fields[key]):
+                raise InvalidError("must be a 24-character hex id", field=key)
+            out[key] = fields[key].lower()
     if fields.get("dialog_id") is not None:
         out["dialog_id"] = string(fields["dialog_id"], "chat_dialog_id")
     if fields.get("recipient_id") is not None:
@@ -342,6 +385,27 @@ def make_draft(**fields: Any) -> MessageDraft:
     if fields.get("origin") is not None:
         out["origin"] = fields["origin"]
     return MessageDraft(**out)
+
+
+def quote_of(message: Message) -> dict[str, Any]:
+    """What a reply or a forward keeps of the message it quotes: its id, sender, the first
+    `QUOTE_CHARS` characters and the first attachment's type."""
+    first = message.attachments[0].get("type") if message.attachments else None
+    return {"_id": message.id, "sender_id": message.sender_id,
+            "message": message.body[:QUOTE_CHARS],
+            "attachment_type": first if isinstance(first, str) else None}
+
+
+def client_id(value: Any) -> str:
+    """A client's own message id: a string (or a number, as forms send it) of 1 to
+    `MAX_CLIENT_ID` characters, kept as sent."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value:
+        raise InvalidError("must be a string", field="client_id")
+    if len(value) > MAX_CLIENT_ID:
+        raise InvalidError(f"is too long (maximum is {MAX_CLIENT_ID} characters)", field="client_id")
+    return value
 
 
 def attachments(value: Any) -> list[dict[str, Any]]:

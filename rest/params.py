@@ -68,8 +68,13 @@ async def body_params(request: web.Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     ctype = request.content_type
-    if ctype == "application/x-www-form-urlencoded" or (
-            ctype != "application/json" and request.method in ("DELETE", "GET") and not raw.lstrip().startswith(b"{")):
+    looks_json = raw.lstrip()[:1] in (b"{", b"[")
+    # ConnectyCube's own examples: `curl -d '{...}'` (JSON sent as a form, its reactions
+    # example) and `curl -X GET -H "Content-Type: application/json" -d 'extensions[a]=b'` (a
+    # form sent as JSON, its dialog filters): the body says what it is
+    if (ctype == "application/x-www-form-urlencoded" and not looks_json) or (
+            ctype != "application/json" and request.method in ("DELETE", "GET") and not looks_json) or (
+            ctype == "application/json" and request.method == "GET" and not looks_json):
         try:
             return nested_params(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
         except UnicodeDecodeError as exc:
@@ -84,7 +89,8 @@ async def body_params(request: web.Request) -> dict[str, Any]:
 
 
 async def all_params(request: web.Request) -> dict[str, Any]:
-    """Query parameters overlaid with body parameters."""
+    """Query parameters overlaid with body parameters (also for GET: ConnectyCube's examples send
+    `curl -X GET -d 'chat_dialog_id=...'`)."""
     params = query_params(request)
     params.update(await body_params(request))
     return params

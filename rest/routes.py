@@ -139,6 +139,8 @@ def setup_routes(app: web.Application) -> None:
             f"Find users by {field}" if field == "full_name" else f"Find a user by {field}",
             "users", a.LegacyUsersPage if field == "full_name" else a.UserAnswer,
             query=q.lookup_query(field)))
+    add(r, "GET", "/users/by_tags", users.list_users_by_tags, Doc(
+        "Find users by tags (any of them)", "users", a.LegacyUsersPage, query=q.UsersByTagsQuery))
     add(r, "GET", "/users/external/{external_id}", users.get_by_external_id, Doc(
         "Find a user by external_user_id", "users", a.UserAnswer))
     add(r, "GET", "/users/{user_id:\\d+}", users.get_user, Doc("A user", "users", a.UserAnswer))
@@ -240,10 +242,12 @@ def setup_routes(app: web.Application) -> None:
         a.DialogJson, body=q.HiddenRequest,
         description="Members only. A hidden dialog comes back with its next message; the "
                     "caller stays an occupant and keeps receiving its messages."))
-    add(r, "POST", "/chat/Dialog/{dialog_id}/subscribe", dialogs.subscribe, Doc(
-        "Join a public dialog", "dialogs", a.DialogJson))
-    add(r, "DELETE", "/chat/Dialog/{dialog_id}/subscribe", dialogs.unsubscribe, Doc(
-        "Leave a public dialog", "dialogs"))
+    # the seed writes the lower-case `/chat/dialog/{id}/subscribe` (and `/block`, below)
+    for base in ("/chat/Dialog", "/chat/dialog"):
+        add(r, "POST", base + "/{dialog_id}/subscribe", dialogs.subscribe, Doc(
+            "Join a public dialog", "dialogs", a.DialogJson))
+        add(r, "DELETE", base + "/{dialog_id}/subscribe", dialogs.unsubscribe, Doc(
+            "Leave a public dialog", "dialogs"))
     add(r, "GET", "/chat/Dialog/{dialog_id}/occupants", dialogs.public_occupants, Doc(
         "A public dialog's occupants", "dialogs", a.OccupantsPage, query=q.PageQuery))
     # bans: ConnectyCube documents the lower-case `/chat/dialog/`; the SDK's other calls use

@@ -35,7 +35,7 @@ from xml.etree.ElementTree import Element
 
 from bridge.convert import (NS_CHATSTATES, NS_DELAY, NS_MUC, NS_MUC_USER, NS_SID, attr, body_xml,
                             child, draft_from_stanza, esc, extra_params_xml, localname,
-                            message_params, namespace, nick_xml, origin_id_of, origin_id_xml, parse_extra_params,
+                            message_params, namespace, nick_xml, origin_id_of, origin_id_xml, parse_extra_params, reply_xml,
                             stanza_id_xml, stanza_params, text_of, wants_history)
 from bridge.errors import CONDITIONS, Condition, condition_for, error_xml, public_text
 from bridge.plugins.base import CONNECTION_GONE, BridgePlugin
@@ -353,8 +353,10 @@ class GroupChatPlugin(BridgePlugin):
             name = (await self.state.names.names(sender.app_id, [sender.user_id])).get(sender.user_id)
         # XEP-0359: the stored id as <stanza-id> for everyone (when stored); the origin-id kept
         stamp = stanza_id_xml(room_jid, stored_id) if draft.save_to_history else ""
+        quoted = message.reply_to
+        reply = reply_xml(f"{room_jid}/{quoted.get('sender_id')}", quoted) if quoted else ""
         tail = (f">{body_xml(draft.body)}{extra_params_xml(params, attachments)}{stamp}"
-                f"{origin_id_xml(origin)}"
+                f"{origin_id_xml(origin)}{reply}"
                 f"{nick_xml(name)}</message>")
         head = f'<message from="{attr(room_jid)}/{sender.user_id}" type="groupchat" id="'
         own_id = element.get("id") or stored_id

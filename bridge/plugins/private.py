@@ -9,6 +9,10 @@ Prosody delivers 1:1 messages itself; mod_chatbridge_copies forwards us a XEP-02
   repeated copy is stored once), which also publishes the push trigger;
 - `<received>` / `<displayed>` markers update `delivered_ids` / `read_ids` and unread counts;
 - `<replace>` edits the author's stored message.
+The sender's devices get an acknowledgement of each message handled (`ack_xml`: the stored id and
+the server's time). Before delivery, mod_chatbridge_copies asks for the pair's private dialog of
+an SDK message without `extraParams/dialog_id` (`handle_dialog_lookup`: found or created), so the
+recipient's copy carries it and the SDK sends its delivered receipt.
 Copies are only accepted from the server itself (mod_chatbridge_copies does not copy what the
 relay sends as a user; should a server copy it anyway, storing and marking are idempotent, and
 what that publishes again carries the bridge's origin, so nothing loops). Copies are handled in
@@ -32,10 +36,11 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable
 from xml.etree.ElementTree import Element
 
-from bridge.convert import (NS_FORWARD, attr, child, children, draft_from_stanza, localname,
+from bridge.convert import (NS_FORWARD, ack_xml, acks_xml, attr, child, children, draft_from_stanza, localname,
                             parse_extra_params, stanza_id_of, text_of, wants_history)
+from bridge.errors import CONDITIONS, INTERNAL, condition_for
 from bridge.plugins.base import BridgePlugin
-from models.errors import ChatError, NotFoundError
+from models.errors import ChatError, ErrorCode, NotFoundError
 from models.events import Origin
 from models.jids import UserAddress, parse_user
 from models.messages import MessageDraft
@@ -43,6 +48,7 @@ from models.messages import MessageDraft
 logger = logging.getLogger(__name__)
 
 NS_SPOOL = "urn:chatbridge:spool:0"
+NS_DIALOG = "urn:chatbridge:dialog:0"
 ACK_INTERVAL = 0.1
 RETRIES = 4
 BATCH = 256  # copies per store batch
@@ -69,7 +75,8 @@ async def _nothing() -> None:
 class PrivateChatPlugin(BridgePlugin):
     name = "cc_private"
     description = "chatbridge: 1:1 message copies"
-    handles = {("message", "copies"): "handle_copy"}
+    handles = {("message", "copies"): "handle_copy",
+               ("iq", f"component {NS_DIALOG}"): "handle_dialog_lookup"}
     status_key = "private"
 
     def plugin_init(self) -> None:
@@ -152,6 +159,41 @@ class PrivateChatPlugin(BridgePlugin):
             logger.warning("bridge behind on 1:1 copies (%d queued): reading paused", len(self._queue))
         if self._worker is None or self._worker.done():
             self._worker = asyncio.ensure_future(self._drain())
+
+    def handle_dialog_lookup(self, element: Element) -> None:
+        """mod_chatbridge_copies asks for a pair's private dialog before it delivers an SDK
+        message without `extraParams/dialog_id` (issue 15 §9a): `<dialog from="{uid}-{app}"
+        to="{uid}-{app}"/>`, answered `<dialog id="..."/>` (found or created)."""
+        if element.get("from") != self.domain or element.get("type") != "get" or not len(element):
+            self.xmpp.reply_error(element, CONDITIONS[ErrorCode.forbidden if element.get("from")
+                                                      != self.domain else ErrorCode.bad_request])
+            return
+        payload = element[0]
+        sender = parse_user(f"{payload.get('from') or ''}@{self.domain}", self.domain)
+        recipient = parse_user(f"{payload.get('to') or ''}@{self.domain}", self.domain)
+        if sender is None or recipient is None or sender.app_id != recipient.app_id:
+            self.xmpp.reply_error(element, CONDITIONS[ErrorCode.bad_request])
+            return
+        self.state.serializer.submit(("dialog", sender.app_id, min(sender.user_id, recipient.user_id),
+                                      max(sender.user_id, recipient.user_id)),
+                                     lambda: self._answer_dialog(element, sender, recipient))
+
+    async def _answer_dialog(self, element: Element, sender: UserAddress,
+                             recipient: UserAddress) -> None:
+        try:
+            dialog_id = await self.state.services.dialogs.private_dialog_id(
+                self.requester((sender.app_id, sender.user_id)), recipient.user_id)
+        except ChatError as exc:
+            self.xmpp.reply_error(element, condition_for(exc))
+            return
+        except Exception:  # noqa: BLE001 - the message goes on without a dialog_id
+            logger.exception("private dialog of users %s and %s not found", sender.user_id,
+                             recipient.user_id)
+            self.xmpp.reply_error(element, INTERNAL)
+            return
+        self.xmpp.write(f'<iq type="result" id="{attr(element.get("id") or "")}" '
+                        f'from="{attr(self.muc_domain)}" to="{attr(element.get("from") or "")}">'
+                        f'<dialog xmlns="{NS_DIALOG}" id="{attr(dialog_id)}"/></iq>')
 
     def _done(self, token: tuple[int, int | None]) -> None:
         session, seq = token
@@ -290,15 +332,28 @@ class PrivateChatPlugin(BridgePlugin):
                 [(self.requester((copy.sender.app_id, copy.sender.user_id)), draft) for copy, draft in sends])
             again: list[tuple[_Copy, MessageDraft]] = []
             failed: list[tuple[_Copy, MessageDraft]] = []
+            acks: dict[str, list[str]] = {}  # sender's bare JID -> its acknowledgements
             for (copy, draft), result in zip(sends, results):
-                if isinstance(result, NotFoundError) and draft.dialog_id is not None and recover:
+                if isinstance(result, NotFoundError) and draft.dialog_id is not None and recover \
+                        and draft.reply_to is None and draft.forwarded_from is None:
                     again.append((copy, draft.model_copy(update={"dialog_id": None})))
+                elif isinstance(result, ChatError) and (draft.reply_to or draft.forwarded_from):
+                    # Prosody delivered it already: kept without a quote that does not check out
+                    again.append((copy, draft.model_copy(update={"reply_to": None,
+                                                                 "forwarded_from": None,
+                                                                 "dialog_id": None})))
                 elif isinstance(result, ChatError):
                     self._ignore(copy, result)
                 elif isinstance(result, BaseException):
                     failed.append((copy, draft))
                 else:
                     self.stored += 1
+                    # the sender's devices learn the stored id and the server's time
+                    acks.setdefault((copy.inner.get("from") or "").split("/", 1)[0], []).append(
+                        ack_xml(copy.inner.get("id"), result, draft.save_to_history))
+            if acks:
+                self.xmpp.write("".join(acks_xml(self.muc_domain, sender, items)
+                                        for sender, items in acks.items()))
             if again:
                 await self._send(again, recover=False)
             if not failed:

@@ -18,7 +18,7 @@ from models.dialogs import Dialog, LastMessage
 from models.errors import ChatError, ConflictError, ForbiddenError, InvalidError, NotFoundError
 from models.events import Event, EventPublisher, Origin
 from models.messages import (PREVIEW_LIMIT, DeleteResult, HistoryQuery, Message, MessageDraft,
-                             MessageEdit, MessagePage, MessageUpdate, string)
+                             MessageEdit, MessagePage, MessageUpdate, quote_of, string)
 from models.requester import Requester, require_user
 from models.services.access import (BROADCAST, PRIVATE, AccessService, DialogAccess,
                                     PrivateAccessMemo)
@@ -96,16 +96,21 @@ class MessageService:
         ChatError that item gets). Items with an id that appears earlier in the batch run after
         it, so they see it as a repeat."""
         results: list[Message | Exception | None] = [None] * len(items)
-        seen: set[str] = set()
+        seen: set[object] = set()
         first: list[int] = []
         later: list[int] = []
-        for index, (_, draft) in enumerate(items):
-            if draft.id is not None and draft.id in seen:
+        for index, (requester, draft) in enumerate(items):
+            client = None if draft.client_id is None else (
+                requester.app_id, requester.user_id, draft.dialog_id or f"to:{draft.recipient_id}",
+                draft.client_id)
+            if (draft.id is not None and draft.id in seen) or (client is not None and client in seen):
                 later.append(index)
             else:
                 first.append(index)
                 if draft.id is not None:
                     seen.add(draft.id)
+                if client is not None:
+                    seen.add(client)
         for part in (first, later):
             if part:
                 for index, result in zip(part, await self._send_unique([items[i] for i in part])):
@@ -132,6 +137,8 @@ class MessageService:
                             self._private_access.put(key, access)
                 if not access.can_post():
                     raise ForbiddenError("You don't have permission to send messages to this dialog")
+                if draft.reply_to is not None or draft.forwarded_from is not None:
+                    draft = await self._quotes(requester, draft, access)
                 ready.append((index, requester, draft, access))
             except ChatError as exc:
                 if isinstance(exc, NotFoundError) and draft.dialog_id is not None:
@@ -142,11 +149,28 @@ class MessageService:
         # repeats of stored messages (ids are global: another application's id is a conflict)
         ids = [draft.id for _, _, draft, _ in ready if draft.id is not None]
         existing = await self._messages.find_any_app(ids) if ids else {}
+        # repeats of a client_id (per application, sender and dialog)
+        client_keys: dict[int, list[tuple[int, str, str]]] = {}
+        for _, requester, draft, access in ready:
+            if draft.client_id is not None:
+                client_keys.setdefault(requester.app_id, []).append(
+                    (requester.user_id, access.dialog_id, draft.client_id))
+        by_client: dict[tuple[int, int, str, str], Message] = {}
+        for app_id, keys in client_keys.items():
+            for (user_id, dialog_id, client_id), found in (
+                    await self._messages.find_by_client_ids(app_id, keys)).items():
+                by_client[(app_id, user_id, dialog_id, client_id)] = found
         now = self._clock.now()
         stamp = int(now.timestamp())
         # (index, requester, draft, access, message id, date_sent) of each new message
         fresh: list[tuple[int, Requester, MessageDraft, DialogAccess, str, int]] = []
         for index, requester, draft, access in ready:
+            if draft.client_id is not None:
+                repeat = by_client.get((requester.app_id, requester.user_id, access.dialog_id,
+                                        draft.client_id))
+                if repeat is not None:
+                    results[index] = repeat
+                    continue
             if draft.id is not None and draft.id in existing:
                 try:
                     results[index] = self._repeat(existing[draft.id], requester, access.dialog_id)
@@ -238,6 +262,24 @@ class MessageService:
             kept.append(entry)
         return kept
 
+    async def _quotes(self, requester: Requester, draft: MessageDraft, access: DialogAccess
+                      ) -> MessageDraft:
+        """Checks a reply's message (in the same dialog, visible to the sender: else 422) and a
+        forward's (a message the sender may read: else 404); the draft then carries their
+        previews (`quote_of`), kept with the message as they were when it was sent."""
+        quotes: dict[str, dict] = {}
+        if draft.reply_to is not None:
+            found = await self._access.visible_messages(requester, [draft.reply_to], access.dialog_id)
+            if not found:
+                raise InvalidError("must be a message of this dialog", field="reply_to")
+            quotes["reply_quote"] = quote_of(found[0][1][0])
+        if draft.forwarded_from is not None:
+            found = await self._access.visible_messages(requester, [draft.forwarded_from], None)
+            if not found:
+                raise NotFoundError("Forwarded message not found")
+            quotes["forward_quote"] = quote_of(found[0][1][0])
+        return draft.model_copy(update=quotes)
+
     def _new_message(self, requester: Requester, draft: MessageDraft, access: DialogAccess,
                      message_id: str, date_sent: int, now: datetime, seq: int) -> Message:
         user = requester.user_id
@@ -246,7 +288,8 @@ class MessageService:
             recipient_id=self._private_peer(access) if access.type == PRIVATE else 0,
             body=draft.body, date_sent=date_sent, seq=seq, created_at=now, updated_at=now,
             attachments=tuple(draft.attachments), read_ids=(user,), delivered_ids=(user,),
-            custom=dict(draft.custom), markable=draft.markable)
+            custom=dict(draft.custom), markable=draft.markable, client_id=draft.client_id,
+            reply_to=draft.reply_quote, forwarded_from=draft.forward_quote)
 
     async def _created_event(self, requester: Requester, draft: MessageDraft, access: DialogAccess,
                              message: Message) -> Event:

@@ -71,6 +71,11 @@ INDEXES: dict[str, list[IndexModel]] = {
                    name="dialog_archive"),
         # the admin API's statistics (messages sent per day)
         IndexModel([("app_id", ASCENDING), ("date_sent", ASCENDING)], name="app_date_sent"),
+        # sends are idempotent on the client's own id per sender and dialog (issue 15 §5): two
+        # concurrent sends with one client_id store one message, also from two processes
+        IndexModel([("app_id", ASCENDING), ("sender_id", ASCENDING), ("chat_dialog_id", ASCENDING),
+                    ("client_id", ASCENDING)], unique=True,
+                   partialFilterExpression={"client_id": {"$type": "string"}}, name="client_id"),
     ],
     "blobs": [
         # uploads and signed downloads look a uid up before they know the application

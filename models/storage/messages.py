@@ -38,6 +38,10 @@ class MessageStore(AppScopedStore[Message]):
             await self._col.insert_one(doc)
         except DuplicateKeyError:
             existing = await self._col.find_one({"_id": doc["_id"]})
+            if existing is None and message.client_id is not None:  # the client_id index
+                existing = await self._col.find_one(_client_key(message))
+            if existing is None:
+                raise
             return Message.from_doc(existing), False
         return (message if message.id else Message.from_doc(doc)), True
 
@@ -61,13 +65,24 @@ class MessageStore(AppScopedStore[Message]):
                 raise
             duplicates = {e["index"] for e in errors}
         existing: dict[Any, Doc] = {}
+        by_client: dict[tuple, Doc] = {}
         if duplicates:
             ids = [prepared[i]["_id"] for i in duplicates]
             existing = {d["_id"]: d async for d in self._col.find({"_id": {"$in": ids}})}
+            # the others collided on the client_id index (a concurrent send with that client_id)
+            keyed = [messages[i] for i in duplicates
+                     if prepared[i]["_id"] not in existing and messages[i].client_id is not None]
+            if keyed:
+                async for d in self._col.find({"$or": [_client_key(m) for m in keyed]}):
+                    by_client[(d["sender_id"], d["chat_dialog_id"], d["client_id"])] = d
         out = []
         for index, (message, doc) in enumerate(zip(messages, prepared)):
             if index in duplicates:
-                out.append((Message.from_doc(existing[doc["_id"]]), False))
+                found = existing.get(doc["_id"]) or by_client.get(
+                    (message.sender_id, message.dialog_id, message.client_id))
+                if found is None:
+                    raise DuplicateKeyError(f"message {index} collided with nothing found")
+                out.append((Message.from_doc(found), False))
             else:
                 out.append((message if message.id else Message.from_doc(doc), True))
         return out
@@ -81,6 +96,16 @@ class MessageStore(AppScopedStore[Message]):
             doc = await self._col.find_one({"_id": oids[0]})
             return {str(doc["_id"]): Message.from_doc(doc)} if doc is not None else {}
         return {str(d["_id"]): Message.from_doc(d) async for d in self._col.find({"_id": {"$in": oids}})}
+
+    async def find_by_client_ids(self, app_id: int, keys: list[tuple[int, str, str]]
+                                 ) -> dict[tuple[int, str, str], Message]:
+        """Stored messages by (sender id, dialog id, client_id) in one application."""
+        if not keys:
+            return {}
+        query: Doc = {"app_id": app_id, **_client_key_of(*keys[0])} if len(keys) == 1 else \
+            {"app_id": app_id, "$or": [_client_key_of(*key) for key in keys]}
+        return {(d["sender_id"], d["chat_dialog_id"], d["client_id"]): Message.from_doc(d)
+                async for d in self._col.find(query)}
 
     async def exists(self, message_id: str) -> bool:
         oid = _oid(message_id)
@@ -313,3 +338,13 @@ class MessageStore(AppScopedStore[Message]):
                         "n": {"$sum": 1}}},
             {"$sort": {"_id": 1}}, {"$skip": skip}, {"$limit": limit}]).to_list(length=limit)
         return [(int(row["_id"]), int(row["n"])) for row in rows]
+
+
+def _client_key_of(sender_id: int, dialog_id: str, client_id: str) -> Doc:
+    return {"sender_id": sender_id, "chat_dialog_id": dialog_id, "client_id": client_id}
+
+
+def _client_key(message: Message) -> Doc:
+    """What the `client_id` index makes unique (app, sender, dialog, client_id)."""
+    return {"app_id": message.app_id, **_client_key_of(message.sender_id, message.dialog_id,
+                                                        message.client_id or "")}

@@ -206,6 +206,13 @@ class ReactionsSummary(Closed):
     total: dict[str, int]
 
 
+class QuotePreview(Closed):
+    """The quoted message as it was when the reply or forward was sent."""
+    sender_id: int
+    message: str = Field(description="its first 100 characters")
+    attachment_type: str | None = Field(description="its first attachment's type")
+
+
 class MessageJson(BaseModel):
     """A message; its custom parameters are more keys at the top level."""
     model_config = ConfigDict(extra="allow")
@@ -224,6 +231,11 @@ class MessageJson(BaseModel):
     attachments: list[dict[str, Any]]
     markable: Literal[1] | None = None
     edited_at: str | None = Field(None, description="when its author last edited it")
+    client_id: str | None = Field(None, description="the sender's own id of the message, if given")
+    reply_to: str | None = Field(None, description="the message this one replies to")
+    reply_to_preview: QuotePreview | None = None
+    forwarded_from: str | None = Field(None, description="the message this one forwards")
+    forwarded_from_preview: QuotePreview | None = None
     read: Literal[0, 1]
     reactions: ReactionsSummary | None
 

@@ -117,6 +117,13 @@ class LegacyUserListQuery(Lax):
     tags: str | None = None
 
 
+class UsersByTagsQuery(Lax):
+    tags: list[str] = Field(alias="tags[]", description="a tag; repeated, or one comma list "
+                                                        "(`tags=a,b`)")
+    page: Number | None = None
+    per_page: Number | None = None
+
+
 def lookup_query(field: str) -> type[BaseModel]:
     """The query of `GET /users/by_<field>?<field>=...`."""
     return create_model(f"UserLookupBy_{field}", __base__=Lax, **{field: (str, ...)})
@@ -239,6 +246,14 @@ class CreateMessageRequest(Lax):
     markable: Flag | None = None
     silent: Flag | None = None
     id: str | None = Field(None, alias="_id", description="the client's 24-hex id (idempotent)")
+    client_id: str | None = Field(None, max_length=64, description=(
+        "the client's own id of the message, any string up to 64 characters (a UUID, a local "
+        "id): a repeated send with the same `client_id` by the same sender to the same dialog "
+        "answers the stored message; returned on the message"))
+    reply_to: str | None = Field(None, description="a reply: the id of a message of the same "
+                                                    "dialog (422 otherwise)")
+    forwarded_from: str | None = Field(None, description="a forward: the id of a message the sender "
+                                                         "may read (404 otherwise)")
 
 
 class UpdateMessagesRequest(Lax):

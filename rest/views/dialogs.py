@@ -29,7 +29,7 @@ def _flag(params: dict[str, Any], name: str) -> bool:
 
 async def list_dialogs(request: web.Request) -> web.Response:
     caller = await user_requester(request)
-    params = query_params(request)
+    params = await all_params(request)  # the seed's filters come as a GET form body too
     services = request.app[services_key]
     dialogs = services.dialogs
     query = dialog_query(params, services.settings.limits.max_list_limit)

@@ -10,7 +10,7 @@ from models.feed import Tombstone
 from models.lax import cast_bool
 from rest.auth import user_requester
 from rest.keys import services_key
-from rest.params import all_params, body_params, ids_from_path, json_response, query_params
+from rest.params import all_params, body_params, ids_from_path, json_response
 from rest.schemas.messages import (CreateMessageBody, HistoryParams, SystemMessageBody,
                                    UpdateMessagesParams, delete_result_to_json, message_to_json,
                                    unread_dialog_ids)
@@ -20,7 +20,7 @@ from rest.schemas.feed import tombstone_to_json
 async def list_messages(request: web.Request) -> web.Response:
     caller = await user_requester(request)
     services = request.app[services_key]
-    params = query_params(request)
+    params = dict(await all_params(request))
     include_deleted = params.pop("include_deleted", None)  # not a filter on a custom key
     try:
         include_deleted = cast_bool(include_deleted) if include_deleted not in (None, "") else False
@@ -74,7 +74,7 @@ async def delete_messages(request: web.Request) -> web.Response:
 
 async def unread_count(request: web.Request) -> web.Response:
     caller = await user_requester(request)
-    params = query_params(request)
+    params = await all_params(request)
     counts = await request.app[services_key].receipts.unread_counts(caller, unread_dialog_ids(params))
     return json_response(counts)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from models.errors import InvalidError, UnauthenticatedError
+from models.lax import split_list
 from models.users import LookupField
 from rest.auth import requester, user_requester
 from rest.client_address import client_address
 from rest.keys import services_key
-from rest.params import body_params, json_response, query_params
+from rest.params import all_params, body_params, json_response, query_params
 from rest.schemas.filters import page_params
 from rest.schemas.users import (legacy_user_query, lookup_value, user_body, user_id_from_path,
                                 user_query, user_to_json)
@@ -86,6 +87,21 @@ async def list_users_legacy(request: web.Request) -> web.Response:
     services = request.app[services_key]
     caller = await requester(request)
     query = legacy_user_query(query_params(request), services.settings.limits.max_list_limit)
+    users, total, skip, limit = await services.users.list(caller, query)
+    return _legacy_page(users, total, skip, limit)
+
+
+async def list_users_by_tags(request: web.Request) -> web.Response:
+    """GET /users/by_tags?tags[]=a&tags[]=b (the SDK's `users.get({tags})`): users with any of
+    the tags, in the legacy page shape; `page` / `per_page` as `GET /users`."""
+    services = request.app[services_key]
+    caller = await requester(request)
+    params = await all_params(request)
+    tags = split_list(params.get("tags"))
+    if not tags or not all(isinstance(tag, str) for tag in tags):
+        raise InvalidError("can't be blank", field="tags")
+    query = legacy_user_query({k: v for k, v in params.items() if k in ("page", "per_page")}
+                              | {"tags": tags}, services.settings.limits.max_list_limit)
     users, total, skip, limit = await services.users.list(caller, query)
     return _legacy_page(users, total, skip, limit)
 

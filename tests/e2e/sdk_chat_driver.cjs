@@ -161,6 +161,28 @@ scenarios.private_chat = async () => {
            systemId, system, reaction, restMessage, viaRest, lastActivity, deleted, history, dialogs };
 };
 
+// A first message to a user, without a dialog (issue 15 §9a/b): no extension dialog_id and no
+// date_sent; the server adds both to the recipient's copy, so bob's SDK shows the dialog and
+// sends its automatic delivered receipt, which reaches alice.
+scenarios.first_contact = async () => {
+  const alice = await newUser('alice');
+  const bob = await newUser('bob');
+  await connect(alice);
+  await connect(bob);
+  await sleep(300);
+  const messageId = alice.cc.chat.send(bob.id, { type: 'chat', body: 'first hello',
+                                                 extension: { save_to_history: 1 } });
+  const [fromId, received] = await waitEvent(bob, 'onMessageListener', (uid, m) => m.id === messageId, 'message');
+  const delivered = await waitEvent(alice, 'onDeliveredStatusListener', (id) => id === messageId, 'delivered');
+  await sleep(200);
+  const dialogs = await step('dialogs', () => alice.cc.chat.dialog.list({ type: 3 }));
+  const history = await step('history', () => alice.cc.chat.message.list({
+    chat_dialog_id: received.dialog_id, mark_as_read: 0 }));
+  await step('alice disconnect', () => alice.cc.chat.disconnect());
+  await step('bob disconnect', () => bob.cc.chat.disconnect());
+  return { alice: alice.id, bob: bob.id, messageId, fromId, received, delivered, dialogs, history };
+};
+
 scenarios.group_chat = async () => {
   const alice = await newUser('alice');
   const bob = await newUser('bob');

@@ -136,6 +136,7 @@ scenarios.users = async () => {
   const v2ByLogin = await step('users.getV2 login', () => alice.users.getV2({ login: bobLogin }));
   const legacyById = await step('users.get(id)', () => alice.users.get(bobId));
   const legacyByLogin = await step('users.get({login})', () => alice.users.get({ login: bobLogin }));
+  const legacyByTags = await step('users.get({tags})', () => alice.users.get({ tags: ['red'], per_page: 100 }));
   const updated = await step('users.update', () =>
     alice.users.update({ full_name: 'Alice Renamed', custom_data: '{"color":"blue"}' }));
   const afterUpdate = await step('users.getV2 after update', () => alice.users.getV2({ id: aliceId }));
@@ -148,7 +149,7 @@ scenarios.users = async () => {
   const destroyedTokenError = await expectError('getSession with destroyed token', () => probe.getSession());
 
   return { appSession, aliceSignup, bobSignup, session, gotSession, v2ByIds, v2ByLogin, legacyById, legacyByLogin,
-           updated, afterUpdate, localSessionAfterDestroy, destroyedTokenError, aliceLogin, bobLogin };
+           legacyByTags, updated, afterUpdate, localSessionAfterDestroy, destroyedTokenError, aliceLogin, bobLogin };
 };
 
 scenarios.session_expired = async () => {

@@ -60,6 +60,11 @@ def test_sessions_and_users(sdk):
     assert v2["total_entries"] == 2 and sorted(ids(v2["items"])) == sorted([alice["id"], bob["id"]])
     assert {u["login"] for u in v2["items"]} == {r["aliceLogin"], r["bobLogin"]}
     assert r["v2ByLogin"]["total_entries"] == 1 and ids(r["v2ByLogin"]["items"]) == [bob["id"]]
+    by_tags = r["legacyByTags"]  # GET /users/by_tags.json?tags[]=red (issue 15 §9c)
+    tagged = [item["user"] for item in by_tags["items"]]
+    assert alice["id"] in [u["id"] for u in tagged] and bob["id"] not in [u["id"] for u in tagged]
+    assert all("red" in u["user_tags"].split(",") for u in tagged)
+    assert by_tags["total_entries"] >= 1 and by_tags["current_page"] == 1
 
     assert r["legacyById"]["user"]["id"] == bob["id"] and r["legacyById"]["user"]["login"] == r["bobLogin"]
     assert r["legacyByLogin"]["user"]["id"] == bob["id"]

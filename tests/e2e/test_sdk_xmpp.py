@@ -69,6 +69,21 @@ def test_private_chat(chat):
     assert listed["unread_messages_count"] == 0
 
 
+def test_a_first_message_without_a_dialog_gets_its_delivered_receipt(chat):
+    r = chat("first_contact")
+    alice, bob = r["alice"], r["bob"]
+    [dialog] = r["dialogs"]["items"]
+    received = r["received"]
+    assert r["fromId"] == alice and received["body"] == "first hello"
+    assert received["dialog_id"] == dialog["_id"] and sorted(dialog["occupants_ids"]) == sorted([alice, bob])
+    assert received["extension"]["dialog_id"] == dialog["_id"]
+    [stored] = r["history"]["items"]
+    assert stored["_id"] == r["messageId"]
+    assert int(received["extension"]["date_sent"]) == stored["date_sent"]
+    assert r["delivered"] == [r["messageId"], dialog["_id"], bob]
+    assert bob in stored["delivered_ids"]
+
+
 def test_group_chat(chat):
     r = chat("group_chat")
     alice, bob, dialog_id = r["alice"], r["bob"], r["dialog"]["_id"]
