@@ -160,6 +160,41 @@ class PushMetrics:
         self._child(self._seconds, channel).observe(seconds)
 
 
+WEBHOOK_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class WebhookMetrics:
+    """Webhook deliveries (push/webhooks.py): attempts by result, the endpoints' answer time, the
+    deliveries queued (models/services/webhooks.py) and those given up (dead letters)."""
+
+    RESULTS = ("delivered", "failed", "timeout", "refused")
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        registry = registry if registry is not None else CollectorRegistry()  # none: counts alone
+        self._attempts = Counter("chatbridge_webhook_deliveries",
+                                 "Webhook delivery attempts by result (delivered, failed: an "
+                                 "answer other than 2xx or a connection error, timeout, refused: "
+                                 "an internal address)", ["result"], registry=registry)
+        self._queued = Counter("chatbridge_webhook_deliveries_queued",
+                               "Webhook deliveries queued from outbox events", registry=registry)
+        self._dead = Counter("chatbridge_webhook_dead_letters",
+                             "Webhook deliveries given up (dead letters)", registry=registry)
+        self._seconds = Histogram("chatbridge_webhook_delivery_seconds",
+                                  "Time one webhook delivery attempt took (to the answer or the "
+                                  "failure)", buckets=WEBHOOK_BUCKETS, registry=registry)
+        self._by_result = {r: self._attempts.labels(r) for r in self.RESULTS}
+
+    def attempt(self, result: str, seconds: float) -> None:
+        self._by_result[result].inc()
+        self._seconds.observe(seconds)
+
+    def queued(self, count: int = 1) -> None:
+        self._queued.inc(count)
+
+    def dead(self) -> None:
+        self._dead.inc()
+
+
 class GaugeCollector:
     """Gauges whose values a probe sets before each scrape (`set(labels, value)`)."""
 
@@ -199,6 +234,7 @@ class Metrics:
         self.registry.register(self.http)
         self.registry.register(self.store)
         self.push = PushMetrics(self.registry)
+        self.webhooks = WebhookMetrics(self.registry)
         self._probes: list[Probe] = []
 
     def register(self, collector: Any) -> None:

@@ -39,6 +39,7 @@ from models.services.upload import UploadService
 from models.services.users import UserService
 from models.services.webpush_keys import WebPushKeyService
 from models.services.vcard import VCardService
+from models.services.webhooks import WebhookService
 from models.storage.address_book import AddressBookStore
 from models.storage.apps import AppStore
 from models.storage.blobs import BlobStore
@@ -57,6 +58,7 @@ from models.storage.reports import ReportStore
 from models.storage.sessions import DeviceStore, SessionStore
 from models.storage.subscriptions import SubscriptionStore
 from models.storage.users import UserStore
+from models.storage.webhooks import WebhookDeliveryStore, WebhookStore
 
 logger = logging.getLogger(__name__)
 ADMIN_KEY_FILE = "admin-api-key"  # under settings.data_dir: the default app's first admin key
@@ -96,6 +98,7 @@ class Services:
     bans: BanService
     reports: ReportService
     address_book: AddressBookService
+    webhooks: WebhookService
     # Names this store's contents for state kept outside it (Prosody's data directory): set by
     # `start()`. The embedded store is new in every process, so it gets a new id every time; a
     # MongoDB database keeps the id its first process created.
@@ -126,6 +129,7 @@ class Services:
         """Periodic housekeeping: prune handled outbox events, sweep abandoned upload files."""
         await self.outbox.prune()
         await self.blobs.sweep_abandoned_uploads()
+        await self.webhooks.purge()
 
 
 def build_services(settings: Settings, database: Database, clock: Clock | None = None,
@@ -171,7 +175,9 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
                                    settings.push)
     admin = AdminService(dialogs, memberships, messages, users, sessions, access, dialog_store,
                          member_store, message_store, settings.limits)
-    add_store_probes(metrics, outbox, push)
+    webhooks = WebhookService(WebhookStore(db), WebhookDeliveryStore(db), counters, clock,
+                              settings.webhooks, metrics=metrics.webhooks)
+    add_store_probes(metrics, outbox, push, webhooks)
     return Services(
         metrics=metrics,
         settings=settings, database=database, clock=clock, publisher=publisher, outbox=outbox,
@@ -194,4 +200,5 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
         reports=ReportService(ReportStore(db), counters, access, users, rate_limits, clock,
                               settings.limits.max_list_limit),
         address_book=AddressBookService(address_books, user_store, clock, settings.limits),
+        webhooks=webhooks,
     )
