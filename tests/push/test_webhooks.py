@@ -346,3 +346,34 @@ async def _until(predicate, timeout: float = 5.0) -> None:
     while not predicate():
         assert loop.time() < deadline, "timed out waiting"
         await asyncio.sleep(0.02)
+
+
+async def test_serve_runs_the_webhook_part_from_the_same_wiring(services, receiver, caplog):
+    from chatbridge import wiring
+
+    caplog.set_level("INFO", logger="chatbridge.wiring")
+    assert any(getattr(part, "__qualname__", "").startswith("webhooks_part")
+               for part in wiring.serve_parts())
+    await hook(services, receiver, ["user_deleted"])
+    services.settings.webhooks.enabled = False
+    async with wiring.webhooks_part()(services, None):
+        await services.publisher.publish(Event(kind="user_deleted", app_id=1, sender_id=4))
+        await asyncio.sleep(0.2)
+    assert receiver.received == []
+    assert any("webhooks disabled" in r.getMessage() for r in caplog.records)
+    services.settings.webhooks.enabled = True
+    async with wiring.webhooks_part()(services, None):
+        await services.publisher.publish(Event(kind="user_deleted", app_id=1, sender_id=5))
+        await _until(lambda: 5 in [r["body"]["data"]["user_id"] for r in receiver.received])
+    assert all(r["valid"] for r in receiver.received)
+
+
+def test_webhook_worker_needs_a_shared_store(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from chatbridge.cli import main
+
+    monkeypatch.delenv("CHAT_MONGO__URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["webhook-worker"])
+    assert result.exit_code == 2 and "CHAT_MONGO__URL" in result.output
