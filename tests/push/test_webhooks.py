@@ -7,6 +7,8 @@ import asyncio
 import random
 
 import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from config.settings import Settings
@@ -140,8 +142,20 @@ async def test_a_500_is_retried_later_with_backoff_and_the_same_delivery_id(serv
     assert [r["valid"] for r in receiver.received] == [True, True]
     assert receiver.received[0]["delivery"] == receiver.received[1]["delivery"]
     assert await pending(services, webhook_id) == [] and await dead_letters(services, webhook_id) == []
-    assert services.metrics.webhooks._by_result["failed"]._value.get() == 1
-    assert services.metrics.webhooks._by_result["delivered"]._value.get() == 1
+    assert services.metrics.webhooks.count("failed") == 1
+    assert services.metrics.webhooks.count("delivered") == 1
+    await services.metrics.refresh()
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(
+                   generate_latest(services.metrics.registry).decode())
+               for s in family.samples}
+    assert samples[("chatbridge_webhook_deliveries_total", (("result", "failed"),))] == 1
+    assert samples[("chatbridge_webhook_deliveries_total", (("result", "delivered"),))] == 1
+    assert samples[("chatbridge_webhook_delivery_seconds_count", (("result", "delivered"),))] == 1
+    assert samples[("chatbridge_webhook_deliveries_queued_total", ())] == 1
+    assert samples[("chatbridge_webhook_dead_letters_total", ())] == 0
+    assert samples[("chatbridge_webhook_queue_deliveries", (("state", "pending"),))] == 0
+    assert samples[("chatbridge_outbox_pending_events", (("consumer", "webhooks"),))] == 0
 
 
 async def test_a_timeout_is_retried(services, receiver, clock):
@@ -157,7 +171,7 @@ async def test_a_timeout_is_retried(services, receiver, clock):
         clock.advance(10)
         assert await delivery.worker.run_once() == 1
     assert len(receiver.received) == 2 and await pending(services, webhook_id) == []
-    assert services.metrics.webhooks._by_result["timeout"]._value.get() == 1
+    assert services.metrics.webhooks.count("timeout") == 1
 
 
 async def test_dead_letter_after_max_attempts_then_redelivered(services, receiver, clock):
@@ -174,7 +188,7 @@ async def test_dead_letter_after_max_attempts_then_redelivered(services, receive
         [dead] = await dead_letters(services, webhook_id)
         assert dead.attempts == 3 and dead.last_status == 502
         assert dead.last_error.startswith("gave up after 3 attempts")
-        assert services.metrics.webhooks._dead._value.get() == 1
+        assert services.metrics.webhooks.dead_count == 1
         again = await services.webhooks.redeliver(APP, webhook_id, dead.id)
         assert (again.state, again.attempts) == ("pending", 0)
         assert await delivery.worker.run_once() == 1
@@ -295,7 +309,7 @@ async def test_an_address_refused_at_delivery_time_after_dns_changed(services, r
     dead = (await service.deliveries(APP, shown.webhook.id, "dead", 0, 10)).items
     assert len(dead) == 2 and all(d.last_error.startswith("refused:") for d in dead)
     assert {d.attempts for d in dead} == {1}
-    assert service.metrics._by_result["refused"]._value.get() == 2
+    assert service.metrics.count("refused") == 2
 
 
 async def test_an_ip_literal_refused_at_delivery_time(services, receiver, settings):
