@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test deps system-deps test-system-deps node-deps bench lint clean
+.PHONY: run test deps system-deps test-system-deps node-deps bench fuzz lint clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -38,6 +38,16 @@ bench: deps system-deps
 	$(BIN)/python bench/xmpp.py --write docs/benchmarks.md
 	$(BIN)/python bench/push.py --write docs/benchmarks.md
 	$(BIN)/python bench/mam.py --write docs/benchmarks.md
+	$(BIN)/python bench/growth.py --write docs/benchmarks.md
+
+# schemathesis against /openapi.json on a live server (not part of `make test`: ~3 minutes)
+.venv-fuzz/.installed: requirements-fuzz.lock
+	test -x .venv-fuzz/bin/python || $(PY) -m venv .venv-fuzz
+	.venv-fuzz/bin/pip install -q --disable-pip-version-check -r requirements-fuzz.lock
+	touch .venv-fuzz/.installed
+
+fuzz: deps .venv-fuzz/.installed
+	$(BIN)/python scripts/fuzz.py --st .venv-fuzz/bin/st
 
 clean:
-	rm -rf $(VENV) .venv-wire node_modules var
+	rm -rf $(VENV) .venv-wire .venv-fuzz node_modules var

@@ -37,7 +37,8 @@ logger = logging.getLogger(__name__)
 LUA_MODULES = ("mod_auth_chatbridge.lua", "mod_chatbridge_copies.lua", "mod_chatbridge_spool.lua",
                "mod_chatbridge_fanout.lua", "mod_chatbridge_bookmarks.lua",
                "mod_chatbridge_sessions.lua",
-               "mod_chatbridge_roster.lua")
+               "mod_chatbridge_roster.lua",
+               "mod_chatbridge_blocklist.lua")
 STOP_TIMEOUT = 10.0
 
 

@@ -4,16 +4,21 @@
 | event | private dialog (as the user, XEP-0356, to bare JIDs) | group / public / broadcast |
 |---|---|---|
 | message_created + send_to_chat | `type=chat` message | `type=groupchat` from `room/sender` |
-| message_updated | `<replace id last>` | same, from `room/editor` |
+| message_updated | `<replace id last>` (+ custom keys, attachments after an edit of them) | same, from `room/editor` |
 | message_deleted (force) | `<remove xmlns=message-delete:0 id>` | same, from `room/deleter` |
 | reactions_updated | `<reactions message_id user_id>` from the reacting user | from the room JID |
 | messages_read / _delivered | `<displayed>` / `<received>` to each author, `type=chat` (both kinds) |
 | system_message | `type=headline` with `moduleIdentifier=SystemNotifications` to each recipient |
-| dialog_updated / _deleted | room cache invalidated; removed occupants kicked (status 301) |
+| dialog_updated / _deleted | room cache invalidated; removed occupants kicked (status 301); each of its `notices` (conversation events) a `type=headline` `SystemNotifications` from the actor to each recipient and the actor's online resources (docs/xmpp.md, "Conversation events") |
 | sessions_ended | `<end xmlns=urn:chatbridge:sessions:0>` to `sessions@{component}`: Prosody closes the connections that logged in with those sessions' tokens |
 | new_device_login | `type=headline` `SystemNotifications` (`notification_type=new_login`) from the user to each of their online resources |
 | contacts_changed | one `<apply>` to mod_chatbridge_roster: roster pushes, subscription presences (bridge/plugins/roster.py) |
 | user_deleted | the account leaves every contact list (`ContactService.forget_user`; its `contacts_changed` follows) |
+| blocklist_updated (not of XMPP origin) | the XMPP server's cache updated, XEP-0191 pushes (bridge/plugins/blocklist.py) |
+
+Blocks: a room event skips the recipients who blocked its actor (messages, edits, reactions;
+removals reach everyone); a 1:1 event, a receipt or a system message skips a recipient with a
+block either way.
 
 Group deliveries go to every online resource of the recipients (Prosody refuses groupchat to
 bare JIDs); in a broadcast dialog, to every online user of the app but those who deleted it for
@@ -45,9 +50,11 @@ from typing import Any
 from bridge.component import Component
 from bridge.convert import attr, body_xml, extra_params_xml, stanza_id_xml
 from bridge.plugins.base import BridgeState
+from bridge.plugins.blocklist import BlocklistPlugin
 from bridge.plugins.bookmarks import BookmarksPlugin
 from bridge.plugins.groupchat import GroupChatPlugin
 from bridge.plugins.roster import RosterPlugin
+from models.conversation import TOLD_TO_THE_REMOVED
 from models.errors import NotFoundError
 from models.events import Origin
 from models.dialogs import DialogType
@@ -79,6 +86,10 @@ class Relay:
         self.skipped = 0
         self.last_error: str | None = None
         self._rooms: dict[tuple[int, str], Room | None] = {}  # broadcast rooms of this batch
+        # per event of this batch (by id()): recipients a block keeps it from, and the XMPP
+        # server's update for a block list change (read before the synchronous delivery)
+        self._blocked: dict[int, set[int]] = {}
+        self._updates: dict[int, str] = {}
         # How long a batch waits for Prosody's confirmation while the link is up. A stall is not
         # a loss: Prosody handles the link's stanzas in order once it resumes, so a batch is not
         # delivered again while the link is up (repeats only kept Prosody busy and the relay
@@ -121,6 +132,7 @@ class Relay:
                     if not events:
                         continue
                     await self._load_rooms(events)
+                    await self._load_blocks(events)
                     for event in events:
                         self._deliver(event)
                     # waits when IN_FLIGHT batches are unconfirmed (back-pressure)
@@ -181,6 +193,63 @@ class Relay:
                 except NotFoundError:  # deleted meanwhile: its occupants only
                     self._rooms[key] = None
 
+    async def _load_blocks(self, events: list[dict[str, Any]]) -> None:
+        """Who a block keeps each event of this batch from: in rooms, the recipients who blocked
+        the actor (messages, edits, reactions; removals still reach everyone); 1:1 and receipts,
+        a recipient with a block either way. And the update of each block list change."""
+        self._blocked, self._updates = {}, {}
+        service = self._state.services.blocklist
+        for event in events:
+            kind = event.get("kind")
+            if _delivered_by_xmpp(event) and kind != "blocklist_updated":
+                continue
+            payload = event.get("payload") or {}
+            try:
+                app_id = int(event["app_id"])
+                if kind == "blocklist_updated":
+                    if not _delivered_by_xmpp(event):
+                        self._updates[id(event)] = await self._blocklist().update_xml(
+                            app_id, int(event["sender_id"]),
+                            [int(u) for u in payload.get("blocked") or ()],
+                            [int(u) for u in payload.get("unblocked") or ()])
+                    continue
+                if kind == "system_message":  # 1:1 notifications: not between a blocked pair
+                    sender = int(payload.get("user_id") or event["sender_id"])
+                    recipients = {int(u) for u in event.get("recipient_ids") or ()}
+                    blocked = await service.related(app_id, sender, recipients) if recipients else set()
+                    if blocked:
+                        self._blocked[id(event)] = blocked
+                    continue
+                if kind in ("messages_read", "messages_delivered"):
+                    reader = int(payload.get("user_id") or event["sender_id"])
+                    authors = {int(a) for a in (payload.get("senders") or {}).values() if a}
+                    if authors:
+                        blocked = await service.related(app_id, reader, authors)
+                        if blocked:
+                            self._blocked[id(event)] = blocked
+                    continue
+                if kind not in ROOM_KINDS or kind == "message_deleted" or (
+                        kind == "message_created" and not payload.get("send_to_chat")):
+                    continue  # removals reach everyone; REST-only messages are not relayed
+                actor = int(payload.get("user_id") or event.get("sender_id") or 0)
+                recipients = {int(u) for u in event.get("recipient_ids") or ()}
+                room = self._rooms.get((app_id, str(event.get("dialog_id"))))
+                if room is not None:  # broadcast: whoever of the app receives it now
+                    recipients = self._groupchat().receivers(room, recipients)
+                if not actor or not recipients:
+                    continue
+                if self._private(event):
+                    blocked = await service.related(app_id, actor, recipients)
+                else:
+                    blocked = await service.blockers(app_id, actor, recipients)
+                if blocked:
+                    self._blocked[id(event)] = blocked
+            except (KeyError, TypeError, ValueError):
+                continue  # malformed: _deliver skips it
+
+    def _blocklist(self) -> BlocklistPlugin:
+        return self._xmpp.plugin[BlocklistPlugin.name]
+
     # -- one event ----------------------------------------------------------------------------------
     def _deliver(self, event: dict[str, Any]) -> None:
         kind = event.get("kind")
@@ -197,6 +266,12 @@ class Relay:
         if kind == "contacts_changed":  # whatever its origin: the bridge applies none itself
             self._contacts_changed(event)
             self.delivered += 1
+            return
+        if kind == "blocklist_updated":  # of XMPP origin: Prosody was told before the answer
+            update = self._updates.get(id(event))
+            if update:
+                self._xmpp.write(update)
+                self.delivered += 1
             return
         if _delivered_by_xmpp(event):
             self.skipped += 1
@@ -226,7 +301,9 @@ class Relay:
         return self._xmpp.plugin[GroupChatPlugin.name]
 
     def _as_user(self, app_id: int, from_user: int, to_user: int, kind: str, stanza_id: str,
-                 content: str) -> None:
+                 content: str, blocked: set[int] | None = None) -> None:
+        if blocked and to_user in blocked:
+            return
         plugin = self._groupchat()
         plugin.send_as_user(
             f'<message xmlns="jabber:client" from="{attr(plugin.user_jid(app_id, from_user))}" '
@@ -243,6 +320,9 @@ class Relay:
         room = self._rooms.get((app_id, dialog_id))
         if room is not None:  # broadcast: every online user of the app who receives it
             users = plugin.receivers(room, users)
+        blocked = self._blocked.get(id(event))
+        if blocked:
+            users -= blocked
         room_jid = plugin.room_jid(app_id, dialog_id, nick if nick not in (None, "", 0) else "")
         plugin.fan_out(plugin.full_jids(app_id, sorted(users)),
                        f'<message from="{attr(room_jid)}" type="groupchat" id="{attr(stanza_id)}"',
@@ -273,17 +353,31 @@ class Relay:
         if self._private(event):
             for recipient in event.get("recipient_ids") or []:
                 stamp = stanza_id_xml(plugin.user_jid(app_id, int(recipient)), message["_id"]) if stored else ""
-                self._as_user(app_id, sender, int(recipient), "chat", message["_id"], content + stamp)
+                self._as_user(app_id, sender, int(recipient), "chat", message["_id"], content + stamp,
+                              self._blocked.get(id(event)))
         else:
             stamp = stanza_id_xml(plugin.room_jid(app_id, str(event["dialog_id"])), message["_id"]) if stored else ""
-            self._to_room(event, sender, message["_id"], content + stamp, include_sender=True)
+            # a service message about the sender leaving does not go back to the sender's devices
+            self._to_room(event, sender, message["_id"], content + stamp,
+                          include_sender=payload.get("to_sender", True))
 
     def _message_updated(self, event: dict[str, Any]) -> None:
         payload = event["payload"]
         last = "true" if payload.get("last") else "false"
+        params: dict[str, Any] = {"dialog_id": event["dialog_id"]}
+        attachments: list[dict[str, Any]] = []
+        if "custom" in payload or "attachments" in payload:
+            # an edit beyond the body: the message's custom parameters and attachments after it
+            # (the SDK's onMessageUpdateListener hands them over as its `extension`)
+            params = {k: v for k, v in (payload.get("custom") or {}).items()
+                      if k not in ("save_to_history", "dialog_id", "date_sent")}
+            params["dialog_id"] = event["dialog_id"]
+            if payload.get("edited_at") is not None:
+                params["edited_at"] = str(int(payload["edited_at"]))
+            attachments = list(payload.get("attachments") or [])
         content = (body_xml(payload.get("message")) +
                    f'<replace xmlns="urn:xmpp:message-correct:0" id="{attr(payload["message_id"])}" '
-                   f'last="{last}"/>' + extra_params_xml({"dialog_id": event["dialog_id"]}))
+                   f'last="{last}"/>' + extra_params_xml(params, attachments))
         self._user_or_room(event, int(payload.get("user_id") or event["sender_id"]), content, "edit")
 
     def _message_deleted(self, event: dict[str, Any]) -> None:
@@ -297,7 +391,7 @@ class Relay:
         if self._private(event):
             for recipient in event.get("recipient_ids") or []:
                 self._as_user(int(event["app_id"]), actor, int(recipient), "chat",
-                              self._xmpp.next_id(prefix), content)
+                              self._xmpp.next_id(prefix), content, self._blocked.get(id(event)))
         else:  # the actor's other devices learn about it too
             self._to_room(event, actor, self._xmpp.next_id(prefix), content, include_sender=True)
 
@@ -319,7 +413,7 @@ class Relay:
         if self._private(event):
             for recipient in event.get("recipient_ids") or []:
                 self._as_user(int(event["app_id"]), user, int(recipient), "chat",
-                              self._xmpp.next_id("react"), content)
+                              self._xmpp.next_id("react"), content, self._blocked.get(id(event)))
         else:
             self._to_room(event, "", self._xmpp.next_id("react"), content, include_sender=False)
 
@@ -337,7 +431,7 @@ class Relay:
             content = (f'<{name} xmlns="urn:xmpp:chat-markers:0" id="{attr(message_id)}"/>'
                        + extra_params_xml({"dialog_id": event["dialog_id"]}))
             self._as_user(int(event["app_id"]), reader, int(author), "chat",
-                          self._xmpp.next_id("mark"), content)
+                          self._xmpp.next_id("mark"), content, self._blocked.get(id(event)))
 
     def _system_message(self, event: dict[str, Any]) -> None:
         payload = event["payload"]
@@ -350,7 +444,8 @@ class Relay:
         sender = int(payload.get("user_id") or event["sender_id"])
         for recipient in event.get("recipient_ids") or []:
             self._as_user(int(event["app_id"]), sender, int(recipient), "headline",
-                          str(payload.get("id") or self._xmpp.next_id("sys")), content)
+                          str(payload.get("id") or self._xmpp.next_id("sys")), content,
+                          self._blocked.get(id(event)))
 
     def _sessions_ended(self, event: dict[str, Any]) -> None:
         """config/mod_chatbridge_sessions.lua closes the user's connections of those sessions."""
@@ -398,6 +493,11 @@ class Relay:
             return
         self._state.rooms.invalidate(app_id, dialog_id)
         payload = event.get("payload") or {}
+        try:
+            self._conversation_events(event)
+        except (KeyError, TypeError, ValueError) as exc:  # the room changes below still happen
+            logger.warning("relay: cannot deliver the conversation events of %s: %s",
+                           event.get("_id"), exc)
         if event["kind"] == "dialog_deleted":
             removed = list(self._state.occupancy.occupants((app_id, dialog_id)))
         else:
@@ -406,6 +506,47 @@ class Relay:
         for user_id in removed:
             self._groupchat().kick(app_id, dialog_id, int(user_id), actor)
         self._xmpp.plugin[BookmarksPlugin.name].dialog_changed(event)
+
+    def _conversation_events(self, event: dict[str, Any]) -> None:
+        """Each notice of a dialog event (models/conversation.py) as a ConnectyCube system
+        message: a headline with `moduleIdentifier=SystemNotifications` from the actor, to every
+        recipient's bare JID (Prosody hands a headline to every online resource and keeps none
+        offline) and to the actor's own online resources. Users the change removed get only the
+        notice of their removal."""
+        payload = event.get("payload") or {}
+        notices = payload.get("notices") or []
+        if not notices:
+            return
+        app_id, actor = int(event["app_id"]), int(event.get("sender_id") or 0)
+        removed = {int(u) for u in payload.get("removed_ids") or []}
+        recipients = [int(u) for u in event.get("recipient_ids") or [] if int(u) != actor]
+        plugin = self._groupchat()
+        sender = plugin.user_jid(app_id, actor) if actor else plugin.muc_domain
+        for notice in notices:
+            params = {"moduleIdentifier": "SystemNotifications",
+                      **{k: str(v) for k, v in notice.items()
+                         if k not in ("id", "text") and v is not None},
+                      "dialog_id": str(event["dialog_id"])}
+            content = body_xml(notice.get("text")) + extra_params_xml(params)
+            stanza_id = str(notice.get("id") or self._xmpp.next_id("conv"))
+            told_removed = notice.get("notification_type") in TOLD_TO_THE_REMOVED
+            for user in recipients:
+                if user in removed and not told_removed:
+                    continue
+                self._headline(sender, plugin.user_jid(app_id, user), stanza_id, content, actor)
+            if actor:  # the actor's other devices (Prosody drops a headline to one's own bare JID)
+                for target in plugin.full_jids(app_id, [actor]):
+                    self._headline(sender, target, stanza_id, content, actor)
+            self.delivered += 1
+
+    def _headline(self, sender: str, target: str, stanza_id: str, content: str,
+                  actor: int) -> None:
+        stanza = (f'from="{attr(sender)}" to="{attr(target)}" type="headline" '
+                  f'id="{attr(stanza_id)}">{content}</message>')
+        if actor:
+            self._groupchat().send_as_user('<message xmlns="jabber:client" ' + stanza)
+        else:  # the application's admin: from the component itself
+            self._xmpp.write("<message " + stanza)
 
 
 def _delivered_by_xmpp(event: dict[str, Any]) -> bool:

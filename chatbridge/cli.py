@@ -98,5 +98,15 @@ def vapid_keys(rotate: bool) -> None:
     click.echo(f"applicationServerKey (public): {application_server_key(vapid)}")
 
 
+# the operators' commands (chatbridge/operate.py, chatbridge/doctor.py; README "Operating")
+from chatbridge import doctor, operate  # noqa: E402
+
+main.add_command(operate.apps)
+main.add_command(operate.users)
+main.add_command(operate.indexes)
+main.add_command(operate.export)
+main.add_command(doctor.doctor)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

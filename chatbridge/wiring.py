@@ -20,6 +20,7 @@ from models.services.container import Services, build_services
 from models.storage.mongo import open_database
 from rest.app import create_app
 from rest.metrics import create_metrics_app
+from rest.server import ApiRunner
 from push.worker import PushRuntime
 from push.webhooks import WebhookRuntime
 from bridge.app import create_bridge
@@ -42,7 +43,7 @@ async def build(settings: Settings) -> Services:
 @contextlib.asynccontextmanager
 async def http_part(services: Services, app: web.Application):
     # in-flight requests get 5 s to finish on shutdown (aiohttp waits 60 s by default)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
+    runner = ApiRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
     await runner.setup()
     site = web.TCPSite(runner, services.settings.http.host, services.settings.http.port,
                        reuse_address=True)
@@ -199,5 +200,23 @@ async def stored_webpush_key(settings: Settings, rotate: bool) -> str:
         services = build_services(settings, database)
         keys = services.webpush_keys()
         return await keys.rotate() if rotate else await keys.shared() or await keys.rotate()
+    finally:
+        database.close()
+
+
+async def operator_services(settings: Settings) -> Services:
+    """The services on the MongoDB store of the settings, for one `chatbridge apps|users|export`
+    command (no start-up work: the serving processes own that); close with `database.close()`."""
+    return build_services(settings, open_database(settings.mongo))
+
+
+async def check_store(settings: Settings) -> str | None:
+    """Why the store of the settings does not answer a ping (`chatbridge doctor`), or None."""
+    database = open_database(settings.mongo)
+    try:
+        await asyncio.wait_for(database._ping(), settings.mongo.timeout_ms / 1000 + 1)
+        return None
+    except Exception as exc:  # noqa: BLE001 - said to the operator, not raised
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
     finally:
         database.close()

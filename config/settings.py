@@ -180,6 +180,15 @@ class LimitSettings(BaseModel):
     max_address_book_contacts: int = 10000  # contacts in one address book (one device's)
     max_contacts: int = 1000
     max_contact_ids_per_request: int = 100
+    max_blocked_users: int = 1000  # longest block list (`/blocklist`, XEP-0191, privacy lists)
+
+
+class DialogSettings(BaseModel):
+    # Conversation events (members added, removed or leaving, renames, photo and description
+    # changes, admin changes) are always sent live as system messages; with this on each is also
+    # stored as a service message in the dialog's history (models/services/conversation.py).
+    # Off by default: ConnectyCube apps usually post such messages themselves.
+    service_messages: bool = False
 
 
 class RateLimitSettings(BaseModel):
@@ -384,6 +393,7 @@ class Settings(BaseSettings):
     xmpp: XmppSettings = XmppSettings()
     blobs: BlobSettings = BlobSettings()
     limits: LimitSettings = LimitSettings()
+    dialogs: DialogSettings = DialogSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()
     push: PushSettings = PushSettings()
     metrics: MetricsSettings = MetricsSettings()

@@ -202,6 +202,7 @@ class DialogQuery:
     skip: int = 0
     limit: int = 100
     count_only: bool = False
+    archived: bool | None = None  # the caller's archived (True) or other (False) dialogs; None: all
 
 
 # -- the rules of dialog fields -------------------------------------------------------------------

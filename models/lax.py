@@ -24,12 +24,21 @@ def split_list(value: Any) -> list[Any]:
     return [value]
 
 
+# the store's integers are 64-bit (BSON int64, as MongoDB and mongomock take them): a larger number
+# from a client is refused where it is read, never handed to the store (which would fail: a 500)
+MAX_INT = 2**63 - 1
+
+
 def cast_int(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("not an integer")
     if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return int(str(value).strip())
+        number = int(value)
+    else:
+        number = int(str(value).strip())
+    if not -MAX_INT - 1 <= number <= MAX_INT:
+        raise ValueError("out of range")
+    return number
 
 
 def cast_number(value: Any) -> float:

@@ -134,6 +134,8 @@ class Message(NamedTuple):
         })
         if self.markable:
             data["markable"] = 1
+        if self.edited_at is not None:  # the author edited it (body, attachments or custom keys)
+            data["edited_at"] = iso(self.edited_at)
         return data
 
     def reactions_view(self, viewer_id: int) -> Doc | None:
@@ -189,14 +191,64 @@ class HistoryQuery:
 
 @dataclass(frozen=True)
 class MessageUpdate:
-    """`PUT /chat/Message[/{ids}]`: edit one own message (`body`) and / or mark the given messages
-    (or, without ids, everything in `dialog_id`) read or delivered."""
+    """`PUT /chat/Message[/{ids}]`: edit one own message (`body`, `attachments`, custom
+    parameters) and / or mark the given messages (or, without ids, everything in `dialog_id`)
+    read or delivered."""
 
     ids: tuple[str, ...] | None = None
     body: str | None = None
     read: bool = False
     delivered: bool = False
     dialog_id: str | None = None
+    edit: MessageEdit | None = None  # what else an edit changes (None: the body at most)
+
+    @property
+    def edits(self) -> bool:
+        return self.body is not None or (self.edit is not None and bool(self.edit))
+
+
+@dataclass(frozen=True)
+class MessageEdit:
+    """What an author's edit changes besides the body: `attachments` replaced as a whole (None:
+    unchanged, `()`: removed), custom parameters set one by one (`custom`; None as a value
+    removes that key). Checked as a send's are (`make_edit`)."""
+
+    attachments: tuple[dict[str, Any], ...] | None = None
+    custom: Mapping[str, Any] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return self.attachments is not None or bool(self.custom)
+
+    def applied(self, message: Message, body: str | None) -> Message:
+        """`message` as the edit leaves it (not yet stored)."""
+        custom = dict(message.custom)
+        for key, value in self.custom.items():
+            if value is None:
+                custom.pop(key, None)
+            else:
+                custom[key] = value
+        if len(custom) > MAX_CUSTOM_KEYS:
+            raise InvalidError(f"too many custom parameters (maximum is {MAX_CUSTOM_KEYS})",
+                               field="base")
+        return message._replace(
+            body=message.body if body is None else body, custom=custom,
+            attachments=message.attachments if self.attachments is None else self.attachments)
+
+
+def make_edit(attachments_value: Any = None, custom: Mapping[str, Any] | None = None
+              ) -> MessageEdit:
+    """Lax values of an edit (REST body) as a checked `MessageEdit`: the rules of `make_draft`
+    (attachment shapes and count, key names, nesting, the number of custom keys)."""
+    found = None if attachments_value is None else tuple(attachments(attachments_value))
+    custom = dict(custom or {})
+    if len(custom) > MAX_CUSTOM_KEYS:
+        raise InvalidError(f"too many custom parameters (maximum is {MAX_CUSTOM_KEYS})",
+                           field="base")
+    for key, value in custom.items():
+        check_key(key, key)
+        if value is not None:
+            check_value(value, key, 1)
+    return MessageEdit(found, custom)
 
 
 @dataclass(frozen=True)

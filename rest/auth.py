@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from models.errors import ForbiddenError
+from models.errors import ChatError, ForbiddenError, NotFoundError
 from models.requester import Requester
 from rest.client_address import client_address
 from rest.keys import services_key
@@ -39,3 +39,36 @@ async def admin_requester(request: web.Request) -> Requester:
     services = request.app[services_key]
     address = client_address(request, services.settings.rate_limits.trusted_proxies)
     return await services.apps.resolve_admin_key(request.headers.get(ADMIN_KEY_HEADER), address)
+
+
+OPERATOR_KEY_HEADER = "CB-Operator-Key"
+_LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
+
+
+async def operator_requester(request: web.Request) -> None:
+    """The operator (`chatbridge` next to `chatbridge serve`): the key of `{data_dir}/operator-key`
+    in `CB-Operator-Key`, from a loopback peer that forwards for nobody (a reverse proxy on the
+    same host forwards others' requests). Wrong keys count as wrong admin keys do; 401
+    otherwise."""
+    services = request.app[services_key]
+    address = client_address(request, services.settings.rate_limits.trusted_proxies)
+    services.rate_limits.check_admin_key(address)
+    forwarded = any(name in request.headers for name in ("X-Forwarded-For", "Forwarded", "X-Real-IP"))
+    try:
+        if request.remote not in _LOOPBACK or forwarded:
+            raise ForbiddenError("The operator routes answer on loopback only")
+        services.operations.check_operator_key(request.headers.get(OPERATOR_KEY_HEADER))
+    except ChatError:
+        services.rate_limits.admin_key_failed(address)
+        raise
+
+
+async def app_admin_or_operator(request: web.Request, app_id: int) -> None:
+    """The admin of application `app_id` (its `CB-Administration-API-Key`; another
+    application's key finds nothing: 404) or the operator."""
+    if ADMIN_KEY_HEADER in request.headers:
+        caller = await admin_requester(request)
+        if caller.app_id != app_id:
+            raise NotFoundError("Application not found")
+        return
+    await operator_requester(request)

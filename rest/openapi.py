@@ -33,6 +33,7 @@ SESSION: tuple[dict[str, list[str]], ...] = ({"CBToken": []}, {"CBTokenQuery": [
 SIGNUP = ({"CBToken": []}, {"CBAuthKey": []})
 ADMIN = ({"AdminApiKey": []},)
 XMPP_AUTH = ({"XmppAuthBasic": []},)
+OPERATOR = ({"OperatorKey": []},)
 PUBLIC: tuple[dict[str, list[str]], ...] = ()
 
 SECURITY_SCHEMES = {
@@ -48,6 +49,9 @@ SECURITY_SCHEMES = {
                                      "(`CHAT_XMPP__AUTH_PASSWORD`)."},
     "AdminApiKey": {"type": "apiKey", "in": "header", "name": "CB-Administration-API-Key",
                     "description": "The application's administration API key (docs/admin-api.md)."},
+    "OperatorKey": {"type": "apiKey", "in": "header", "name": "CB-Operator-Key",
+                    "description": "The operator's key, `{CHAT_DATA_DIR}/operator-key`; loopback "
+                                   "only (docs/admin-api.md, \"Operators\")."},
 }
 
 ERRORS = {
@@ -64,6 +68,7 @@ ERRORS = {
 TAGS = [
     ("sessions", "Application and user sessions"),
     ("users", "Sign-up, profiles, lookups and lists"),
+    ("blocklist", "The caller's block list (the same list as XMPP blocking and privacy lists)"),
     ("dialogs", "Chat dialogs (ConnectyCube's Chat Dialog API)"),
     ("messages", "History, sending, read and delivered marks, edits, deletes, reactions"),
     ("blobs", "Files (ConnectyCube's storage API)"),

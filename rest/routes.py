@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from rest.openapi import ADMIN, PUBLIC, SIGNUP, XMPP_AUTH, Doc, Raw, RouteDoc, formatter, route_docs_key
+from rest.openapi import ADMIN, OPERATOR, PUBLIC, SIGNUP, XMPP_AUTH, Doc, Raw, RouteDoc, formatter, route_docs_key
 from rest.schemas import answers as a
 from rest.schemas import requests as q
 from rest.keys import services_key
 from rest.metrics import make_metrics_view
+from rest.schemas.blocklist import BlockUsersRequest
 from rest.schemas.reactions import ReactionsBody
 from rest.views import blobs, dialogs, docs, health, sessions, users, xmpp_auth
 from rest.views import messages, reactions, search
@@ -25,7 +26,10 @@ from rest.views import admin, admin_stats
 from rest.views import address_book, bans, reports
 from rest.views import contacts
 from rest.views import webhooks
+from rest.views import operations
+from rest.schemas import operations as o
 from rest.schemas import contacts as c
+from rest.views import blocklist
 
 TEXT = {"type": "string", "enum": ["true", "false"]}
 XMPP_ANSWERS = {401: Raw("text/plain", TEXT, "Wrong or no Basic credentials (`false`)"),
@@ -145,6 +149,21 @@ def setup_routes(app: web.Application) -> None:
     add(r, "DELETE", "/users/{user_id:\\d+}", users.delete_user, Doc(
         "Delete the caller's account (`user_id` is the caller)", "users"))
 
+    # the block list (rest/views/blocklist.py): the same list as XEP-0191 and privacy lists
+    add(r, "GET", "/blocklist", blocklist.list_blocked, Doc(
+        "The users the caller blocked", "blocklist", a.UsersPage,
+        description="In the order they were blocked; the whole list (at most "
+                    "`CHAT_LIMITS__MAX_BLOCKED_USERS`, the answer's `limit`)."))
+    add(r, "POST", "/blocklist", blocklist.block_users, Doc(
+        "Block users", "blocklist", a.UsersPage, body=BlockUsersRequest,
+        description="Adds `user_ids` (already blocked ones are kept) and answers the whole list. "
+                    "All or nothing: an id that is not a user of the caller's application "
+                    "answers 404 and blocks nobody; the caller's own id or a list past "
+                    "the limit answers 422."))
+    add(r, "DELETE", "/blocklist/{user_id}", blocklist.unblock_user, Doc(
+        "Unblock a user", "blocklist", None, params={"user_id": "the blocked user's id"},
+        description="A user who is not on the list answers 200 too (nothing to do)."))
+
     # the XMPP server's auth module asks these (rest/views/xmpp_auth.py)
     r.one("GET", "/xmpp-auth/check_password", xmpp_auth.check_password, Doc(
         "Check a user's password (or session token)", "internal",
@@ -212,6 +231,16 @@ def setup_routes(app: web.Application) -> None:
     add(r, "PUT", "/chat/Dialog/{dialog_id}/notifications", dialogs.update_notifications, Doc(
         "Turn the dialog's notifications on or off", "dialogs", a.NotificationsAnswer,
         body=q.NotificationsRequest))
+    add(r, "PUT", "/chat/Dialog/{dialog_id}/archive", dialogs.archive_dialog, Doc(
+        "Move a dialog into or out of the caller's archive", "dialogs", a.DialogJson,
+        body=q.ArchiveRequest,
+        description="Members only. `GET /chat/Dialog?archived=1` lists the archive, "
+                    "`archived=0` the other dialogs; new messages leave it archived."))
+    add(r, "PUT", "/chat/Dialog/{dialog_id}/hidden", dialogs.hide_dialog, Doc(
+        "Hide a dialog from the caller's list without leaving it (or show it again)", "dialogs",
+        a.DialogJson, body=q.HiddenRequest,
+        description="Members only. A hidden dialog comes back with its next message; the "
+                    "caller stays an occupant and keeps receiving its messages."))
     add(r, "POST", "/chat/Dialog/{dialog_id}/subscribe", dialogs.subscribe, Doc(
         "Join a public dialog", "dialogs", a.DialogJson))
     add(r, "DELETE", "/chat/Dialog/{dialog_id}/subscribe", dialogs.unsubscribe, Doc(
@@ -376,6 +405,30 @@ def setup_routes(app: web.Application) -> None:
             "Queue a dead letter again (same delivery id, attempts counted afresh)", "admin",
             a.WebhookDeliveryJson, security=ADMIN,
             params={**HOOK, "delivery_id": "the delivery's id"}))
+
+    # the operators' routes (rest/views/operations.py; `chatbridge` next to an embedded store)
+    APP = {"app_id": "the application's id"}
+    add(r, "GET", "/admin/apps", operations.list_apps, Doc(
+        "Every application (no secrets)", "admin", o.AppsList, security=OPERATOR))
+    add(r, "POST", "/admin/apps", operations.create_app, Doc(
+        "Create an application: its auth key, auth secret and admin key, shown once", "admin",
+        o.AppKeysJson, 201, security=OPERATOR, body=o.CreateAppRequest))
+    add(r, "GET", "/admin/apps/{app_id}", operations.get_app, Doc(
+        "One application, with its number of users", "admin", o.AppJson, security=OPERATOR,
+        params=APP))
+    add(r, "POST", "/admin/apps/{app_id}/keys", operations.rotate_keys, Doc(
+        "A new admin key (with `auth`, also a new auth key and secret), shown once", "admin",
+        o.AppKeysJson, security=OPERATOR, body=o.RotateKeysRequest, params=APP))
+    add(r, "POST", "/admin/apps/{app_id}/users/import", operations.import_users, Doc(
+        "Sign up a batch of users (the `POST /users` checks); each row's id or error", "admin",
+        o.ImportUsersAnswer, security=ADMIN + OPERATOR, body=o.ImportUsersRequest, params=APP))
+    add(r, "DELETE", "/admin/apps/{app_id}/users/{user_id}", operations.delete_user, Doc(
+        "Delete a user of the application", "admin", a.Success, security=ADMIN + OPERATOR,
+        params={**APP, "user_id": "the user's id"}))
+    add(r, "GET", "/admin/apps/{app_id}/export", operations.export_messages, Doc(
+        "Every stored message (of one dialog), oldest first, as JSON lines (streamed)", "admin",
+        Raw("application/x-ndjson", {"type": "string"}, "One admin message object per line"),
+        security=ADMIN + OPERATOR, query=o.ExportQuery, params=APP))
 
     app[route_docs_key] = r.docs
     app[docs.document_key] = docs.DocumentCache()

@@ -27,4 +27,4 @@ done
 echo "store tests against SecantusDB $("$VENV/bin/pip" show secantusdb | sed -n 's/^Version: //p') on port $PORT"
 CHAT_TEST_MONGO_URL="mongodb://127.0.0.1:$PORT/?directConnection=true" \
     .venv/bin/python -m pytest -q -p no:cacheprovider -m "not browser" \
-    ${WIRE_TESTS:-tests/models tests/services tests/storage tests/push tests/rest}
+    ${WIRE_TESTS:-tests/models tests/services tests/storage tests/push tests/rest tests/chatbridge/test_cli.py tests/chatbridge/test_cli_doctor.py}

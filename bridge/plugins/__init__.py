@@ -6,6 +6,7 @@ from slixmpp.plugins.base import register_plugin
 
 from bridge.plugins.archive import ArchivePlugin
 from bridge.plugins.base import BridgePlugin
+from bridge.plugins.blocklist import BlocklistPlugin
 from bridge.plugins.bookmarks import BookmarksPlugin
 from bridge.plugins.groupchat import GroupChatPlugin
 from bridge.plugins.presence import PresencePlugin
@@ -16,12 +17,13 @@ from bridge.plugins.vcard import VCardPlugin
 
 PLUGINS: tuple[type[BridgePlugin], ...] = (PresencePlugin, GroupChatPlugin, PrivateChatPlugin,
                                             UploadPlugin, VCardPlugin, BookmarksPlugin,
-                                            ArchivePlugin, RosterPlugin)
+                                            ArchivePlugin, BlocklistPlugin, RosterPlugin)
 PLUGIN_NAMES: tuple[str, ...] = tuple(plugin.name for plugin in PLUGINS)
 
 for _plugin in PLUGINS:
     register_plugin(_plugin)
 
-__all__ = ["PLUGINS", "PLUGIN_NAMES", "ArchivePlugin", "BookmarksPlugin", "BridgePlugin",
-           "GroupChatPlugin", "PresencePlugin", "PrivateChatPlugin", "RosterPlugin", "UploadPlugin",
+__all__ = ["PLUGINS", "PLUGIN_NAMES", "ArchivePlugin", "BlocklistPlugin", "BookmarksPlugin",
+           "BridgePlugin", "GroupChatPlugin", "PresencePlugin", "PrivateChatPlugin", "RosterPlugin",
+           "UploadPlugin",
            "VCardPlugin"]

@@ -125,6 +125,13 @@ class GroupChatPlugin(BridgePlugin):
         """Online resources of everyone who receives the room's messages, and of `also`."""
         return self.full_jids(room.app_id, self.receivers(room, also))
 
+    async def unblocked_jids(self, room: Room, actor: int, also: Iterable[int] = ()) -> list[str]:
+        """`audience_jids` without the users who blocked `actor` (they get nothing of theirs in
+        real time; one read of the block lists)."""
+        users = self.receivers(room, also)
+        blockers = await self.state.services.blocklist.blockers(room.app_id, actor, users)
+        return self.full_jids(room.app_id, users - blockers if blockers else users)
+
     def receivers(self, room: Room, also: Iterable[int] = ()) -> set[int]:
         users = set(room.audience) | set(also)
         if room.everyone:  # broadcast: every online user of the app
@@ -176,14 +183,17 @@ class GroupChatPlugin(BridgePlugin):
         occupancy.join(key, me, full)
         room_jid = self.room_jid(room.app_id, room.dialog_id)
         names = await self.state.names.names(room.app_id, set(present) | {me})
+        # neither of a blocked pair sees the other's presence
+        hidden = await self.state.services.blocklist.related(room.app_id, me, present)
         # the SDK takes the first child named x: the XEP-0172 <nick> goes after it
         for uid in sorted(present):
-            if uid != me:
+            if uid != me and uid not in hidden:
                 self.xmpp.write(f'<presence from="{attr(room_jid)}/{uid}" to="{attr(full)}">'
                                 f'<x xmlns="{NS_MUC_USER}">{self._item(room, uid, min(present[uid]))}</x>'
                                 f'{nick_xml(names.get(uid))}</presence>')
         if not was_present:
-            others = [jid for uid, jids in present.items() if uid != me for jid in jids]
+            others = [jid for uid, jids in present.items() if uid != me and uid not in hidden
+                      for jid in jids]
             self.fan_out(others, f'<presence from="{attr(room_jid)}/{me}"',
                          f'><x xmlns="{NS_MUC_USER}">{self._item(room, me, full)}</x>'
                          f'{nick_xml(names.get(me))}</presence>')
@@ -335,7 +345,7 @@ class GroupChatPlugin(BridgePlugin):
         message = await self.state.services.messages.send(requester, draft)
         params, attachments = stanza_params(params, room.dialog_id, int(message.date_sent or 0))
         room_jid = self.room_jid(room.app_id, room.dialog_id)
-        targets = self.audience_jids(room, also=[sender.user_id])
+        targets = await self.unblocked_jids(room, sender.user_id, also=[sender.user_id])
         stored_id = message.id
         origin = origin_id_of(element)
         name = self.state.names.cached(sender.app_id, sender.user_id)
@@ -368,7 +378,7 @@ class GroupChatPlugin(BridgePlugin):
         params.pop("date_sent", None)
         room_jid = self.room_jid(room.app_id, room.dialog_id)
         stanza_id = element.get("id") or self.xmpp.next_id("edit")
-        self.fan_out(self.audience_jids(room, also=[sender.user_id]),
+        self.fan_out(await self.unblocked_jids(room, sender.user_id, also=[sender.user_id]),
                      f'<message from="{attr(room_jid)}/{sender.user_id}" type="groupchat" '
                      f'id="{attr(stanza_id)}"',
                      f'>{body_xml(body)}<replace xmlns="urn:xmpp:message-correct:0" '
@@ -414,7 +424,9 @@ class GroupChatPlugin(BridgePlugin):
         if not states:
             return
         room_jid = self.room_jid(room.app_id, room.dialog_id)
-        others = self.full_jids(room.app_id, [u for u in room.audience if u != sender.user_id])
+        audience = [u for u in room.audience if u != sender.user_id]
+        blockers = await self.state.services.blocklist.blockers(room.app_id, sender.user_id, audience)
+        others = self.full_jids(room.app_id, [u for u in audience if u not in blockers])
         self.fan_out(others, f'<message from="{attr(room_jid)}/{sender.user_id}" type="groupchat"',
                      f">{states}</message>")
 

@@ -74,8 +74,22 @@ class PresencePlugin(BridgePlugin):
         watchers = self._watchers.get(key)
         if not watchers:
             return
+        # in order per watched user; nobody with a block either way is told (one read)
+        self.state.serializer.submit(("last-notify", key),
+                                     lambda: self._notify_unblocked(key, seconds))
+
+    async def _notify_unblocked(self, key: UserKey, seconds: int) -> None:
+        watchers = list(self._watchers.get(key) or ())
+        if not watchers:
+            return
+        by_user = {w: parse_user(w, self.domain) for w in watchers}
+        hidden = await self.state.services.blocklist.related(
+            key[0], key[1], {u.user_id for u in by_user.values() if u is not None})
         sender = user_jid(key[1], key[0], self.muc_domain)
-        for target in list(watchers):
+        for target in watchers:
+            watcher = by_user[target]
+            if watcher is not None and watcher.user_id in hidden:
+                continue
             self.xmpp.write(f'<iq type="result" id="{self.xmpp.next_id("last")}" from="{sender}" '
                             f'to="{attr(target)}"><query xmlns="{NS_LAST}" seconds="{seconds}"/></iq>')
 
@@ -117,6 +131,11 @@ class PresencePlugin(BridgePlugin):
         target = parse_user(target_jid, self.domain)
         if target is None or target.app_id != requester.app_id:
             self._answer(element, inner, error=CONDITIONS[ErrorCode.not_found])
+            return
+        if await self.state.services.blocklist.between(target.app_id, requester.user_id,
+                                                       target.user_id):
+            # as for a privacy-list deny (the XMPP server refuses these before they get here)
+            self._answer(element, inner, error=CONDITIONS[ErrorCode.unavailable])
             return
         seconds = await self.seconds_idle((target.app_id, target.user_id))
         if seconds is None:

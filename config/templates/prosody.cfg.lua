@@ -62,8 +62,10 @@ modules_enabled = {
 	-- ours: rosters are the contact lists in MongoDB, kept by the bridge
 	-- (config/mod_chatbridge_roster.lua; the roster store below is its driver)
 	"chatbridge_roster";
-	-- XEP-0016 privacy lists (the SDK's chat.privacylist.*): the default list is enforced.
-	"privacy_lists";
+	-- ours: block lists from chatbridge's store, enforced here (config/mod_chatbridge_blocklist.lua):
+	-- XEP-0191 and XEP-0016 privacy lists (the SDK's chat.privacylist.*) answered by the bridge.
+	-- It replaces mod_privacy_lists and mod_blocklist (their lists were Prosody's files).
+	"chatbridge_blocklist";
 	-- c2s bandwidth (mod_limits) unless CHAT_RATE_LIMITS__XMPP_C2S_RATE is empty
 	$limits_module
 }
@@ -109,6 +111,7 @@ VirtualHost "$domain"
 	storage = { roster = "chatbridge_roster" }
 	default_storage = "internal"
 	chatbridge_roster_host = "$muc_domain"
+	chatbridge_blocklist_host = "$muc_domain"
 	chatbridge_copy_host = "$muc_domain"
 	chatbridge_store_plain = $store_plain -- plain clients' 1:1 messages are stored (stanza-id)
 	external_services = $external_services

@@ -21,10 +21,12 @@ from typing import Any
 
 from config.settings import LimitSettings
 from models.clock import Clock
+from models.conversation import Notice, NoticeType
 from models.errors import ForbiddenError, InvalidError, NotFoundError
 from models.events import EventPublisher
 from models.requester import Requester
 from models.services.access import BROADCAST, PUBLIC, AccessService, DialogAccess
+from models.services.conversation import ConversationService
 from models.services.memberships import publish_dialog_event, union
 from models.services.users import UserService
 from models.storage.dialogs import DialogStore
@@ -37,7 +39,8 @@ logger = logging.getLogger(__name__)
 class BanService:
     def __init__(self, dialogs: DialogStore, members: MemberStore, users: UserService,
                  access: AccessService, clock: Clock, publisher: EventPublisher,
-                 limits: LimitSettings) -> None:
+                 limits: LimitSettings, conversation: ConversationService | None = None) -> None:
+        self._conversation = conversation
         self._dialogs = dialogs
         self._members = members
         self._users = users
@@ -79,9 +82,15 @@ class BanService:
         if was_occupant:
             fields.append("occupants_ids")
         recipients = union(await self._access.audience_of(updated), [user_id])
+        described = []  # an occupant banned is an occupant removed (public subscribers are not told)
+        if was_occupant and self._conversation is not None:
+            described = await self._conversation.describe(
+                requester, updated, [Notice(NoticeType.OCCUPANTS_REMOVED, (user_id,))])
         await publish_dialog_event(self._publisher, "dialog_updated", requester, access.dialog_id,
                                    recipients, {"added_ids": [], "removed_ids": [user_id],
-                                                "fields": sorted(fields)})
+                                                "fields": sorted(fields), "notices": described})
+        if self._conversation is not None:
+            await self._conversation.record(requester, updated, described)
         logger.info("user %s banned from dialog %s by user %s", user_id, access.dialog_id,
                     requester.user_id)
 

@@ -5,8 +5,11 @@ only sha256(token) is stored and it expires after `upload_ttl_seconds`. The uplo
 no session: the form token is the credential. Bytes are stored under `{app_id}/{uid}` in the
 FileStore, never under a client-chosen name.
 
-Visibility: a blob is seen only by sessions of its application. Any session of the application
-may read its info; only the owner may complete, rename or delete it. Downloads need nothing for
+Visibility: a blob is seen only by sessions of its application. Any user session of the
+application may read its info; an application session (no user: what the app's public auth key
+opens) sees public blobs only, private ones are "not found" to it (their ids are sequential, so
+it could otherwise walk every private attachment); only the owner may complete, rename or delete
+it. Downloads need nothing for
 public blobs; private ones need a user session of the same application or a signed URL from
 `download_url`. Only complete blobs can be downloaded.
 """
@@ -25,6 +28,7 @@ from urllib.parse import urlencode
 from config.settings import BlobSettings
 from models.blobs import STATUS_NEW, Blob, BlobChanges, BlobDraft, BlobQuery, UploadAccess
 from models.clock import Clock
+from models.lax import MAX_INT
 from models.errors import (ConflictError, ForbiddenError, InvalidError, NotFoundError,
                            TooLargeError, UnauthenticatedError)
 from models.requester import Requester
@@ -250,15 +254,20 @@ class BlobService:
             doc = await self._blobs.get(requester.app_id, int(text))
         if doc is None:
             raise NotFoundError(NOT_FOUND)
-        return Blob.model_validate(doc)
+        blob = Blob.model_validate(doc)
+        if not blob.public and not (requester.is_user or requester.is_admin):
+            raise NotFoundError(NOT_FOUND)
+        return blob
 
     async def list_own(self, requester: Requester, query: BlobQuery) -> tuple[list[Blob], int, int, int]:
         """(blobs, total, page, per_page), newest first."""
         _require_user(requester)
         page, per_page = query.page, query.per_page
         per_page = min(per_page, self._max_limit)
-        docs = await self._blobs.find_by_owner(requester.app_id, requester.user_id,
-                                               (page - 1) * per_page, per_page)
+        skip = (page - 1) * per_page
+        if skip > MAX_INT:
+            raise InvalidError("is too large", field="page")
+        docs = await self._blobs.find_by_owner(requester.app_id, requester.user_id, skip, per_page)
         total = await self._blobs.count_by_owner(requester.app_id, requester.user_id)
         return [Blob.model_validate(d) for d in docs], total, page, per_page
 

@@ -17,11 +17,14 @@ from models.services.admin_stats import AdminStatsService
 from models.services.apps import AppService, write_key_file
 from models.services.bans import BanService
 from models.services.blobs import BlobService
+from models.services.blocklist import BlocklistService
 from models.services.bookmarks import BookmarkService
 from models.services.contacts import ContactService
+from models.services.conversation import ConversationService
 from models.services.dialogs import DialogService
 from models.services.memberships import MembershipService
 from models.services.metrics import add_store_probes
+from models.services.operations import OperatorService
 from models.services.messages import MessageService
 from models.services.presence import PresenceRegistry
 from models.services.push import PushService
@@ -62,6 +65,7 @@ from models.storage.webhooks import WebhookDeliveryStore, WebhookStore
 
 logger = logging.getLogger(__name__)
 ADMIN_KEY_FILE = "admin-api-key"  # under settings.data_dir: the default app's first admin key
+OPERATOR_KEY_FILE = "operator-key"  # under settings.data_dir: the operator routes' key (loopback)
 
 
 @dataclass
@@ -99,6 +103,9 @@ class Services:
     reports: ReportService
     address_book: AddressBookService
     webhooks: WebhookService
+    conversation: ConversationService
+    blocklist: BlocklistService
+    operations: OperatorService
     # Names this store's contents for state kept outside it (Prosody's data directory): set by
     # `start()`. The embedded store is new in every process, so it gets a new id every time; a
     # MongoDB database keeps the id its first process created.
@@ -117,6 +124,9 @@ class Services:
             path = self.settings.data_dir / ADMIN_KEY_FILE
             await asyncio.to_thread(write_key_file, path, admin_key)
             logger.info("admin API key of application %s written to %s", self.settings.app.id, path)
+        path = self.settings.data_dir / OPERATOR_KEY_FILE
+        if await asyncio.to_thread(self.operations.ensure_operator_key, path):
+            logger.info("operator key (`chatbridge` over loopback) written to %s", path)
         secrets = SecretStore(self.database.db)
         await self.blobs.share_url_secret(secrets)
         self.webpush_key = await self.webpush_keys(secrets).shared()
@@ -151,26 +161,32 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
                               RefreshTokenStore(db), DeviceStore(db), publisher, rate_limits)
     blobs = BlobService(BlobStore(db), LocalFileStore(settings.blobs.path), counters, clock,
                         settings.blobs, settings.http.base_url, settings.limits.max_list_limit)
-    dialog_store, member_store, message_store = DialogStore(db), MemberStore(db), MessageStore(db)
+    dialog_store, member_store, message_store = DialogStore(db), MemberStore(db), database.message_store()
     user_store = UserStore(db)
     access = AccessService(dialog_store, member_store, message_store)
+    conversation = ConversationService(dialog_store, member_store, message_store, users, access,
+                                       clock, publisher, settings.dialogs)
     memberships = MembershipService(dialog_store, member_store, message_store, access, clock,
-                                    publisher, settings.limits)
+                                    publisher, settings.limits, conversation=conversation)
     private_memo = PrivateAccessMemo()  # one per process, shared by dialogs and messages
+    blocklist = BlocklistService(database.blocklist_store(), users, clock, publisher,
+                                 settings.limits)
     dialogs = DialogService(dialog_store, member_store, message_store, users, access, clock,
                             publisher, settings.limits, settings.xmpp.muc_domain, memberships,
-                            private_memo)
+                            private_memo, blocklist=blocklist,
+                            conversation=conversation)
     receipts = ReceiptService(message_store, dialog_store, member_store, access, clock, publisher,
                               settings.limits)
     messages = MessageService(message_store, dialog_store, user_store, access, receipts, clock,
                               publisher, settings.limits, private_dialogs=dialogs,
-                              private_access=private_memo, rate_limits=rate_limits)
+                              private_access=private_memo, rate_limits=rate_limits,
+                              blocklist=blocklist)
     reactions = ReactionService(message_store, access, publisher)
     search = SearchService(message_store, dialog_store, member_store, user_store, dialogs, settings.limits)
     presence, sub_store = PresenceRegistry(), SubscriptionStore(db)
     push = PushService(database.push_job_store(), sub_store, dialog_store, member_store,
                        message_store, user_store, presence, clock, settings.push,
-                       metrics=metrics.push)
+                       metrics=metrics.push, blocklist=blocklist)
     push_events = PushEventService(PushEventStore(db), user_store, sub_store, push, counters, clock,
                                    settings.push)
     admin = AdminService(dialogs, memberships, messages, users, sessions, access, dialog_store,
@@ -178,10 +194,11 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
     webhooks = WebhookService(WebhookStore(db), WebhookDeliveryStore(db), counters, clock,
                               settings.webhooks, metrics=metrics.webhooks)
     add_store_probes(metrics, outbox, push, webhooks)
+    app_service = AppService(apps_store, clock, rate_limits)
     return Services(
         metrics=metrics,
         settings=settings, database=database, clock=clock, publisher=publisher, outbox=outbox,
-        apps=AppService(apps_store, clock, rate_limits), users=users, sessions=sessions, blobs=blobs,
+        apps=app_service, users=users, sessions=sessions, blobs=blobs,
         dialogs=dialogs, memberships=memberships, messages=messages, receipts=receipts,
         system_messages=SystemMessageService(user_store, access, publisher, settings.limits),
         reactions=reactions, search=search,
@@ -196,9 +213,13 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
         admin=admin,
         admin_stats=AdminStatsService(dialog_store, message_store, settings.limits),
         bans=BanService(dialog_store, member_store, users, access, clock, publisher,
-                        settings.limits),
+                        settings.limits, conversation=conversation),
+        conversation=conversation,
         reports=ReportService(ReportStore(db), counters, access, users, rate_limits, clock,
                               settings.limits.max_list_limit),
         address_book=AddressBookService(address_books, user_store, clock, settings.limits),
         webhooks=webhooks,
+        blocklist=blocklist,
+        operations=OperatorService(app_service, apps_store, users, user_store, admin, access,
+                                   message_store, settings.app),
     )

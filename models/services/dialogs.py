@@ -33,6 +33,7 @@ from typing import Any
 
 from config.settings import LimitSettings
 from models.clock import Clock
+from models.conversation import Notice, NoticeType, update_notices
 from models.dialogs import (Dialog, DialogChanges, DialogDraft, DialogQuery, DialogType, DialogView,
                             IdChanges, LastMessage, occupants_capacity)
 from models.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
@@ -42,6 +43,8 @@ from models.lax import cast_int
 from models.requester import Requester, require_user
 from models.services.access import (BROADCAST, GROUP, PRIVATE, PUBLIC, AccessService, DialogAccess,
                                     PrivateAccessMemo)
+from models.services.blocklist import BlocklistService
+from models.services.conversation import ConversationService
 from models.services.memberships import MembershipService, publish_dialog_event, union as _union
 from models.services.users import UserService
 from models.storage.dialogs import DialogStore
@@ -74,8 +77,12 @@ class DialogService:
     def __init__(self, dialogs: DialogStore, members: MemberStore, messages: MessageStore,
                  users: UserService, access: AccessService, clock: Clock,
                  publisher: EventPublisher, limits: LimitSettings, muc_domain: str,
-                 memberships: MembershipService, private_memo: PrivateAccessMemo) -> None:
+                 memberships: MembershipService, private_memo: PrivateAccessMemo,
+                 blocklist: BlocklistService | None = None,
+                 conversation: ConversationService | None = None) -> None:
         self._memberships = memberships
+        self._blocklist = blocklist  # a block between the pair refuses their private dialog
+        self._conversation = conversation
         self._private_memo = private_memo
         self._dialogs = dialogs
         self._members = members
@@ -90,7 +97,7 @@ class DialogService:
     # -- reads -----------------------------------------------------------------------------------
     async def list(self, requester: Requester, query: DialogQuery) -> DialogPage:
         require_user(requester)
-        dialog_ids, members, hidden = await self._my_dialogs(requester)
+        dialog_ids, members, hidden = await self._my_dialogs(requester, query.archived)
         skip, limit = query.skip, min(query.limit, self._limits.max_list_limit)
         sort = query.sort or DEFAULT_SORT
         total = await self._dialogs.count_in(requester.app_id, dialog_ids, query.conditions, hidden)
@@ -100,7 +107,7 @@ class DialogService:
 
     async def count(self, requester: Requester, query: DialogQuery) -> int:
         require_user(requester)
-        dialog_ids, _, hidden = await self._my_dialogs(requester)
+        dialog_ids, _, hidden = await self._my_dialogs(requester, query.archived)
         return await self._dialogs.count_in(requester.app_id, dialog_ids, query.conditions, hidden)
 
     async def view(self, requester: Requester, dialog: Dialog) -> DialogView:
@@ -311,8 +318,14 @@ class DialogService:
             await self._members.remove(access.dialog_id, remove_users)
         changed = sorted(set(sets) | set(adds) | set(pulls))
         recipients = _union(await self._audience(updated), remove_users)
+        notices = update_notices(sets, add_users, remove_users, add_admins, remove_admins, me,
+                                 dialog._asdict())
+        described = await self._describe(requester, updated, notices)
         await self._publish("dialog_updated", requester, access.dialog_id, recipients,
-                            {"added_ids": add_users, "removed_ids": remove_users, "fields": changed})
+                            {"added_ids": add_users, "removed_ids": remove_users, "fields": changed,
+                             "notices": described})
+        if self._conversation is not None:
+            await self._conversation.record(requester, updated, described)
         return await self.view(requester, updated)
 
     async def update_admins(self, requester: Requester, dialog_id: Any,
@@ -348,15 +361,22 @@ class DialogService:
         return result
 
     # -- helpers ---------------------------------------------------------------------------------
-    async def _my_dialogs(self, requester: Requester
-                          ) -> tuple[list[str], dict[str, dict[str, Any]], list[str]]:
+    async def _my_dialogs(self, requester: Requester, archived: bool | None = None
+                          ) -> tuple[list[str], dict[str, dict[str, Any]], list[str] | None]:
         """The caller's visible memberships (ids, documents by dialog) and the dialogs they hid:
-        the list query adds the app's broadcast dialogs except the hidden ones."""
+        the list query adds the app's broadcast dialogs except the hidden ones. `archived`: only
+        the dialogs in the caller's archive (a broadcast dialog is there only through its
+        membership, so no others are added: None), or only those outside it."""
         members = await self._members.for_user(requester.app_id, requester.user_id,
                                                include_hidden=True)
         by_dialog = {m["dialog_id"]: m for m in members if not m.get("hidden")}
         hidden = [m["dialog_id"] for m in members if m.get("hidden")]
-        return list(by_dialog), by_dialog, hidden
+        if archived is None:
+            return list(by_dialog), by_dialog, hidden
+        chosen = {d: m for d, m in by_dialog.items() if bool(m.get("archived")) == archived}
+        if archived:
+            return list(chosen), chosen, None
+        return list(chosen), chosen, hidden + [d for d in by_dialog if d not in chosen]
 
     async def _views(self, requester: Requester, dialogs: list[Dialog],
                      members: dict[str, dict[str, Any]]) -> list[DialogView]:
@@ -390,6 +410,8 @@ class DialogService:
         if other == me:
             raise InvalidError("can't start a private dialog with yourself", field="occupants_ids")
         await self._require_users(requester.app_id, [other], "occupants_ids")
+        if self._blocklist is not None:
+            await self._blocklist.check_pair(requester.app_id, me, other)
         key = f"{min(me, other)}:{max(me, other)}"
         existing = await self._dialogs.find_private(requester.app_id, key)
         if existing is not None:
@@ -461,12 +483,21 @@ class DialogService:
         self._private_memo.forget(access.app_id, access.dialog_id)
         await self._members.remove_dialog(access.dialog_id)
         await self._messages.delete_dialog(access.dialog_id)
+        described = await self._describe(requester, access.dialog,
+                                         [Notice(NoticeType.DIALOG_DELETED)])
         await self._publish("dialog_deleted", requester, access.dialog_id, recipients,
-                            {"type": access.type})
+                            {"type": access.type, "notices": described})
         logger.info("dialog %s deleted for everyone by user %s", access.dialog_id, requester.user_id)
 
     async def _audience(self, dialog: Dialog) -> list[int]:
         return await self._access.audience_of(dialog)
+
+    async def _describe(self, requester: Requester, dialog: Dialog,
+                        notices: list[Notice]) -> list[dict[str, Any]]:
+        """The conversation events of a change, as its dialog event carries them."""
+        if self._conversation is None:
+            return []
+        return await self._conversation.describe(requester, dialog, notices)
 
     async def _require_users(self, app_id: int, user_ids: list[int], field_name: str) -> None:
         if not user_ids:

@@ -7,6 +7,11 @@ broadcast occupant leaves it and, like any other reader of a broadcast, no longe
 (`hidden` + `left` on their membership: new messages do not bring it back, being added as an
 occupant does). The owner of a group, public or broadcast dialog cannot leave it (there would be
 no owner any more): for the owner it is hidden, like a private dialog.
+
+Each member also keeps the dialog in their archive or not (`archive`: the list filters on it;
+archived dialogs stay archived when messages arrive) and may hide any dialog without leaving it
+(`set_hidden`: out of their list until the next message, as "delete for me" does for a private
+dialog; they stay an occupant, keep receiving its messages and unread counts).
 """
 from __future__ import annotations
 
@@ -14,11 +19,13 @@ from typing import Any
 
 from config.settings import LimitSettings
 from models.clock import Clock
+from models.conversation import Notice, NoticeType
 from models.dialogs import Dialog, occupants_capacity
-from models.errors import ForbiddenError, InvalidError
+from models.errors import ForbiddenError, InvalidError, NotFoundError
 from models.events import Event, EventPublisher
-from models.requester import Requester
+from models.requester import Requester, require_user
 from models.services.access import BROADCAST, PRIVATE, PUBLIC, AccessService, DialogAccess
+from models.services.conversation import ConversationService
 from models.storage.dialogs import DialogStore
 from models.storage.members import MemberStore
 from models.storage.messages import MessageStore
@@ -38,7 +45,8 @@ async def publish_dialog_event(publisher: EventPublisher, kind: str, requester: 
 class MembershipService:
     def __init__(self, dialogs: DialogStore, members: MemberStore, messages: MessageStore,
                  access: AccessService, clock: Clock, publisher: EventPublisher,
-                 limits: LimitSettings) -> None:
+                 limits: LimitSettings, conversation: ConversationService | None = None) -> None:
+        self._conversation = conversation
         self._dialogs = dialogs
         self._members = members
         self._messages = messages
@@ -58,6 +66,34 @@ class MembershipService:
             await self._ensure_member(access)
         await self._members.set_notifications(access.dialog_id, requester.user_id, enabled)
         return enabled
+
+    async def archive(self, requester: Requester, dialog_id: Any, archived: bool) -> Dialog:
+        """`PUT /chat/Dialog/{id}/archive`: into (or out of) the caller's archive; members only."""
+        access = await self._member_access(requester, dialog_id)
+        await self._members.set_archived(access.dialog_id, requester.user_id, archived)
+        return access.dialog
+
+    async def set_hidden(self, requester: Requester, dialog_id: Any, hidden: bool) -> Dialog:
+        """`PUT /chat/Dialog/{id}/hidden`: out of the caller's list until the next message (or
+        back in it at once), staying a member; members only."""
+        access = await self._member_access(requester, dialog_id)
+        if hidden:
+            await self._members.hide(access.dialog_id, requester.user_id)
+            await self._dialogs.mark_hidden(requester.app_id, access.dialog_id)
+        else:
+            await self._members.show_for_good(access.dialog_id, requester.user_id)
+        return access.dialog
+
+    async def _member_access(self, requester: Requester, dialog_id: Any) -> DialogAccess:
+        """The caller's access to a dialog they read (occupant, subscriber, broadcast reader),
+        with their membership (made for a broadcast reader who has none yet)."""
+        require_user(requester)
+        access = await self._access.dialog_for(requester, dialog_id)
+        if not access.is_reader:
+            raise NotFoundError("Dialog not found")
+        if access.member is None:
+            await self._ensure_member(access)
+        return access
 
     async def subscribe(self, requester: Requester, dialog_id: Any) -> Dialog:
         """Subscribes the caller to a public dialog; returns the dialog (with its new count)."""
@@ -138,9 +174,16 @@ class MembershipService:
         if access.type != BROADCAST:
             await self._members.remove(access.dialog_id, [me])
         if dialog is not None:
+            described = []
+            if self._conversation is not None:  # the others learn that the user left
+                described = await self._conversation.describe(
+                    requester, dialog, [Notice(NoticeType.OCCUPANT_LEFT, (me,))])
             await self._publish("dialog_updated", requester, access.dialog_id,
                                 union(list(dialog.occupants_ids), [me]),
-                                {"added_ids": [], "removed_ids": [me], "fields": ["occupants_ids"]})
+                                {"added_ids": [], "removed_ids": [me], "fields": ["occupants_ids"],
+                                 "notices": described})
+            if self._conversation is not None:
+                await self._conversation.record(requester, dialog, described)
 
     async def _public_dialog(self, requester: Requester, dialog_id: Any) -> Dialog:
         """The dialog for (un)subscribing: public ones only; others answer as the caller sees them."""

@@ -18,10 +18,11 @@ from models.dialogs import Dialog, LastMessage
 from models.errors import ChatError, ConflictError, ForbiddenError, InvalidError, NotFoundError
 from models.events import Event, EventPublisher, Origin
 from models.messages import (PREVIEW_LIMIT, DeleteResult, HistoryQuery, Message, MessageDraft,
-                             MessagePage, MessageUpdate, string)
+                             MessageEdit, MessagePage, MessageUpdate, string)
 from models.requester import Requester, require_user
 from models.services.access import (BROADCAST, PRIVATE, AccessService, DialogAccess,
                                     PrivateAccessMemo)
+from models.services.blocklist import BlocklistService
 from models.services.batcher import Batcher
 from models.services.rate_limits import RateLimitService
 from models.services.receipts import ReceiptService
@@ -46,8 +47,10 @@ class MessageService:
                  access: AccessService, receipts: ReceiptService, clock: Clock,
                  publisher: EventPublisher, limits: LimitSettings,
                  private_dialogs: PrivateDialogs, private_access: PrivateAccessMemo,
-                 rate_limits: RateLimitService | None = None) -> None:
+                 rate_limits: RateLimitService | None = None,
+                 blocklist: BlocklistService | None = None) -> None:
         self._messages = messages
+        self._blocklist = blocklist  # 1:1 between a blocked pair is refused
         self._dialogs = dialogs
         self._users = users
         self._access = access
@@ -127,6 +130,8 @@ class MessageService:
                 if isinstance(exc, NotFoundError) and draft.dialog_id is not None:
                     self._private_access.forget(requester.app_id, draft.dialog_id)  # deleted
                 results[index] = exc
+        if self._blocklist is not None:
+            ready = await self._unblocked(ready, results)
         # repeats of stored messages (ids are global: another application's id is a conflict)
         ids = [draft.id for _, _, draft, _ in ready if draft.id is not None]
         existing = await self._messages.find_any_app(ids) if ids else {}
@@ -195,6 +200,36 @@ class MessageService:
         if events:
             await self._publisher.publish_many(events)
         return results  # type: ignore[return-value]
+
+    async def _unblocked(self, ready: list[tuple[int, Requester, MessageDraft, DialogAccess]],
+                         results: list[Message | Exception | None]
+                         ) -> list[tuple[int, Requester, MessageDraft, DialogAccess]]:
+        """`ready` without the private sends between a blocked pair (their result: forbidden);
+        one read of the block lists per application in the batch."""
+        assert self._blocklist is not None
+        pairs: dict[int, set[tuple[int, int]]] = {}
+        for _, requester, _, access in ready:
+            if access.type == PRIVATE:
+                pairs.setdefault(requester.app_id, set()).add(
+                    (requester.user_id, self._private_peer(access)))
+        if not pairs:
+            return ready
+        blocked = {(app_id, pair) for app_id, app_pairs in pairs.items()
+                   for pair in await self._blocklist.blocked_pairs(app_id, app_pairs)}
+        if not blocked:
+            return ready
+        kept = []
+        for entry in ready:
+            index, requester, _, access = entry
+            peer = self._private_peer(access) if access.type == PRIVATE else 0
+            if access.type == PRIVATE and (requester.app_id, frozenset((requester.user_id, peer))) in blocked:
+                try:
+                    await self._blocklist.check_pair(requester.app_id, requester.user_id, peer)
+                except ChatError as exc:
+                    results[index] = exc
+                    continue
+            kept.append(entry)
+        return kept
 
     def _new_message(self, requester: Requester, draft: MessageDraft, access: DialogAccess,
                      message_id: str, date_sent: int, now: datetime, seq: int) -> Message:
@@ -286,19 +321,25 @@ class MessageService:
         """PUT /chat/Message[/{ids}]: `body` edits one own message; `read` / `delivered` mark the
         given messages (or, without ids, everything in `dialog_id`)."""
         require_user(requester)
-        if change.body is None and not change.read and not change.delivered:
+        if not change.edits and not change.read and not change.delivered:
             raise InvalidError("read, delivered or message is required", field="base")
-        if change.body is not None:
+        if change.edits:
             if not change.ids or len(change.ids) != 1:
                 raise InvalidError("exactly one message id is required to edit", field="id")
-            await self._edit(requester, change.ids[0], change.body, change.dialog_id, None)
+            await self._edit(requester, change.ids[0], change.body, change.dialog_id, None,
+                             change.edit)
         if change.read or change.delivered:
             await self._receipts.mark(requester, change)
 
     # -- edit --------------------------------------------------------------------------------------
-    async def _edit(self, requester: Requester, message_id: str, body: str, dialog_id: str | None,
-                    origin: Origin | None) -> Message:
-        if len(body.encode("utf-8", "surrogatepass")) > self._limits.max_message_bytes:
+    async def _edit(self, requester: Requester, message_id: str, body: str | None,
+                    dialog_id: str | None, origin: Origin | None,
+                    edit: MessageEdit | None = None) -> Message:
+        """The author's edit: the body and / or (`edit`) attachments and custom parameters,
+        within the limits of a send; `edited_at` is set and `message_updated` published (with
+        the attachments and custom parameters after the edit when it changed them)."""
+        if body is not None and \
+                len(body.encode("utf-8", "surrogatepass")) > self._limits.max_message_bytes:
             raise InvalidError(f"is too long (maximum is {self._limits.max_message_bytes} bytes)",
                                field="message")
         groups = await self._access.visible_messages(requester, [message_id], dialog_id)
@@ -308,19 +349,31 @@ class MessageService:
         if message.sender_id != requester.user_id:
             raise ForbiddenError("You can edit only your own messages")
         now = self._clock.now()
-        updated = await self._messages.set_body(requester.app_id, message.id, body, now)
+        if edit:
+            edited = edit.applied(message, body)
+            self._check_size(MessageDraft(body=edited.body, attachments=list(edited.attachments),
+                                          custom=dict(edited.custom)))
+            updated = await self._messages.set_content(requester.app_id, edited, now)
+        else:
+            updated = await self._messages.set_body(requester.app_id, message.id, body or "", now)
         if updated is None:
             raise NotFoundError("Message not found")
         dialog = await self._dialogs.get(requester.app_id, access.dialog_id)
         is_last = bool(dialog and dialog.last_message_id == message.id)
-        if is_last:
-            await self._dialogs.set_last_message_body(requester.app_id, access.dialog_id, body)
+        if is_last and updated.body != message.body:
+            await self._dialogs.set_last_message_body(requester.app_id, access.dialog_id,
+                                                      updated.body)
         recipients = [u for u in await self._access.audience(access) if u != requester.user_id]
+        payload = {"message_id": message.id, "message": updated.body, "last": is_last,
+                   "dialog_type": int(access.type), "user_id": requester.user_id}
+        if edit:
+            payload.update({"attachments": list(updated.attachments),
+                            "custom": dict(updated.custom),
+                            "edited_at": int(now.timestamp())})
         await self._publisher.publish(Event(
             kind="message_updated", app_id=requester.app_id, dialog_id=access.dialog_id,
             sender_id=requester.user_id, recipient_ids=recipients, origin=origin,
-            payload={"message_id": message.id, "message": body, "last": is_last,
-                     "dialog_type": int(access.type), "user_id": requester.user_id}))
+            payload=payload))
         return updated
 
     async def edit(self, requester: Requester, message_id: str, body: str,

@@ -34,6 +34,7 @@ from models.dialogs import Dialog
 from models.metrics import PushMetrics
 from models.push import ALERT_CHANNELS, PushJob
 from models.services.access import BROADCAST, PRIVATE, PUBLIC
+from models.services.blocklist import BlocklistService
 from models.services.presence import PresenceRegistry
 from models.storage.dialogs import DialogStore
 from models.storage.members import MemberStore
@@ -128,8 +129,10 @@ class PushService:
     def __init__(self, jobs: PushJobStore, subscriptions: SubscriptionStore, dialogs: DialogStore,
                  members: MemberStore, messages: MessageStore, users: UserStore,
                  presence: PresenceRegistry, clock: Clock, settings: PushSettings,
-                 channels: set[str] | None = None, metrics: PushMetrics | None = None) -> None:
+                 channels: set[str] | None = None, metrics: PushMetrics | None = None,
+                 blocklist: BlocklistService | None = None) -> None:
         self._jobs = jobs
+        self._blocklist = blocklist  # who blocked the sender gets no push for their messages
         self._subs = subscriptions
         self._dialogs = dialogs
         self._members = members
@@ -308,6 +311,10 @@ class PushService:
             subs = known.of(app_id, recipients)
         else:
             subs = await self._subs.for_users(app_id, recipients, channels)
+        if subs and self._blocklist is not None:  # read only when someone would get a push
+            blockers = await self._blocklist.blockers(app_id, sender_id,
+                                                      {s["user_id"] for s in subs})
+            subs = [s for s in subs if s["user_id"] not in blockers] if blockers else subs
         if not subs:
             return 0
         dialog = dialog or await self._dialogs.get(app_id, dialog_id)
@@ -343,6 +350,8 @@ class PushService:
             quiet = {m["user_id"] for m in members
                      if m.get("notifications") is False or m.get("left") or m.get("hidden")}
             quiet |= set(dialog.banned_ids)  # banned users read nothing of it
+            if offline and self._blocklist is not None:
+                quiet |= await self._blocklist.blockers(app_id, sender_id, offline)
             subs = [s for s in page if s["user_id"] in offline and s["user_id"] not in quiet]
             if subs:
                 alert = alert or await self._alert_content(dialog, message, message_id, sender_id)

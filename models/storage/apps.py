@@ -32,3 +32,16 @@ class AppStore:
             query["admin_key_hash"] = None  # missing or null
         result = await self._col.update_one(query, {"$set": {"admin_key_hash": key_hash}})
         return result.modified_count == 1
+
+    async def list_all(self) -> list[dict[str, Any]]:
+        """Every application, by id (operators have few; `chatbridge apps list`)."""
+        return await self._col.find({}).sort("_id", 1).to_list(None)
+
+    async def max_id(self) -> int:
+        found = await self._col.find({}).sort("_id", -1).limit(1).to_list(1)
+        return int(found[0]["_id"]) if found else 0
+
+    async def set_auth_keys(self, app_id: int, auth_key: str, auth_secret: str) -> bool:
+        result = await self._col.update_one(
+            {"_id": app_id}, {"$set": {"auth_key": auth_key, "auth_secret": auth_secret}})
+        return result.matched_count == 1

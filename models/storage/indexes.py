@@ -53,6 +53,9 @@ INDEXES: dict[str, list[IndexModel]] = {
         # the admin API's statistics (dialogs created per day)
         IndexModel([("app_id", ASCENDING), ("created_at", ASCENDING)], name="app_created"),
     ],
+    # who blocked a user, among a room's audience or a pair (models/storage/blocklist.py)
+    "blocklists": [IndexModel([("app_id", ASCENDING), ("blocked_ids", ASCENDING),
+                               ("user_id", ASCENDING)], name="by_blocked")],
     "dialog_members": [
         IndexModel([("app_id", ASCENDING), ("user_id", ASCENDING), ("dialog_id", ASCENDING)],
                    unique=True, name="member"),

@@ -66,6 +66,14 @@ class MemberStore:
     async def show(self, dialog_id: str, user_id: int) -> None:
         await self.update(dialog_id, user_id, {"hidden": False})
 
+    async def show_for_good(self, dialog_id: str, user_id: int) -> None:
+        """The member asked to see the dialog again (a broadcast they deleted for themselves too)."""
+        await self.update(dialog_id, user_id, {"hidden": False, "left": False})
+
+    async def set_archived(self, dialog_id: str, user_id: int, archived: bool) -> Doc | None:
+        """Moves the dialog to the member's archive (or out of it); returns the member."""
+        return await self.update(dialog_id, user_id, {"archived": archived})
+
     async def leave_broadcast(self, dialog_id: str, user_id: int) -> None:
         """A reader deleted a broadcast dialog for themselves: hidden for good."""
         await self.update(dialog_id, user_id, {"hidden": True, "left": True})

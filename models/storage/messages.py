@@ -202,6 +202,18 @@ class MessageStore(AppScopedStore[Message]):
             {"$set": {"message": body, "updated_at": now, "edited_at": now}},
             return_document=ReturnDocument.AFTER))
 
+    async def set_content(self, app_id: int, message: Message, now: Any) -> Message | None:
+        """The author's edit beyond the body: `message`'s body, attachments and custom
+        parameters as they are now, `edited_at`; returns the edited message (None: gone)."""
+        oid = _oid(message.id)
+        if oid is None:
+            return None
+        return self._load_or_none(await self._col.find_one_and_update(
+            {"_id": oid, "app_id": app_id},
+            {"$set": {"message": message.body, "attachments": list(message.attachments),
+                      "custom": dict(message.custom), "updated_at": now, "edited_at": now}},
+            return_document=ReturnDocument.AFTER))
+
     async def hide_for(self, app_id: int, message_ids: list[str], user_id: int) -> None:
         """"Delete for me": the messages stay, `user_id` no longer sees them."""
         await self._update_many(app_id, {"_id": {"$in": message_ids}},

@@ -16,6 +16,8 @@ from config.settings import MongoSettings
 from models.metrics import LatencyHistogram
 from models.storage import indexes
 from models.storage.archive import ArchiveStore
+from models.storage.messages import MessageStore
+from models.storage.blocklist import BlocklistStore
 from models.storage.outbox import OutboxStore
 from models.storage.push_jobs import PushJobStore
 from models.storage.secrets import SecretStore
@@ -48,6 +50,11 @@ class Database:
 
     def archive_store(self) -> ArchiveStore:
         return ArchiveStore(self.db)
+
+    def message_store(self) -> MessageStore:
+        return MessageStore(self.db)
+    def blocklist_store(self) -> BlocklistStore:
+        return BlocklistStore(self.db)
 
     async def ensure_indexes(self) -> None:
         await indexes.ensure_indexes(self.db)

@@ -164,6 +164,7 @@ class DialogJson(Closed):
     occupants_count: int | None = Field(None, description="public dialogs only")
     occupants_limit: int | None = Field(
         None, description="group and public dialogs that set one: at most this many occupants")
+    archived: Literal[0, 1] = Field(0, description="1: in the caller's archive")
 
 
 class DialogsPage(Closed):
@@ -222,6 +223,7 @@ class MessageJson(BaseModel):
     views_count: int
     attachments: list[dict[str, Any]]
     markable: Literal[1] | None = None
+    edited_at: str | None = Field(None, description="when its author last edited it")
     read: Literal[0, 1]
     reactions: ReactionsSummary | None
 

@@ -39,13 +39,16 @@ DIALOG_SORTS = {"last_message_date_sent": "last_message_date_sent", "date_sent":
 
 
 def dialog_query(params: dict[str, Any], max_limit: int) -> DialogQuery:
-    """`GET /chat/Dialog?type[in]=2,3&name[ctn]=x&extensions[k]=v&sort_desc=...&limit=&skip=&count=1`."""
+    """`GET /chat/Dialog?type[in]=2,3&name[ctn]=x&extensions[k]=v&sort_desc=...&limit=&skip=&count=1
+    &archived=0|1` (no `archived`: all the caller's dialogs)."""
     counting = parse_flag(params.get("count"), "count")
+    archived = params.get("archived")
+    archived = None if archived in (None, "") else parse_flag(archived, "archived")
     found = dialog_conditions(params)
     skip, limit = page_params(params, 100, max_limit)
     sort = sort_params(params, DIALOG_SORTS, None)
     return DialogQuery(conditions=tuple(found), sort=sort, skip=skip, limit=limit,
-                       count_only=counting)
+                       count_only=counting, archived=archived)
 
 
 def _object(params: Any) -> dict[str, Any]:
@@ -119,6 +122,14 @@ def notifications_flag(params: dict[str, Any]) -> bool:
     if enabled is None or enabled == "":
         raise InvalidError("can't be blank", field="enabled")
     return parse_flag(enabled, "enabled")
+
+
+def member_flag(params: Any, name: str) -> bool:
+    """`PUT /chat/Dialog/{id}/archive` `{"archived": 1}`, `/hidden` `{"hidden": 0}`."""
+    value = _object(params).get(name)
+    if value is None or value == "":
+        raise InvalidError("can't be blank", field=name)
+    return parse_flag(value, name)
 
 
 def dialog_conditions(params: dict[str, Any]) -> list[Condition]:
@@ -238,6 +249,7 @@ def dialog_to_json(view: DialogView) -> dict[str, Any]:
         "extensions": dict(dialog.extensions) if dialog.extensions else None,
         "permissions": ({"allow_preview": bool(dialog.permissions.get("allow_preview"))}
                         if dialog.permissions else None),
+        "archived": 1 if (member or {}).get("archived") else 0,
     }
     if kind == DialogType.PUBLIC:
         data["occupants_count"] = int(dialog.occupants_count or 0)

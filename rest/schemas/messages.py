@@ -11,7 +11,8 @@ from models.errors import InvalidError
 from models.lax import (cast_datetime, cast_int, cast_number, cast_str, parse_flag, positive_int,
                         split_list, string)
 from models.messages import (CONTROL_KEYS, KEY_RE, OUTPUT_KEYS, DeleteResult, HistoryQuery, Message,
-                             MessageDraft, MessageUpdate, SystemMessageDraft, draft_from_params)
+                             MessageDraft, MessageUpdate, SystemMessageDraft, draft_from_params,
+                             make_edit)
 from models.queries import Condition, Op
 from rest.schemas.common import ObjectBody
 from rest.schemas.filters import FieldSpec, conditions, page_params, sort_params
@@ -71,18 +72,27 @@ class HistoryParams(_Lax):
                             count_only=counting, preview=preview, mark_read=mark)
 
 
+UPDATE_KEYS = {"message", "read", "delivered", "chat_dialog_id", "attachments", "token", "_"}
+
+
 class UpdateMessagesParams(_Lax):
-    """`PUT /chat/Message[/{ids}]`: `message`, `read=1`, `delivered=1`, `chat_dialog_id`."""
+    """`PUT /chat/Message[/{ids}]`: `message`, `read=1`, `delivered=1`, `chat_dialog_id`; an
+    edit may also give `attachments` (the new list; `[]` removes them) and custom parameters as
+    top-level keys, as a send does (`null` removes one)."""
 
     def to_command(self, ids: list[str] | None) -> MessageUpdate:
         params = self.params
         body = params.get("message")
+        custom = {k: v for k, v in params.items()
+                  if k not in UPDATE_KEYS and k not in CONTROL_KEYS and k not in OUTPUT_KEYS}
+        edit = make_edit(params.get("attachments"), custom) \
+            if custom or params.get("attachments") is not None else None
         return MessageUpdate(
             ids=tuple(ids) if ids is not None else None,
             body=string(body, "message") if body is not None else None,
             read=parse_flag(params.get("read"), "read", False),
             delivered=parse_flag(params.get("delivered"), "delivered", False),
-            dialog_id=params.get("chat_dialog_id") or None)
+            dialog_id=params.get("chat_dialog_id") or None, edit=edit)
 
 
 class SystemMessageBody(_Lax):

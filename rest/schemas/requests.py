@@ -180,6 +180,19 @@ class NotificationsRequest(Lax):
     enabled: Flag
 
 
+class ArchiveRequest(Lax):
+    """`PUT /chat/Dialog/{id}/archive`: into (1) or out of (0) the caller's archive."""
+    model_config = example({"archived": 1})
+    archived: Flag
+
+
+class HiddenRequest(Lax):
+    """`PUT /chat/Dialog/{id}/hidden`: out of the caller's list until the next message (1), or
+    back in it (0); the caller stays a member."""
+    model_config = example({"hidden": 1})
+    hidden: Flag
+
+
 class ForceRequest(Lax):
     force: Flag | None = Field(None, description="1: delete for everyone (owners and admins)")
 
@@ -201,6 +214,8 @@ class DialogListQuery(Lax):
     type: Number | None = None
     type_in: str | None = Field(None, alias="type[in]", description="comma-separated types")
     name_ctn: str | None = Field(None, alias="name[ctn]")
+    archived: Flag | None = Field(None, description="1: the caller's archived dialogs only; 0: "
+                                                    "the others only; absent: all")
 
 
 class PageQuery(Lax):

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from models.errors import InvalidError, NotFoundError
-from models.lax import cast_bool, cast_datetime, cast_int, cast_str, split_list
+from models.lax import MAX_INT, cast_bool, cast_datetime, cast_int, cast_str, split_list
 from models.queries import Condition, Op
 from models.users import LookupField, Session, User, UserChanges, UserDraft, UserQuery
 from rest.schemas.common import iso, read_body, unix
@@ -138,6 +138,21 @@ USER_FILTERS = {
 USER_SORTS = {name: (spec.db_field or name) for name, spec in USER_FILTERS.items()}
 
 
+def page_number(params: dict[str, Any], key: str, default: int, minimum: int | None = None) -> int:
+    """`page` / `per_page` as an integer (missing or empty: `default`); not an integer, outside
+    the store's range or below `minimum`: a 422 naming it."""
+    value = params.get(key)
+    if value in (None, ""):
+        return default
+    try:
+        number = cast_int(value)
+    except (ValueError, TypeError) as exc:
+        raise InvalidError("must be an integer", field=key) from exc
+    if minimum is not None and number < minimum:
+        raise InvalidError(f"must be at least {minimum}", field=key)
+    return number
+
+
 def user_query(params: dict[str, Any], max_limit: int) -> UserQuery:
     """`GET /users/v2` parameters: filters (`field[op]=value`), `tags` (any of), `sort_asc` /
     `sort_desc`, and `limit` + `skip`/`offset` or `page` + `per_page` (default 10 a page)."""
@@ -146,12 +161,11 @@ def user_query(params: dict[str, Any], max_limit: int) -> UserQuery:
         found = [c for c in found if c.field != "user_tags"]
         found.append(Condition("user_tags", Op.in_, tuple(str(t) for t in split_list(params["tags"]))))
     if "per_page" in params or "page" in params:
-        try:
-            per_page = min(cast_int(params.get("per_page") or 10), max_limit)
-            page = max(cast_int(params.get("page") or 1), 1)
-        except (ValueError, TypeError) as exc:
-            raise InvalidError("must be an integer", field="page") from exc
+        per_page = min(page_number(params, "per_page", 10, minimum=1), max_limit)
+        page = max(page_number(params, "page", 1), 1)  # 0 and below: the first page, as before
         skip, limit = (page - 1) * per_page, per_page
+        if skip > MAX_INT:
+            raise InvalidError("is too large", field="page")
     else:
         skip, limit = page_params(params, 10, max_limit)
     sort = sort_params(params, USER_SORTS, (("_id", 1),))

@@ -12,7 +12,8 @@ from rest.auth import user_requester
 from rest.keys import services_key
 from rest.params import all_params, body_params, ids_from_path, json_response, query_params
 from rest.schemas.dialogs import (admin_changes, delete_result_to_json, dialog_changes,
-                                  dialog_query, dialog_draft, dialog_to_json, notifications_flag)
+                                  dialog_query, dialog_draft, dialog_to_json, member_flag,
+                                  notifications_flag)
 from rest.schemas.filters import page_params
 from rest.schemas.users import user_to_json
 
@@ -87,6 +88,24 @@ async def update_notifications(request: web.Request) -> web.Response:
     enabled = await request.app[services_key].memberships.set_notifications(
         caller, request.match_info["dialog_id"], notifications_flag(body))
     return json_response({"notifications": {"enabled": int(enabled)}})
+
+
+async def archive_dialog(request: web.Request) -> web.Response:
+    """`PUT /chat/Dialog/{id}/archive` `{"archived": 1|0}`: the dialog as the caller sees it."""
+    caller = await user_requester(request)
+    services = request.app[services_key]
+    archived = member_flag(await body_params(request), "archived")
+    dialog = await services.memberships.archive(caller, request.match_info["dialog_id"], archived)
+    return json_response(_json(await services.dialogs.view(caller, dialog)))
+
+
+async def hide_dialog(request: web.Request) -> web.Response:
+    """`PUT /chat/Dialog/{id}/hidden` `{"hidden": 1|0}`: the dialog as the caller sees it."""
+    caller = await user_requester(request)
+    services = request.app[services_key]
+    hidden = member_flag(await body_params(request), "hidden")
+    dialog = await services.memberships.set_hidden(caller, request.match_info["dialog_id"], hidden)
+    return json_response(_json(await services.dialogs.view(caller, dialog)))
 
 
 async def subscribe(request: web.Request) -> web.Response:

@@ -131,6 +131,9 @@ async def list_online(request: web.Request) -> web.Response:
     caller = await requester(request)
     params = query_params(request)
     ids = services.presence.online_ids(caller.app_id)
+    if caller.is_user and ids:  # a blocked pair does not see each other's presence
+        hidden = await services.blocklist.related(caller.app_id, caller.user_id, ids)
+        ids = [u for u in ids if u not in hidden] if hidden else ids
     if str(params.get("count", "")).lower() in ("1", "true"):
         return json_response({"count": len(ids)})
     skip, limit = page_params(params, 100, services.settings.limits.max_list_limit)

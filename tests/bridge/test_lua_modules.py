@@ -1,6 +1,6 @@
 """Our Prosody modules on their own: loaded by lua5.4 with Prosody's util.stanza in a stand-in module
 environment (tests/bridge/lua/prosody_env.lua), so failures that a running server hides (a copy that
-breaks, a bridge that stops reading) are checked directly. The end-to-end paths are in
+breaks, a bridge that stops reading, a block list cache that drifts) are checked directly. The end-to-end paths are in
 test_prosody.py, test_private.py and test_reconnect.py."""
 from __future__ import annotations
 
@@ -81,3 +81,29 @@ def test_spool_numbers_keeps_writes_early_and_sends_again_after_a_reconnect():
     assert lines["resent after ack"][0] == "2"
     assert "id='cbs-5'" in lines["resent after ack"][1] and "id='cbs-6'" in lines["resent after ack"][2]
     assert lines["sent while disconnected"] == ["0"]
+
+
+def test_blocklist_cache_refusals_updates_and_pushes():
+    lines = [line for line in run_lua("blocklist.lua", "mod_chatbridge_blocklist.lua")]
+    tries = [line[1:] for line in lines if line[0] == "try"]
+    assert lines[0] == ["asked", "muc.localhost", "peers", "1-1@localhost"]
+    assert tries == [
+        # (sender, kind, to, stopped, condition, legacy code, XEP-0191 <blocked/>)
+        ["1-1", "message", "2-1@localhost", "true", "service-unavailable", "503", "-"],
+        ["1-1", "message", "3-1@localhost", "true", "not-acceptable", "406", "blocked"],
+        ["1-1", "iq", "2-1@localhost", "true", "service-unavailable", "503", "-"],
+        ["1-1", "presence", "3-1@localhost", "true", "-", "-", "-"],
+        ["1-1", "message", "4-1@localhost", "nil", "-", "-", "-"],
+        # after the update: dave blocked (both sides know), carol unblocked
+        ["1-1", "message", "4-1@localhost", "true", "not-acceptable", "406", "blocked"],
+        ["1-1", "message", "3-1@localhost", "nil", "-", "-", "-"],
+        ["4-1", "message", "1-1@localhost", "true", "service-unavailable", "503", "-"],
+        # a forged update changed nothing
+        ["1-1", "message", "2-1@localhost", "true", "service-unavailable", "503", "-"],
+    ]
+    # an update during dave's load: his relations were asked again
+    assert ["asked again", "3", "4-1@localhost"] in lines
+    assert [line[1:] for line in lines if line[0] == "push"] == [
+        ["set", "1-1@localhost/a", "block", "4-1@localhost"],
+        ["set", "1-1@localhost/a", "unblock", "3-1@localhost"]]
+    assert ["forged", "true"] in lines and ["update", "true"] in lines

@@ -190,6 +190,79 @@ scenarios.group_chat = async () => {
            delivered, typing, restMessage, viaRest, left, history };
 };
 
+// Conversation events (issue 15 §3): adding, removing and renaming reach the members through
+// onSystemMessageListener (the removed one gets their own removal); an edit of attachments and
+// custom parameters over REST (§7) reaches onMessageUpdateListener with them as its extension;
+// the archive (§4) through REST.
+scenarios.conversation_events = async () => {
+  const alice = await newUser('alice');
+  const bob = await newUser('bob');
+  const carol = await newUser('carol');
+  const dave = await newUser('dave');
+  for (const user of [alice, bob, carol, dave]) await connect(user);
+  await sleep(300);
+  const dialog = await step('group dialog', () => alice.cc.chat.dialog.create({
+    type: 2, name: 'e2e events', occupants_ids: [bob.id, carol.id] }));
+  const isNotice = (kind) => (m) => m.extension && m.extension.notification_type === kind
+    && m.extension.dialog_id === dialog._id;
+  await step('add dave', () => alice.cc.chat.dialog.update(dialog._id, { push_all: { occupants_ids: [dave.id] } }));
+  const [added] = await waitEvent(bob, 'onSystemMessageListener', isNotice('occupants_added'), 'added');
+  const [addedDave] = await waitEvent(dave, 'onSystemMessageListener', isNotice('occupants_added'), 'added (dave)');
+  await step('rename and remove carol', () => alice.cc.chat.dialog.update(dialog._id, {
+    name: 'e2e renamed', pull_all: { occupants_ids: [carol.id] } }));
+  const [renamed] = await waitEvent(bob, 'onSystemMessageListener', isNotice('name_changed'), 'renamed');
+  const [removed] = await waitEvent(carol, 'onSystemMessageListener', isNotice('occupants_removed'), 'removed');
+  await sleep(300);
+  const carolRenames = carol.events.filter((e) => e.name === 'onSystemMessageListener'
+    && isNotice('name_changed')(...e.args)).length;
+  const sent = await step('REST message', () => alice.cc.chat.message.create({
+    chat_dialog_id: dialog._id, message: 'look', topic: 'old' }));
+  await step('REST edit', () => alice.cc.chat.message.update(sent._id, {
+    attachments: [{ type: 'image', uid: 'u1', size: 7 }], topic: 'new' }));
+  const edited = await waitEvent(bob, 'onMessageUpdateListener', (id) => id === sent._id, 'edit');
+  const archive = async (value) => (await fetch(`${cfg.api_url}/chat/Dialog/${dialog._id}/archive.json`, {
+    method: 'PUT', headers: { 'CB-Token': bob.token, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ archived: value }) })).json();
+  const archived = await step('archive', () => archive(1));
+  const inArchive = await step('list archived', () => bob.cc.chat.dialog.list({ archived: 1 }));
+  const outside = await step('list not archived', () => bob.cc.chat.dialog.list({ archived: 0 }));
+  await step('disconnect', () => Promise.all([alice, bob, carol, dave].map((u) => u.cc.chat.disconnect())));
+  return { alice: alice.id, bob: bob.id, carol: carol.id, dave: dave.id, dialog, added, addedDave,
+           renamed, removed, carolRenames, sent, edited, archived, inArchive, outside };
+};
+
+// The SDK's privacy lists are the block list: REST sees it, it is enforced, the SDK reads it back.
+scenarios.privacy_list = async () => {
+  const alice = await newUser('alice');
+  const bob = await newUser('bob');
+  await connect(alice);
+  await connect(bob);
+  await sleep(300);
+  const blocklist = async () => {
+    const answer = await fetch(`${cfg.api_url}/blocklist.json`, { headers: { 'CB-Token': alice.token } });
+    const body = await answer.json();
+    if (!body.items) throw new Error(`GET /blocklist answered ${answer.status} ${JSON.stringify(body)}`);
+    return body.items.map((u) => u.id);
+  };
+  const privacy = alice.cc.chat.privacylist;
+  await step('create', () => privacy.create({ name: 'blocklist', items: [{ user_id: bob.id, action: 'deny' }] }));
+  const beforeDefault = await step('REST list before default', blocklist);
+  await step('setAsDefault', () => privacy.setAsDefault('blocklist'));
+  const blocked = await step('REST list', blocklist);
+  const list = await step('getList', () => privacy.getList('blocklist'));
+  const names = await step('getNames', () => privacy.getNames());
+  const refusedId = bob.cc.chat.send(alice.id, { type: 'chat', body: 'blocked?', extension: { save_to_history: 1 } });
+  const [errorId, error] = await waitEvent(bob, 'onMessageErrorListener', (id) => id === refusedId, 'message error');
+  await step('update: allow bob', () => privacy.update({ name: 'blocklist', items: [{ user_id: bob.id, action: 'allow' }] }));
+  const after = await step('REST list after update', blocklist);
+  const againId = bob.cc.chat.send(alice.id, { type: 'chat', body: 'now?', extension: { save_to_history: 1 } });
+  const [fromId] = await waitEvent(alice, 'onMessageListener', (uid, m) => m.id === againId, 'message after unblock');
+  const refusedSeen = alice.events.some((e) => e.name === 'onMessageListener' && e.args[1].id === refusedId);
+  await step('disconnect', () => Promise.all([alice.cc.chat.disconnect(), bob.cc.chat.disconnect()]));
+  return { alice: alice.id, bob: bob.id, beforeDefault, blocked, list, names, errorId, error, after, fromId,
+           refusedSeen };
+};
+
 async function main() {
   const run = scenarios[cfg.scenario];
   if (!run) {

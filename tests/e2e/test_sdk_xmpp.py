@@ -5,6 +5,7 @@ reactions and REST messages arriving in real time, system messages, last activit
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import uuid
 from typing import Any
@@ -89,3 +90,43 @@ def test_new_login_notice_and_ending_a_session_disconnect_the_sdk(chat):
     assert notice["extension"]["udid"] == "e2e-laptop"
     assert int(notice["extension"]["session_id"]) in {item["id"] for item in r["listed"]["items"]}
     assert r["ended"] == 200 and r["connectedAfter"] is False
+
+
+def test_conversation_events_edits_and_archive(chat):
+    r = chat("conversation_events")
+    dialog_id = r["dialog"]["_id"]
+    added, added_dave = r["added"], r["addedDave"]
+    # onSystemMessageListener({id, userId (the actor, from "from"), body, extension})
+    assert added["userId"] == r["alice"] and added["id"] == added_dave["id"]
+    assert added["extension"]["user_ids"] == str(r["dave"])
+    assert added["extension"]["actor_id"] == str(r["alice"])
+    assert added["extension"]["dialog_type"] == "2" and "moduleIdentifier" not in added["extension"]
+    # "{alice's login} added {dave's login}" (logins are `{run}_{tag}_{hex}`)
+    assert re.fullmatch(r"x[0-9a-f]{8}_alice_[0-9a-f]{6} added x[0-9a-f]{8}_dave_[0-9a-f]{6}",
+                        added["body"]), added["body"]
+    assert r["renamed"]["extension"]["name"] == "e2e renamed"
+    assert r["removed"]["extension"]["user_ids"] == str(r["carol"])
+    assert r["removed"]["extension"]["dialog_id"] == dialog_id
+    assert r["carolRenames"] == 0  # the removed member learns only of the removal
+    # onMessageUpdateListener(id, last, body, dialogId, userId, extension)
+    message_id, last, body, edited_dialog, user_id, extension = r["edited"]
+    assert message_id == r["sent"]["_id"] and last is True and body == "look"
+    assert edited_dialog == dialog_id and user_id == r["alice"]
+    assert extension["topic"] == "new"
+    assert extension["attachments"] == [{"type": "image", "uid": "u1", "size": 7}]
+    assert r["archived"]["archived"] == 1 and r["archived"]["_id"] == dialog_id
+    assert [d["_id"] for d in r["inArchive"]["items"]] == [dialog_id]
+    assert dialog_id not in [d["_id"] for d in r["outside"]["items"]]
+
+
+def test_privacy_list_is_the_block_list(chat):
+    """The SDK's `chat.privacylist` (create, setAsDefault, getList, getNames, update) on the one
+    block list: REST sees it once it is the default, the blocked user's 1:1 message comes back as
+    the error the SDK reports (code 503), the SDK's update lifts it."""
+    r = chat("privacy_list")
+    bob = r["bob"]
+    assert r["beforeDefault"] == [] and r["blocked"] == [bob]
+    assert r["list"] == {"name": "blocklist", "items": [{"user_id": bob, "action": "deny"}]}
+    assert r["names"]["default"] == "blocklist" and "blocklist" in r["names"]["names"]
+    assert r["error"]["code"] == 503 and r["refusedSeen"] is False
+    assert r["after"] == [] and r["fromId"] == bob

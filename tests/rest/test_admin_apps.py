@@ -91,6 +91,16 @@ async def test_app_two_key_sees_nothing_of_app_one(api, services, settings, clie
         ("POST", "/admin/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
          f"/admin/webhooks/{own_hook['id']}/deliveries/{delivery}/redeliver", {}, 404),
         ("DELETE", "/admin/webhooks/{webhook_id}", f"/admin/webhooks/{h}", {}, 404),
+        # the operators' routes: an application's key opens none of the operator-only ones, and
+        # the per-application ones only for its own application
+        ("GET", "/admin/apps", "/admin/apps", {}, 401),
+        ("POST", "/admin/apps", "/admin/apps", {"json": {"title": "Pwned"}}, 401),
+        ("GET", "/admin/apps/{app_id}", "/admin/apps/1", {}, 401),
+        ("POST", "/admin/apps/{app_id}/keys", "/admin/apps/1/keys", {}, 401),
+        ("POST", "/admin/apps/{app_id}/users/import", "/admin/apps/1/users/import",
+         {"json": {"users": [{"user": {"login": "pwned1", "password": "password123"}}]}}, 404),
+        ("DELETE", "/admin/apps/{app_id}/users/{user_id}", f"/admin/apps/1/users/{u}", {}, 404),
+        ("GET", "/admin/apps/{app_id}/export", "/admin/apps/1/export", {}, 404),
     ]
     assert {(method, template) for method, template, *_ in matrix} == admin_routes(client.app)
     secrets = {d, m, "Secret", "secret text", str(alice["id"]), str(u), "secret-hook",
@@ -110,6 +120,7 @@ async def test_app_two_key_sees_nothing_of_app_one(api, services, settings, clie
     assert {x["chat_dialog_id"] for x in answers[("GET", "/admin/chat/messages/list")]["items"]} == {own["_id"]}
     assert [x["id"] for x in answers[("GET", "/admin/users")]["items"]] == [xeno["id"]]
     assert answers[("GET", "/admin/reports")]["items"] == []
+    assert answers[("GET", "/admin/apps")] == {"errors": {"base": ["Unexpected operator key"]}}
     assert answers[("GET", "/admin/stats/messages/sent-total")] == {"total": 1}
     assert answers[("GET", "/admin/stats/dialogs/created-total")] == {"total": 1}
     assert sum(answers[("GET", "/admin/stats/messages/sent-per-day")].values()) == 1
@@ -128,5 +139,7 @@ async def test_app_two_key_sees_nothing_of_app_one(api, services, settings, clie
     status, body = await admin_call(api, keys[1], "GET", f"/admin/webhooks/{h}/deliveries")
     assert [x["id"] for x in body["items"]] == [x["id"] for x in queued["items"]]
     assert all(x["state"] == "pending" and x["attempts"] == 0 for x in body["items"])
+    status, body = await admin_call(api, keys[1], "GET", "/admin/users")
+    assert "pwned1" not in json.dumps(body) and str(u) in json.dumps(body)
     status, body = await admin_call(api, keys[1], "GET", "/admin/reports")
     assert [(x["id"], x["status"], x["note"]) for x in body["items"]] == [(report["id"], "open", None)]

@@ -408,11 +408,12 @@ async def test_info_rename_update_and_other_app(api):
     alice, bob = await api.new_user("alice"), await api.new_user("bob")
     eve = await api.new_user("eve", app_id=2, auth_key="other-key")
     blob = await uploaded(api, alice, b"abc", name="a.txt", content_type="text/plain")
-    # any session of the app sees the info; another app does not
+    # any user session of the app sees the info (an application session: public blobs only,
+    # test_an_application_session_sees_public_blobs_only); another app does not
     status, body = await api.call("GET", f"/blobs/{blob['id']}.json", bob["token"])
     assert status == 200 and body["blob"]["uid"] == blob["uid"]
     status, body = await api.call("GET", f"/blobs/{blob['id']}.json", await api.app_token())
-    assert status == 200
+    assert status == 404
     for key in (blob["id"], blob["uid"]):
         status, body = await api.call("GET", f"/blobs/{key}.json", eve["token"])
         assert status == 404 and body == {"errors": {"base": ["Blob not found"]}}
@@ -518,3 +519,20 @@ async def test_upload_into_deleted_blob_leaves_nothing(api, settings):
     assert status == 404
     assert not (settings.blobs.path / "1" / blob["uid"]).exists()
 
+
+
+async def test_an_application_session_sees_public_blobs_only(api):
+    """The app's auth key is in every copy of the app: its sessions must not walk the private
+    attachments of users (blob ids are sequential). Public ones stay readable to it."""
+    alice = await api.new_user()
+    private = await create(api, alice, name="secret.png")
+    public = await create(api, alice, name="open.png", public=True)
+    app_token = await api.app_token()
+    for path in (f"/blobs/{private['id']}.json", f"/blobs/{private['id']}/object.json?download_url=1",
+                 f"/blobs/{private['uid']}.json"):
+        status, body = await api.call("GET", path, app_token)
+        assert status == 404 and body == {"errors": {"base": ["Blob not found"]}}, (path, body)
+        status, _ = await api.call("GET", path, alice["token"])
+        assert status == 200, path
+    status, body = await api.call("GET", f"/blobs/{public['id']}.json", app_token)
+    assert status == 200 and body["blob"]["uid"] == public["uid"]

@@ -116,6 +116,16 @@ async def test_dialogs_messages_and_search_answers(api, checked):
                           json={"enabled": 0}))[0] == 200
     assert (await checked("GET", f"/chat/Dialog/{public[1]['_id']}/occupants.json",
                           bob["token"]))[0] == 200
+    assert (await checked("PUT", f"/chat/Dialog/{dialog_id}/archive.json", bob["token"],
+                          json={"archived": 1}))[0] == 200
+    assert (await checked("GET", "/chat/Dialog.json?archived=1", bob["token"]))[0] == 200
+    assert (await checked("PUT", f"/chat/Dialog/{dialog_id}/hidden", bob["token"],
+                          json={"hidden": 1}))[0] == 200
+    assert (await checked("PUT", f"/chat/Dialog/{dialog_id}/hidden.json", bob["token"],
+                          json={"hidden": "never"}))[0] == 422
+    assert (await checked("PUT", f"/chat/Message/{message['_id']}.json", alice["token"],
+                          json={"message": "y", "attachments": [{"type": "image", "id": "9"}],
+                                "rating": 5}))[0] == 200
     assert (await checked("DELETE", f"/chat/Message/{message['_id']}.json",
                           alice["token"]))[0] == 200
     assert (await checked("POST", "/chat/Message.json", alice["token"], json={

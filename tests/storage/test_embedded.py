@@ -342,3 +342,67 @@ async def test_fast_inserts_match_mongomock():
     assert fast[0] == plain[0] and "ok" not in fast[0][:5]
     assert fast[2] == plain[2]
     assert fast[1] == plain[1]
+
+
+async def test_history_pages_and_seq_ranges_match_plain_mongomock():
+    """The ordered history walk (embedded/messages.py) and the `seq` range candidates
+    (lookups.py) answer what plain mongomock's filter-and-sort does, over random dialogs whose
+    messages arrive out of order, tie on `date_sent`, get their `seq` or `date_sent` changed,
+    get deleted, and sometimes lack a field (that dialog then goes the generic way)."""
+    from models.queries import Condition, Op
+    from models.storage.embedded.lookups import complete_group
+    from models.storage.embedded.messages import EmbeddedMessageStore
+    from models.storage.embedded.switch import fast_paths
+    from models.storage.embedded.tables import collection_store
+    from models.storage.messages import MessageStore
+
+    db = memory_database("history").db
+    fast, plain = EmbeddedMessageStore(db), MessageStore(db)
+    col = db["messages"]
+    rng = random.Random(5)
+    dialogs = [str(ObjectId()) for _ in range(3)]
+    ids: list[ObjectId] = []
+    for i in range(400):
+        doc = {"_id": ObjectId(), "app_id": 1, "chat_dialog_id": rng.choice(dialogs),
+               "sender_id": rng.choice([1, 2, 3]), "message": f"m{i}", "seq": i + 1,
+               "date_sent": rng.choice([1000 + i, 1000 + i // 7, 5000 - i, 1000]),
+               "read_ids": rng.sample([1, 2, 3], rng.randint(0, 2)),
+               "deleted_for": [2] if rng.random() < 0.1 else [], "attachments": [], "custom": {}}
+        if doc["chat_dialog_id"] == dialogs[2] and rng.random() < 0.05:
+            doc.pop(rng.choice(["date_sent", "seq"]))  # not in an index: this dialog scans
+        await col.insert_one(doc)
+        ids.append(doc["_id"])
+        if rng.random() < 0.1:  # an indexed field changes: the document is indexed again
+            await col.update_one({"_id": rng.choice(ids)},
+                                 {"$set": {rng.choice(["seq", "date_sent"]): rng.randint(1, 500)}})
+        if rng.random() < 0.05:
+            await col.delete_one({"_id": ids.pop(rng.randrange(len(ids)))})
+
+    conditions = [(), (Condition("sender_id", Op.eq, 2),), (Condition("date_sent", Op.gt, 1100),)]
+    walked = 0
+    for _ in range(300):
+        dialog, viewer = rng.choice(dialogs), rng.choice([1, 2, 3])
+        after, read = rng.choice([0, 0, 50, 200]), rng.choice([None, True, False])
+        direction = rng.choice([1, -1])
+        sort = (("date_sent", direction), ("seq", direction), ("_id", direction))
+        if rng.random() < 0.2:
+            sort = (("seq", -1), ("_id", -1))  # another order: the generic way
+        skip, limit = rng.choice([0, 0, 3, 40]), rng.choice([1, 20, 100])
+        args = (1, dialog, viewer, after, rng.choice(conditions), read, sort, skip, limit)
+        with fast_paths(True):
+            got = [m.id for m in await fast.page_history(*args)]
+            unread = await fast.count_unread(dialog, viewer, after)
+            last = await fast.last_visible(dialog, viewer, after)
+            first = await fast.first_unread_seq(dialog, viewer, after)
+            upto = after + rng.choice([0, 5, 150])
+            ranged = [m.id for m in await fast.unread_in_range(1, dialog, viewer, after, upto, 500)]
+        with fast_paths(False):
+            assert ranged == [m.id for m in await plain.unread_in_range(1, dialog, viewer, after,
+                                                                        upto, 500)]
+            want = [m.id for m in await plain.page_history(*args)]
+            assert unread == await plain.count_unread(dialog, viewer, after)
+            assert last == await plain.last_visible(dialog, viewer, after)
+            assert first == await plain.first_unread_seq(dialog, viewer, after)
+        assert got == want, args
+        walked += complete_group(collection_store(col), dialog, "history") is not None
+    assert walked > 150  # most pages took the walk (dialogs[2] lacks fields: the generic way)

@@ -1,7 +1,8 @@
 """The embedded store's `Database`: a mongomock-motor client in this process's memory.
 
 Opening it applies the mongomock speed-ups (process-wide, once: `patches.py`). Its stores are the
-embedded ones (`LocalOutboxStore`, `EmbeddedPushJobStore`, `EmbeddedArchiveStore`), its indexes those mongomock models,
+embedded ones (`LocalOutboxStore`, `EmbeddedPushJobStore`, `EmbeddedArchiveStore`,
+`EmbeddedMessageStore`), its indexes those mongomock models,
 and its id is new at every start: nothing it holds outlives the process."""
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from mongomock_motor import AsyncMongoMockClient
 
 from models.storage.embedded import indexes
 from models.storage.embedded.archive import EmbeddedArchiveStore
+from models.storage.embedded.messages import EmbeddedMessageStore
+from models.storage.embedded.blocklist import EmbeddedBlocklistStore
 from models.storage.embedded.outbox import LocalOutboxStore
 from models.storage.embedded.patches import speed_up_mongomock
 from models.storage.embedded.push_jobs import EmbeddedPushJobStore
@@ -34,6 +37,11 @@ class EmbeddedDatabase(Database):
 
     def archive_store(self) -> EmbeddedArchiveStore:
         return EmbeddedArchiveStore(self.db)
+
+    def message_store(self) -> EmbeddedMessageStore:
+        return EmbeddedMessageStore(self.db)
+    def blocklist_store(self) -> EmbeddedBlocklistStore:
+        return EmbeddedBlocklistStore(self.db)
 
     async def ensure_indexes(self) -> None:
         await indexes.ensure_indexes(self.db)

@@ -32,10 +32,33 @@ from models.storage.embedded.filters import compile_filter
 from models.storage.embedded.inserts import fast_insert
 from models.storage.embedded.lookups import (EQUALITY_INDEXES, ORDERED_INDEXES, _id_candidates,
                                               _index_add, _index_remove, _indexed_candidates,
-                                              _order_add, _order_remove)
+                                              _order_add, _order_remove, _range_candidates,
+                                              ordered_fields)
 from models.storage.embedded.updates import _apply, _can_apply, _inclusion, _indexed_fields, _plan_update
 
 _PATCHED = False
+
+
+def _index_fields(collection: str) -> frozenset[str]:
+    """The fields the equality and ordered indexes of `collection` read (lookups.py)."""
+    return frozenset(EQUALITY_INDEXES.get(collection, ())) | frozenset(ordered_fields(collection))
+
+
+def _may_touch(document: Any, fields: frozenset[str]) -> bool:
+    """Whether an update (operators, or a whole replacement) may set one of `fields`."""
+    if not isinstance(document, dict):
+        return True
+    if not any(isinstance(k, str) and k.startswith("$") for k in document):
+        return True  # a replacement
+    for op, changes in document.items():
+        if not isinstance(changes, dict):
+            return True
+        for name, value in changes.items():
+            if str(name).split(".")[0] in fields:
+                return True
+            if op == "$rename" and str(value).split(".")[0] in fields:
+                return True
+    return False
 
 
 def speed_up_mongomock() -> None:
@@ -85,7 +108,9 @@ def speed_up_mongomock() -> None:
             # a document found under its key matches the `_id` clause already
             rest = {k: v for k, v in filter.items() if k != "_id"}
         else:
-            keys = _indexed_candidates(self._store, filter)
+            keys = _range_candidates(self._store, filter) if switch.ON else None
+            if keys is None:
+                keys = _indexed_candidates(self._store, filter)
         compiled = compile_filter(rest) if switch.ON else None
 
         def applies(doc):
@@ -151,6 +176,31 @@ def speed_up_mongomock() -> None:
     original_update = Collection._update
     original_find_one = Collection.find_one
 
+    def reindexing_update(self, spec, document, **kwargs):
+        """mongomock's update, which changes stored documents in place (not through
+        `CollectionStore.__setitem__`): when it may set an indexed field, the matched documents
+        are indexed again from what they held before and after (lookups.py)."""
+        store = self._store
+        fields = _index_fields(self.name)
+        if not fields or not _may_touch(document, fields):
+            return original_update(self, spec, document, **kwargs)
+        before = {doc["_id"]: {f: doc.get(f) for f in fields if f in doc}
+                  for doc in list(self._iter_documents(helpers.patch_datetime_awareness_in_document(spec)))
+                  if isinstance(doc, dict) and "_id" in doc}
+        try:
+            return original_update(self, spec, document, **kwargs)
+        finally:
+            for key, old in before.items():
+                doc = store._documents.get(key)
+                if doc is not None and all(doc.get(f) == old.get(f) and (f in doc) == (f in old)
+                                           for f in fields):
+                    continue  # nothing indexed changed: its place in the indexes stays
+                _index_remove(store, key, old)
+                _order_remove(store, key, old)
+                if doc is not None:
+                    _index_add(store, key, doc)
+                    _order_add(store, key, doc)
+
     def _update(self, spec, document, upsert=False, manipulate=False, multi=False,
                 check_keys=False, hint=None, session=None, collation=None, let=None,
                 array_filters=None, **kwargs):
@@ -159,10 +209,10 @@ def speed_up_mongomock() -> None:
                           or let or array_filters or kwargs) and type(spec) is dict:
             steps = _plan_update(document, _indexed_fields(self))
         if steps is None:
-            return original_update(self, spec, document, upsert=upsert, manipulate=manipulate,
-                                   multi=multi, check_keys=check_keys, hint=hint, session=session,
-                                   collation=collation, let=let, array_filters=array_filters,
-                                   **kwargs)
+            return reindexing_update(self, spec, document, upsert=upsert, manipulate=manipulate,
+                                     multi=multi, check_keys=check_keys, hint=hint, session=session,
+                                     collation=collation, let=let, array_filters=array_filters,
+                                     **kwargs)
         patch = helpers.patch_datetime_awareness_in_document
         spec = patch(spec)
         matched = []
@@ -171,7 +221,7 @@ def speed_up_mongomock() -> None:
             if not multi:
                 break
         if not all(_can_apply(doc, steps) for doc in matched):
-            return original_update(self, spec, document, multi=multi)  # mongomock decides
+            return reindexing_update(self, spec, document, multi=multi)  # mongomock decides
         modified = sum(1 for doc in matched if _apply(doc, steps, patch))
         return {"connectionId": self.database.client._id, "err": None, "n": len(matched),
                 "nModified": modified, "ok": 1, "upserted": None,

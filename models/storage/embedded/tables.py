@@ -22,6 +22,6 @@ def collection_store(collection: Any) -> Any | None:
     """mongomock's `CollectionStore` behind a mongomock-motor collection (its documents and the
     indexes lookups.py keeps on it); None when this mongomock-motor does not expose it."""
     try:
-        return collection.__dict__[_WRAPPED]._store
+        return unwrapped(collection).__dict__[_WRAPPED]._store
     except (KeyError, AttributeError):
         return None
