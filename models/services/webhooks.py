@@ -241,15 +241,19 @@ class WebhookService:
     async def handle_events(self, events: list[dict[str, Any]]) -> int:
         """Queues a delivery per webhook body of these events and enabled endpoint that wants
         its type; returns how many were queued (ids already queued are skipped)."""
-        now = self._clock.now()
+        by_app: dict[int, list[Webhook]] = {}  # most applications have none: one lookup each
         docs: list[dict[str, Any]] = []
+        now = None
         for event in events:
             app_id = event.get("app_id")
-            if not isinstance(app_id, int):
-                continue
-            hooks = [h for h in await self.endpoints(app_id) if h.enabled]
+            hooks = by_app.get(app_id)  # type: ignore[arg-type]
+            if hooks is None:
+                if not isinstance(app_id, int):
+                    continue
+                hooks = by_app[app_id] = [h for h in await self.endpoints(app_id) if h.enabled]
             if not hooks:
                 continue
+            now = now or self._clock.now()
             for event_type, body_id, body in bodies_for(event):
                 wanted = [h for h in hooks if h.wants(event_type)]
                 if not wanted:
