@@ -39,6 +39,22 @@ def push_worker(workers: int | None, fanout: bool) -> None:
     wiring.push_worker(settings, workers, fanout)
 
 
+@main.command("webhook-worker")
+@click.option("--workers", type=int, default=None, help="Delivery loops (default: webhooks.workers).")
+@click.option("--fanout/--no-fanout", default=True, show_default=True,
+              help="Also turn outbox events into deliveries (idempotent: several processes may).")
+def webhook_worker(workers: int | None, fanout: bool) -> None:
+    """Run webhook delivery alone (it shares the MongoDB queue with `serve`'s)."""
+    settings = Settings()
+    setup_logging(settings.log_level, settings.log_format)
+    if settings.mongo.url is None or not settings.mongo.url.get_secret_value():
+        raise click.UsageError("webhook-worker needs CHAT_MONGO__URL: the embedded in-memory "
+                               "store belongs to one process, so its queue cannot be shared")
+    from chatbridge import wiring
+
+    wiring.webhook_worker(settings, workers, fanout)
+
+
 @main.command("vapid-keys")
 @click.option("--rotate", is_flag=True, help="Replace the key with a new one (subscriptions made "
                                              "with the old public key stop working: browsers "

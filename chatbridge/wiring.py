@@ -22,6 +22,7 @@ from rest.app import create_app
 from rest.metrics import create_metrics_app
 from rest.server import ApiRunner
 from push.worker import PushRuntime
+from push.webhooks import WebhookRuntime
 from bridge.app import create_bridge
 from rest.views.health import HEALTH_CHECKS
 
@@ -113,6 +114,23 @@ def push_part(workers: int | None = None, fanout: bool | None = None) -> Part:
     return part
 
 
+def webhooks_part(workers: int | None = None, fanout: bool = True) -> Part:
+    """Webhook delivery (push/webhooks.py): `chatbridge serve` runs it per `webhooks.enabled`,
+    `chatbridge webhook-worker` always (its own worker count; fan-out optional)."""
+
+    @contextlib.asynccontextmanager
+    async def part(services: Services, app: web.Application | None):
+        if workers is None and not services.settings.webhooks.enabled:
+            logger.info("webhooks disabled (webhooks.enabled is false)")
+            yield
+            return
+        async with WebhookRuntime(services.webhooks, services.outbox, workers=workers,
+                                  fanout=fanout):
+            yield
+
+    return part
+
+
 @contextlib.asynccontextmanager
 async def bridge_part(services: Services, app: web.Application | None):
     """The XMPP bridge (embedded Prosody unless xmpp.embedded is false, component, relay); its
@@ -156,7 +174,7 @@ async def metrics_part(services: Services, app: web.Application | None):
 def serve_parts() -> list[Part]:
     """The parts `chatbridge serve` runs, in start order (stopped in reverse; the REST
     listener starts after all of them and stops first)."""
-    return [maintenance_part, push_part(), bridge_part, gc_part]
+    return [maintenance_part, push_part(), webhooks_part(), bridge_part, gc_part]
 
 
 def serve(settings: Settings) -> None:
@@ -165,6 +183,11 @@ def serve(settings: Settings) -> None:
 
 def push_worker(settings: Settings, workers: int | None, fanout: bool) -> None:
     asyncio.run(run_until_signal(settings, [push_part(workers, fanout), metrics_part],
+                                 with_http=False))
+
+
+def webhook_worker(settings: Settings, workers: int | None, fanout: bool) -> None:
+    asyncio.run(run_until_signal(settings, [webhooks_part(workers, fanout), metrics_part],
                                  with_http=False))
 
 

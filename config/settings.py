@@ -336,6 +336,39 @@ class FeedSettings(BaseModel):
     max_page: int = Field(default=100, ge=1)  # most items of one page (`limit`)
 
 
+class WebhookSettings(BaseModel):
+    """Webhooks (docs/webhooks.md): per-application HTTP endpoints that receive chat events,
+    signed, from the outbox, with retries and dead letters."""
+
+    enabled: bool = True  # `chatbridge serve` delivers webhooks in-process
+    workers: int = Field(default=1, ge=0)  # delivery loops per process
+    concurrency: int = Field(default=50, ge=1)  # requests in flight per delivery loop
+    batch_size: int = Field(default=50, ge=1)  # deliveries claimed at once
+    lease_seconds: float = Field(default=120.0, gt=0)  # a claimed delivery returns after this
+    poll_seconds: float = Field(default=1.0, gt=0)
+    timeout_seconds: float = Field(default=10.0, gt=0)  # one attempt: connect, send, answer
+    max_attempts: int = Field(default=8, ge=1)  # then a dead letter
+    backoff_base_seconds: float = Field(default=10.0, ge=0)  # first retry (doubles, with jitter)
+    backoff_max_seconds: float = Field(default=3600.0, ge=0)  # also caps Retry-After
+    dead_retention_days: int = Field(default=14, ge=1)
+    max_per_app: int = Field(default=20, ge=1)  # endpoints per application
+    # Endpoints must be https and public: an address (given, or resolved from the name, at
+    # configuration and at every delivery) that is loopback, private, link-local, shared,
+    # reserved or multicast is refused unless it is in one of these networks.
+    allowed_networks: list[str] = []
+    allow_http: bool = False  # plain-http endpoints (tests, local receivers)
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"not an address or network: {network!r}") from None
+        return value
+
+
 class MetricsSettings(BaseModel):
     """Prometheus metrics (docs/metrics.md): `GET /metrics` on the REST port, and a listener of
     its own in `chatbridge push-worker`."""
@@ -377,6 +410,7 @@ class Settings(BaseSettings):
     push: PushSettings = PushSettings()
     metrics: MetricsSettings = MetricsSettings()
     feed: FeedSettings = FeedSettings()
+    webhooks: WebhookSettings = WebhookSettings()
     data_dir: Path = Path("var")
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"  # json: one JSON object per line

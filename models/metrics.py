@@ -160,6 +160,52 @@ class PushMetrics:
         self._child(self._seconds, channel).observe(seconds)
 
 
+WEBHOOK_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class WebhookMetrics:
+    """Webhook deliveries (push/webhooks.py): attempts by result with the time each took (one
+    `LatencyHistogram`, its counts also exposed as a counter), the deliveries queued
+    (models/services/webhooks.py) and those given up (dead letters). A collector: plain counts,
+    no `_created` series."""
+
+    RESULTS = ("delivered", "failed", "timeout", "refused")
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.attempts = LatencyHistogram(
+            "chatbridge_webhook_delivery_seconds",
+            "Webhook delivery attempts by result: time to the answer or the failure", ("result",),
+            buckets=WEBHOOK_BUCKETS, counter="chatbridge_webhook_deliveries",
+            counter_documentation="Webhook delivery attempts by result (delivered: 2xx; failed: "
+                                  "another answer or a connection error; timeout; refused: an "
+                                  "internal address)")
+        self._series = {r: self.attempts.series(r) for r in self.RESULTS}
+        self.queued_count = 0
+        self.dead_count = 0
+        if registry is not None:
+            registry.register(self.attempts)
+            registry.register(self)
+
+    def attempt(self, result: str, seconds: float) -> None:
+        self._series[result].observe(seconds)
+
+    def count(self, result: str) -> int:
+        return self._series[result].count
+
+    def queued(self, count: int = 1) -> None:
+        self.queued_count += count
+
+    def dead(self) -> None:
+        self.dead_count += 1
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily("chatbridge_webhook_deliveries_queued",
+                                  "Webhook deliveries queued from outbox events",
+                                  value=self.queued_count)
+        yield CounterMetricFamily("chatbridge_webhook_dead_letters",
+                                  "Webhook deliveries given up (dead letters)", value=self.dead_count)
+
+
 class GaugeCollector:
     """Gauges whose values a probe sets before each scrape (`set(labels, value)`)."""
 
@@ -199,6 +245,7 @@ class Metrics:
         self.registry.register(self.http)
         self.registry.register(self.store)
         self.push = PushMetrics(self.registry)
+        self.webhooks = WebhookMetrics(self.registry)
         self._probes: list[Probe] = []
 
     def register(self, collector: Any) -> None:

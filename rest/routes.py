@@ -25,6 +25,7 @@ from rest.views import events, subscriptions, upload
 from rest.views import admin, admin_stats
 from rest.views import address_book, bans, reports
 from rest.views import contacts
+from rest.views import webhooks
 from rest.views import operations
 from rest.schemas import operations as o
 from rest.views import feed
@@ -42,6 +43,7 @@ REDIRECT = Raw("", {}, "The file is elsewhere: `Location`",
 BLOB_KEY = {"key": "the blob's id (or uid)", "uid": "the blob's uid"}
 IDS = {"ids": "one id or a comma-separated list"}
 CONTACT = {"user_id": "the contact's user id"}
+HOOK = {"webhook_id": "the webhook's id"}
 SLOT = {"uid": "the slot's blob uid", "name": "the file name (shown by clients; not checked)"}
 
 
@@ -386,6 +388,34 @@ def setup_routes(app: web.Application) -> None:
         query=q.AdminStatsRequest))
     add(r, "GET", "/admin/stats/dialogs/created-per-day", admin_stats.dialogs_created_per_day, Doc(
         "Dialogs created per day", "admin", a.PerDay, security=ADMIN, query=q.AdminStatsRequest))
+
+    # webhooks (rest/views/webhooks.py; docs/webhooks.md): fixed paths before `{webhook_id}`
+    add(r, "POST", "/admin/webhooks", webhooks.create_webhook, Doc(
+        "Add a webhook endpoint (the answer shows its signing secret, once)", "admin",
+        a.WebhookWithSecret, 201, security=ADMIN, body=q.WebhookRequest,
+        description="The URL must be https on a public address (checked now and at every "
+                    "delivery)."))
+    add(r, "GET", "/admin/webhooks", webhooks.list_webhooks, Doc(
+        "The application's webhook endpoints", "admin", a.WebhooksAnswer, security=ADMIN))
+    add(r, "GET", "/admin/webhooks/{webhook_id}", webhooks.get_webhook, Doc(
+        "A webhook endpoint", "admin", a.WebhookJson, security=ADMIN, params=HOOK))
+    add(r, "PUT", "/admin/webhooks/{webhook_id}", webhooks.update_webhook, Doc(
+        "Change a webhook endpoint's URL, event types, description, or turn it on or off",
+        "admin", a.WebhookJson, security=ADMIN, body=q.WebhookChangesRequest, params=HOOK))
+    add(r, "DELETE", "/admin/webhooks/{webhook_id}", webhooks.delete_webhook, Doc(
+        "Delete a webhook endpoint (and its queued deliveries and dead letters)", "admin",
+        a.Success, security=ADMIN, params=HOOK))
+    add(r, "POST", "/admin/webhooks/{webhook_id}/secret", webhooks.rotate_secret, Doc(
+        "Rotate a webhook's signing secret (the answer shows the new one, once)", "admin",
+        a.WebhookWithSecret, security=ADMIN, body=q.RotateSecretRequest, params=HOOK))
+    add(r, "GET", "/admin/webhooks/{webhook_id}/deliveries", webhooks.list_deliveries, Doc(
+        "A webhook's queued deliveries and dead letters, newest first", "admin",
+        a.WebhookDeliveriesPage, security=ADMIN, query=q.WebhookDeliveriesQuery, params=HOOK))
+    add(r, "POST", "/admin/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+        webhooks.redeliver, Doc(
+            "Queue a dead letter again (same delivery id, attempts counted afresh)", "admin",
+            a.WebhookDeliveryJson, security=ADMIN,
+            params={**HOOK, "delivery_id": "the delivery's id"}))
 
     # the operators' routes (rest/views/operations.py; `chatbridge` next to an embedded store)
     APP = {"app_id": "the application's id"}

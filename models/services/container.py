@@ -43,6 +43,7 @@ from models.services.upload import UploadService
 from models.services.users import UserService
 from models.services.webpush_keys import WebPushKeyService
 from models.services.vcard import VCardService
+from models.services.webhooks import WebhookService
 from models.storage.address_book import AddressBookStore
 from models.storage.apps import AppStore
 from models.storage.blobs import BlobStore
@@ -62,6 +63,7 @@ from models.storage.reports import ReportStore
 from models.storage.sessions import DeviceStore, SessionStore
 from models.storage.subscriptions import SubscriptionStore
 from models.storage.users import UserStore
+from models.storage.webhooks import WebhookDeliveryStore, WebhookStore
 
 logger = logging.getLogger(__name__)
 ADMIN_KEY_FILE = "admin-api-key"  # under settings.data_dir: the default app's first admin key
@@ -102,6 +104,7 @@ class Services:
     bans: BanService
     reports: ReportService
     address_book: AddressBookService
+    webhooks: WebhookService
     conversation: ConversationService
     feed: FeedService
     blocklist: BlocklistService
@@ -140,6 +143,7 @@ class Services:
         await self.outbox.prune()
         await self.blobs.sweep_abandoned_uploads()
         await self.feed.prune()
+        await self.webhooks.purge()
 
 
 def build_services(settings: Settings, database: Database, clock: Clock | None = None,
@@ -199,7 +203,9 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
                                    settings.push)
     admin = AdminService(dialogs, memberships, messages, users, sessions, access, dialog_store,
                          member_store, message_store, settings.limits)
-    add_store_probes(metrics, outbox, push)
+    webhooks = WebhookService(WebhookStore(db), WebhookDeliveryStore(db), counters, clock,
+                              settings.webhooks, metrics=metrics.webhooks)
+    add_store_probes(metrics, outbox, push, webhooks)
     app_service = AppService(apps_store, clock, rate_limits)
     return Services(
         metrics=metrics,
@@ -225,6 +231,7 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
                               settings.limits.max_list_limit),
         address_book=AddressBookService(address_books, user_store, clock, settings.limits),
         feed=feed,
+        webhooks=webhooks,
         blocklist=blocklist,
         operations=OperatorService(app_service, apps_store, users, user_store, admin, access,
                                    message_store, settings.app),

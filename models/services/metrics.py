@@ -1,5 +1,6 @@
 """Metrics read from the store before each scrape (models/metrics.py: probes): the outbox backlog
-of each consumer (the bridge relay, the push fan-out) and the push queue."""
+of each consumer (the bridge relay, the push fan-out, webhooks), the push queue and the webhook
+delivery queue."""
 from __future__ import annotations
 
 import time
@@ -8,13 +9,15 @@ from typing import Protocol
 
 from models.metrics import Metrics
 from models.services.push import PushService
+from models.services.webhooks import WebhookService
 
 
 class Backlog(Protocol):
     async def backlog(self) -> dict[str, tuple[int, datetime | None]]: ...
 
 
-def add_store_probes(metrics: Metrics, outbox: Backlog, push: PushService) -> None:
+def add_store_probes(metrics: Metrics, outbox: Backlog, push: PushService,
+                     webhooks: WebhookService | None = None) -> None:
     pending = metrics.gauge("chatbridge_outbox_pending_events",
                             "Outbox events a consumer has not handled yet", ("consumer",))
     lag = metrics.gauge("chatbridge_outbox_lag_seconds",
@@ -37,3 +40,13 @@ def add_store_probes(metrics: Metrics, outbox: Backlog, push: PushService) -> No
 
     metrics.add_probe(outbox_backlog)
     metrics.add_probe(push_queue)
+    if webhooks is not None:
+        deliveries = metrics.gauge("chatbridge_webhook_queue_deliveries",
+                                   "Webhook deliveries in the queue by state (dead: dead letters)",
+                                   ("state",))
+
+        async def webhook_queue() -> None:
+            for state, count in (await webhooks.counts()).items():
+                deliveries.set((state,), count)
+
+        metrics.add_probe(webhook_queue)

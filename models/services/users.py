@@ -86,6 +86,7 @@ class UserService:
             await self._users.insert({k: v for k, v in doc.items() if v is not None or k in ("last_request_at",)})
         except ConflictError as exc:
             raise InvalidError("has already been taken", field="login" if login else "email") from exc
+        await self._created(doc)
         return User.model_validate(doc)
 
     async def create_guest(self, app_id: int, full_name: str | None) -> User:
@@ -94,7 +95,14 @@ class UserService:
         doc = {"_id": await self._counters.next("users"), "app_id": app_id, "full_name": name,
                "is_guest": True, "created_at": now, "updated_at": now, "last_request_at": now}
         await self._users.insert(doc)
+        await self._created(doc)
         return User.model_validate(doc)
+
+    async def _created(self, doc: dict[str, Any]) -> None:
+        """`user_created` (webhooks): who the user is, never the password's hash."""
+        user = {k: doc.get(k) for k in CREATED_FIELDS}
+        await self._publisher.publish(Event(kind="user_created", app_id=doc["app_id"],
+                                            sender_id=doc["_id"], payload={"user": user}))
 
     async def authenticate(self, app_id: int, credentials: Credentials, address: str | None = None) -> User:
         """The user with these credentials, or UnauthenticatedError. Failures count against the
@@ -233,6 +241,11 @@ class UserService:
         await self._publisher.publish(Event(kind="password_reset_requested", app_id=app_id,
                                             recipient_ids=[doc["_id"]],
                                             payload={"email": doc["email"], "token": token}))
+
+
+# what a `user_created` event says of the new user (docs/webhooks.md)
+CREATED_FIELDS = ("_id", "login", "email", "full_name", "phone", "external_user_id", "is_guest",
+                  "created_at")
 
 
 def _require_user(requester: Requester) -> None:

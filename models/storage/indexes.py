@@ -134,6 +134,15 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("app_id", ASCENDING), ("user_id", ASCENDING)], name="owner"),
         IndexModel([("purge_at", ASCENDING)], expireAfterSeconds=0, name="purge"),
     ],
+    "webhooks": [IndexModel([("app_id", ASCENDING), ("_id", ASCENDING)], name="app")],
+    "webhook_deliveries": [
+        # claims: pending deliveries whose due_at has come, oldest first
+        IndexModel([("state", ASCENDING), ("due_at", ASCENDING)], name="ready"),
+        # an endpoint's deliveries (the dead letters), newest first
+        IndexModel([("app_id", ASCENDING), ("webhook_id", ASCENDING), ("state", ASCENDING),
+                    ("created_at", DESCENDING)], name="endpoint"),
+        IndexModel([("purge_at", ASCENDING)], expireAfterSeconds=0, name="purge"),
+    ],
 }
 
 

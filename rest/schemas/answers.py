@@ -528,3 +528,47 @@ class FeedAnswer(Closed):
     items: list[FeedItemJson]
     next: str = Field(description="the cursor to ask with next (`since`)")
     more: bool = Field(description="more items are waiting: ask again at once")
+
+
+# -- webhooks (rest/schemas/webhooks.py) -------------------------------------------------------------
+class WebhookJson(Closed):
+    id: int
+    url: str
+    events: list[str] = Field(description="webhook event types, or `[\"*\"]` (every type)")
+    enabled: bool
+    description: str | None
+    created_at: str | None
+    updated_at: str | None
+    previous_secret_until: str | None = Field(
+        description="after a rotation with a grace period: until when the previous secret "
+                    "signs too (null: it does not)")
+
+
+class WebhookWithSecret(WebhookJson):
+    secret: str = Field(description="the signing secret: shown here only (creation, rotation)")
+
+
+class WebhooksAnswer(Closed):
+    items: list[WebhookJson]
+
+
+class WebhookDeliveryJson(Closed):
+    id: str = Field(description="the delivery id (`Chatbridge-Delivery`)")
+    webhook_id: int
+    event_type: str
+    event_id: str = Field(description="the body's `id`")
+    state: Literal["pending", "dead"]
+    attempts: int
+    last_error: str | None
+    last_status: int | None = Field(description="the endpoint's last HTTP status")
+    created_at: str | None
+    next_attempt_at: str | None
+    dead_at: str | None
+    payload: dict[str, Any] = Field(description="the body, as sent (docs/webhooks.md)")
+
+
+class WebhookDeliveriesPage(Closed):
+    total_entries: int
+    skip: int
+    limit: int
+    items: list[WebhookDeliveryJson]

@@ -508,3 +508,34 @@ class AdminReportRequest(Lax):
     model_config = example({"status": "resolved", "note": "message removed, user warned"})
     status: Literal["open", "resolved", "dismissed"] | None = None
     note: str | None = Field(None, description="the moderators' note (null clears it)")
+
+
+# -- webhooks (rest/schemas/webhooks.py reads these) -------------------------------------------------
+class WebhookRequest(Lax):
+    model_config = example({"url": "https://hooks.example.com/chat",
+                            "events": ["message_created", "dialog_occupants_changed"],
+                            "description": "moderation bot"})
+    url: str = Field(description="https, on a public address")
+    events: list[str] | str = Field(description="event types (docs/webhooks.md), a comma list, "
+                                                "or `*` for every type")
+    enabled: Flag | None = None
+    description: str | None = None
+
+
+class WebhookChangesRequest(Lax):
+    model_config = example({"enabled": 0})
+    url: str | None = None
+    events: list[str] | str | None = None
+    enabled: Flag | None = None
+    description: str | None = Field(None, description="null clears it")
+
+
+class RotateSecretRequest(Lax):
+    keep_previous_seconds: Number | None = Field(
+        None, description="the old secret signs too for this long (at most 86400; default 0)")
+
+
+class WebhookDeliveriesQuery(Lax):
+    state: Literal["pending", "dead"] | None = Field(None, description="dead: the dead letters")
+    limit: Number | None = None
+    skip: Number | None = None

@@ -33,7 +33,18 @@ async def test_app_two_key_sees_nothing_of_app_one(api, services, settings, clie
     status, report = await api.call("POST", "/reports.json", bob["token"], json={
         "type": "message", "id": message["_id"], "reason": "secret text"})
     assert status == 201
+    status, hook = await admin_call(api, keys[1], "POST", "/admin/webhooks", json={
+        "url": "https://93.184.216.34/secret-hook", "events": ["*"]})
+    assert status == 201
+    status, own_hook = await admin_call(api, keys[2], "POST", "/admin/webhooks", json={
+        "url": "https://93.184.216.34/mine", "events": ["user_deleted"]})
+    assert status == 201
+    await services.webhooks.handle_events(await services.outbox.find({"app_id": 1}))
+    status, queued = await admin_call(api, keys[1], "GET", f"/admin/webhooks/{hook['id']}/deliveries")
+    assert status == 200 and queued["items"]
+    delivery = queued["items"][0]["id"]
     d, m, u = dialog["_id"], message["_id"], bob["id"]
+    h = hook["id"]
     key = keys[2]
     matrix = [
         ("PUT", "/admin/chat/{dialog_id}", f"/admin/chat/{d}", {"json": {"name": "Pwned"}}, 404),
@@ -65,6 +76,21 @@ async def test_app_two_key_sees_nothing_of_app_one(api, services, settings, clie
         ("GET", "/admin/stats/messages/sent-per-day", "/admin/stats/messages/sent-per-day", {}, 200),
         ("GET", "/admin/stats/dialogs/created-total", "/admin/stats/dialogs/created-total", {}, 200),
         ("GET", "/admin/stats/dialogs/created-per-day", "/admin/stats/dialogs/created-per-day", {}, 200),
+        ("GET", "/admin/webhooks", "/admin/webhooks", {}, 200),
+        ("POST", "/admin/webhooks", "/admin/webhooks",
+         {"json": {"url": "https://93.184.216.34/x", "events": ["*"]}}, 201),
+        ("GET", "/admin/webhooks/{webhook_id}", f"/admin/webhooks/{h}", {}, 404),
+        ("PUT", "/admin/webhooks/{webhook_id}", f"/admin/webhooks/{h}",
+         {"json": {"url": "https://93.184.216.34/pwned", "enabled": 0}}, 404),
+        ("POST", "/admin/webhooks/{webhook_id}/secret", f"/admin/webhooks/{h}/secret", {}, 404),
+        ("GET", "/admin/webhooks/{webhook_id}/deliveries", f"/admin/webhooks/{h}/deliveries", {}, 404),
+        ("GET", "/admin/webhooks/{webhook_id}/deliveries",
+         f"/admin/webhooks/{own_hook['id']}/deliveries", {}, 200),
+        ("POST", "/admin/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+         f"/admin/webhooks/{h}/deliveries/{delivery}/redeliver", {}, 404),
+        ("POST", "/admin/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+         f"/admin/webhooks/{own_hook['id']}/deliveries/{delivery}/redeliver", {}, 404),
+        ("DELETE", "/admin/webhooks/{webhook_id}", f"/admin/webhooks/{h}", {}, 404),
         # the operators' routes: an application's key opens none of the operator-only ones, and
         # the per-application ones only for its own application
         ("GET", "/admin/apps", "/admin/apps", {}, 401),
@@ -77,7 +103,8 @@ async def test_app_two_key_sees_nothing_of_app_one(api, services, settings, clie
         ("GET", "/admin/apps/{app_id}/export", "/admin/apps/1/export", {}, 404),
     ]
     assert {(method, template) for method, template, *_ in matrix} == admin_routes(client.app)
-    secrets = {d, m, "Secret", "secret text", str(alice["id"]), str(u)}
+    secrets = {d, m, "Secret", "secret text", str(alice["id"]), str(u), "secret-hook",
+               hook["secret"], delivery}
     answers = {}
     for method, template, path, kwargs, expected in matrix:
         status, body = await admin_call(api, key, method, path, **kwargs)
@@ -97,6 +124,9 @@ async def test_app_two_key_sees_nothing_of_app_one(api, services, settings, clie
     assert answers[("GET", "/admin/stats/messages/sent-total")] == {"total": 1}
     assert answers[("GET", "/admin/stats/dialogs/created-total")] == {"total": 1}
     assert sum(answers[("GET", "/admin/stats/messages/sent-per-day")].values()) == 1
+    assert [x["url"] for x in answers[("GET", "/admin/webhooks")]["items"]] == [
+        "https://93.184.216.34/mine"]
+    assert answers[("GET", f"/admin/webhooks/{own_hook['id']}/deliveries")]["items"] == []
     # app 1 is as it was
     status, body = await admin_call(api, keys[1], "GET", "/admin/chat/messages/list",
                                     params={"chat_dialog_id": d})
@@ -104,6 +134,11 @@ async def test_app_two_key_sees_nothing_of_app_one(api, services, settings, clie
     status, body = await admin_call(api, keys[1], "GET", "/admin/chat/list")
     assert [(x["_id"], x["name"], x["silent_ids"]) for x in body["items"]] == [(d, "Secret", [])]
     assert (await api.call("GET", "/chat/Dialog.json", bob["token"]))[0] == 200
+    status, body = await admin_call(api, keys[1], "GET", f"/admin/webhooks/{h}")
+    assert (status, body["url"], body["enabled"]) == (200, "https://93.184.216.34/secret-hook", True)
+    status, body = await admin_call(api, keys[1], "GET", f"/admin/webhooks/{h}/deliveries")
+    assert [x["id"] for x in body["items"]] == [x["id"] for x in queued["items"]]
+    assert all(x["state"] == "pending" and x["attempts"] == 0 for x in body["items"])
     status, body = await admin_call(api, keys[1], "GET", "/admin/users")
     assert "pwned1" not in json.dumps(body) and str(u) in json.dumps(body)
     status, body = await admin_call(api, keys[1], "GET", "/admin/reports")

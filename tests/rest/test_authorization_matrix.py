@@ -16,6 +16,8 @@ import os
 import re
 from pathlib import Path
 
+import pytest
+
 from rest.openapi import ADMIN, OPERATOR, PUBLIC, XMPP_AUTH, route_docs_key
 from tests.conftest import AUTH_KEY
 
@@ -40,6 +42,14 @@ BODIES = {
     ("POST", "/blobs/{key}/complete"): {"blob": {"size": 1}},
     ("PUT", "/blobs/{key}/complete"): {"blob": {"size": 1}},
 }
+
+
+@pytest.fixture
+def settings(settings):
+    """Every admin-key route is asked without a key, twice: more wrong keys than one address may
+    send by default (which would answer 429 and hide the 401)."""
+    settings.rate_limits.admin_failures_per_address = "1000/minute"
+    return settings
 
 
 def _kind(security) -> str:
@@ -77,7 +87,9 @@ async def _objects(api) -> dict[str, tuple[str, str]]:
             "external_id": (str(MISSING_INT), str(MISSING_INT + 1)), "name": ("a.png", "a.png"),
             "message_id": hex_missing, "report_id": hex_missing,
             "session_id": (str(alice_session), str(MISSING_INT)),
-            "asset": ("swagger-ui.css", "swagger-ui.css"), "app_id": ("1", str(MISSING_INT))}
+            "asset": ("swagger-ui.css", "swagger-ui.css"), "app_id": ("1", str(MISSING_INT)),
+            "webhook_id": (str(MISSING_INT), str(MISSING_INT + 1)),
+            "delivery_id": (MISSING_HEX + ":1", MISSING_HEX + ":2")}
 
 
 def _fill(path: str, objects: dict[str, tuple[str, str]], which: int) -> str:
