@@ -197,7 +197,9 @@ def legacy_user_query(params: dict[str, Any], max_limit: int) -> UserQuery:
 # -- responses ---------------------------------------------------------------------------------------
 
 
-def user_to_json(user: User) -> dict[str, Any]:
+def user_to_json(user: User, activity: bool = True) -> dict[str, Any]:
+    """The ConnectyCube User; `activity=False`: without `last_request_at` (null), for a viewer
+    with a block between them and this user (neither sees the other's last activity)."""
     return {
         "id": user.id,
         "full_name": user.full_name,
@@ -207,7 +209,7 @@ def user_to_json(user: User) -> dict[str, Any]:
         "website": user.website,
         "created_at": iso(user.created_at),
         "updated_at": iso(user.updated_at),
-        "last_request_at": iso(user.last_request_at),
+        "last_request_at": iso(user.last_request_at) if activity else None,
         "external_user_id": user.external_user_id,
         "external_id": user.external_id,
         "facebook_id": user.facebook_id,

@@ -15,7 +15,7 @@ from rest.schemas.dialogs import (admin_changes, delete_result_to_json, dialog_c
                                   dialog_query, dialog_draft, dialog_to_json, member_flag,
                                   notifications_flag)
 from rest.schemas.filters import page_params
-from rest.schemas.users import user_to_json
+from rest.views.users import users_as_seen
 
 
 def _json(view: DialogView) -> dict[str, Any]:
@@ -128,7 +128,8 @@ async def public_occupants(request: web.Request) -> web.Response:
     skip, limit = page_params(query_params(request), 100, services.settings.limits.max_list_limit)
     users, skip, limit = await services.dialogs.occupants(caller, request.match_info["dialog_id"],
                                                           skip, limit)
-    return json_response({"skip": skip, "limit": limit, "items": [user_to_json(u) for u in users]})
+    return json_response({"skip": skip, "limit": limit,
+                          "items": await users_as_seen(request, caller, users)})
 
 
 async def clear_history(request: web.Request) -> web.Response:

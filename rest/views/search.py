@@ -9,7 +9,7 @@ from rest.params import json_response, query_params
 from rest.schemas.dialogs import dialog_to_json
 from rest.schemas.messages import message_to_json
 from rest.schemas.search import search_query
-from rest.schemas.users import user_to_json
+from rest.views.users import users_as_seen
 
 
 async def search(request: web.Request) -> web.Response:
@@ -18,5 +18,5 @@ async def search(request: web.Request) -> web.Response:
     return json_response({"results": {
         "dialogs": [dialog_to_json(v) for v in found.dialogs],
         "messages": [message_to_json(m, caller.user_id) for m in found.messages],
-        "users": [user_to_json(user) for user in found.users],
+        "users": await users_as_seen(request, caller, list(found.users)),
     }})

@@ -5,7 +5,8 @@ from aiohttp import web
 
 from models.errors import InvalidError, UnauthenticatedError
 from models.lax import split_list
-from models.users import LookupField
+from models.requester import Requester
+from models.users import LookupField, User
 from rest.auth import requester, user_requester
 from rest.client_address import client_address
 from rest.keys import services_key
@@ -40,18 +41,32 @@ async def signup(request: web.Request) -> web.Response:
     return json_response({"user": user_to_json(user)}, status=201)
 
 
+async def users_as_seen(request: web.Request, caller: Requester, users: list[User]) -> list[dict]:
+    """Users as `caller` sees them: the last activity of those with a block between them and the
+    caller, either way, is left out (one read of the block lists)."""
+    hidden: set[int] = set()
+    if caller.is_user and any(u.id != caller.user_id for u in users):
+        hidden = await request.app[services_key].blocklist.related(
+            caller.app_id, caller.user_id, [u.id for u in users])
+    return [user_to_json(u, activity=u.id not in hidden) for u in users]
+
+
+async def user_as_seen(request: web.Request, caller: Requester, user: User) -> dict:
+    return (await users_as_seen(request, caller, [user]))[0]
+
+
 async def get_user(request: web.Request) -> web.Response:
     caller = await requester(request)
     user_id = user_id_from_path(request.match_info["user_id"])
     user = await request.app[services_key].users.get(caller, user_id)
-    return json_response({"user": user_to_json(user)})
+    return json_response({"user": await user_as_seen(request, caller, user)})
 
 
 async def get_by_external_id(request: web.Request) -> web.Response:
     caller = await requester(request)
     value = lookup_value("external_user_id", request.match_info["external_id"])
     user = await request.app[services_key].users.find_by(caller, "external_user_id", value)
-    return json_response({"user": user_to_json(user)})
+    return json_response({"user": await user_as_seen(request, caller, user)})
 
 
 def make_lookup(field: LookupField | str):
@@ -64,9 +79,9 @@ def make_lookup(field: LookupField | str):
             query = user_query({**params, "full_name": {"ctn": value}} if value else params,
                                services.settings.limits.max_list_limit)
             users, total, skip, limit = await services.users.list(caller, query)
-            return _legacy_page(users, total, skip, limit)
+            return await _legacy_page(request, caller, users, total, skip, limit)
         user = await services.users.find_by(caller, field, lookup_value(field, params.get(field)))
-        return json_response({"user": user_to_json(user)})
+        return json_response({"user": await user_as_seen(request, caller, user)})
 
     lookup.__name__ = f"get_user_by_{field}"
     return lookup
@@ -79,7 +94,7 @@ async def list_users(request: web.Request) -> web.Response:
     query = user_query(query_params(request), services.settings.limits.max_list_limit)
     users, total, skip, limit = await services.users.list(caller, query)
     return json_response({"limit": limit, "skip": skip, "total_entries": total,
-                          "items": [user_to_json(u) for u in users]})
+                          "items": await users_as_seen(request, caller, users)})
 
 
 async def list_users_legacy(request: web.Request) -> web.Response:
@@ -88,7 +103,7 @@ async def list_users_legacy(request: web.Request) -> web.Response:
     caller = await requester(request)
     query = legacy_user_query(query_params(request), services.settings.limits.max_list_limit)
     users, total, skip, limit = await services.users.list(caller, query)
-    return _legacy_page(users, total, skip, limit)
+    return await _legacy_page(request, caller, users, total, skip, limit)
 
 
 async def list_users_by_tags(request: web.Request) -> web.Response:
@@ -103,13 +118,14 @@ async def list_users_by_tags(request: web.Request) -> web.Response:
     query = legacy_user_query({k: v for k, v in params.items() if k in ("page", "per_page")}
                               | {"tags": tags}, services.settings.limits.max_list_limit)
     users, total, skip, limit = await services.users.list(caller, query)
-    return _legacy_page(users, total, skip, limit)
+    return await _legacy_page(request, caller, users, total, skip, limit)
 
 
-def _legacy_page(users, total: int, skip: int, limit: int) -> web.Response:
+async def _legacy_page(request: web.Request, caller: Requester, users, total: int, skip: int,
+                       limit: int) -> web.Response:
     return json_response({"current_page": skip // limit + 1 if limit else 1, "per_page": limit,
                           "total_entries": total,
-                          "items": [{"user": user_to_json(u)} for u in users]})
+                          "items": [{"user": u} for u in await users_as_seen(request, caller, users)]})
 
 
 async def update_user(request: web.Request) -> web.Response:

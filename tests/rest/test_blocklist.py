@@ -148,3 +148,28 @@ async def test_online_list_hides_a_blocked_pair(api, services):
         assert body == {"count": 2}  # themselves and carol
     status, body = await api.call("GET", "/users/online.json", carol["token"])
     assert {alice["id"], bob["id"]} <= {u["id"] for u in body["users"]}
+
+
+async def test_a_blocked_pair_does_not_see_each_others_last_activity(api):
+    """In REST user objects too (issue 14 §3: neither sees the other's last activity), either
+    way, in single users and lists; unblocking shows it again; others still see it."""
+    alice, bob, carol = await api.new_user(), await api.new_user(), await api.new_user()
+    status, _ = await api.call("POST", "/blocklist.json", alice["token"],
+                               json={"user_ids": [bob["id"]]})
+    assert status == 200
+
+    async def activity(viewer, user_id):
+        status, one = await api.call("GET", f"/users/{user_id}.json", viewer["token"])
+        assert status == 200
+        status, page = await api.call("GET", f"/users/v2.json?id[in]={user_id}", viewer["token"])
+        assert status == 200 and len(page["items"]) == 1
+        listed = page["items"][0]["last_request_at"]
+        assert listed == one["user"]["last_request_at"]
+        return one["user"]["last_request_at"]
+
+    assert await activity(alice, bob["id"]) is None  # the blocker
+    assert await activity(bob, alice["id"]) is None  # the blocked
+    assert await activity(carol, bob["id"]) is not None and await activity(carol, alice["id"])
+    status, _ = await api.call("DELETE", f"/blocklist/{bob['id']}.json", alice["token"])
+    assert status == 200
+    assert await activity(alice, bob["id"]) is not None and await activity(bob, alice["id"])
