@@ -19,6 +19,7 @@ from models.errors import ForbiddenError, InvalidError, NotFoundError
 from models.messages import Message, MessageDraft
 from models.requester import Requester, admin
 from models.services.access import AccessService
+from models.services.blocklist import BlocklistService
 from models.services.dialogs import DialogService
 from models.services.memberships import MembershipService
 from models.services.messages import MessageService
@@ -45,7 +46,8 @@ class AdminService:
     def __init__(self, dialogs: DialogService, memberships: MembershipService,
                  messages: MessageService, users: UserService, sessions: SessionService,
                  access: AccessService, dialog_store: DialogStore, member_store: MemberStore,
-                 message_store: MessageStore, limits: LimitSettings) -> None:
+                 message_store: MessageStore, limits: LimitSettings,
+                 blocklist: BlocklistService | None = None) -> None:
         self._dialogs = dialogs
         self._memberships = memberships
         self._messages = messages
@@ -56,6 +58,7 @@ class AdminService:
         self._member_store = member_store
         self._message_store = message_store
         self._limits = limits
+        self._blocklist = blocklist
 
     # -- dialogs ---------------------------------------------------------------------------------
     async def list_dialogs(self, requester: Requester, query: AdminListQuery) -> AdminPage:
@@ -167,3 +170,5 @@ class AdminService:
         require_app_admin(requester)
         await self._users.delete_self(as_user(requester, user_id), user_id)
         await self._sessions.forget_user(requester.app_id, user_id)
+        if self._blocklist is not None:
+            await self._blocklist.forget_user(requester.app_id, user_id)

@@ -111,6 +111,11 @@ class BlocklistService:
             return set()
         return set(await self._store.blockers_among(app_id, sender_id, ids))
 
+    async def forget_user(self, app_id: int, user_id: int) -> None:
+        """A deleted account leaves no block list behind: its own goes, and it leaves the lists
+        that named it (ids are not reused on MongoDB, but nothing should hold a dead account)."""
+        await self._store.forget_user(app_id, user_id)
+
     async def related(self, app_id: int, user_id: int, user_ids: Iterable[int]) -> set[int]:
         """Those of `user_ids` with a block between them and `user_id`, either way (presence)."""
         ids = [u for u in set(user_ids) if u != user_id]

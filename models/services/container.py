@@ -202,7 +202,7 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
     push_events = PushEventService(PushEventStore(db), user_store, sub_store, push, counters, clock,
                                    settings.push)
     admin = AdminService(dialogs, memberships, messages, users, sessions, access, dialog_store,
-                         member_store, message_store, settings.limits)
+                         member_store, message_store, settings.limits, blocklist=blocklist)
     webhooks = WebhookService(WebhookStore(db), WebhookDeliveryStore(db), counters, clock,
                               settings.webhooks, metrics=metrics.webhooks)
     add_store_probes(metrics, outbox, push, webhooks)

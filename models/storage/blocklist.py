@@ -49,6 +49,17 @@ class BlocklistStore:
                                             {"$set": fields})
         return result.matched_count == 1
 
+    async def forget_user(self, app_id: int, user_id: int) -> list[int]:
+        """A deleted account: its own list goes and it leaves the others' (each of those writes
+        counts as a change: `version` + 1); returns whose lists named it."""
+        await self._col.delete_one({"_id": _key(app_id, user_id)})
+        holders = [int(d["user_id"]) for d in await self._col.find(
+            {"app_id": app_id, "blocked_ids": user_id}, {"user_id": 1}).to_list(length=None)]
+        if holders:
+            await self._col.update_many({"app_id": app_id, "blocked_ids": user_id},
+                                        {"$pull": {"blocked_ids": user_id}, "$inc": {"version": 1}})
+        return holders
+
     async def blockers_among(self, app_id: int, blocked_id: int, user_ids: list[int]) -> list[int]:
         """Those of `user_ids` who blocked `blocked_id`."""
         docs = await self._col.find({"app_id": app_id, "blocked_ids": blocked_id,

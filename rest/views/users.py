@@ -145,6 +145,7 @@ async def delete_user(request: web.Request) -> web.Response:
     caller = await user_requester(request)
     await services.users.delete_self(caller, user_id_from_path(request.match_info.get("user_id")))
     await services.sessions.forget_user(caller.app_id, caller.user_id)
+    await services.blocklist.forget_user(caller.app_id, caller.user_id)
     return json_response({})
 
 

@@ -173,3 +173,18 @@ async def test_a_blocked_pair_does_not_see_each_others_last_activity(api):
     status, _ = await api.call("DELETE", f"/blocklist/{bob['id']}.json", alice["token"])
     assert status == 200
     assert await activity(alice, bob["id"]) is not None and await activity(bob, alice["id"])
+
+
+async def test_a_deleted_account_leaves_no_block_list_behind(api, services):
+    alice, bob, carol = await api.new_user(), await api.new_user(), await api.new_user()
+    for blocker, blocked in ((alice, bob), (carol, bob), (bob, alice)):
+        status, _ = await api.call("POST", "/blocklist.json", blocker["token"],
+                                   json={"user_ids": [blocked["id"]]})
+        assert status == 200
+    status, _ = await api.call("DELETE", f"/users/{bob['id']}.json", bob["token"])
+    assert status == 200
+    db = services.database.db["blocklists"]
+    assert await db.find_one({"user_id": bob["id"]}) is None  # bob's own list
+    assert await db.count_documents({"blocked_ids": bob["id"]}) == 0  # nobody's lists name him
+    status, listed = await api.call("GET", "/blocklist.json", alice["token"])
+    assert status == 200 and listed["items"] == []
