@@ -28,6 +28,7 @@ are not delivered here, so they carry no origin and the relay tells each author.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Iterable
@@ -47,6 +48,11 @@ from models.messages import HistoryQuery
 from models.services.rooms import Room
 
 logger = logging.getLogger(__name__)
+
+
+def _log_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("announcing a room departure failed", exc_info=task.exception())
 
 NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
 NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
@@ -249,12 +255,21 @@ class GroupChatPlugin(BridgePlugin):
                         f'to="{attr(full)}"><x xmlns="{NS_MUC_USER}"><item affiliation="member" '
                         f'role="none"/>{SELF_110}</x></presence>')
         if gone:
-            self._broadcast_unavailable(key, sender.user_id)
+            await self._announce_unavailable(key, sender.user_id)
 
-    def _broadcast_unavailable(self, key: RoomKey, user_id: int, status: str = "") -> None:
+    async def _announce_unavailable(self, key: RoomKey, user_id: int) -> None:
+        """`_broadcast_unavailable` but to those with a block between them and the user (they
+        never saw the user join: neither of a blocked pair sees the other's presence)."""
+        present = list(self.state.occupancy.occupants(key))
+        hidden = await self.state.services.blocklist.related(key[0], user_id, present) \
+            if present else set()
+        self._broadcast_unavailable(key, user_id, hidden=hidden)
+
+    def _broadcast_unavailable(self, key: RoomKey, user_id: int, status: str = "",
+                               hidden: set[int] | frozenset[int] = frozenset()) -> None:
         room_jid = self.room_jid(key[0], key[1])
-        others = [jid for uid, jids in self.state.occupancy.occupants(key).items() if uid != user_id
-                  for jid in jids]
+        others = [jid for uid, jids in self.state.occupancy.occupants(key).items()
+                  if uid != user_id and uid not in hidden for jid in jids]
         self.fan_out(others, f'<presence type="unavailable" from="{attr(room_jid)}/{user_id}"',
                      f'><x xmlns="{NS_MUC_USER}"><item affiliation="member" role="none"/>{status}'
                      "</x></presence>")
@@ -264,7 +279,8 @@ class GroupChatPlugin(BridgePlugin):
         user, full_jid = gone
         for key in self.state.occupancy.rooms_of(full_jid):
             if self.state.occupancy.leave(key, user[1], full_jid):
-                self._broadcast_unavailable(key, user[1])
+                task = asyncio.ensure_future(self._announce_unavailable(key, user[1]))
+                task.add_done_callback(_log_failure)
 
     def kick(self, app_id: int, dialog_id: str, user_id: int, actor_id: int) -> int:
         """Removed from the dialog: status 301 to each of the user's joined devices (the SDK reads

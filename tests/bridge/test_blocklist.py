@@ -385,3 +385,31 @@ async def test_broadcast_messages_of_a_blocked_admin_skip_the_blocker(server, re
     status, _ = await rest.call("DELETE", f"/chat/Dialog/{dialog['_id']}.json", a["token"],
                                 json={"force": 1})
     assert status == 200
+
+
+async def test_leaving_a_room_is_not_shown_to_a_blocked_pair(server, rest, xmpp):
+    """Neither of a blocked pair saw the other join, so neither sees the other leave: an explicit
+    leave and a dropped connection; carol sees both."""
+    a, b, c = await rest.new_user(), await rest.new_user(), await rest.new_user()
+    dialog = await rest.dialog(a["token"], [b["id"], c["id"]], name="crew")
+    alice, bob, carol = await xmpp(a), await xmpp(b), await xmpp(c)
+    await rest.call("POST", "/blocklist.json", a["token"], json={"user_ids": [b["id"]]})
+    for client, who in ((alice, a), (carol, c), (bob, b)):
+        join_id = f"{new_id()}:join"
+        client.send(f'<presence id="{join_id}" to="{room(dialog["_id"], who["id"])}">'
+                    '<x xmlns="http://jabber.org/protocol/muc"/></presence>')
+        await client.wait_for(lambda s, j=join_id: s.get("id") == j)
+
+    def gone(uid):
+        return lambda s: (local(s.tag) == "presence" and s.get("type") == "unavailable"
+                          and s.get("from") == room(dialog["_id"], uid))
+    bob.send(f'<presence type="unavailable" to="{room(dialog["_id"], b["id"])}"/>')
+    await carol.wait_for(gone(b["id"]))
+    await alice.absent(gone(b["id"]), wait=0.3)
+    rejoin = f"{new_id()}:join"
+    bob.send(f'<presence id="{rejoin}" to="{room(dialog["_id"], b["id"])}">'
+             '<x xmlns="http://jabber.org/protocol/muc"/></presence>')
+    await bob.wait_for(lambda s: s.get("id") == rejoin)
+    await alice.close()  # her connection goes: she leaves the room
+    await carol.wait_for(gone(a["id"]))
+    await bob.absent(gone(a["id"]), wait=0.3)
