@@ -257,13 +257,13 @@ class GroupChatPlugin(BridgePlugin):
         if gone:
             await self._announce_unavailable(key, sender.user_id)
 
-    async def _announce_unavailable(self, key: RoomKey, user_id: int) -> None:
+    async def _announce_unavailable(self, key: RoomKey, user_id: int, status: str = "") -> None:
         """`_broadcast_unavailable` but to those with a block between them and the user (they
         never saw the user join: neither of a blocked pair sees the other's presence)."""
         present = list(self.state.occupancy.occupants(key))
         hidden = await self.state.services.blocklist.related(key[0], user_id, present) \
             if present else set()
-        self._broadcast_unavailable(key, user_id, hidden=hidden)
+        self._broadcast_unavailable(key, user_id, status, hidden=hidden)
 
     def _broadcast_unavailable(self, key: RoomKey, user_id: int, status: str = "",
                                hidden: set[int] | frozenset[int] = frozenset()) -> None:
@@ -294,7 +294,8 @@ class GroupChatPlugin(BridgePlugin):
                      f'<status code="110"/></x><item affiliation="none" role="none">{actor}</item>'
                      "</presence>")
         if jids:
-            self._broadcast_unavailable(key, user_id, '<status code="301"/>')
+            task = asyncio.ensure_future(self._announce_unavailable(key, user_id, '<status code="301"/>'))
+            task.add_done_callback(_log_failure)
         return len(jids)
 
     def _schedule_prune(self) -> None:
@@ -308,7 +309,8 @@ class GroupChatPlugin(BridgePlugin):
             if user is None or user.resource not in online.connections((user.app_id, user.user_id)):
                 for key in occupancy.rooms_of(full_jid):
                     if user is not None and occupancy.leave(key, user.user_id, full_jid):
-                        self._broadcast_unavailable(key, user.user_id)
+                        task = asyncio.ensure_future(self._announce_unavailable(key, user.user_id))
+                        task.add_done_callback(_log_failure)
 
     # -- messages -----------------------------------------------------------------------------------
     def handle_message(self, element: Element) -> None:
