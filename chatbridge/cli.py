@@ -103,6 +103,7 @@ from chatbridge import doctor, operate  # noqa: E402
 
 main.add_command(operate.apps)
 main.add_command(operate.users)
+main.add_command(operate.webhooks)
 main.add_command(operate.indexes)
 main.add_command(operate.export)
 main.add_command(doctor.doctor)

@@ -1,4 +1,4 @@
-"""`chatbridge apps|users|indexes|export`: the operators' commands (README "Operating").
+"""`chatbridge apps|users|webhooks|indexes|export`: the operators' commands (README "Operating").
 
 Each command reaches the deployment in one of two ways, through the same `OperatorService`
 (models/services/operations.py):
@@ -99,6 +99,40 @@ class Direct:
     async def delete_user(self, app_id: int, user_id: int) -> None:
         await self._call(self._ops.delete_user(app_id, user_id))
 
+    # webhooks: the `WebhookService` as the application's admin (its URL rules included)
+    async def _hook_admin(self, app_id: int):
+        from models.requester import admin
+
+        await self._call(self._ops.show_app(app_id))  # 404 for an unknown application
+        return admin(app_id)
+
+    async def list_webhooks(self, app_id: int) -> list[dict[str, Any]]:
+        from rest.schemas.webhooks import webhook_to_json
+
+        caller = await self._hook_admin(app_id)
+        return [webhook_to_json(h) for h in await self._call(self._services.webhooks.list(caller))]
+
+    async def add_webhook(self, app_id: int, url: str, events: list[str],
+                          description: str | None) -> dict[str, Any]:
+        from rest.schemas.webhooks import webhook_draft, webhook_with_secret
+
+        caller = await self._hook_admin(app_id)
+        draft = await self._call(_async(webhook_draft, {"url": url, "events": events,
+                                                        "description": description}))
+        return webhook_with_secret(await self._call(self._services.webhooks.create(caller, draft)))
+
+    async def remove_webhook(self, app_id: int, webhook_id: int) -> None:
+        caller = await self._hook_admin(app_id)
+        await self._call(self._services.webhooks.delete(caller, webhook_id))
+
+    async def rotate_webhook_secret(self, app_id: int, webhook_id: int,
+                                    grace: int) -> dict[str, Any]:
+        from rest.schemas.webhooks import webhook_with_secret
+
+        caller = await self._hook_admin(app_id)
+        return webhook_with_secret(await self._call(
+            self._services.webhooks.rotate_secret(caller, webhook_id, grace)))
+
     async def export(self, app_id: int, dialog_id: str | None) -> AsyncIterator[bytes]:
         import orjson
 
@@ -117,6 +151,10 @@ class Direct:
 
     async def close(self) -> None:
         self._services.database.close()
+
+
+async def _async(function, *args):
+    return function(*args)
 
 
 class Loopback:
@@ -183,6 +221,23 @@ class Loopback:
 
     async def delete_user(self, app_id: int, user_id: int) -> None:
         await self._request("DELETE", f"/admin/apps/{app_id}/users/{user_id}")
+
+    # webhooks: the `/admin/webhooks…` routes, with the operator's key and `?app_id=`
+    async def list_webhooks(self, app_id: int) -> list[dict[str, Any]]:
+        return (await self._request("GET", "/admin/webhooks", params={"app_id": app_id}))["items"]
+
+    async def add_webhook(self, app_id: int, url: str, events: list[str],
+                          description: str | None) -> dict[str, Any]:
+        body = {"url": url, "events": events, "description": description}
+        return await self._request("POST", "/admin/webhooks", params={"app_id": app_id}, json=body)
+
+    async def remove_webhook(self, app_id: int, webhook_id: int) -> None:
+        await self._request("DELETE", f"/admin/webhooks/{webhook_id}", params={"app_id": app_id})
+
+    async def rotate_webhook_secret(self, app_id: int, webhook_id: int,
+                                    grace: int) -> dict[str, Any]:
+        return await self._request("POST", f"/admin/webhooks/{webhook_id}/secret",
+                                   params={"app_id": app_id}, json={"keep_previous_seconds": grace})
 
     async def export(self, app_id: int, dialog_id: str | None) -> AsyncIterator[bytes]:
         import aiohttp
@@ -517,6 +572,98 @@ def users_delete(ctx, user_id: int, app_id, yes: bool, server) -> None:
         click.confirm(f"Delete user {user_id} of application {app}?", abort=True)
     run(ctx, server, lambda b: b.delete_user(app, user_id))
     click.echo(f"deleted user {user_id} of application {app}")
+
+
+# -- webhooks ------------------------------------------------------------------------------------
+@click.group()
+def webhooks() -> None:
+    """An application's webhook endpoints (docs/webhooks.md)."""
+
+
+def _print_webhook(hook: dict[str, Any]) -> None:
+    console = _console()
+    console.print(f"webhook {hook['id']}: {hook['url']}")
+    console.print(f"  events: {','.join(hook['events'])}  enabled: {hook['enabled']}")
+    if hook.get("description"):
+        console.print(f"  description: {hook['description']}")
+    if "secret" in hook:
+        console.print(f"  secret: {hook['secret']}")
+        if hook.get("previous_secret_until"):
+            console.print(f"  the previous secret also signs until {hook['previous_secret_until']}")
+        console.print("The secret is shown now only: keep it (a lost one is replaced with "
+                      "`chatbridge webhooks rotate-secret`).", style="bold")
+
+
+@webhooks.command("list")
+@app_option
+@server_option
+@json_option
+@click.pass_context
+def webhooks_list(ctx, app_id, server, as_json: bool) -> None:
+    """The application's webhook endpoints (no secrets)."""
+    app = _app(app_id)
+    items = run(ctx, server, lambda b: b.list_webhooks(app))
+    if as_json:
+        click.echo(json.dumps(items))
+        return
+    from rich.table import Table
+
+    table = Table()
+    for name in ("id", "url", "events", "enabled", "description"):
+        table.add_column(name, overflow="fold")  # whole URLs, even on a narrow terminal
+    for hook in items:
+        table.add_row(str(hook["id"]), hook["url"], ",".join(hook["events"]),
+                      str(hook["enabled"]), hook.get("description") or "")
+    _console().print(table)
+
+
+@webhooks.command("add")
+@click.argument("url")
+@click.option("--events", required=True, metavar="TYPES",
+              help="Comma-separated event types (message_created,dialog_updated,...) or '*'.")
+@click.option("--description", default=None)
+@app_option
+@server_option
+@json_option
+@click.pass_context
+def webhooks_add(ctx, url: str, events: str, description, app_id, server, as_json: bool) -> None:
+    """Add an endpoint (https on a public address); prints its signing secret once."""
+    app = _app(app_id)
+    types = [e.strip() for e in events.split(",") if e.strip()]
+    hook = run(ctx, server, lambda b: b.add_webhook(app, url, types, description))
+    click.echo(json.dumps(hook)) if as_json else _print_webhook(hook)
+
+
+@webhooks.command("remove")
+@click.argument("webhook_id", type=int)
+@app_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@server_option
+@click.pass_context
+def webhooks_remove(ctx, webhook_id: int, app_id, yes: bool, server) -> None:
+    """Delete an endpoint (and its queued deliveries and dead letters)."""
+    app = _app(app_id)
+    if not yes:
+        click.confirm(f"Delete webhook {webhook_id} of application {app} and its deliveries?",
+                      abort=True)
+    run(ctx, server, lambda b: b.remove_webhook(app, webhook_id))
+    click.echo(f"deleted webhook {webhook_id} of application {app}")
+
+
+@webhooks.command("rotate-secret")
+@click.argument("webhook_id", type=int)
+@click.option("--grace-seconds", type=int, default=0, show_default=True,
+              help="How long the previous secret keeps signing too.")
+@app_option
+@server_option
+@json_option
+@click.pass_context
+def webhooks_rotate_secret(ctx, webhook_id: int, grace_seconds: int, app_id, server,
+                           as_json: bool) -> None:
+    """A new signing secret, printed once."""
+    app = _app(app_id)
+    hook = run(ctx, server, lambda b: b.rotate_webhook_secret(app, webhook_id, grace_seconds))
+    click.echo(json.dumps(hook)) if as_json else _print_webhook(hook)
 
 
 # -- indexes, export -----------------------------------------------------------------------------

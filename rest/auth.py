@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from models.errors import ChatError, ForbiddenError, NotFoundError
-from models.requester import Requester
+from models.errors import ChatError, ForbiddenError, InvalidError, NotFoundError
+from models.requester import Requester, admin
 from rest.client_address import client_address
 from rest.keys import services_key
 
@@ -72,3 +72,23 @@ async def app_admin_or_operator(request: web.Request, app_id: int) -> None:
             raise NotFoundError("Application not found")
         return
     await operator_requester(request)
+
+
+async def admin_or_operator_of(request: web.Request) -> Requester:
+    """The admin routes that name no application in their path (`/admin/webhooks…`): the
+    application of the `CB-Administration-API-Key`, or, for the operator (`CB-Operator-Key`,
+    loopback only, see `operator_requester`), the application of the query's `app_id`, acting as
+    its admin. An admin key with another application's `app_id` finds nothing (404)."""
+    raw = request.query.get("app_id")
+    if ADMIN_KEY_HEADER in request.headers or OPERATOR_KEY_HEADER not in request.headers:
+        caller = await admin_requester(request)
+        if raw not in (None, "") and raw != str(caller.app_id):
+            raise NotFoundError("Application not found")
+        return caller
+    await operator_requester(request)
+    try:
+        app_id = int(raw or "")
+    except ValueError:
+        raise InvalidError("the operator names the application: ?app_id=N", field="app_id") from None
+    await request.app[services_key].operations.show_app(app_id)  # 404
+    return admin(app_id)

@@ -392,29 +392,29 @@ def setup_routes(app: web.Application) -> None:
     # webhooks (rest/views/webhooks.py; docs/webhooks.md): fixed paths before `{webhook_id}`
     add(r, "POST", "/admin/webhooks", webhooks.create_webhook, Doc(
         "Add a webhook endpoint (the answer shows its signing secret, once)", "admin",
-        a.WebhookWithSecret, 201, security=ADMIN, body=q.WebhookRequest,
+        a.WebhookWithSecret, 201, security=ADMIN + OPERATOR, body=q.WebhookRequest,
         description="The URL must be https on a public address (checked now and at every "
                     "delivery)."))
     add(r, "GET", "/admin/webhooks", webhooks.list_webhooks, Doc(
-        "The application's webhook endpoints", "admin", a.WebhooksAnswer, security=ADMIN))
+        "The application's webhook endpoints", "admin", a.WebhooksAnswer, security=ADMIN + OPERATOR))
     add(r, "GET", "/admin/webhooks/{webhook_id}", webhooks.get_webhook, Doc(
-        "A webhook endpoint", "admin", a.WebhookJson, security=ADMIN, params=HOOK))
+        "A webhook endpoint", "admin", a.WebhookJson, security=ADMIN + OPERATOR, params=HOOK))
     add(r, "PUT", "/admin/webhooks/{webhook_id}", webhooks.update_webhook, Doc(
         "Change a webhook endpoint's URL, event types, description, or turn it on or off",
-        "admin", a.WebhookJson, security=ADMIN, body=q.WebhookChangesRequest, params=HOOK))
+        "admin", a.WebhookJson, security=ADMIN + OPERATOR, body=q.WebhookChangesRequest, params=HOOK))
     add(r, "DELETE", "/admin/webhooks/{webhook_id}", webhooks.delete_webhook, Doc(
         "Delete a webhook endpoint (and its queued deliveries and dead letters)", "admin",
-        a.Success, security=ADMIN, params=HOOK))
+        a.Success, security=ADMIN + OPERATOR, params=HOOK))
     add(r, "POST", "/admin/webhooks/{webhook_id}/secret", webhooks.rotate_secret, Doc(
         "Rotate a webhook's signing secret (the answer shows the new one, once)", "admin",
-        a.WebhookWithSecret, security=ADMIN, body=q.RotateSecretRequest, params=HOOK))
+        a.WebhookWithSecret, security=ADMIN + OPERATOR, body=q.RotateSecretRequest, params=HOOK))
     add(r, "GET", "/admin/webhooks/{webhook_id}/deliveries", webhooks.list_deliveries, Doc(
         "A webhook's queued deliveries and dead letters, newest first", "admin",
-        a.WebhookDeliveriesPage, security=ADMIN, query=q.WebhookDeliveriesQuery, params=HOOK))
+        a.WebhookDeliveriesPage, security=ADMIN + OPERATOR, query=q.WebhookDeliveriesQuery, params=HOOK))
     add(r, "POST", "/admin/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
         webhooks.redeliver, Doc(
             "Queue a dead letter again (same delivery id, attempts counted afresh)", "admin",
-            a.WebhookDeliveryJson, security=ADMIN,
+            a.WebhookDeliveryJson, security=ADMIN + OPERATOR,
             params={**HOOK, "delivery_id": "the delivery's id"}))
 
     # the operators' routes (rest/views/operations.py; `chatbridge` next to an embedded store)

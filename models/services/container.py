@@ -234,5 +234,6 @@ def build_services(settings: Settings, database: Database, clock: Clock | None =
         webhooks=webhooks,
         blocklist=blocklist,
         operations=OperatorService(app_service, apps_store, users, user_store, admin, access,
-                                   message_store, settings.app),
+                                   message_store, settings.app,
+                                   settings.data_dir / ADMIN_KEY_FILE),
     )

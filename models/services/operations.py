@@ -12,6 +12,7 @@ once (`AppKeys`) and never logged; the store keeps the admin key's sha256 only (
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -53,7 +54,8 @@ def _info(doc: dict, users: int | None = None) -> AppInfo:
 class OperatorService:
     def __init__(self, apps: AppService, app_store: AppStore, users: UserService,
                  user_store: UserStore, admin: AdminService, access: AccessService,
-                 message_store: MessageStore, default_app: AppSettings) -> None:
+                 message_store: MessageStore, default_app: AppSettings,
+                 admin_key_file: Path | None = None) -> None:
         self._apps = apps
         self._app_store = app_store
         self._users = users
@@ -63,6 +65,9 @@ class OperatorService:
         self._messages = message_store
         self._default = default_app
         self._operator_key_hash: str | None = None
+        # `{data_dir}/admin-api-key`, written by `Services.start` with the default app's first
+        # admin key: a rotation of that application rewrites it (when it exists) so it stays true
+        self._admin_key_file = admin_key_file
 
     # -- the operator's key ----------------------------------------------------------------------
     def ensure_operator_key(self, path: Path) -> bool:
@@ -138,8 +143,16 @@ class OperatorService:
             await self._app_store.set_auth_keys(app_id, auth_key, auth_secret)
             logger.info("auth key and secret of application %s rotated", app_id)
         admin_key = await self._apps.rotate_admin_key(app_id)
+        if app_id == self._default.id and admin_key is not None:
+            await asyncio.to_thread(self._refresh_admin_key_file, admin_key)
         return AppKeys(await self.show_app(app_id), admin_key=admin_key, auth_key=auth_key,
                        auth_secret=auth_secret)
+
+    def _refresh_admin_key_file(self, admin_key: str) -> None:
+        path = self._admin_key_file
+        if path is not None and path.is_file():  # never made here: only kept true
+            write_key_file(path, admin_key)
+            logger.info("admin API key of application %s rewritten in %s", self._default.id, path)
 
     # -- users -----------------------------------------------------------------------------------
     async def import_users(self, app_id: int, rows: Iterable[ImportRow]) -> list[ImportResult]:

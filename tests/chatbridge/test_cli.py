@@ -287,3 +287,20 @@ def test_an_unreachable_mongodb_is_said(env, monkeypatch):
     assert result.exit_code == 1, result.output
     assert "the store does not answer (CHAT_MONGO__URL)" in result.output
     assert "Traceback" not in result.output
+
+
+def test_rotate_keys_of_the_default_app_rewrites_its_admin_key_file(cli, env, store):
+    _json(cli("apps", "create", "Default", "--id", "9", "--json"))  # the default app (CHAT_APP__ID)
+    _json(cli("apps", "create", "Other", "--json"))
+    path = env / "data" / "admin-api-key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("the-first-key\n")
+    path.chmod(0o644)
+    rotated = _json(cli("apps", "rotate-keys", "9", "--yes", "--json"))
+    assert path.read_text().strip() == rotated["admin_api_key"]
+    assert path.stat().st_mode & 0o777 == 0o600
+    _json(cli("apps", "rotate-keys", "10", "--yes", "--json"))  # another app: the file is not its
+    assert path.read_text().strip() == rotated["admin_api_key"]
+    path.unlink()
+    _json(cli("apps", "rotate-keys", "9", "--yes", "--json"))
+    assert not path.exists()  # kept true, never made by a rotation

@@ -176,3 +176,41 @@ async def test_localhost_through_the_system_resolver_is_refused(api, keys, servi
                                     json={"url": "https://localhost:8443/x", "events": "*"})
     assert status == 422
     assert body["errors"]["url"] == ["must be a public address (not loopback, private or link-local)"]
+
+
+async def test_the_operator_key_opens_the_webhook_routes_from_loopback_only(api, keys, settings):
+    operator = {"CB-Operator-Key": (settings.data_dir / "operator-key").read_text().strip()}
+    body = {"url": "https://hooks.example.com/op", "events": ["message_created"]}
+    status, made = await api.call("POST", "/admin/webhooks", headers=operator,
+                                  params={"app_id": "2"}, json=body)
+    assert status == 201, made
+    assert made["secret"]
+    status, listed = await admin_call(api, keys[2], "GET", "/admin/webhooks")
+    assert status == 200 and [h["id"] for h in listed["items"]] == [made["id"]]
+    status, listed = await admin_call(api, keys[1], "GET", "/admin/webhooks")
+    assert status == 200 and listed["items"] == []  # another application's endpoint
+    status, _ = await admin_call(api, keys[1], "GET", "/admin/webhooks", params={"app_id": "2"})
+    assert status == 404  # an admin key with another application's id finds nothing
+    status, listed = await api.call("GET", "/admin/webhooks", headers=operator,
+                                    params={"app_id": "2"})
+    assert status == 200 and [h["id"] for h in listed["items"]] == [made["id"]]
+    status, body_ = await api.call("GET", "/admin/webhooks", headers=operator)
+    assert status == 422 and "app_id" in body_["errors"]
+    status, _ = await api.call("GET", "/admin/webhooks", headers=operator, params={"app_id": "77"})
+    assert status == 404
+    status, _ = await api.call("GET", "/admin/webhooks", params={"app_id": "2"},
+                               headers={**operator, "X-Forwarded-For": "203.0.113.1"})
+    assert status == 403  # not from loopback (through a proxy)
+    status, _ = await api.call("GET", "/admin/webhooks", params={"app_id": "2"},
+                               headers={"CB-Operator-Key": "x" * 40})
+    assert status == 401
+    status, rotated = await api.call("POST", f"/admin/webhooks/{made['id']}/secret",
+                                     headers=operator, params={"app_id": "2"},
+                                     json={"keep_previous_seconds": 60})
+    assert status == 200 and rotated["secret"] != made["secret"]
+    status, _ = await api.call("DELETE", f"/admin/webhooks/{made['id']}", headers=operator,
+                               params={"app_id": "1"})
+    assert status == 404  # app 1 has no such webhook
+    status, _ = await api.call("DELETE", f"/admin/webhooks/{made['id']}", headers=operator,
+                               params={"app_id": "2"})
+    assert status == 200
