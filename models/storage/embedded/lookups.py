@@ -40,6 +40,11 @@ def ordered_fields(collection: str) -> set[str]:
             for name in (group, *orders)}
 
 
+def index_fields(collection: str) -> frozenset[str]:
+    """Every field the equality and ordered indexes of `collection` read."""
+    return frozenset(EQUALITY_INDEXES.get(collection, ())) | frozenset(ordered_fields(collection))
+
+
 class OrderedGroup:
     """One group's documents sorted by their order value: parallel lists of values and keys."""
 

@@ -33,15 +33,10 @@ from models.storage.embedded.inserts import fast_insert
 from models.storage.embedded.lookups import (EQUALITY_INDEXES, ORDERED_INDEXES, _id_candidates,
                                               _index_add, _index_remove, _indexed_candidates,
                                               _order_add, _order_remove, _range_candidates,
-                                              ordered_fields)
+                                              index_fields)
 from models.storage.embedded.updates import _apply, _can_apply, _inclusion, _indexed_fields, _plan_update
 
 _PATCHED = False
-
-
-def _index_fields(collection: str) -> frozenset[str]:
-    """The fields the equality and ordered indexes of `collection` read (lookups.py)."""
-    return frozenset(EQUALITY_INDEXES.get(collection, ())) | frozenset(ordered_fields(collection))
 
 
 def _may_touch(document: Any, fields: frozenset[str]) -> bool:
@@ -181,7 +176,7 @@ def speed_up_mongomock() -> None:
         `CollectionStore.__setitem__`): when it may set an indexed field, the matched documents
         are indexed again from what they held before and after (lookups.py)."""
         store = self._store
-        fields = _index_fields(self.name)
+        fields = index_fields(self.name)
         if not fields or not _may_touch(document, fields):
             return original_update(self, spec, document, **kwargs)
         before = {doc["_id"]: {f: doc.get(f) for f in fields if f in doc}

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from models.storage.embedded.documents import _SCALARS
-from models.storage.embedded.lookups import EQUALITY_INDEXES, ordered_fields
+from models.storage.embedded.lookups import index_fields
 
 FAST_UPDATE_OPS = frozenset({"$set", "$inc", "$addToSet", "$unset"})
 
@@ -18,7 +18,7 @@ def _indexed_fields(collection: Any) -> frozenset[str]:
     cached = store.__dict__.get("_fast_fields")
     if cached is not None and cached[0] == names:
         return cached[1]
-    fields = set(EQUALITY_INDEXES.get(collection.name, ())) | ordered_fields(collection.name)
+    fields = set(index_fields(collection.name))
     for index in store.indexes.values():
         if not index.get("unique"):
             continue
