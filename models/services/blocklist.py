@@ -17,6 +17,9 @@ over XMPP, where the bridge told it before answering.
 """
 from __future__ import annotations
 
+import asyncio
+import random
+
 import logging
 from collections.abc import Callable, Iterable
 
@@ -34,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 MAX_PRIVACY_LISTS = 10  # named privacy lists per user, the default one included
 MAX_LIST_NAME = 64
-SAVE_ATTEMPTS = 8  # compare-and-set retries under concurrent writes of one user's list
+SAVE_ATTEMPTS = 32  # compare-and-set retries under concurrent writes of one user's list
 MAX_PEERS = 10_000  # relations handed to the XMPP server for one user
 
 
@@ -209,7 +212,9 @@ class BlocklistService:
                       origin: Origin | None) -> Blocklist:
         require_user(requester)
         app_id, user_id = requester.app_id, requester.user_id
-        for _ in range(SAVE_ATTEMPTS):
+        for attempt in range(SAVE_ATTEMPTS):
+            if attempt:  # lost a race: a short, jittered pause so the writers spread out
+                await asyncio.sleep(random.uniform(0, 0.001 * min(attempt, 10)))
             before = Blocklist.from_doc(app_id, user_id, await self._store.get(app_id, user_id))
             after = change(before)
             if after is before:
